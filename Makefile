@@ -1,0 +1,30 @@
+# userscore: `make demo` sets everything up and runs the demo pipeline; `make test` runs the tests.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+USERS ?= 20000
+# The demo's documented development key for hashing phone numbers and e-mails. Real deployments set
+# USERSCORE_PII_KEY from a secret store; ingest refuses to run without it.
+export USERSCORE_PII_KEY ?= userscore-demo-key-not-a-secret
+
+.PHONY: setup demo test lint format clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/userscore demo --users $(USERS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check lib tests jobs scripts
+	$(BIN)/ruff format --check lib tests jobs scripts
+
+format: setup
+	$(BIN)/ruff format lib tests jobs scripts
+	$(BIN)/ruff check --fix lib tests jobs scripts
+
+clean:
+	rm -rf warehouse data/raw mlruns mlflow.db spark-warehouse

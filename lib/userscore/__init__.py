@@ -1,0 +1,3 @@
+"""userscore: score and tag users at scale on Spark."""
+
+__version__ = "0.1.0"

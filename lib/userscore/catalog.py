@@ -1,0 +1,253 @@
+"""The table catalog: the only module that reads or writes tables.
+
+A table is named ``<layer>.<name>`` and declared once in conf (``tables``). In ``path`` mode it is a
+Delta table at ``<root>/<layer>/<name>``; in ``metastore`` mode it is ``<catalog>.<schema>.<name>``.
+Every write is one Delta commit, so a failed or killed write leaves the previous version readable:
+- ``overwrite_where``: replace exactly the rows matching a predicate (a partition) with replaceWhere;
+- ``merge``: upsert by key, updating only rows whose values changed (so Change Data Feed shows real
+  changes only);
+- ``append``.
+Writes conform the DataFrame to the declared schema first and fail, before writing, on a mismatch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from userscore.config import Config, TableSpec
+from userscore.errors import InputError
+
+_SPARK_TYPES: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "int": T.IntegerType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+    "date": T.DateType(),
+    "timestamp": T.TimestampType(),
+    "binary": T.BinaryType(),
+}
+
+
+class SchemaMismatch(InputError):
+    """A DataFrame does not match the declared schema of the table it is written to."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write committed: logged by jobs and returned to callers."""
+
+    table: str
+    operation: str
+    rows: int
+    version: int
+    partition: str = ""
+
+    def __str__(self) -> str:
+        where = f" [{self.partition}]" if self.partition else ""
+        return f"{self.table}{where}: {self.operation} {self.rows:,} rows -> Delta version {self.version}"
+
+
+def declared_schema(spec: TableSpec) -> T.StructType:
+    """The Spark schema of a table's declared columns."""
+    return T.StructType(
+        [
+            T.StructField(c.name, _SPARK_TYPES[c.type], c.nullable, {"comment": c.description} if c.description else {})
+            for c in spec.columns
+        ]
+    )
+
+
+def sql_literal(value: Any) -> str:
+    """A value as a Spark SQL literal, for partition predicates."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP'{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE'{value.isoformat()}'"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def partition_predicate(values: dict[str, Any]) -> str:
+    return " AND ".join(f"`{k}` = {sql_literal(v)}" for k, v in values.items())
+
+
+class Catalog:
+    """Resolves logical table names and performs every read and write."""
+
+    def __init__(self, spark: SparkSession, config: Config, logger: logging.Logger | None = None):
+        self.spark = spark
+        self.config = config
+        self.logger = logger or logging.getLogger("userscore.catalog")
+
+    # -- names ------------------------------------------------------------------------------------
+    def spec(self, name: str) -> TableSpec:
+        try:
+            return self.config.tables[name]
+        except KeyError:
+            raise InputError(
+                f"table {name!r} is not declared in conf (tables): known {sorted(self.config.tables)}"
+            ) from None
+
+    def location(self, name: str) -> str:
+        """Filesystem path (path mode) or three-part table name (metastore mode)."""
+        self.spec(name)
+        layer, table = name.split(".", 1)
+        cat = self.config.catalog
+        if cat.mode == "path":
+            return str(self.config.path(cat.root) / layer / table)
+        return f"{cat.catalog}.{cat.schemas.get(layer, layer)}.{table}"
+
+    def _is_path_mode(self) -> bool:
+        return self.config.catalog.mode == "path"
+
+    def _sql_name(self, name: str) -> str:
+        return f"delta.`{self.location(name)}`" if self._is_path_mode() else self.location(name)
+
+    def _delta(self, name: str) -> DeltaTable:
+        if self._is_path_mode():
+            return DeltaTable.forPath(self.spark, self.location(name))
+        return DeltaTable.forName(self.spark, self.location(name))
+
+    # -- state ------------------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        if self._is_path_mode():
+            return DeltaTable.isDeltaTable(self.spark, self.location(name))
+        return self.spark.catalog.tableExists(self.location(name))
+
+    def version(self, name: str) -> int | None:
+        if not self.exists(name):
+            return None
+        return int(self._delta(name).history(1).select("version").first()[0])
+
+    # -- create -----------------------------------------------------------------------------------
+    def ensure(self, name: str, schema: T.StructType | None = None) -> None:
+        """Create the table from its declared schema if absent, with partitioning, constraints and
+        properties. ``schema`` is needed for open-schema tables (their full column set)."""
+        spec = self.spec(name)
+        if self.exists(name):
+            return
+        schema = schema or declared_schema(spec)
+        builder = DeltaTable.createIfNotExists(self.spark)
+        builder = (
+            builder.location(self.location(name)) if self._is_path_mode() else builder.tableName(self.location(name))
+        )
+        builder = builder.comment(spec.description)
+        for field in schema.fields:
+            builder = builder.addColumn(
+                field.name, field.dataType, nullable=field.nullable, comment=field.metadata.get("comment")
+            )
+        if spec.partition_by:
+            builder = builder.partitionedBy(*spec.partition_by)
+        for key, value in spec.properties.items():
+            builder = builder.property(key, value)
+        builder.execute()
+        for constraint, expression in spec.constraints.items():
+            self.spark.sql(f"ALTER TABLE {self._sql_name(name)} ADD CONSTRAINT {constraint} CHECK ({expression})")
+        self.logger.info("created table %s at %s", name, self.location(name))
+
+    # -- read -------------------------------------------------------------------------------------
+    def read(self, name: str, where: str | Column | None = None, version: int | None = None) -> DataFrame:
+        """Read a table (optionally one Delta version). Missing tables are an InputError."""
+        if not self.exists(name):
+            raise InputError(f"table {name} does not exist at {self.location(name)}: run the job that writes it first")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        df = reader.load(self.location(name)) if self._is_path_mode() else reader.table(self.location(name))
+        return df if where is None else df.where(where)
+
+    # -- write ------------------------------------------------------------------------------------
+    def conform(self, name: str, df: DataFrame) -> DataFrame:
+        """Select and cast ``df`` to the declared columns; fail on missing or undeclared columns."""
+        spec = self.spec(name)
+        declared = declared_schema(spec)
+        present = set(df.columns)
+        missing = [f.name for f in declared.fields if f.name not in present]
+        extra = [c for c in df.columns if c not in spec.column_names]
+        if missing or (extra and not spec.open_schema):
+            raise SchemaMismatch(
+                f"cannot write to {name}: missing columns {missing}, undeclared columns {extra}; "
+                f"declared {list(spec.column_names)}"
+            )
+        columns = [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in declared.fields]
+        columns += [F.col(f"`{c}`") for c in extra]
+        return df.select(*columns)
+
+    def _writer(self, df: DataFrame, mode: str):
+        return df.write.format("delta").mode(mode)
+
+    def _save(self, writer, name: str) -> None:
+        if self._is_path_mode():
+            writer.save(self.location(name))
+        else:
+            writer.saveAsTable(self.location(name))
+
+    def _committed(self, name: str, operation: str, partition: str = "") -> WriteResult:
+        last = self._delta(name).history(1).select("version", "operationMetrics").first()
+        metrics = last["operationMetrics"] or {}
+        if operation == "merge":
+            # numOutputRows of a MERGE also counts unchanged rows copied into rewritten files.
+            rows = int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+        else:
+            rows = int(metrics.get("numOutputRows", 0))
+        result = WriteResult(name, operation, rows, int(last["version"]), partition)
+        self.logger.info("wrote %s", result)
+        return result
+
+    def overwrite_where(self, name: str, df: DataFrame, values: dict[str, Any]) -> WriteResult:
+        """Atomically replace the rows where ``column = value`` for each item of ``values`` (a partition
+        or a batch) with ``df``; every row of ``df`` must match. Re-running gives the same rows."""
+        df = self.conform(name, df)
+        self.ensure(name, df.schema)
+        predicate = partition_predicate(values)
+        writer = self._writer(df, "overwrite").option("replaceWhere", predicate)
+        if self.spec(name).open_schema:
+            # Open-schema tables (features) gain columns when config adds a window or a measure.
+            writer = writer.option("mergeSchema", "true")
+        self._save(writer, name)
+        return self._committed(name, "replaceWhere", predicate)
+
+    def append(self, name: str, df: DataFrame) -> WriteResult:
+        df = self.conform(name, df)
+        self.ensure(name, df.schema)
+        self._save(self._writer(df, "append"), name)
+        return self._committed(name, "append")
+
+    def merge(self, name: str, df: DataFrame, keys: tuple[str, ...] | None = None) -> WriteResult:
+        """Upsert ``df`` by ``keys`` (default: the table's declared key). Rows whose values are all
+        unchanged are not rewritten, so the Change Data Feed carries only real changes."""
+        spec = self.spec(name)
+        keys = keys or spec.key
+        if not keys:
+            raise InputError(f"cannot merge into {name}: no key declared or given")
+        df = self.conform(name, df)
+        self.ensure(name, df.schema)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys) or "false"
+        (
+            self._delta(name)
+            .alias("t")
+            .merge(df.alias("s"), on)
+            .whenMatchedUpdateAll(condition=changed)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+        return self._committed(name, "merge")
+
+
+def is_under(path: str | Path, root: str | Path) -> bool:
+    """True when ``path`` lies inside ``root`` (used by tests and guards on local warehouses)."""
+    return Path(path).resolve().is_relative_to(Path(root).resolve())

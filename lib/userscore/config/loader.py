@@ -1,0 +1,111 @@
+"""Load layered YAML config: conf/base/*.yaml, then conf/<env>/*.yaml, then explicit overrides.
+
+Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one.
+The merged tree is parsed into the frozen ``Config`` and its references are checked, all before a
+job touches data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from userscore.config.root import Config
+from userscore.config.typed import KeyPath, Origins, parse_dataclass
+from userscore.errors import ConfigError
+
+DEFAULT_ENV = "local"
+ENV_VARIABLE = "USERSCORE_ENV"
+CONF_DIR_VARIABLE = "USERSCORE_CONF"
+
+
+def project_root() -> Path:
+    """The checkout this package was installed from (editable install) or the working directory."""
+    candidate = Path(__file__).resolve().parents[3]
+    return candidate if (candidate / "conf" / "base").is_dir() else Path.cwd()
+
+
+def default_conf_dir() -> Path:
+    return Path(os.environ.get(CONF_DIR_VARIABLE) or project_root() / "conf")
+
+
+def load_config(
+    env: str | None = None,
+    conf_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    root: str | Path | None = None,
+) -> Config:
+    """Merge base + env overlay (+ overrides) and parse it into a validated ``Config``.
+
+    Args:
+        env: overlay folder under ``conf_dir``; defaults to $USERSCORE_ENV, then ``local``.
+        conf_dir: folder holding ``base/`` and the overlays; defaults to $USERSCORE_CONF, then ./conf.
+        overrides: a nested mapping applied last (command-line options, tests).
+        root: folder that relative paths in the config resolve against; defaults to conf_dir's parent.
+    """
+    env = env or os.environ.get(ENV_VARIABLE) or DEFAULT_ENV
+    conf_dir = Path(conf_dir) if conf_dir else default_conf_dir()
+    base_dir, env_dir = conf_dir / "base", conf_dir / env
+    if not base_dir.is_dir():
+        raise ConfigError(str(base_dir), "<root>", "no such folder", "a folder of base YAML files")
+    if not env_dir.is_dir():
+        known = sorted(p.name for p in conf_dir.iterdir() if p.is_dir() and p.name != "base")
+        raise ConfigError(str(env_dir), "<env>", f"no overlay folder for env {env!r}", f"one of {known}")
+
+    origins = Origins()
+    merged: dict[str, Any] = {}
+    for layer in (base_dir, env_dir):
+        for path in sorted(layer.glob("*.yaml")):
+            _merge(merged, _read_yaml(path), (), str(path), origins)
+    if overrides:
+        _merge(merged, _plain(overrides), (), "<override>", origins)
+
+    root_dir = Path(root) if root else conf_dir.resolve().parent
+    _merge(merged, {"env": env, "root": str(root_dir)}, (), "<loader>", origins)
+    config = parse_dataclass(Config, merged, (), origins)
+    for key_path, found, expected in config.reference_errors():
+        raise origins.error(key_path, found, expected)
+    return config
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "<file>", f"invalid YAML ({exc})", "a YAML mapping") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "<root>", f"{type(data).__name__}", "a YAML mapping of sections")
+    return data
+
+
+def _plain(value: Any) -> Any:
+    """Turn nested mappings (possibly read-only) into plain dicts so they can be merged."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _merge(into: dict[str, Any], layer: Mapping[str, Any], path: KeyPath, source: str, origins: Origins):
+    for key, value in layer.items():
+        key_path = (*path, str(key))
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value, key_path, source, origins)
+            continue
+        into[key] = _plain(value)
+        _record_all(into[key], key_path, source, origins)
+
+
+def _record_all(value: Any, path: KeyPath, source: str, origins: Origins) -> None:
+    origins.record(path, source)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _record_all(item, (*path, str(key)), source, origins)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _record_all(item, (*path, str(i)), source, origins)

@@ -1,0 +1,64 @@
+"""The whole configuration: one frozen object built from the layered YAML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from userscore.config.generate import GenerateConfig
+from userscore.config.ingest import IngestConfig
+from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
+from userscore.config.tables import TableSpec, check_table_name
+from userscore.config.typed import KeyPath, frozen
+
+ReferenceError_ = tuple[KeyPath, str, str]
+
+
+@frozen
+class Config:
+    """Parsed config. ``env`` and ``root`` are set by the loader, not by YAML files."""
+
+    env: str
+    root: str
+    tables: Mapping[str, TableSpec]
+    spark: SparkConfig = SparkConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+    generate: GenerateConfig = GenerateConfig()
+    ingest: IngestConfig = IngestConfig()
+
+    def path(self, relative: str) -> Path:
+        """Resolve a configured path against the project root (absolute paths pass through)."""
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.root) / path
+
+    def table(self, name: str) -> TableSpec:
+        return self.tables[name]
+
+    def reference_errors(self) -> Iterator[ReferenceError_]:
+        """Every reference to an undefined table or column, as (key path, found, expected)."""
+        for name in self.tables:
+            problem = check_table_name(name)
+            if problem:
+                yield ("tables", name), repr(name), problem
+        known = sorted(self.tables)
+        for source_name, source in self.ingest.sources.items():
+            at: KeyPath = ("ingest", "sources", source_name)
+            if source.table not in self.tables:
+                yield (*at, "table"), f"undefined table {source.table!r}", f"one of {known}"
+                continue
+            columns = self.tables[source.table].column_names
+            referenced = [
+                ("event_time", source.event_time),
+                ("user_reference", source.user_reference),
+                *((f"ranges.{c}", c) for c in source.ranges),
+                *((f"allowed.{c}", c) for c in source.allowed),
+                *((f"pii.{c}", target) for c, target in source.pii.items()),
+            ]
+            for key, column in referenced:
+                if column is not None and column not in columns:
+                    yield (
+                        (*at, *key.split(".")),
+                        f"undefined column {column!r} of {source.table}",
+                        (f"one of {list(columns)}"),
+                    )

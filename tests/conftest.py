@@ -1,0 +1,60 @@
+"""Shared test fixtures: one SparkSession (built by the project's own factory) for the whole suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from userscore.catalog import Catalog
+from userscore.config import Config, load_config
+from userscore.runner import _deep_merge
+from userscore.session import get_spark
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_PII_KEY = "test-only-pii-key"
+
+# Few partitions: test data is tiny, and every shuffle partition costs a task on 2 cores.
+TEST_SPARK = {
+    "spark": {
+        "master": "local[2]",
+        "conf": {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "4g",
+            "spark.sql.adaptive.enabled": "false",
+            "spark.databricks.delta.snapshotPartitions": "2",
+        },
+    }
+}
+
+
+def make_config(tmp_path: Path, overrides: dict | None = None) -> Config:
+    """The local config with a private warehouse and raw folder under ``tmp_path``."""
+    base = {
+        "catalog": {"root": str(tmp_path / "warehouse")},
+        "generate": {"raw_dir": str(tmp_path / "raw")},
+        "ingest": {"raw_dir": str(tmp_path / "raw")},
+    }
+    return load_config(env="local", conf_dir=REPO / "conf", overrides=_deep_merge(_deep_merge(TEST_SPARK, base), overrides or {}))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("USERSCORE_PII_KEY", TEST_PII_KEY)
+    config = load_config(env="local", conf_dir=REPO / "conf", overrides=TEST_SPARK)
+    session = get_spark(config.spark, REPO)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def catalog(spark, config) -> Catalog:
+    return Catalog(spark, config)
