@@ -1,0 +1,1 @@
+"""Job modules: each parses its arguments, calls one library function and writes through the catalog."""
