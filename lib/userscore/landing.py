@@ -6,6 +6,7 @@ written as text lines, so that a malformed or non-UTF-8 record survives to the q
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -46,6 +47,38 @@ def read_parquet(spark: SparkSession, path: Path) -> DataFrame:
     _require(path)
     return spark.read.parquet(str(path))
 
+
+def read_delta(spark: SparkSession, path: Path) -> DataFrame:
+    """A raw batch landed as a Delta table (``format: delta`` sources, e.g. an upstream export)."""
+    if not (path / "_delta_log").is_dir():
+        raise InputError(f"no Delta table at {path}")
+    return spark.read.format("delta").load(str(path))
+
+
+def write_delta(df: DataFrame, path: Path) -> None:
+    df.write.format("delta").mode("overwrite").save(str(path))
+
+
+def manifest_path(raw_dir: Path, batch_id: str) -> Path:
+    """Where a batch's manifest lives: ``<raw_dir>/_manifest/<batch_id>.json`` (not a source folder)."""
+    return raw_dir / "_manifest" / f"{batch_id}.json"
+
+
+def write_manifest(raw_dir: Path, batch_id: str, manifest: dict) -> Path:
+    """Write a batch's small JSON manifest (what was landed, per source), replacing it atomically."""
+    path = manifest_path(raw_dir, batch_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def read_manifest(raw_dir: Path, batch_id: str) -> dict:
+    path = manifest_path(raw_dir, batch_id)
+    if not path.is_file():
+        raise InputError(f"no manifest for batch {batch_id!r} at {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 def _require(path: Path) -> None:
     if not path.exists() or not any(

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
+from collections.abc import Mapping
+from dataclasses import field
 
 from userscore.config.typed import frozen
 
 
+def _mapping(**items: float) -> Mapping[str, float]:
+    return types.MappingProxyType(items)
+
+
 @frozen
 class GenerateConfig:
-    """Size, seed, time span and vocabulary of the synthetic data set.
+    """Size, seed, time span, vocabulary and behaviour knobs of the synthetic data set.
 
-    ``end_date`` is exclusive: generated history covers [end_date - history_days, end_date).
+    ``end_date`` is exclusive: generated history covers [end_date - history_days, end_date); a share
+    ``pre_history_share`` of users registered up to ``history_days`` before that.
     """
 
     users: int = 20_000
@@ -40,6 +48,40 @@ class GenerateConfig:
     age_bands: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55+")
     genders: tuple[str, ...] = ("female", "male", "unknown")
     member_levels: tuple[str, ...] = ("basic", "silver", "gold", "platinum")
+    # Cumulative non-refunded spend at which each member level is reached (first level: 0).
+    level_thresholds: tuple[float, ...] = (0.0, 1000.0, 5000.0, 15000.0)
+    pre_history_share: float = 0.2
+    non_buyer_share: float = 0.15
+    median_lifetime_days: float = 720.0
+    mean_order_value: float = 90.0
+    mean_coupon_rate: float = 0.25
+    mean_refund_rate: float = 0.05
+    edges_per_user: float = 3.0
+    # Seasonality: relative activity per calendar month (Jan..Dec) and per weekday (Mon..Sun).
+    month_weights: tuple[float, ...] = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)
+    weekday_weights: tuple[float, ...] = (0.92, 0.9, 0.93, 0.97, 1.05, 1.13, 1.1)
+    # Price level of a category relative to the user's spend level (missing categories: 1.0).
+    category_price_factors: Mapping[str, float] = field(
+        default_factory=lambda: _mapping(
+            apparel=1.0, beauty=0.8, books=0.4, electronics=2.5, grocery=0.5, home=1.5, sports=1.2, toys=0.8
+        )
+    )
+    # Relative frequency of background behaviour events (funnel events around orders come on top).
+    event_type_weights: Mapping[str, float] = field(
+        default_factory=lambda: _mapping(
+            login=0.10,
+            page_view=0.46,
+            click=0.18,
+            search=0.08,
+            favorite=0.04,
+            add_to_cart=0.04,
+            share=0.02,
+            comment=0.02,
+            coupon_claim=0.02,
+            campaign_join=0.02,
+            service_contact=0.02,
+        )
+    )
 
     def __post_init__(self):
         if self.users < 1:
@@ -48,3 +90,38 @@ class GenerateConfig:
             raise ValueError(f"bad_record_share: a share in [0, 0.5), got {self.bad_record_share}")
         if self.history_days < 60:
             raise ValueError(f"history_days: at least 60 days, got {self.history_days}")
+        if self.users_per_partition < 1:
+            raise ValueError(f"users_per_partition: a positive number, got {self.users_per_partition}")
+        if self.mean_orders_per_user <= 0 or self.mean_events_per_user <= 0:
+            raise ValueError("mean_orders_per_user: mean orders and events per user must be positive")
+        for name in ("pre_history_share", "non_buyer_share", "mean_coupon_rate", "mean_refund_rate"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name}: a share in [0, 1), got {getattr(self, name)}")
+        for name in ("median_lifetime_days", "mean_order_value"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: a positive number, got {getattr(self, name)}")
+        if self.edges_per_user < 0:
+            raise ValueError(f"edges_per_user: a non-negative number, got {self.edges_per_user}")
+        for name in ("categories", "order_channels", "registration_channels", "regions", "age_bands", "genders"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{name}: a non-empty list of distinct values, got {list(values)}")
+        thresholds = self.level_thresholds
+        if (
+            len(thresholds) != len(self.member_levels)
+            or thresholds[:1] != (0.0,)
+            or list(thresholds) != sorted(set(thresholds))
+        ):
+            raise ValueError(
+                f"level_thresholds: one strictly increasing spend threshold per member level starting at 0 "
+                f"({len(self.member_levels)} values), got {list(thresholds)}"
+            )
+        if len(self.month_weights) != 12 or len(self.weekday_weights) != 7:
+            raise ValueError("month_weights: 12 month weights (Jan..Dec) and 7 weekday_weights (Mon..Sun)")
+        if min(self.month_weights) <= 0 or min(self.weekday_weights) <= 0:
+            raise ValueError("month_weights: seasonal weights must be positive")
+        unknown = sorted(set(self.category_price_factors) - set(self.categories))
+        if unknown or any(v <= 0 for v in self.category_price_factors.values()):
+            raise ValueError(f"category_price_factors: positive factors for configured categories, got {unknown}")
+        if not self.event_type_weights or min(self.event_type_weights.values()) < 0:
+            raise ValueError("event_type_weights: non-negative weights of at least one event type")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import field
 from typing import Literal
 
-from userscore.config.typed import frozen
+from userscore.config.tables import TableSpec
+from userscore.config.typed import KeyPath, frozen
+
+# Every silver table ingest writes carries the batch its rows came from (re-ingest replaces by it).
+BATCH_COLUMN = "ingest_batch_id"
 
 
 @frozen
@@ -19,16 +23,35 @@ class RangeRule:
 
 @frozen
 class SourceConfig:
-    """One raw source: where its files are, how they are encoded and which silver table they feed."""
+    """One raw source: where its files are, how they are encoded and which silver table they feed.
 
-    format: Literal["json", "parquet", "csv"]
+    format: ``json`` (JSON lines, read as text so bad lines survive verbatim), ``parquet``, or ``delta``
+    (each batch folder ``<raw_dir>/<path>/<batch_id>`` is a Delta table).
+    write: ``batch`` replaces the batch's rows (replaceWhere on ingest_batch_id); ``merge`` upserts by
+    the table key, so a later batch updates a row (profiles).
+    event_time: the record's business time; ``month_column`` (a date column) is its first day of month.
+    keep_latest_by: among records of one key with different content, keep the latest by this column
+    (ties, and sources without it: the first in landing order).
+    user_reference: column checked against the known users (this batch's and silver.users).
+    ranges / allowed: numeric bounds and allowed values per silver column.
+    pii: raw column -> silver column holding its keyed hash (the clear value is never written).
+    """
+
+    format: Literal["json", "parquet", "delta"]
     path: str
     table: str
+    write: Literal["batch", "merge"] = "batch"
     event_time: str | None = None
+    month_column: str | None = None
+    keep_latest_by: str | None = None
     user_reference: str | None = None
     ranges: Mapping[str, RangeRule] = field(default_factory=dict)
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pii: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.month_column and not self.event_time:
+            raise ValueError("month_column: needs event_time, the timestamp the month is derived from")
 
 
 @frozen
@@ -40,3 +63,26 @@ class IngestConfig:
     max_string_length: int = 1000
     future_tolerance_hours: int = 24
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.max_string_length < 1:
+            raise ValueError(f"max_string_length: a positive length, got {self.max_string_length}")
+        if self.future_tolerance_hours < 0:
+            raise ValueError(f"future_tolerance_hours: zero or more hours, got {self.future_tolerance_hours}")
+
+
+def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
+    """What ingest needs of each target table beyond the column references checked in Config:
+    a declared key (deduplication), the batch column, and the derived/ordering columns."""
+    for source_name, source in ingest.sources.items():
+        spec = tables.get(source.table)
+        if spec is None:
+            continue  # reported by Config.reference_errors
+        at: KeyPath = ("ingest", "sources", source_name)
+        if not spec.key:
+            yield (*at, "table"), f"{source.table} declares no key", "a table with a key (ingest deduplicates by it)"
+        if BATCH_COLUMN not in spec.column_names:
+            yield (*at, "table"), f"{source.table} has no {BATCH_COLUMN} column", f"a table with {BATCH_COLUMN}"
+        for key, column in (("month_column", source.month_column), ("keep_latest_by", source.keep_latest_by)):
+            if column is not None and column not in spec.column_names:
+                yield (*at, key), f"undefined column {column!r} of {source.table}", f"one of {list(spec.column_names)}"

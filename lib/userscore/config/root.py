@@ -7,6 +7,7 @@ from pathlib import Path
 
 from userscore.config.generate import GenerateConfig
 from userscore.config.ingest import IngestConfig
+from userscore.config.ingest import reference_errors as ingest_reference_errors
 from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
 from userscore.config.tables import TableSpec, check_table_name
 from userscore.config.typed import KeyPath, frozen
@@ -62,3 +63,4 @@ class Config:
                         f"undefined column {column!r} of {source.table}",
                         (f"one of {list(columns)}"),
                     )
+        yield from ingest_reference_errors(self.ingest, self.tables)

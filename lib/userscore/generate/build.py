@@ -1,0 +1,139 @@
+"""Build every raw source and the truth table of a synthetic user base from ``spark.range``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from userscore.config.generate import GenerateConfig
+from userscore.generate.activity import with_exposure
+from userscore.generate.bad_records import events_with_bad_records, orders_with_bad_lines, users_with_bad_records
+from userscore.generate.calibration import calibrate
+from userscore.generate.events import generate_events, raw_events
+from userscore.generate.identity import identity_links
+from userscore.generate.levels import current_levels, level_changes
+from userscore.generate.orders import generate_orders, raw_orders
+from userscore.generate.social import expected_followers, social_edges
+from userscore.generate.timeline import Timeline, as_timestamp, iso_utc
+from userscore.generate.traits import Scales, user_frame
+from userscore.generate.users import raw_users
+
+# Raw sources in landing order, and their file format (see the raw landing contract).
+SOURCE_FORMATS: dict[str, str] = {
+    "users": "parquet",
+    "orders": "json",
+    "events": "parquet",
+    "level_changes": "parquet",
+    "social_edges": "parquet",
+    "identity_links": "parquet",
+}
+
+
+@dataclass(frozen=True)
+class SyntheticUserBase:
+    """Lazily computed DataFrames of one generated user base.
+
+    ``raw``: per source, the landing contract's columns (orders: one JSON line ``value``) plus
+    ``bad_kind`` (null for clean records), which is for tallies and not landed. ``traits``: the rows of
+    truth.user_traits. ``scales``: the calibrated rate multipliers. ``shared``: intermediate results that
+    several outputs derive from (the users' traits, the orders), see ``cached``.
+    """
+
+    raw: Mapping[str, DataFrame]
+    traits: DataFrame
+    scales: Scales
+    timeline: Timeline
+    shared: tuple[DataFrame, ...] = ()
+
+    @contextmanager
+    def cached(self) -> Iterator[SyntheticUserBase]:
+        """Keep the shared intermediate results (memory, spilling to disk) while writing every output,
+        so that orders are generated once rather than once per source that derives from them."""
+        for df in self.shared:
+            df.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            yield self
+        finally:
+            for df in self.shared:
+                df.unpersist()
+
+
+def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUserBase:
+    """Generate ``cfg.users`` users with two (``history_days``) years of behaviour ending at ``end_date``.
+
+    Every value is a hash of (seed, record identity), so the same config gives the same rows whatever
+    the partitioning; all work is distributed (one calibration job of fixed size runs eagerly).
+    """
+    timeline = Timeline.build(cfg.end_date, cfg.history_days, cfg.weekday_weights)
+    scales = calibrate(spark, cfg, timeline)
+    ids = spark.range(0, cfg.users, 1, _partitions(spark, cfg.users, cfg.users_per_partition))
+    users = with_exposure(user_frame(ids, cfg, timeline, scales), cfg.seed, timeline, cfg.month_weights)
+    orders = generate_orders(users, cfg, timeline)
+    events = generate_events(users, orders, cfg, timeline)
+    changes = level_changes(orders, cfg.member_levels, cfg.level_thresholds)
+    edges = social_edges(users, cfg, timeline)
+    links = identity_links(users, cfg, timeline)
+    share, seed = cfg.bad_record_share, cfg.seed
+    raw = {
+        "users": users_with_bad_records(
+            raw_users(users, current_levels(changes), cfg.member_levels, seed), seed, share, cfg.regions
+        ),
+        "orders": orders_with_bad_lines(raw_orders(orders), seed, share),
+        "events": events_with_bad_records(raw_events(events), seed, share),
+        "level_changes": _clean(
+            changes.select("change_id", "user_id", _iso("ts", "changed_at"), "from_level", "to_level")
+        ),
+        "social_edges": _clean(
+            edges.select("edge_id", "src_user_id", "dst_user_id", "edge_type", _iso("ts", "created_at"))
+        ),
+        "identity_links": _clean(links.select("link_id", "user_id", "id_type", "id_value", _iso("ts", "linked_at"))),
+    }
+    traits = _traits(users, cfg, timeline)
+    return SyntheticUserBase(raw=raw, traits=traits, scales=scales, timeline=timeline, shared=(users, orders))
+
+
+def _traits(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> DataFrame:
+    return users.select(
+        F.lit(cfg.batch_id).alias("batch_id"),
+        F.lit(cfg.seed).cast("long").alias("seed"),
+        "user_id",
+        as_timestamp(F.col("reg")).alias("registered_at"),
+        as_timestamp(F.col("churn")).alias("churn_at"),
+        (F.col("churn") < timeline.end).alias("churned"),
+        "buyer",
+        "order_rate",
+        "visit_rate",
+        "spend_level",
+        F.col("hazard").alias("churn_hazard"),
+        F.col("decay").alias("tenure_decay"),
+        F.col("pref_category").alias("preferred_category"),
+        F.col("spread").alias("category_spread"),
+        F.col("promo").alias("promo_sensitivity"),
+        F.col("refund_p").alias("refund_propensity"),
+        F.col("pref_channel").alias("preferred_channel"),
+        "sociability",
+        expected_followers(cfg).alias("expected_followers"),
+    )
+
+
+def _partitions(spark: SparkSession, users: int, per_partition: int) -> int:
+    """``users / users_per_partition``, but at least one partition per core the session offers."""
+    try:
+        cores = spark.sparkContext.defaultParallelism
+    except Exception:  # Spark Connect sessions have no SparkContext
+        cores = 1
+    return max(math.ceil(users / per_partition), min(cores, users))
+
+
+def _iso(column: str, alias: str) -> Column:
+    return iso_utc(F.col(column)).alias(alias)
+
+
+def _clean(df: DataFrame) -> DataFrame:
+    return df.withColumn("bad_kind", F.lit(None).cast("string"))

@@ -1,0 +1,400 @@
+"""Ingest raw batches into silver: validate, deduplicate, hash PII, quarantine, reconcile, write.
+
+For each batch (oldest first):
+1. Plan, before anything is written: the requested sources are configured and have raw folders, the
+   batch has a folder for each, the PII key is set. Source batches already recorded complete in
+   ops.ingest_audit are skipped ("batch X already ingested at ...; use --force to re-ingest").
+2. Validate each source in config order (users first, because the others check their user ids against
+   the users accepted in this batch plus silver.users). The raw files are read once: the parsed batch is
+   persisted, counted, checked and deduplicated, and the tagged records are persisted and materialised
+   by the counting. Comparisons with silver ignore rows of this same batch, so even a recomputation after
+   this batch's own writes (a lost cache block) gives the same outcome.
+3. Reconcile every source: records read = accepted + quarantined + duplicates dropped, computed from the
+   persisted DataFrames. A mismatch raises ReconciliationError before any table is written.
+4. Write the silver tables, then silver.quarantine. ``batch`` tables replace exactly this batch's rows
+   (replaceWhere on ingest_batch_id), ``merge`` tables (silver.users) upsert by key; quarantine replaces
+   this batch's rows of the ingested sources. Each write is one atomic Delta commit.
+5. Write the ops.ingest_audit rows LAST (MERGE by batch_id, source). A batch is complete only once its
+   audit rows exist: a crash at any earlier point leaves every table at a readable version and the batch
+   pending, and the next run redoes it, replacing (never duplicating) what the crashed run wrote.
+
+Idempotency: re-running a complete batch is a no-op unless forced; forced, it writes the same rows again
+(rows of the same batch are not counted as duplicates of themselves). A later batch appends; its keys
+already in silver from another batch are counted as duplicates and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from userscore import landing
+from userscore.catalog import Catalog, WriteResult
+from userscore.config.ingest import BATCH_COLUMN, IngestConfig, SourceConfig
+from userscore.config.tables import TableSpec
+from userscore.errors import InputError
+from userscore.ingest.audit import AUDIT_TABLE, SourceCounts, audit_rows, completed, outcome_counts, reconcile
+from userscore.ingest.dedupe import ACCEPTED, DUPLICATE, STATUS, mark_outcomes
+from userscore.ingest.parse import json_records, raw_names, source_fields, table_records, typed_columns
+from userscore.ingest.pii import hash_identifier, pii_key
+from userscore.ingest.quarantine import QUARANTINE_TABLE, quarantine_rows
+from userscore.ingest.rules import check_known_users, with_problems
+
+USERS_TABLE = "silver.users"
+USER_ID = "user_id"
+
+Stage = Callable[[str], AbstractContextManager]
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """One batch to ingest: the sources to (re-)ingest and those skipped as already complete."""
+
+    batch_id: str
+    sources: tuple[str, ...]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """The batches to ingest, messages about skipped ones, and the PII key (None if no source has PII)."""
+
+    batches: tuple[BatchPlan, ...]
+    messages: tuple[str, ...]
+    pii_key: bytes | None
+
+
+@dataclass(frozen=True)
+class Validated:
+    """One source of one batch after validation: every record tagged with its outcome (persisted)."""
+
+    name: str
+    source: SourceConfig
+    spec: TableSpec
+    tagged: DataFrame
+    counts: SourceCounts
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    counts: tuple[SourceCounts, ...]
+    writes: tuple[WriteResult, ...]
+
+    def summary(self) -> list[str]:
+        lines = [f"batch {self.batch_id}:"]
+        for c in self.counts:
+            lines.append(f"  {c}")
+            if c.reasons:
+                lines.append("    quarantine reasons: " + ", ".join(f"{r} {n:,}" for r, n in c.reasons.items()))
+        return lines
+
+
+def plan_ingest(
+    catalog: Catalog,
+    ingest: IngestConfig,
+    raw_dir: Path,
+    *,
+    sources: Sequence[str] | None = None,
+    batch: str | None = None,
+    force: bool = False,
+) -> IngestPlan:
+    """Check inputs and decide what to ingest; raises InputError before anything is written.
+
+    Args:
+        sources: source names to ingest (default: all configured, in config order).
+        batch: one batch id (default: every landed batch not recorded complete, oldest first).
+        force: re-ingest batches already recorded complete.
+    """
+    names = _requested_sources(ingest, sources)
+    key = pii_key(ingest.pii_key_env) if any(ingest.sources[n].pii for n in names) else None
+    folders = {n: raw_dir / ingest.sources[n].path for n in names}
+    missing = [f"{n} ({folder})" for n, folder in folders.items() if not folder.is_dir()]
+    if missing:
+        raise InputError(f"no raw folder for configured source(s): {', '.join(missing)}")
+    if batch is not None:
+        landed = [batch]
+    else:
+        landed = sorted({b for n in names for b in landing.list_batches(raw_dir, ingest.sources[n].path)})
+        if not landed:
+            raise InputError(f"no landed batches under {raw_dir} for sources {list(names)}")
+
+    done = completed(catalog)
+    plans, messages = [], []
+    for batch_id in landed:
+        todo = tuple(n for n in names if force or (batch_id, n) not in done)
+        skipped = tuple(n for n in names if n not in todo)
+        if not todo:
+            if batch is not None:
+                # Collected timestamps are naive local time: astimezone reads them as such.
+                at = max(done[(batch_id, n)] for n in names).astimezone(dt.UTC)
+                messages.append(
+                    f"batch {batch_id} already ingested at {at:%Y-%m-%dT%H:%M:%SZ}; use --force to re-ingest"
+                )
+            continue
+        _check_batch_inputs(ingest, raw_dir, batch_id, todo, done)
+        if skipped:
+            messages.append(f"batch {batch_id}: sources {list(skipped)} already ingested, skipped; use --force")
+        plans.append(BatchPlan(batch_id, todo, skipped))
+    if not plans and batch is None:
+        messages.append(
+            f"nothing to ingest: all {len(landed)} landed batches (latest {landed[-1]}) are already ingested; "
+            "use --batch ID --force to re-ingest one"
+        )
+    return IngestPlan(tuple(plans), tuple(messages), key)
+
+
+def ingest(
+    catalog: Catalog,
+    ingest_config: IngestConfig,
+    raw_dir: Path,
+    plan: IngestPlan,
+    *,
+    now: dt.datetime,
+    run_id: str,
+    stage: Stage | None = None,
+    logger: logging.Logger | None = None,
+) -> list[BatchResult]:
+    """Ingest every batch of ``plan``, oldest first (each one completely before the next)."""
+    return [
+        ingest_batch(
+            catalog, ingest_config, raw_dir, b, key=plan.pii_key, now=now, run_id=run_id, stage=stage, logger=logger
+        )
+        for b in plan.batches
+    ]
+
+
+def ingest_batch(
+    catalog: Catalog,
+    ingest_config: IngestConfig,
+    raw_dir: Path,
+    batch: BatchPlan,
+    *,
+    key: bytes | None,
+    now: dt.datetime,
+    run_id: str,
+    stage: Stage | None = None,
+    logger: logging.Logger | None = None,
+) -> BatchResult:
+    """Validate, reconcile and write one batch (see the module docstring for the order of writes).
+
+    Args:
+        now: the run's reference time (timezone-aware); timestamps later than now + tolerance are rejected.
+    """
+    stage = stage or (lambda name: contextlib.nullcontext())
+    logger = logger or logging.getLogger("userscore.ingest")
+    started_at = dt.datetime.now(dt.UTC)
+    latest = now + dt.timedelta(hours=ingest_config.future_tolerance_hours)
+    spark = catalog.spark
+    validated: list[Validated] = []
+    try:
+        for name in batch.sources:
+            source = ingest_config.sources[name]
+            with stage(f"validate {name}"):
+                validated.append(
+                    validate_source(
+                        spark,
+                        name,
+                        source,
+                        catalog.spec(source.table),
+                        landing.batch_path(raw_dir, source.path, batch.batch_id),
+                        batch.batch_id,
+                        key=key,
+                        max_string_length=ingest_config.max_string_length,
+                        latest=latest,
+                        known_users=_known_users(catalog, validated) if source.user_reference else None,
+                        existing=catalog.read(source.table) if catalog.exists(source.table) else None,
+                        logger=logger,
+                    )
+                )
+        counts = tuple(v.counts for v in validated)
+        reconcile(batch.batch_id, counts)
+
+        writes: list[WriteResult] = []
+        versions: dict[str, int] = {}
+        with stage("write silver"):
+            for v in validated:
+                accepted = v.tagged.where(F.col(STATUS) == ACCEPTED).select(*v.spec.column_names)
+                if v.source.write == "merge":
+                    result = catalog.merge(v.source.table, accepted)
+                else:
+                    result = catalog.overwrite_where(v.source.table, accepted, {BATCH_COLUMN: batch.batch_id})
+                writes.append(result)
+                versions[v.name] = result.version
+        with stage("write quarantine"):
+            writes += _write_quarantine(catalog, ingest_config, validated, batch.batch_id, run_id, started_at)
+        with stage("write audit"):
+            rows = audit_rows(
+                spark,
+                run_id=run_id,
+                batch_id=batch.batch_id,
+                counts=counts,
+                versions=versions,
+                started_at=started_at,
+                finished_at=dt.datetime.now(dt.UTC),
+            )
+            writes.append(catalog.merge(AUDIT_TABLE, rows))
+        return BatchResult(batch.batch_id, counts, tuple(writes))
+    finally:
+        for v in validated:
+            v.tagged.unpersist()
+
+
+def validate_source(
+    spark: SparkSession,
+    name: str,
+    source: SourceConfig,
+    spec: TableSpec,
+    path: Path,
+    batch_id: str,
+    *,
+    key: bytes | None,
+    max_string_length: int,
+    latest: dt.datetime,
+    known_users: DataFrame | None,
+    existing: DataFrame | None,
+    logger: logging.Logger,
+) -> Validated:
+    """Read one source's batch once and tag every record accepted / quarantined / duplicate, with counts.
+
+    Args:
+        known_users: ``user_id`` of the users known to this batch (needed when the source has a
+            user_reference); existing: the silver table before this batch's writes (None if absent).
+    """
+    fields = source_fields(spec, source)
+    names = raw_names(fields)
+
+    def hash_pii(value):
+        if key is None:
+            raise InputError(f"source {name} has PII columns but no PII key was loaded")
+        return hash_identifier(value, key)
+
+    redact = {raw: hash_pii for raw in source.pii}
+    fmt = source.format
+    raw = _read_raw(spark, fmt, path)
+    records = json_records(raw, names, redact) if source.format == "json" else table_records(raw, names, redact)
+    parsed = records.transform(typed_columns, fields, batch_id, source.event_time, hash_pii).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        records_read = parsed.count()  # reads the raw files, once, into the persisted batch
+        logger.info("input %s batch %s: %s records from %s (%s)", name, batch_id, f"{records_read:,}", path, fmt)
+        checked = parsed.transform(
+            with_problems,
+            fields,
+            source_name=name,
+            ranges=source.ranges,
+            allowed=source.allowed,
+            max_string_length=max_string_length,
+            latest=latest,
+        )
+        if source.user_reference:
+            checked = checked.transform(check_known_users, source.user_reference, known_users)
+        tagged = checked.transform(
+            mark_outcomes,
+            key=spec.key,
+            content_columns=[c for c in spec.column_names if c != BATCH_COLUMN],
+            keep_latest_by=source.keep_latest_by,
+            existing=existing,
+            batch_id=batch_id,
+            merge=source.write == "merge",
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = outcome_counts(name, records_read, tagged)  # materialises ``tagged`` from ``parsed``
+    finally:
+        parsed.unpersist()
+    logger.info("validated %s batch %s: %s", name, batch_id, counts)
+    return Validated(name, source, spec, tagged, counts)
+
+
+def _requested_sources(ingest: IngestConfig, sources: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested sources in config order, the users source first (the others check user ids)."""
+    if not ingest.sources:
+        raise InputError("no sources configured under ingest.sources")
+    unknown = [s for s in sources or () if s not in ingest.sources]
+    if unknown:
+        raise InputError(f"unknown source(s) {unknown}: configured sources are {list(ingest.sources)}")
+    names = [n for n in ingest.sources if not sources or n in set(sources)]
+    return tuple(sorted(names, key=lambda n: ingest.sources[n].table != USERS_TABLE))
+
+
+def _users_source(ingest: IngestConfig) -> str | None:
+    return next((n for n, s in ingest.sources.items() if s.table == USERS_TABLE), None)
+
+
+def _check_batch_inputs(
+    ingest: IngestConfig,
+    raw_dir: Path,
+    batch_id: str,
+    todo: Sequence[str],
+    done: Mapping[tuple[str, str], dt.datetime],
+) -> None:
+    missing = [
+        str(landing.batch_path(raw_dir, ingest.sources[n].path, batch_id))
+        for n in todo
+        if not landing.batch_path(raw_dir, ingest.sources[n].path, batch_id).is_dir()
+    ]
+    if missing:
+        raise InputError(f"batch {batch_id} has not landed for every source: missing {', '.join(missing)}")
+    users = _users_source(ingest)
+    needs_users = [n for n in todo if ingest.sources[n].user_reference]
+    if users and needs_users and users not in todo and (batch_id, users) not in done:
+        raise InputError(
+            f"sources {needs_users} of batch {batch_id} check user ids, but source {users!r} of that batch is not "
+            f"ingested yet: ingest it first or in the same run (--source {users} ...)"
+        )
+
+
+def _read_raw(spark: SparkSession, fmt: str, path: Path) -> DataFrame:
+    if fmt == "json":
+        return landing.read_text_lines(spark, path)
+    if fmt == "delta":
+        return landing.read_delta(spark, path)
+    return landing.read_parquet(spark, path)
+
+
+def _known_users(catalog: Catalog, validated: Sequence[Validated]) -> DataFrame:
+    """User ids accepted (or already known) in this batch plus those in silver.users; never collected."""
+    parts = [
+        v.tagged.where(F.col(STATUS).isin(ACCEPTED, DUPLICATE)).select(USER_ID)
+        for v in validated
+        if v.source.table == USERS_TABLE
+    ]
+    if catalog.exists(USERS_TABLE):
+        parts.append(catalog.read(USERS_TABLE).select(USER_ID))
+    if not parts:
+        return catalog.spark.createDataFrame([], f"{USER_ID} string")
+    known = parts[0]
+    for part in parts[1:]:
+        known = known.unionByName(part)
+    return known
+
+
+def _write_quarantine(
+    catalog: Catalog,
+    ingest: IngestConfig,
+    validated: Sequence[Validated],
+    batch_id: str,
+    run_id: str,
+    at: dt.datetime,
+) -> list[WriteResult]:
+    """Replace this batch's quarantine rows of the ingested sources: one commit when all sources ran."""
+    frames = {v.name: quarantine_rows(v.tagged, v.name, batch_id, run_id, at) for v in validated}
+    if set(frames) == set(ingest.sources):
+        union = list(frames.values())
+        rows = union[0]
+        for frame in union[1:]:
+            rows = rows.unionByName(frame)
+        return [catalog.overwrite_where(QUARANTINE_TABLE, rows, {"batch_id": batch_id})]
+    return [
+        catalog.overwrite_where(QUARANTINE_TABLE, rows, {"batch_id": batch_id, "source": name})
+        for name, rows in frames.items()
+    ]

@@ -1,0 +1,182 @@
+"""Record checks: each problem is a (rank, reason, text) struct; a record keeps all of its problems.
+
+The quarantine ``reason`` of a record is its first problem in this fixed precedence order (record-level
+problems first, then field-level ones, then problems that need other records):
+
+    invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
+    out_of_range, invalid_value, oversize_string, unknown_user, duplicate_key_conflict
+
+and ``detail`` lists every problem's text, in the same order, separated by ``; ``. Field checks run only
+on records that parsed (a malformed line has no fields to check). A null or absent value is only a
+problem for a NOT NULL column of the silver table (``missing_required``, which also covers blank text);
+range and allowed-value checks skip nulls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from userscore.config.ingest import RangeRule
+from userscore.ingest.parse import PARSED, RAW, RAW_HEX, VALID_UTF8, Field
+
+REASONS: tuple[str, ...] = (
+    "invalid_encoding",
+    "malformed_record",
+    "missing_required",
+    "bad_type",
+    "bad_timestamp",
+    "future_timestamp",
+    "out_of_range",
+    "invalid_value",
+    "oversize_string",
+    "unknown_user",
+    "duplicate_key_conflict",
+)
+PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
+_NUMERIC = ("int", "long", "double")
+
+
+def problem(reason: str, text: str | Column) -> Column:
+    """One problem entry; ``text`` is a literal or a Column (e.g. with the raw bytes)."""
+    return F.struct(
+        F.lit(REASONS.index(reason)).alias("rank"),
+        F.lit(reason).alias("reason"),
+        (F.lit(text) if isinstance(text, str) else text).alias("text"),
+    )
+
+
+def _when(condition: Column, reason: str, text: str | Column) -> Column:
+    return F.when(condition, problem(reason, text))
+
+
+def _present(entries: Sequence[Column]) -> Column:
+    return F.filter(F.array(*entries), lambda p: p.isNotNull())
+
+
+def record_problems() -> list[Column]:
+    """Problems of the record as a whole: bytes that are not UTF-8, text that is not a JSON object."""
+    return [
+        _when(
+            ~F.col(VALID_UTF8),
+            "invalid_encoding",
+            F.concat(F.lit("invalid_encoding: not valid UTF-8 (raw bytes, hex: "), F.col(RAW_HEX), F.lit(")")),
+        ),
+        _when(~F.col(PARSED), "malformed_record", "malformed_record: not a JSON object"),
+    ]
+
+
+def field_problems(
+    field: Field,
+    *,
+    rng: RangeRule | None,
+    allowed: Sequence[str] | None,
+    allowed_key: str,
+    max_string_length: int,
+    latest: dt.datetime,
+) -> list[Column]:
+    """Problems of one field of a parsed record (see the module docstring for the rules)."""
+    if field.raw is None:
+        return []  # derived columns (batch id, month) cannot be wrong on their own
+    raw, typed, name = F.col(f"{RAW}.`{field.raw}`"), F.col(f"`{field.name}`"), field.raw
+    absent = raw.isNull() | (F.trim(raw) == "")
+    checks: list[Column] = []
+    if field.required:
+        checks.append(_when(absent, "missing_required", f"missing_required: {name} is null or blank"))
+    if field.type == "timestamp":
+        checks.append(_when(~absent & typed.isNull(), "bad_timestamp", f"bad_timestamp: {name} is not ISO-8601"))
+        checks.append(
+            _when(typed > F.lit(latest), "future_timestamp", f"future_timestamp: {name} after {_iso(latest)}")
+        )
+    elif field.type != "string" and not field.hashed:
+        checks.append(_when(~absent & typed.isNull(), "bad_type", f"bad_type: {name} is not a {field.type}"))
+    if rng is not None and field.type in _NUMERIC:
+        outside = F.isnan(typed.cast("double"))
+        if rng.min is not None:
+            outside = outside | (typed < F.lit(rng.min))
+        if rng.max is not None:
+            outside = outside | (typed > F.lit(rng.max))
+        checks.append(
+            _when(outside, "out_of_range", f"out_of_range: {name} outside [{_num(rng.min)}, {_num(rng.max)}]")
+        )
+    if allowed is not None:
+        checks.append(_when(~typed.isin(*allowed), "invalid_value", f"invalid_value: {name} not in {allowed_key}"))
+    if field.type == "string":
+        checks.append(
+            _when(
+                F.length(raw) > max_string_length,
+                "oversize_string",
+                f"oversize_string: {name} longer than {max_string_length} characters",
+            )
+        )
+    return [F.when(F.col(PARSED), c) for c in checks]
+
+
+def with_problems(
+    records: DataFrame,
+    fields: Sequence[Field],
+    *,
+    source_name: str,
+    ranges: Mapping[str, RangeRule],
+    allowed: Mapping[str, Sequence[str]],
+    max_string_length: int,
+    latest: dt.datetime,
+) -> DataFrame:
+    """Add ``_problems``: every record- and field-level problem of each record, in precedence order.
+
+    Args:
+        latest: the latest acceptable timestamp (run reference time + tolerance), timezone-aware.
+    """
+    entries = record_problems()
+    for f in fields:
+        entries += field_problems(
+            f,
+            rng=ranges.get(f.name),
+            allowed=allowed.get(f.name),
+            allowed_key=f"ingest.sources.{source_name}.allowed.{f.name}",
+            max_string_length=max_string_length,
+            latest=latest,
+        )
+    return records.withColumn(PROBLEMS, F.array_sort(_present(entries)))
+
+
+def add_problem(records: DataFrame, condition: Column, reason: str, text: str) -> DataFrame:
+    """Append one more problem where ``condition`` holds, keeping the precedence order."""
+    extra = _present([_when(condition, reason, text)])
+    return records.withColumn(PROBLEMS, F.array_sort(F.concat(F.col(PROBLEMS), extra)))
+
+
+def check_known_users(records: DataFrame, column: str, known_users: DataFrame) -> DataFrame:
+    """``unknown_user`` where ``column`` is set but not among ``known_users.user_id``.
+
+    A left join against the distinct known ids (Spark broadcasts it when small); ids stay distributed.
+    """
+    known = known_users.select(F.col("user_id").alias("_known_user")).distinct()
+    joined = records.join(known, F.col(f"`{column}`") == F.col("_known_user"), "left")
+    unknown = F.col(f"`{column}`").isNotNull() & F.col("_known_user").isNull()
+    return joined.transform(
+        add_problem, unknown, "unknown_user", f"unknown_user: {column} not among accepted users"
+    ).drop("_known_user")
+
+
+def reason(problems: Column) -> Column:
+    """The quarantine reason: the first problem by precedence."""
+    return F.get(problems, 0)["reason"]  # null for a record without problems
+
+
+def detail(problems: Column) -> Column:
+    """Every problem's text, in precedence order."""
+    return F.array_join(F.transform(problems, lambda p: p["text"]), "; ")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}"
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

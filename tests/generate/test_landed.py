@@ -1,0 +1,271 @@
+"""The landed synthetic user base, checked record by record against the contract and expected behaviour.
+
+Expected values come from the configuration and the contract (restated in conftest), computed in plain
+Python over the landed files; nothing here reuses generator code.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import statistics
+from collections import Counter, defaultdict
+
+from tests.generate.conftest import END, HISTORY_DAYS, SHARE, START, USERS, parse_ts
+
+THRESHOLDS = [("silver", 1000.0), ("gold", 5000.0), ("platinum", 15000.0)]  # conf/base/generate.yaml
+LEVELS = ["basic", "silver", "gold", "platinum"]
+KINDS = {
+    "orders": {"malformed_record", "invalid_encoding", "bad_type", "missing_required", "unknown_user", "out_of_range",
+               "invalid_value", "bad_timestamp", "future_timestamp", "oversize_string", "duplicate_exact",
+               "duplicate_key_conflict"},
+    "events": {"missing_required", "unknown_user", "out_of_range", "invalid_value", "bad_timestamp",
+               "future_timestamp", "oversize_string", "duplicate_exact", "duplicate_key_conflict"},
+    "users": {"missing_required", "bad_timestamp", "future_timestamp", "oversize_string", "duplicate_exact",
+              "duplicate_key_conflict"},
+}  # fmt: skip
+DAY = dt.timedelta(days=1)
+
+
+def _orders_by_user(landed) -> dict[str, list[dict]]:
+    by_user = defaultdict(list)
+    for order in landed.orders:
+        by_user[order["user_id"]].append(order)
+    for orders in by_user.values():
+        orders.sort(key=lambda o: (o["order_ts"], o["order_id"]))
+    return by_user
+
+
+def test_manifest_reconciles_with_the_records_found_in_the_files(landed):
+    sources = landed.manifest["sources"]
+    for source, checked in landed.checked.items():
+        assert checked.multiple_defects == [], f"{source}: a bad record must break exactly one rule"
+        found = {kind: n for kind, n in checked.bad.items() if n}
+        assert set(found) == KINDS[source], f"{source}: every bad-record kind of the contract is present"
+        assert sources[source]["bad"] == found
+        assert sources[source]["records"] == checked.records
+        assert sources[source]["clean"] == len(checked.clean)
+        assert sources[source]["expected_ingest"] == {
+            "accepted": len(checked.clean),
+            "quarantined": sum(found.values()) - found["duplicate_exact"],
+            "duplicates_dropped": found["duplicate_exact"],
+        }
+    for source in ("level_changes", "social_edges", "identity_links"):
+        rows = getattr(landed, source)
+        assert sources[source]["records"] == sources[source]["clean"] == len(rows)
+        assert sources[source]["bad"] == {}
+    assert len(landed.users) == USERS
+
+
+def test_bad_record_share_is_the_configured_share(landed):
+    checked = landed.checked
+    for source in ("orders", "events"):
+        share = sum(checked[source].bad.values()) / checked[source].records
+        assert abs(share - SHARE) < 0.15 * SHARE, (source, share)
+    assert 0.5 * SHARE < sum(checked["users"].bad.values()) / checked["users"].records < 1.5 * SHARE
+    total_bad = sum(sum(c.bad.values()) for c in checked.values())
+    total = sum(c.records for c in checked.values())
+    assert abs(total_bad / total - SHARE) < 0.1 * SHARE
+
+
+def test_invalid_utf8_bytes_really_land_in_the_json_file(landed):
+    undecodable = []
+    for line in landed.order_lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.append(line)
+    assert len(undecodable) == landed.manifest["sources"]["orders"]["bad"]["invalid_encoding"] > 0
+    # Apart from the two bytes 0xC3 0x28, each such line is an otherwise valid order with a fresh id.
+    for line in undecodable:
+        assert line.count(b'\xc3(",') == 1
+        text = line.replace(b"\xc3(", b"").decode("utf-8")
+        assert text.startswith('{"order_id":"o-') and '-x","user_id":"u-' in text
+
+
+def test_mean_orders_and_events_per_user_are_near_the_configured_means(landed):
+    assert abs(len(landed.orders) / USERS - 20.0) < 0.15 * 20.0
+    assert abs(len(landed.events) / USERS - 100.0) < 0.15 * 100.0
+
+
+def test_spend_is_long_tailed(landed):
+    spend = Counter({u["user_id"]: 0.0 for u in landed.users})
+    for order in landed.orders:
+        if not order["is_refunded"]:
+            spend[order["user_id"]] += order["amount"]
+    ranked = sorted(spend.values(), reverse=True)
+    assert sum(ranked[: USERS // 10]) > 0.4 * sum(ranked)
+    buyers = [s for s in ranked if s > 0]
+    assert statistics.mean(buyers) > 1.5 * statistics.median(buyers)
+
+
+def test_churned_users_stop_buying_and_only_stragglers_remain(landed):
+    churn = {uid: t["churn_at"] for uid, t in landed.traits.items() if t["churned"]}
+    assert 0.2 * USERS < len(churn) < 0.8 * USERS
+    late_orders = [o for o in landed.orders if o["user_id"] in churn and parse_ts(o["order_ts"]) >= churn[o["user_id"]]]
+    assert late_orders == []
+    events = [e for e in landed.events if e["user_id"] in churn]
+    late = [e for e in events if parse_ts(e["event_ts"]) >= churn[e["user_id"]]]
+    assert 0 < len(late) < 0.03 * len(events)
+    assert {e["event_type"] for e in late} == {"login", "page_view", "coupon_claim"}
+    assert {e["page"] for e in late if e["event_type"] == "page_view"} == {"home"}
+
+
+def test_every_timestamp_lies_in_the_history_after_registration(landed):
+    registered = {u["user_id"]: parse_ts(u["registered_at"]) for u in landed.users}
+    assert all(START - dt.timedelta(days=HISTORY_DAYS) <= t < END for t in registered.values())
+    assert sum(t < START for t in registered.values()) > 0.1 * USERS  # some registered before the history
+    timed = [
+        *((o["user_id"], o["order_ts"]) for o in landed.orders),
+        *((e["user_id"], e["event_ts"]) for e in landed.events),
+        *((c["user_id"], c["changed_at"]) for c in landed.level_changes),
+        *((i["user_id"], i["linked_at"]) for i in landed.identity_links),
+        *((s["src_user_id"], s["created_at"]) for s in landed.social_edges),
+        *((s["dst_user_id"], s["created_at"]) for s in landed.social_edges),
+    ]
+    outside = [(uid, ts) for uid, ts in timed if not max(START, registered[uid]) <= parse_ts(ts) < END]
+    assert outside == []
+
+
+def test_level_changes_follow_cumulative_non_refunded_spend(landed):
+    expected, current = set(), {}
+    for uid, orders in _orders_by_user(landed).items():
+        cents, level = 0, 0
+        for order in orders:
+            if order["is_refunded"]:
+                continue
+            cents += round(order["amount"] * 100)
+            while level < len(THRESHOLDS) and cents >= round(THRESHOLDS[level][1] * 100):
+                expected.add((uid, order["order_ts"], LEVELS[level], LEVELS[level + 1]))
+                level += 1
+        current[uid] = LEVELS[level]
+    got = {(c["user_id"], c["changed_at"], c["from_level"], c["to_level"]) for c in landed.level_changes}
+    assert got == expected and len(landed.level_changes) == len(expected)
+    assert {u["user_id"]: u["member_level"] for u in landed.users} == {
+        u["user_id"]: current.get(u["user_id"], "basic") for u in landed.users
+    }
+    assert {c["to_level"] for c in landed.level_changes} == {"silver", "gold", "platinum"}
+
+
+def test_orders_follow_traits_and_business_rules(landed):
+    orders, traits = landed.orders, landed.traits
+    refunds = sum(o["is_refunded"] for o in orders) / len(orders)
+    assert 0.03 <= refunds <= 0.08
+    assert all(o["discount_amount"] == 0 for o in orders if not o["coupon_used"])
+    assert all(o["amount"] > 0 for o in orders if not o["coupon_used"])
+    zero = [o for o in orders if o["amount"] == 0]
+    assert zero and all(o["coupon_used"] and o["discount_amount"] > 0 for o in zero)
+    amounts = sorted(o["amount"] for o in orders)
+    assert amounts[int(0.99 * len(amounts))] > 5 * statistics.median(amounts)
+    preferred = sum(o["category"] == traits[o["user_id"]]["preferred_category"] for o in orders) / len(orders)
+    assert 0.6 < preferred < 0.9
+    channel = sum(o["channel"] == traits[o["user_id"]]["preferred_channel"] for o in orders) / len(orders)
+    assert 0.7 < channel < 0.85  # 0.7 preferred + 0.3 spread over 4 channels
+
+    def coupon_rate(users):
+        chosen = [o for o in orders if o["user_id"] in users]
+        return sum(o["coupon_used"] for o in chosen) / len(chosen)
+
+    by_promo = sorted(traits, key=lambda uid: traits[uid]["promo_sensitivity"])
+    assert coupon_rate(set(by_promo[-USERS // 4 :])) > 3 * coupon_rate(set(by_promo[: USERS // 4]))
+    non_buyers = {uid for uid, t in traits.items() if not t["buyer"]}
+    assert non_buyers and not any(o["user_id"] in non_buyers for o in orders)
+
+
+def test_orders_show_weekly_and_year_end_seasonality(landed):
+    per_day = Counter(parse_ts(o["order_ts"]).date() for o in landed.orders)
+
+    def daily(first: dt.date, last: dt.date, weekdays=range(7)) -> float:
+        days = [first + i * DAY for i in range((last - first).days + 1)]
+        days = [d for d in days if d.weekday() in weekdays]
+        return sum(per_day[d] for d in days) / len(days)
+
+    autumn = daily(dt.date(2025, 9, 1), dt.date(2025, 10, 31))
+    assert daily(dt.date(2025, 11, 1), dt.date(2025, 12, 31)) > 1.2 * autumn
+    weekdays, weekend = daily(START.date(), END.date() - DAY, range(4)), daily(START.date(), END.date() - DAY, (5, 6))
+    assert 1.08 < weekend / weekdays < 1.4
+
+
+def test_events_correlate_with_purchases(landed):
+    product_views = defaultdict(list)
+    for e in landed.events:
+        if e["event_type"] == "page_view" and (e["page"] or "").startswith("product/"):
+            product_views[e["user_id"]].append((parse_ts(e["event_ts"]), e["page"]))
+    for views in product_views.values():
+        views.sort()
+    online = [o for o in landed.orders if o["channel"] != "store"]
+    missing = []
+    for order in online:
+        ts, views = parse_ts(order["order_ts"]), product_views[order["user_id"]]
+        lo = bisect.bisect_left(views, (ts - dt.timedelta(minutes=41), ""))
+        hi = bisect.bisect_right(views, (ts, "\uffff"))
+        if not any(page.startswith(f"product/{order['category']}/") for _, page in views[lo:hi]):
+            missing.append(order)
+    assert online and missing == []
+    events_per_user = Counter(e["user_id"] for e in landed.events)
+    buyers = {o["user_id"] for o in landed.orders}
+    assert sum(1 for u in events_per_user if u not in buyers) > 0.05 * USERS  # browse but never buy
+    assert sum(1 for u in buyers if events_per_user[u] < 5) > 0  # buy (in store) but hardly browse
+    assert all((e["dwell_seconds"] is not None) == (e["event_type"] == "page_view") for e in landed.events)
+    assert all(e["dwell_seconds"] > 0 for e in landed.events if e["event_type"] == "page_view")
+    assert {e["event_type"] for e in landed.events} == {
+        "login", "page_view", "click", "search", "favorite", "add_to_cart", "share", "comment", "coupon_claim",
+        "campaign_join", "service_contact",
+    }  # fmt: skip
+
+
+def test_recent_buyers_repurchase_more_but_not_certainly(landed):
+    cut = END - dt.timedelta(days=90)
+    month = dt.timedelta(days=30)
+    before, recent, after = set(), set(), set()
+    for order in landed.orders:
+        ts = parse_ts(order["order_ts"])
+        if ts < cut - month:
+            before.add(order["user_id"])
+        elif ts < cut:
+            recent.add(order["user_id"])
+        elif ts < cut + month:
+            after.add(order["user_id"])
+    lapsed = before - recent
+    recent_rate, lapsed_rate = len(recent & after) / len(recent), len(lapsed & after) / len(lapsed)
+    assert recent_rate > 2 * lapsed_rate
+    assert recent_rate < 0.95 and lapsed_rate > 0.02
+
+
+def test_social_graph_is_sparse_skewed_and_consistent(landed):
+    edges, users = landed.social_edges, {u["user_id"]: u for u in landed.users}
+    assert 1.5 < len(edges) / USERS < 4.0
+    assert len({e["edge_id"] for e in edges}) == len(edges)
+    assert all(e["src_user_id"] in users and e["dst_user_id"] in users for e in edges)
+    assert all(e["src_user_id"] != e["dst_user_id"] for e in edges)
+    assert {e["edge_type"] for e in edges} == {"follow", "invite", "share"}
+    followers = Counter(e["dst_user_id"] for e in edges if e["edge_type"] == "follow")
+    mean_followers = sum(followers.values()) / USERS
+    assert followers.most_common(1)[0][1] > 15 * mean_followers  # influencers
+    invites = [e for e in edges if e["edge_type"] == "invite"]
+    assert invites and all(e["created_at"] == users[e["dst_user_id"]]["registered_at"] for e in invites)
+
+
+def test_identity_links_belong_to_exactly_one_user(landed):
+    by_user = defaultdict(Counter)
+    owners = defaultdict(set)
+    for link in landed.identity_links:
+        by_user[link["user_id"]][link["id_type"]] += 1
+        owners[(link["id_type"], link["id_value"])].add(link["user_id"])
+    assert set(by_user) == {u["user_id"] for u in landed.users}
+    assert all(c["member"] == c["phone"] == c["email"] == 1 and 1 <= c["device"] <= 3 for c in by_user.values())
+    assert Counter(c["device"] for c in by_user.values()).keys() == {1, 2, 3}
+    assert all(len(users) == 1 for users in owners.values())
+    for user in landed.users:
+        assert owners[("phone", user["phone"])] == owners[("email", user["email"])] == {user["user_id"]}
+
+
+def test_truth_has_the_traits_of_every_landed_user(landed):
+    traits = landed.traits
+    assert set(traits) == {u["user_id"] for u in landed.users}
+    assert {(t["batch_id"], t["seed"]) for t in traits.values()} == {("b-test", 42)}
+    assert all(t["churned"] == (t["churn_at"] < END) for t in traits.values())
+    registered = {u["user_id"]: u["registered_at"] for u in landed.users}
+    assert all(t["registered_at"].strftime("%Y-%m-%dT%H:%M:%SZ") == registered[uid] for uid, t in traits.items())
+    orders_line = next(line for line in landed.summary if line.startswith("orders "))
+    assert f"{landed.manifest['sources']['orders']['records']:,} records (json)" in orders_line
