@@ -43,7 +43,8 @@ def make_config(tmp_path: Path, overrides: dict | None = None) -> Config:
 
 @pytest.fixture(scope="session")
 def spark():
-    os.environ.setdefault("USERSCORE_PII_KEY", TEST_PII_KEY)
+    # Forced, not defaulted: `make test` exports the demo key, and expected hashes in tests use this one.
+    os.environ["USERSCORE_PII_KEY"] = TEST_PII_KEY
     config = load_config(env="local", conf_dir=REPO / "conf", overrides=TEST_SPARK)
     session = get_spark(config.spark, REPO)
     yield session
