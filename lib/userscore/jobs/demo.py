@@ -11,7 +11,6 @@ Every stage runs in this one process and Spark session, exactly as its own job w
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 
 from userscore.runner import JobContext
@@ -31,13 +30,9 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 def stages(ctx: JobContext) -> list[tuple[str, list[str]]]:
     """The demo's stages as (job, arguments), in pipeline order."""
-    end = ctx.config.generate.end_date
     return [
         ("generate", []),
         ("ingest", ["--force"]),
-        # Monthly snapshots over the last 13 months up to end_date: enough matured ones for every target.
-        ("features", ["--from", f"{end - dt.timedelta(days=390)}", "--to", f"{end}", "--every", "30d"]),
-        ("train", ["--all"]),
     ]
 
 
