@@ -14,6 +14,7 @@ from userscore.runner import common_arguments, run_job
 JOBS = {
     "generate": "userscore.jobs.generate",
     "ingest": "userscore.jobs.ingest",
+    "features": "userscore.jobs.features",
     "demo": "userscore.jobs.demo",
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -28,6 +29,9 @@ def get_spark(config: SparkConfig, root: Path) -> SparkSession:
     """Return the session for ``config.mode``; settings come from the config's ``conf`` mapping."""
     # pandas-on-Spark and Arrow conversions need this set before the JVM starts (PySpark warns otherwise).
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Python workers (pandas UDFs: BTYD scoring) must run this interpreter, which has userscore and its
+    # pinned dependencies, not whatever ``python3`` is first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if config.mode == "local":
         jars_dir = Path(config.jars_dir) if Path(config.jars_dir).is_absolute() else root / config.jars_dir
         builder = (

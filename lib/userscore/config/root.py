@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from userscore.config.features import FeaturesConfig
+from userscore.config.features import reference_errors as features_reference_errors
 from userscore.config.generate import GenerateConfig
 from userscore.config.ingest import IngestConfig
 from userscore.config.ingest import reference_errors as ingest_reference_errors
@@ -27,6 +29,7 @@ class Config:
     observability: ObservabilityConfig = ObservabilityConfig()
     generate: GenerateConfig = GenerateConfig()
     ingest: IngestConfig = IngestConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -64,3 +67,4 @@ class Config:
                         (f"one of {list(columns)}"),
                     )
         yield from ingest_reference_errors(self.ingest, self.tables)
+        yield from features_reference_errors(self.features, self.tables)

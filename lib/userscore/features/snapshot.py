@@ -1,0 +1,140 @@
+"""Point-in-time assembly of one feature snapshot (features.user_features, partition as_of_date = D).
+
+Plan, per snapshot:
+1. orders and events are filtered to event time < D (with a month predicate so Delta prunes later
+   partitions) and projected to the columns the config needs;
+2. ONE groupBy(user_id) per source computes every configured measure of every family, plus the
+   preference family's per-category and per-channel figures, as conditional aggregates: one scan and
+   one shuffle per source (after map-side partial aggregation), fixed-width aggregation buffers;
+3. the users base (registered before D, level as of D) is left-joined with both on user_id (the
+   aggregates are already partitioned by user_id), measures are finished with their documented defaults
+   (no nulls), ratios and preferences derived;
+4. the result is persisted, RFM quantile boundaries computed in one aggregation, scores and segments
+   added. Callers write ``Snapshot.features`` and ``Snapshot.boundaries`` inside the ``with`` block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
+from userscore.features import behaviour, interaction, preference, profile, rfm, transaction
+from userscore.features.binning import ColumnBins, boundaries_frame
+from userscore.features.measures import (
+    USER,
+    Timing,
+    aggregate_measures,
+    family_columns,
+    finish_measures,
+    point_in_time,
+)
+
+AS_OF = "as_of_date"
+KEY_COLUMNS = (USER, AS_OF)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The silver tables a snapshot reads (whole tables; the snapshot applies the point-in-time filter)."""
+
+    users: DataFrame
+    orders: DataFrame
+    events: DataFrame
+    level_changes: DataFrame
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One computed snapshot: the feature rows, the RFM boundaries behind their scores."""
+
+    as_of: dt.date
+    features: DataFrame
+    boundaries: DataFrame
+    bins: tuple[ColumnBins, ...]
+
+
+def feature_columns(config: FeaturesConfig) -> list[str]:
+    """Every feature column of a snapshot, in output order (after user_id, as_of_date)."""
+    return [
+        *profile.profile_columns(config.profile),
+        *family_columns(config.rfm, config.windows),
+        *rfm.SCORE_COLUMNS,
+        *transaction.columns(config),
+        *behaviour.columns(config),
+        *preference.output_columns(config.preference),
+        *interaction.columns(config),
+    ]
+
+
+def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
+    """The columns of a source the measures need (Spark prunes the rest at the scan)."""
+    needed = [USER, source.time]
+    for spec in measures.values():
+        needed += [*([spec.column] if spec.column else []), *spec.where]
+    return list(dict.fromkeys(needed))
+
+
+def _per_user(
+    source: DataFrame, spec: SourceSpec, measures: Mapping[str, MeasureSpec], timing: Timing, trends: set[str]
+) -> DataFrame:
+    """ONE aggregation of one source's rows before D: every measure, one row per user with rows."""
+    rows = point_in_time(source, spec.time, spec.month, timing.as_of).select(*_source_columns(spec, measures))
+    return aggregate_measures(rows, measures, spec.time, timing, trends)
+
+
+def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) -> DataFrame:
+    """All feature families except the RFM scores, one row per user registered before D.
+
+    Carries the internal buyer flag ``rfm.BUYER`` that :func:`rfm.score_rfm` needs and drops.
+    """
+    timing = Timing.of(as_of, config)
+    pref = config.preference
+    measures = {**config.measures(), **preference.internal_measures(pref)}
+    trends = {name for family in config.families.values() for name in family.trends}
+    joined = profile.users_base(sources.users, config.sources, config.profile, as_of).transform(
+        profile.with_member_level,
+        profile.levels_as_of(sources.level_changes, config.sources, as_of),
+        config.profile,
+    )
+    for name in ("orders", "events"):
+        of_source = {n: spec for n, spec in measures.items() if spec.source == name}
+        if of_source:
+            per_user = _per_user(getattr(sources, name), getattr(config.sources, name), of_source, timing, trends)
+            joined = joined.join(per_user, USER, "left")
+    finished = (
+        joined.withColumn(rfm.BUYER, F.coalesce(rfm.buyer_flag(config.rfm), F.lit(False)))
+        .transform(finish_measures, measures, timing, trends, profile.TENURE)
+        .transform(transaction.finish, config)
+        .transform(behaviour.finish, config)
+        .transform(interaction.finish, config)
+        .transform(preference.finish_preference, pref)
+    )
+    unscored = [c for c in feature_columns(config) if c not in rfm.SCORE_COLUMNS]
+    return finished.select(USER, F.lit(as_of).alias(AS_OF), *unscored, rfm.BUYER)
+
+
+@contextmanager
+def snapshot(
+    sources: Sources,
+    as_of: dt.date,
+    config: FeaturesConfig,
+    storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+) -> Iterator[Snapshot]:
+    """Compute the snapshot for ``as_of``; its features stay persisted while the block writes them.
+
+    The unscored features are read twice (quantile boundaries, then the scored rows), hence the persist.
+    """
+    features = unscored_features(sources, as_of, config).persist(storage_level)
+    try:
+        scored, bins = rfm.score_rfm(features, config.rfm)
+        boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
+        yield Snapshot(as_of, scored.select(*KEY_COLUMNS, *feature_columns(config)), boundaries, tuple(bins))
+    finally:
+        features.unpersist()
