@@ -15,6 +15,8 @@ JOBS = {
     "generate": "userscore.jobs.generate",
     "ingest": "userscore.jobs.ingest",
     "features": "userscore.jobs.features",
+    "train": "userscore.jobs.train",
+    "models": "userscore.jobs.models",
     "demo": "userscore.jobs.demo",
 }
 

@@ -10,6 +10,8 @@ from userscore.config.features import reference_errors as features_reference_err
 from userscore.config.generate import GenerateConfig
 from userscore.config.ingest import IngestConfig
 from userscore.config.ingest import reference_errors as ingest_reference_errors
+from userscore.config.models import ModelsConfig
+from userscore.config.models import reference_errors as models_reference_errors
 from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
 from userscore.config.tables import TableSpec, check_table_name
 from userscore.config.typed import KeyPath, frozen
@@ -30,6 +32,7 @@ class Config:
     generate: GenerateConfig = GenerateConfig()
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
+    models: ModelsConfig = ModelsConfig()
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -68,3 +71,4 @@ class Config:
                     )
         yield from ingest_reference_errors(self.ingest, self.tables)
         yield from features_reference_errors(self.features, self.tables)
+        yield from models_reference_errors(self.models, self.tables)

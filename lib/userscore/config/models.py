@@ -1,0 +1,223 @@
+"""Config section ``models``: targets as data (population, label rule, features, sampling, estimators),
+the MLflow tracking store, the evaluation settings and the champion promotion gate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import field, fields
+from typing import Literal
+
+from userscore.config.tables import TableSpec
+from userscore.config.typed import KeyPath, frozen
+from userscore.models.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
+
+PopulationKind = Literal["all", "active_within", "below_vip"]
+LabelKind = Literal["any_order_within", "no_activity_within", "level_rise_or_spend_crosses"]
+
+_TARGET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_RULE_PARAMS = ("include_refunded", "lookback_days", "event_types", "levels", "spend_threshold")
+# kind -> (required params, optional params). A param a kind does not use is an error, not ignored.
+_KIND_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "all": (frozenset(), frozenset()),
+    "active_within": (frozenset({"lookback_days"}), frozenset({"event_types", "include_refunded"})),
+    "below_vip": (frozenset({"levels", "spend_threshold"}), frozenset({"include_refunded"})),
+    "any_order_within": (frozenset(), frozenset({"include_refunded"})),
+    "no_activity_within": (frozenset(), frozenset({"event_types", "include_refunded"})),
+    "level_rise_or_spend_crosses": (frozenset({"levels", "spend_threshold"}), frozenset({"include_refunded"})),
+}
+
+# The silver columns label rules read (the contract with ingest), checked in Config.reference_errors.
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("user_id", "order_ts", "order_month", "amount", "is_refunded"),
+    "events": ("user_id", "event_ts", "event_month", "event_type"),
+    "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
+}
+FEATURE_KEYS = ("user_id", "as_of_date")
+
+
+def _check_rule(rule: object) -> None:
+    required, optional = _KIND_PARAMS[rule.kind]
+    given = {name for name in _RULE_PARAMS if getattr(rule, name) is not None}
+    missing = sorted(required - given)
+    unused = sorted(given - required - optional)
+    if missing:
+        raise ValueError(f"kind: {rule.kind!r} needs {missing}")
+    if unused:
+        raise ValueError(f"kind: {rule.kind!r} does not use {unused} (uses {sorted(required | optional)})")
+    if rule.lookback_days is not None and rule.lookback_days < 1:
+        raise ValueError(f"lookback_days: at least 1, got {rule.lookback_days}")
+    if rule.levels is not None and (len(rule.levels) < 2 or len(set(rule.levels)) != len(rule.levels)):
+        raise ValueError(f"levels: at least two distinct member levels, lowest first, got {rule.levels}")
+    if rule.spend_threshold is not None and rule.spend_threshold <= 0:
+        raise ValueError(f"spend_threshold: a positive amount, got {rule.spend_threshold}")
+
+
+@frozen
+class PopulationRule:
+    """Who is eligible for a label at snapshot D (state strictly before D).
+
+    all: every user in the feature snapshot; active_within: an order or event in [D - lookback_days, D);
+    below_vip: below the top level of ``levels`` and cumulative spend below ``spend_threshold``.
+    """
+
+    kind: PopulationKind = "all"
+    include_refunded: bool | None = None
+    lookback_days: int | None = None
+    event_types: tuple[str, ...] | None = None
+    levels: tuple[str, ...] | None = None
+    spend_threshold: float | None = None
+
+    def __post_init__(self):
+        _check_rule(self)
+
+
+@frozen
+class LabelRule:
+    """What counts as a positive outcome in (D, D + horizon_days].
+
+    any_order_within: an order (refunded ones only if include_refunded); no_activity_within: no order
+    and no event (label 1 = churned); level_rise_or_spend_crosses: a higher member level than at D, or
+    cumulative spend reaching ``spend_threshold``.
+    """
+
+    kind: LabelKind
+    include_refunded: bool | None = None
+    lookback_days: int | None = None
+    event_types: tuple[str, ...] | None = None
+    levels: tuple[str, ...] | None = None
+    spend_threshold: float | None = None
+
+    def __post_init__(self):
+        _check_rule(self)
+
+
+@frozen
+class FeatureSelection:
+    """Model inputs: ``include`` (null = every numeric column of the snapshot) minus ``exclude``, plus
+    ``categorical`` string columns (indexed and one-hot encoded inside the served pipeline)."""
+
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+
+@frozen
+class TargetConfig:
+    """One binary target. A new target with an existing rule kind is a config change only."""
+
+    horizon_days: int
+    label: LabelRule
+    description: str = ""
+    population: PopulationRule = PopulationRule()
+    features: FeatureSelection = FeatureSelection()
+    sample: SampleParams = SampleParams()
+    split: SplitParams = SplitParams()
+    gbt: GBTParams = GBTParams()
+    lr: LRParams = LRParams()
+    calibration: CalibrationParams = CalibrationParams()
+
+    def __post_init__(self):
+        if self.horizon_days < 1:
+            raise ValueError(f"horizon_days: at least 1, got {self.horizon_days}")
+
+
+@frozen
+class Tier:
+    """A risk tier: scores in [min, next tier's min) (the last tier runs to 1)."""
+
+    name: str
+    min: float
+
+
+@frozen
+class TrackingConfig:
+    """MLflow. A relative ``sqlite:///file`` URI and ``artifact_root`` resolve against the project root;
+    any other URI (http://, databricks) is used as is."""
+
+    uri: str = "sqlite:///mlflow.db"
+    artifact_root: str = "mlruns"
+    experiment: str = "userscore"
+    model_prefix: str = "userscore-"
+    dfs_tmpdir: str | None = None
+
+
+@frozen
+class PromotionConfig:
+    """The champion gate. A new version becomes ``champion`` when its calibrated ECE is at most
+    ``max_ece`` and its AUC is at least ``min_auc`` and at least the champion's AUC (on the same
+    validation rows) minus ``auc_tolerance``."""
+
+    alias: str = "champion"
+    min_auc: float = 0.6
+    max_ece: float = 0.02
+    auc_tolerance: float = 0.005
+
+
+@frozen
+class EvaluationConfig:
+    """Bounded-size aggregations the metrics are computed from."""
+
+    ece_bins: int = 10
+    curve_bins: int = 10_000
+    quantile_relative_error: float = 1e-4
+    top_features: int = 25
+
+
+@frozen
+class ModelInputs:
+    """Tables training reads: the feature snapshots and the silver tables labels come from."""
+
+    features: str = "features.user_features"
+    orders: str = "silver.orders"
+    events: str = "silver.events"
+    level_changes: str = "silver.level_changes"
+
+
+@frozen
+class ModelsConfig:
+    """Targets and everything shared by their training runs."""
+
+    inputs: ModelInputs = ModelInputs()
+    # Where GBT checkpoints its node-id cache; None: <catalog.root>/_checkpoints (set a DFS path on a cluster).
+    checkpoint_dir: str | None = None
+    # Partitions of the cached training vectors; None: one per task slot of the session.
+    training_partitions: int | None = None
+    tracking: TrackingConfig = TrackingConfig()
+    tiers: tuple[Tier, ...] = (Tier(name="low", min=0.0), Tier(name="mid", min=0.3), Tier(name="high", min=0.7))
+    promotion: PromotionConfig = PromotionConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    targets: Mapping[str, TargetConfig] = field(default_factory=dict)
+
+    def __post_init__(self):
+        bad = [name for name in self.targets if not _TARGET_NAME.match(name)]
+        if bad:
+            raise ValueError(f"targets: lower_snake_case target names, got {bad}")
+        mins = [t.min for t in self.tiers]
+        if not mins or mins[0] != 0.0 or any(b <= a for a, b in zip(mins, mins[1:], strict=False)) or mins[-1] >= 1:
+            raise ValueError(f"tiers: increasing minimums starting at 0.0 and below 1, got {mins}")
+
+    def target(self, name: str) -> TargetConfig:
+        return self.targets[name]
+
+
+def input_tables(inputs: ModelInputs) -> dict[str, str]:
+    """Silver input name -> table name."""
+    return {f.name: getattr(inputs, f.name) for f in fields(inputs) if f.name in INPUT_COLUMNS}
+
+
+def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
+    """Tables and columns the targets read must be declared: the feature keys and the silver inputs."""
+    if not models.targets:
+        return
+    known = sorted(tables)
+    needed = {"features": (models.inputs.features, FEATURE_KEYS)}
+    needed |= {name: (table, INPUT_COLUMNS[name]) for name, table in input_tables(models.inputs).items()}
+    for name, (table, columns) in needed.items():
+        at: KeyPath = ("models", "inputs", name)
+        if table not in tables:
+            yield at, f"undefined table {table!r}", f"one of {known}"
+            continue
+        missing = [c for c in columns if c not in tables[table].column_names]
+        if missing:
+            yield at, f"table {table} without columns {missing}", f"a table declaring columns {list(columns)}"

@@ -1,0 +1,58 @@
+"""The champion gate: a pure decision, and the MLflow alias call that applies it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from userscore.config.models import PromotionConfig
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the candidate becomes champion, and every reason, in the order checked."""
+
+    promote: bool
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ("PROMOTE: " if self.promote else "KEEP: ") + "; ".join(self.reasons)
+
+
+def decide(candidate_auc: float, candidate_ece: float, champion_auc: float | None, policy: PromotionConfig) -> Decision:
+    """Apply the gate.
+
+    Args:
+        candidate_auc, candidate_ece: the new version's validation AUC and calibrated ECE.
+        champion_auc: the current champion's AUC on the same validation rows, or None when there is
+            no champion yet (then only the absolute limits apply).
+    """
+    reasons: list[str] = []
+    ok = True
+    if candidate_ece <= policy.max_ece:
+        reasons.append(f"ECE {candidate_ece:.4f} <= limit {policy.max_ece:.4f}")
+    else:
+        ok = False
+        reasons.append(f"ECE {candidate_ece:.4f} > limit {policy.max_ece:.4f}")
+    if candidate_auc >= policy.min_auc:
+        reasons.append(f"AUC {candidate_auc:.4f} >= minimum {policy.min_auc:.4f}")
+    else:
+        ok = False
+        reasons.append(f"AUC {candidate_auc:.4f} < minimum {policy.min_auc:.4f}")
+    if champion_auc is None:
+        reasons.append("no current champion")
+    else:
+        floor = champion_auc - policy.auc_tolerance
+        relation = ">=" if candidate_auc >= floor else "<"
+        ok = ok and candidate_auc >= floor
+        reasons.append(
+            f"AUC {candidate_auc:.4f} {relation} champion {champion_auc:.4f} - tolerance {policy.auc_tolerance:.4f}"
+        )
+    return Decision(ok, tuple(reasons))
+
+
+def apply(client, model_name: str, version: str, decision: Decision, alias: str) -> None:
+    """Record the decision on the model version and move ``alias`` to it when promoted."""
+    client.set_model_version_tag(model_name, version, "promotion_decision", "promoted" if decision.promote else "kept")
+    client.set_model_version_tag(model_name, version, "promotion_reasons", "; ".join(decision.reasons))
+    if decision.promote:
+        client.set_registered_model_alias(model_name, alias, version)

@@ -1,0 +1,141 @@
+"""MLflow: where runs go, one run per target with params, metrics, tags and artifacts, and the served
+model logged with signature and input example and registered as ``<prefix><target>``."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from userscore.config.models import TrackingConfig
+
+MODEL_ARTIFACT = "model"
+
+
+@dataclass(frozen=True)
+class Store:
+    """The resolved tracking store: URI, experiment and where its artifacts go."""
+
+    uri: str
+    artifact_location: str
+    experiment: str
+    dfs_tmpdir: str | None
+
+    @property
+    def ui_command(self) -> str:
+        return f"mlflow ui --backend-store-uri {self.uri}"
+
+
+def resolve(tracking: TrackingConfig, root: Path) -> Store:
+    """Resolve relative ``sqlite:///file`` URIs and a relative artifact root against the project root."""
+    uri = tracking.uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        uri = prefix + str((root / uri[len(prefix) :]).resolve())
+    artifacts = tracking.artifact_root
+    if "://" not in artifacts:
+        path = Path(artifacts)
+        artifacts = (path if path.is_absolute() else (root / path).resolve()).as_uri()
+    return Store(uri, artifacts, tracking.experiment, tracking.dfs_tmpdir)
+
+
+def connect(store: Store):
+    """Point MLflow at the store, create the experiment if needed; return (client, experiment id)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
+    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+    experiment = client.get_experiment_by_name(store.experiment)
+    if experiment is None:
+        experiment_id = client.create_experiment(store.experiment, artifact_location=store.artifact_location)
+    else:
+        experiment_id = experiment.experiment_id
+    return client, experiment_id
+
+
+def git_commit(root: Path) -> str:
+    """The checkout's commit (with a ``-dirty`` mark when files changed), or ``unknown``."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def plain(value: Any) -> Any:
+    """Config objects (frozen dataclasses, mappings, tuples) as JSON-ready values."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def config_hash(*parts: Any) -> str:
+    """A short stable hash of config objects: equal config, equal hash."""
+    text = json.dumps([plain(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def flat_params(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested config as MLflow params: ``gbt.max_depth`` -> ``5``."""
+    out: dict[str, str] = {}
+    data = plain(value)
+    if isinstance(data, dict):
+        for key, item in data.items():
+            out.update(flat_params(item, f"{prefix}{key}."))
+        return out
+    out[prefix.rstrip(".")] = json.dumps(data) if isinstance(data, list) else str(data)
+    return out
+
+
+def log_model(
+    spark_model,
+    input_example,
+    predictions,
+    registered_name: str,
+    dfs_tmpdir: str | None,
+    pip_requirements: list[str],
+):
+    """Log the served PipelineModel in the active run and register it; return the ModelInfo."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(input_example, predictions)
+    return mlflow.spark.log_model(
+        spark_model,
+        artifact_path=MODEL_ARTIFACT,
+        registered_model_name=registered_name,
+        signature=signature,
+        input_example=input_example,
+        dfs_tmpdir=dfs_tmpdir,
+        pip_requirements=pip_requirements,
+    )
+
+
+def champion_version(client, name: str, alias: str):
+    """The model version holding ``alias``, or None (no such model or alias)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None

@@ -1,0 +1,327 @@
+"""Train targets end to end: labelled sample -> GBT + LR baseline + calibration -> validation metrics
+and plots -> one MLflow run -> registered version -> champion gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.catalog import Catalog
+from userscore.config import Config
+from userscore.errors import InputError
+from userscore.models import plots
+from userscore.models.calibration import PREDICTION, positive_probability
+from userscore.models.dataset import (
+    SPLIT,
+    VALIDATION,
+    SnapshotSplit,
+    TrainingSet,
+    latest_event_time,
+    snapshot_dates,
+    split_snapshots,
+    training_set,
+)
+from userscore.models.evaluation import Evaluation, area_under, evaluate
+from userscore.models.promotion import Decision, apply, decide
+from userscore.models.targets import LABEL, required_inputs
+from userscore.models.tracking import (
+    Store,
+    champion_version,
+    config_hash,
+    connect,
+    flat_params,
+    git_commit,
+    log_model,
+    plain,
+    resolve,
+)
+from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
+
+_INPUT_EXAMPLE_ROWS = 5
+
+
+@dataclass
+class TargetReport:
+    """What one target's training produced and decided."""
+
+    target: str
+    model_name: str
+    run_id: str
+    version: str
+    decision: Decision
+    snapshots: SnapshotSplit
+    rows: dict[str, dict[int, int]]
+    served: Evaluation
+    raw: Evaluation
+    baseline: Evaluation
+    champion_auc: float | None
+    importances: list[tuple[str, float]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingOutcome:
+    reports: list[TargetReport]
+    store: Store
+    cutoff: dt.datetime
+
+
+def train_targets(
+    catalog: Catalog, config: Config, names: Sequence[str], cutoff: dt.date | None, logger: logging.Logger
+) -> TrainingOutcome:
+    """Train, evaluate, log, register and gate each target in ``names`` (all inputs checked first)."""
+    models = config.models
+    unknown = [n for n in names if n not in models.targets]
+    if unknown or not names:
+        raise InputError(
+            f"unknown targets {unknown or names}: defined in conf (models.targets) are {sorted(models.targets)}"
+        )
+    features = catalog.read(models.inputs.features)
+    tables = {
+        "orders": models.inputs.orders,
+        "events": models.inputs.events,
+        "level_changes": models.inputs.level_changes,
+    }
+    needed = {i for n in names for i in required_inputs(models.targets[n])}
+    needed = sorted(needed | ({"orders", "events"} if cutoff is None else set()))
+    silver = {name: catalog.read(tables[name]) for name in needed}
+    dates = snapshot_dates(features)
+    if not dates:
+        raise InputError(f"{models.inputs.features} has no snapshots: compute features first")
+    if cutoff is not None:
+        cut = dt.datetime.combine(cutoff, dt.time())
+    else:
+        cut = latest_event_time(silver)
+        if cut is None:
+            raise InputError(f"no orders or events in {tables['orders']} / {tables['events']}: nothing to label")
+    for name in names:  # every target's snapshots are checked before any training or logging
+        target = models.targets[name]
+        split_snapshots(dates, target.horizon_days, cut, target.split)
+    store = resolve(models.tracking, Path(config.root))
+    reports = []
+    for name in names:
+        logger.info("target %s: cut-off %s, snapshots %s", name, cut, [d.isoformat() for d in dates])
+        reports.append(_train_one(name, config, features, silver, dates, cut, store, logger))
+    return TrainingOutcome(reports, store, cut)
+
+
+def _train_one(
+    name: str,
+    config: Config,
+    features: DataFrame,
+    silver: dict[str, DataFrame],
+    dates: list[dt.date],
+    cutoff: dt.datetime,
+    store: Store,
+    logger: logging.Logger,
+) -> TargetReport:
+    models = config.models
+    target = models.targets[name]
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    data = training_set(features, silver, target, cutoff, dates)
+    rows = _sampled_rows(data)
+    seconds["dataset"] = time.perf_counter() - started
+    split = data.snapshots
+    logger.info(
+        "target %s: train snapshots %s .. %s (%d), validation %s, unmatured %s; sampled rows per split/class %s",
+        name, split.train[0], split.train[-1], len(split.train), split.validation,
+        [d.isoformat() for d in split.unmatured], rows,
+    )  # fmt: skip
+
+    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
+    seconds.update(fitted.seconds)
+
+    started = time.perf_counter()
+    scored = _score_validation(fitted, data.part(VALIDATION)).persist()
+    served = evaluate(scored, "served", LABEL, models.tiers, models.evaluation)
+    raw = evaluate(scored, "raw", LABEL, models.tiers, models.evaluation)
+    baseline = evaluate(scored, "lr", LABEL, models.tiers, models.evaluation)
+    importances = sorted(
+        zip(fitted.feature_names, (float(v) for v in fitted.gbt.featureImportances.toArray()), strict=True),
+        key=lambda item: -item[1],
+    )[: models.evaluation.top_features]
+    seconds["evaluate"] = time.perf_counter() - started
+
+    model_name = f"{models.tracking.model_prefix}{name}"
+    client, experiment_id = connect(store)
+    champion = champion_version(client, model_name, models.promotion.alias)
+    champion_auc, champion_note = _champion_auc(client, champion, store, data.part(VALIDATION))
+    decision = decide(served.metrics["auc"], served.metrics["ece"], champion_auc, models.promotion)
+    if champion_note:
+        decision = Decision(decision.promote, (*decision.reasons, champion_note))
+    scored.unpersist()
+
+    started = time.perf_counter()
+    run_id, version = _log_run(
+        name, model_name, config, data, fitted, served, raw, baseline, importances, decision, champion, champion_auc,
+        rows, seconds, store, experiment_id,
+    )  # fmt: skip
+    apply(client, model_name, version, decision, models.promotion.alias)
+    seconds["mlflow"] = time.perf_counter() - started
+    logger.info("target %s: %s version %s: %s", name, model_name, version, decision)
+    data.rows.unpersist()
+    return TargetReport(
+        name, model_name, run_id, version, decision, data.snapshots, rows, served, raw, baseline, champion_auc,
+        importances, seconds,
+    )  # fmt: skip
+
+
+def checkpoint_dir(config: Config) -> str:
+    """The configured checkpoint folder, else ``_checkpoints`` under the catalog root."""
+    return str(config.path(config.models.checkpoint_dir or f"{config.catalog.root}/_checkpoints"))
+
+
+def _sampled_rows(data: TrainingSet) -> dict[str, dict[int, int]]:
+    out: dict[str, dict[int, int]] = {}
+    for r in data.rows.groupBy(SPLIT, LABEL).count().collect():
+        out.setdefault(r[SPLIT], {})[int(r[LABEL])] = int(r["count"])
+    return out
+
+
+def _score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
+    """Validation rows with the served (calibrated), raw GBT and LR probabilities: one pass of both."""
+    scored = fitted.baseline.transform(fitted.served.transform(validation))
+    return scored.select(
+        F.col(LABEL),
+        F.col(PREDICTION).alias("served"),
+        positive_probability().alias("raw"),
+        positive_probability(LR_PROBABILITY).alias("lr"),
+    )
+
+
+def _champion_auc(client, champion, store: Store, validation: DataFrame) -> tuple[float | None, str]:
+    """The champion's AUC on this run's validation rows; its logged AUC if it cannot score them."""
+    if champion is None:
+        return None, ""
+    import mlflow
+
+    try:
+        model = mlflow.spark.load_model(f"models:/{champion.name}/{champion.version}", dfs_tmpdir=store.dfs_tmpdir)
+        scored = model.transform(validation).select(
+            F.col(PREDICTION).alias("s"), F.col(LABEL).cast("double").alias("y")
+        )
+        return area_under(scored, "s", "y", "areaUnderROC"), f"champion v{champion.version} re-scored on the same rows"
+    except Exception as exc:  # noqa: BLE001 - any failure to re-score falls back to the logged metric
+        logged = client.get_run(champion.run_id).data.metrics.get("auc")
+        note = f"champion v{champion.version} could not score these rows ({type(exc).__name__}); its logged AUC used"
+        return logged, note
+
+
+def _log_run(
+    name, model_name, config, data, fitted, served, raw, baseline, importances, decision, champion, champion_auc,
+    rows, seconds, store, experiment_id,
+) -> tuple[str, str]:  # fmt: skip
+    import mlflow
+    import pyspark
+
+    models = config.models
+    target = models.targets[name]
+    snapshots = data.snapshots
+    tags = {
+        "target": name,
+        "train_snapshots": ",".join(d.isoformat() for d in snapshots.train),
+        "calibration_snapshots": ",".join(d.isoformat() for d in snapshots.calibration),
+        "validation_snapshot": snapshots.validation.isoformat(),
+        "cutoff": snapshots.cutoff.isoformat(sep=" "),
+        "config_hash": config_hash(target, models.tiers, models.promotion, models.evaluation),
+        "git_commit": git_commit(Path(config.root)),
+        "registered_model": model_name,
+        "promotion_decision": "promoted" if decision.promote else "kept",
+        "promotion_reasons": "; ".join(decision.reasons),
+    }
+    params = flat_params(target) | {
+        "features.numeric": json.dumps(list(data.features.numeric)),
+        "features.count": str(len(fitted.feature_names)),
+        "class_weights": json.dumps({str(k): round(v, 6) for k, v in data.class_weights.items()}),
+        "sample_fractions": json.dumps({f"{s}/{c}": round(f, 6) for (s, c), f in sorted(data.fractions.items())}),
+        "eligible_counts": json.dumps({f"{s}/{c}": n for (s, c), n in sorted(data.counts.items())}),
+    }
+    metrics = dict(served.metrics)
+    metrics |= {f"raw_{k}": v for k, v in raw.metrics.items()}
+    metrics |= {f"lr_{k}": v for k, v in baseline.metrics.items()}
+    metrics |= {f"seconds_{k}": v for k, v in seconds.items()}
+    for split, by_class in rows.items():
+        total = sum(by_class.values())
+        metrics[f"{split}_rows"] = float(total)
+        metrics[f"{split}_positive_rate"] = by_class.get(1, 0) / total if total else 0.0
+    if champion_auc is not None:
+        metrics["champion_auc"] = champion_auc
+    with tempfile.TemporaryDirectory(prefix=f"userscore-{name}-") as tmp:
+        folder = Path(tmp)
+        plots.roc_curve({"GBT calibrated": served, "GBT raw": raw, "LR baseline": baseline}, folder / "roc.png")
+        plots.lift_gain(served, folder / "lift_gain.png")
+        plots.calibration_curve({"before (GBT raw)": raw, "after (calibrated)": served}, folder / "calibration.png")
+        plots.feature_importance(importances, folder / "feature_importance.png")
+        report = {
+            "target": name,
+            "snapshots": plain({"train": snapshots.train, "validation": snapshots.validation}),
+            "rows": {s: {str(c): n for c, n in v.items()} for s, v in rows.items()},
+            "decision": {"promote": decision.promote, "reasons": list(decision.reasons)},
+            "feature_importance": importances,
+            **{
+                key: {"metrics": ev.metrics, "deciles": ev.deciles, "calibration": ev.calibration, "tiers": ev.tiers}
+                for key, ev in (("served", served), ("raw", raw), ("baseline", baseline))
+            },
+        }
+        (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
+        example = data.part(VALIDATION).select(*data.features.all).limit(_INPUT_EXAMPLE_ROWS)
+        # Numbers as float64 in the signature: an integer column with a missing value arrives as float.
+        example_pd = example.toPandas()
+        numeric = list(data.features.numeric)
+        example_pd[numeric] = example_pd[numeric].astype("float64")
+        predictions = fitted.served.transform(example).select(PREDICTION).toPandas()[PREDICTION]
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"{name} {snapshots.validation}", tags=tags) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            mlflow.log_artifacts(str(folder), artifact_path="evaluation")
+            info = log_model(
+                fitted.served,
+                example_pd,
+                predictions,
+                model_name,
+                store.dfs_tmpdir,
+                [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
+            )
+    return run.info.run_id, str(info.registered_model_version)
+
+
+def summary_lines(outcome: TrainingOutcome) -> list[str]:
+    """The metrics table, the decisions and where to look (MLflow UI command)."""
+    header = (
+        f"{'target':<20} {'valid':<10} {'train':>8} {'pos%':>6} {'AUC gbt':>8} {'AUC lr':>7} {'AUC-PR':>7} "
+        f"{'KS':>6} {'ECE raw':>8} {'ECE cal':>8} {'tiers ok':>8}  model"
+    )
+    lines = [f"cut-off {outcome.cutoff:%Y-%m-%d %H:%M:%S} UTC", header, "-" * len(header)]
+    for r in outcome.reports:
+        m, train = r.served.metrics, r.rows.get("train", {})
+        lines.append(
+            f"{r.target:<20} {r.snapshots.validation.isoformat():<10} {sum(train.values()):>8} "
+            f"{100 * m['positive_rate']:>6.2f} {m['auc']:>8.4f} {r.baseline.metrics['auc']:>7.4f} {m['auc_pr']:>7.4f} "
+            f"{m['ks']:>6.3f} {r.raw.metrics['ece']:>8.4f} {m['ece']:>8.4f} "
+            f"{'yes' if m['tiers_consistent'] else 'no':>8}  {r.model_name} v{r.version}"
+        )
+    lines.append("decisions:")
+    lines += [f"  {r.model_name} v{r.version}: {r.decision}" for r in outcome.reports]
+    lines.append("tiers (observed positive rate / share of rows):")
+    for r in outcome.reports:
+        rows = max(1.0, r.served.metrics["rows"])
+        tiers = ", ".join(
+            f"{t['tier']} [{t['low']:.2f},{t['high']:.2f}) {t['positive_rate']:.3f}/{t['rows'] / rows:.2f}"
+            for t in r.served.tiers
+        )
+        lines.append(f"  {r.target}: {tiers}")
+    lines += [
+        f"MLflow tracking: {outcome.store.uri} (artifacts {outcome.store.artifact_location})",
+        f"MLflow UI:       {outcome.store.ui_command}",
+    ]
+    return lines

@@ -1,0 +1,119 @@
+"""Label rules on hand-made silver rows: populations, outcomes, and the (D, D + h] boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.testing import assertDataFrameEqual
+
+from tests.models.conftest import CHURN, REPURCHASE, VIP, events, keys, level_changes, orders
+from userscore.models.targets import labels, required_inputs
+
+D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 4, 1)  # D1 + 30 = 2026-03-31, D2 + 30 = 2026-05-01
+
+
+def _repurchase_orders(spark, extra=()):
+    return orders(
+        spark,
+        [
+            ("u1", "2026-03-01 00:00:00", 10, False),  # exactly D1: not in D1's window, before D2
+            ("u1", "2026-03-31 00:00:00", 10, False),  # exactly D1 + 30: in D1's window
+            ("u2", "2026-03-15 00:00:00", 10, True),  # refunded: does not count
+            ("u2", "2026-04-20 00:00:00", 10, False),
+            ("u3", "2026-05-01 00:00:00", 10, False),  # exactly D2 + 30
+            ("u4", "2026-05-01 00:00:01", 10, False),  # one second past D2 + 30
+            *extra,
+        ],
+    )
+
+
+REPURCHASE_EXPECTED = [
+    ("u1", D1, 1), ("u1", D2, 0), ("u2", D1, 0), ("u2", D2, 1), ("u3", D1, 0),
+    ("u3", D2, 1), ("u4", D1, 0), ("u4", D2, 0), ("u5", D1, 0), ("u5", D2, 0),
+]  # fmt: skip
+
+
+def test_repurchase_counts_non_refunded_orders_in_d_to_d_plus_h(spark, empty_silver):
+    silver = {**empty_silver, "orders": _repurchase_orders(spark)}
+    got = labels(keys(spark, ["u1", "u2", "u3", "u4", "u5"], [D1, D2]), REPURCHASE, silver, [D1, D2])
+    assertDataFrameEqual(got, spark.createDataFrame(REPURCHASE_EXPECTED, "user_id string, as_of_date date, label int"))
+
+
+def test_rows_after_the_horizon_and_other_snapshots_do_not_change_labels(spark, empty_silver):
+    # Orders after every D + h, for every user, and keys of an unmatured snapshot that is not labelled.
+    late = [(u, "2026-05-02 00:00:00", 99, False) for u in ("u1", "u2", "u3", "u4", "u5")]
+    silver = {**empty_silver, "orders": _repurchase_orders(spark, late)}
+    all_keys = keys(spark, ["u1", "u2", "u3", "u4", "u5"], [D1, D2, dt.date(2026, 5, 1)])
+    got = labels(all_keys.where("as_of_date < DATE'2026-05-01'"), REPURCHASE, silver, [D1, D2])
+    assertDataFrameEqual(got, spark.createDataFrame(REPURCHASE_EXPECTED, "user_id string, as_of_date date, label int"))
+
+
+def test_churn_population_is_active_in_the_90_days_before_d(spark, empty_silver):
+    # D1 - 90 days = 2025-12-01; D1 + 60 days = 2026-04-30.
+    silver = {
+        "orders": orders(
+            spark,
+            [
+                ("c2", "2025-11-30 23:59:59", 10, False),  # just before the look-back: not eligible
+                ("c4", "2026-02-01 00:00:00", 10, False),
+                ("c5", "2026-03-20 00:00:00", 10, True),  # refunded, but still activity
+                ("c6", "2026-05-01 00:00:00", 10, False),  # after D1 + 60 (c6 active via event below)
+            ],
+        ),
+        "events": events(
+            spark,
+            [
+                ("c1", "2025-12-01 00:00:00", "login"),  # exactly D - 90: eligible
+                ("c3", "2026-02-10 00:00:00", "page_view"),
+                ("c3", "2026-03-01 00:00:00", "login"),  # exactly D: neither look-back nor outcome
+                ("c4", "2026-04-30 00:00:00", "login"),  # exactly D + 60: active
+                ("c5", "2026-01-10 00:00:00", "click"),
+                ("c6", "2026-02-27 00:00:00", "search"),
+            ],
+        ),
+        "level_changes": empty_silver["level_changes"],
+    }
+    got = labels(keys(spark, ["c1", "c2", "c3", "c4", "c5", "c6", "c7"], [D1]), CHURN, silver, [D1])
+    expected = [("c1", D1, 1), ("c3", D1, 1), ("c4", D1, 0), ("c5", D1, 0), ("c6", D1, 1)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
+
+
+def test_vip_promotion_by_level_rise_or_spend_crossing(spark, empty_silver):
+    # Threshold 1000; D1 + 90 days = 2026-05-30.
+    silver = {
+        "orders": orders(
+            spark,
+            [
+                ("v3", "2026-01-05 00:00:00", 900, False),
+                ("v3", "2026-01-06 00:00:00", 500, True),  # refunded: not spend
+                ("v3", "2026-05-30 00:00:00", 100, False),  # exactly D + 90: 900 + 100 reaches 1000
+                ("v4", "2025-10-01 00:00:00", 1200, False),  # already over the threshold: not eligible
+                ("v5", "2026-02-01 00:00:00", 500, False),
+                ("v5", "2026-04-01 00:00:00", 600, True),  # refunded: not spend
+                ("v8", "2026-05-30 00:00:01", 5000, False),  # after D + 90
+            ],
+        ),
+        "events": empty_silver["events"],
+        "level_changes": level_changes(
+            spark,
+            [
+                ("v1", "2026-01-01 00:00:00", "basic", "silver"),
+                ("v1", "2026-04-01 00:00:00", "silver", "gold"),  # a rise in the window
+                ("v2", "2026-01-01 00:00:00", "gold", "platinum"),  # top level at D: not eligible
+                ("v5", "2026-04-01 00:00:00", "gold", "silver"),  # a drop is not a rise
+                ("v6", "2025-06-01 00:00:00", None, "basic"),
+                ("v6", "2026-03-15 00:00:00", None, "silver"),  # from unknown: above the level at D
+                ("v7", "2026-03-01 00:00:00", "basic", "gold"),  # exactly D: neither before nor after
+                ("v7", "2026-05-30 00:00:01", "gold", "platinum"),  # after D + 90
+            ],
+        ),
+    }
+    got = labels(keys(spark, [f"v{i}" for i in range(1, 9)], [D1]), VIP, silver, [D1])
+    expected = [("v1", D1, 1), ("v3", D1, 1), ("v5", D1, 0), ("v6", D1, 1), ("v7", D1, 0), ("v8", D1, 0)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
+
+
+def test_required_inputs_follow_the_rule_kinds():
+    assert required_inputs(REPURCHASE) == ["orders"]
+    assert required_inputs(CHURN) == ["events", "orders"]
+    assert required_inputs(VIP) == ["level_changes", "orders"]

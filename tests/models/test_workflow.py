@@ -1,0 +1,148 @@
+"""End to end on a tiny learnable world: train -> MLflow run -> registered version -> champion ->
+``userscore models``; the registered artifact scores feature rows into the logged metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, make_config
+from tests.models.conftest import E2E_DATES, e2e_world
+from userscore.catalog import Catalog
+from userscore.cli import main
+from userscore.errors import InputError
+
+
+def _auc(scores: list[float], labels: list[int]) -> float:
+    """Mann-Whitney AUC with ties counted one half (plain Python)."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.fixture
+def world(spark, tmp_path):
+    overrides = {
+        "models": {
+            "checkpoint_dir": str(tmp_path / "checkpoints"),
+            "tracking": {
+                "uri": f"sqlite:///{tmp_path}/mlflow.db",
+                "artifact_root": str(tmp_path / "mlruns"),
+                "dfs_tmpdir": str(tmp_path / "dfs"),
+            },
+            "promotion": {"max_ece": 1.0, "min_auc": 0.5},
+            "targets": {"repurchase_30d": {"gbt": {"max_iter": 5, "max_depth": 3, "min_instances_per_node": 5}}},
+        }
+    }
+    config = make_config(tmp_path, overrides)
+    catalog = Catalog(spark, config)
+    features, orders, bought = e2e_world()
+    catalog.append(
+        "features.user_features",
+        spark.createDataFrame(
+            features, "user_id string, as_of_date date, signal double, noise long, member_level string"
+        ),
+    )
+    catalog.append("silver.orders", spark.createDataFrame(orders, _empty(spark, catalog, "silver.orders").schema))
+    return config, catalog, features, bought, tmp_path
+
+
+def _empty(spark, catalog, name):
+    from userscore.catalog import declared_schema
+
+    return spark.createDataFrame([], declared_schema(catalog.spec(name)))
+
+
+def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
+    import mlflow
+    from mlflow.models import Model
+    from mlflow.tracking import MlflowClient
+
+    from userscore.models.workflow import train_targets
+
+    config, catalog, features, bought, tmp_path = world
+    outcome = train_targets(catalog, config, ["repurchase_30d"], dt.date(2026, 4, 1), logging.getLogger("test"))
+    report = outcome.reports[0]
+    assert (report.model_name, report.version, report.decision.promote) == ("userscore-repurchase_30d", "1", True)
+    assert report.snapshots.train == tuple(E2E_DATES[:2]) and report.snapshots.validation == E2E_DATES[2]
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias("userscore-repurchase_30d", "champion")
+    run = client.get_run(champion.run_id)
+    assert str(champion.version) == "1"
+    assert run.data.tags["validation_snapshot"] == "2026-03-01"
+    assert run.data.tags["train_snapshots"] == "2026-01-01,2026-02-01"
+    assert run.data.tags["promotion_decision"] == "promoted"
+    assert run.data.params["gbt.max_iter"] == "5"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {f"evaluation/{n}.png" for n in ("roc", "lift_gain", "calibration", "feature_importance")} <= artifacts
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert run.data.tags["git_commit"].removesuffix("-dirty") == head.strip()
+    assert run.data.tags["cutoff"] == "2026-04-01 00:00:00"
+
+    # Logged with a signature (the numeric feature columns in, one probability out) and an input example
+    # of real validation rows (member_level is a string and not configured as categorical: not an input).
+    local = mlflow.artifacts.download_artifacts("models:/userscore-repurchase_30d/1", dst_path=str(tmp_path / "dl"))
+    logged = Model.load(local)
+    assert logged.signature.inputs.input_names() == ["signal", "noise"]
+    assert [spec.type.name for spec in logged.signature.inputs.inputs] == ["double", "double"]
+    assert logged.signature.outputs.input_names() == ["prediction"]
+    example = json.loads(Path(local, logged.saved_input_example_info["artifact_path"]).read_text())
+    march_rows = {(f["signal"], float(f["noise"])) for f in features if f["as_of_date"] == E2E_DATES[2]}
+    assert example["columns"] == ["signal", "noise"] and len(example["data"]) == 5
+    assert {(s, n) for s, n in example["data"]} <= march_rows
+
+    # The registered artifact maps raw feature rows (nulls included) to calibrated probabilities whose
+    # AUC over the validation snapshot is the logged AUC.
+    model = mlflow.spark.load_model("models:/userscore-repurchase_30d@champion", dfs_tmpdir=str(tmp_path / "dfs"))
+    march = [f for f in features if f["as_of_date"] == E2E_DATES[2]]
+    frame = spark.createDataFrame(
+        march, "user_id string, as_of_date date, signal double, noise long, member_level string"
+    )
+    scored = {r["user_id"]: r["prediction"] for r in model.transform(frame).select("user_id", "prediction").collect()}
+    labels = [int((f["user_id"], E2E_DATES[2]) in bought) for f in march]
+    expected_auc = _auc([scored[f["user_id"]] for f in march], labels)
+    assert run.data.metrics["auc"] == pytest.approx(expected_auc, abs=1e-9)
+    assert run.data.metrics["rows"] == len(march)
+    assert run.data.metrics["positive_rate"] == pytest.approx(sum(labels) / len(labels))
+    assert all(0.0 <= p <= 1.0 for p in scored.values())
+
+    capsys.readouterr()
+    code = main(["models", "--set", f"models.tracking.uri={uri}", "--set", f"catalog.root={tmp_path}/warehouse"])
+    out = capsys.readouterr().out
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.strip().startswith("userscore-repurchase_30d"))
+    fields = row.split()
+    assert fields[:3] == ["userscore-repurchase_30d", "1", "champion"]
+    assert fields[3] == "2026-03-01"
+    assert float(fields[4]) == pytest.approx(round(run.data.metrics["auc"], 4))
+    assert float(fields[5]) == pytest.approx(round(run.data.metrics["ece"], 4))
+    assert float(fields[6]) == pytest.approx(round(run.data.metrics["lr_auc"], 4))
+    assert fields[7] == "promoted"
+
+
+def test_unknown_target_and_missing_features_fail_before_training(spark, tmp_path):
+    from userscore.models.workflow import train_targets
+
+    config = make_config(tmp_path)
+    catalog = Catalog(spark, config)
+    with pytest.raises(InputError, match=r"unknown targets \['nope'\]"):
+        train_targets(catalog, config, ["nope"], None, logging.getLogger("test"))
+    with pytest.raises(InputError, match="table features.user_features does not exist"):
+        train_targets(catalog, config, ["churn_60d"], None, logging.getLogger("test"))
+
+
+def test_train_job_checks_its_arguments_before_starting_spark(capsys):
+    assert main(["train"]) == 2
+    assert "give --target T ... or --all" in capsys.readouterr().out
+    assert main(["train", "--target", "nope"]) == 2
+    assert "unknown targets ['nope']" in capsys.readouterr().out
+    assert main(["train", "--all", "--cutoff", "31/12/2026"]) == 2
+    assert "--cutoff: a date YYYY-MM-DD" in capsys.readouterr().out
