@@ -12,6 +12,11 @@ Writes (under --out, git-ignored by default):
     raw/CDNOW_master.txt, raw/CDNOW_sample.txt    the files as shipped (download skipped if both exist)
     master/orders.jsonl, master/users.jsonl        raw order / user records, one JSON object per line
     sample/orders.jsonl, sample/users.jsonl
+    landing/<master|sample>/{orders,users}/cdnow-<master|sample>/part-00000.jsonl
+                                                   the same records in the raw landing layout
+                                                   (<raw_dir>/<source>/<batch_id>/part-*), so the project's
+                                                   ingest reads them with ingest.raw_dir = landing/<name>
+                                                   and ingest.sources.users.format = json
 
 Order ids are `cdnow-<customer>-<yyyymmdd>-<line>`, where <customer> is the customer's 5-digit master id (the
 sample file carries it too, so one customer has one user_id in both data sets) and <line> is the 1-based line
@@ -180,6 +185,12 @@ def convert(raw_file: Path, dest: Path) -> tuple[int, int]:
     return len(lines), len(users)
 
 
+def land(converted: Path, raw_dir: Path, batch_id: str) -> None:
+    """Copy converted orders/users JSON lines into the landing layout <raw_dir>/<source>/<batch_id>/."""
+    for source in ("orders", "users"):
+        _write_atomic(raw_dir / source / batch_id / "part-00000.jsonl", (converted / f"{source}.jsonl").read_bytes())
+
+
 def fetch(out: Path) -> dict[str, tuple[int, int]]:
     """Make sure the raw files exist under out/raw (downloading once) and (re)write the JSON lines."""
     paths = raw_paths(out)
@@ -188,6 +199,7 @@ def fetch(out: Path) -> dict[str, tuple[int, int]]:
     counts = {}
     for name, raw_file in paths.items():
         counts[name] = convert(raw_file, out / name)
+        land(out / name, out / "landing" / name, f"cdnow-{name}")
         if counts[name][1] != EXPECTED_CUSTOMERS[name]:
             raise FetchError(
                 f"{raw_file}: expected {EXPECTED_CUSTOMERS[name]} customers, got {counts[name][1]}", EXIT_BAD_DATA

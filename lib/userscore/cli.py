@@ -17,6 +17,7 @@ JOBS = {
     "features": "userscore.jobs.features",
     "train": "userscore.jobs.train",
     "models": "userscore.jobs.models",
+    "btyd": "userscore.jobs.btyd",
     "demo": "userscore.jobs.demo",
 }
 

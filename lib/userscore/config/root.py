@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from userscore.config.btyd import BTYDConfig
+from userscore.config.btyd import reference_errors as btyd_reference_errors
 from userscore.config.features import FeaturesConfig
 from userscore.config.features import reference_errors as features_reference_errors
 from userscore.config.generate import GenerateConfig
@@ -33,6 +35,7 @@ class Config:
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
     models: ModelsConfig = ModelsConfig()
+    btyd: BTYDConfig = BTYDConfig()
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -72,3 +75,4 @@ class Config:
         yield from ingest_reference_errors(self.ingest, self.tables)
         yield from features_reference_errors(self.features, self.tables)
         yield from models_reference_errors(self.models, self.tables)
+        yield from btyd_reference_errors(self.btyd, self.tables)

@@ -1,0 +1,49 @@
+"""The ``btyd`` config section: defaults from conf/base/btyd.yaml, and clear errors on bad values or references."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import REPO
+from userscore.config import load_config
+from userscore.errors import ConfigError
+
+
+def _load(overrides: dict):
+    return load_config(env="local", conf_dir=REPO / "conf", overrides={"btyd": overrides})
+
+
+def test_base_config() -> None:
+    btyd = load_config(env="local", conf_dir=REPO / "conf").btyd
+    assert (btyd.time_unit, btyd.unit_days, btyd.summary_table, btyd.model_name) == (
+        "weeks",
+        7,
+        "features.btyd_summary",
+        "userscore-btyd",
+    )
+    assert (btyd.scoring.horizons_days, btyd.scoring.clv_horizon_days) == ((30, 90, 365), 365)
+    # The fit groups t_x and T at one time unit unless told otherwise.
+    assert (btyd.fit_resolution_days, btyd.resolution_days) == (None, 7)
+    assert _load({"time_unit": "days"}).btyd.resolution_days == 1
+    assert _load({"fit_resolution_days": 1}).btyd.resolution_days == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "expected"),
+    [
+        ({"time_unit": "months"}, "btyd.time_unit", "one of 'days', 'weeks'"),
+        ({"calibration_days": 0}, "btyd.calibration_days", "at least 1 (or null for all history)"),
+        ({"fit_resolution_days": 0}, "btyd.fit_resolution_days", "between 1 and 28 (or null for one time_unit)"),
+        ({"scoring": {"horizons_days": [30, 30]}}, "btyd.scoring.horizons_days", "distinct horizons"),
+        ({"scoring": {"clv_step_days": 400}}, "btyd.scoring.clv_step_days", "between 1 and clv_horizon_days"),
+        ({"summary_table": "features.nope"}, "btyd.summary_table", "one of ["),
+        ({"orders_table": "silver.events"}, "btyd.orders_table", "a table declaring columns ['user_id', 'order_ts'"),
+        ({"horizon": 30}, "btyd.horizon", "one of: calibration_days, exclude_refunded, fit_resolution_days"),
+    ],
+)
+def test_bad_values_and_references_fail_with_the_key(overrides: dict, key: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(overrides)
+    assert error.value.key_path == key
+    assert error.value.file == "<override>"
+    assert expected in error.value.expected

@@ -1,0 +1,157 @@
+"""End to end on real data no one here generated: CDNOW sample -> the project's ingest -> Spark summary ->
+fit on the driver's groups -> the published estimates (Fader, Hardie & Lee 2005)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from tests.btyd.conftest import calibration_summary as python_summary
+from tests.conftest import make_config
+from userscore.btyd import BGNBDParams, cdnow, expected_purchases, probability_alive
+from userscore.btyd.model import fit_btyd
+from userscore.btyd.scoring import add_btyd_scores
+from userscore.btyd.summary import calibration_summary, collect_groups
+from userscore.catalog import Catalog
+
+PUBLISHED_BGNBD = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)  # Fader, Hardie & Lee (2005), weeks
+
+
+@pytest.fixture(scope="module")
+def cdnow_silver(spark, cdnow_dir: Path, tmp_path_factory):
+    """silver.orders of the CDNOW sample, written by the project's ingest into a private warehouse."""
+    tmp = tmp_path_factory.mktemp("cdnow")
+    config = make_config(tmp, cdnow.config_overrides(cdnow_dir))
+    catalog = Catalog(spark, config)
+    results = cdnow.ingest_cdnow(catalog, config.path(config.ingest.raw_dir))
+    counts = {c.source: (c.records_read, c.accepted, c.quarantined) for c in results[0].counts}
+    assert counts == {"users": (2357, 2357, 0), "orders": (6919, 6919, 0)}
+    return config, catalog
+
+
+@pytest.fixture(scope="module")
+def spark_summary(cdnow_silver):
+    config, catalog = cdnow_silver
+    summary = calibration_summary(catalog.read("silver.orders"), cdnow.CALIBRATION_END).persist()
+    yield summary
+    summary.unpersist()
+
+
+def test_summary_equals_the_raw_text_summary(spark, spark_summary, cdnow_dir: Path) -> None:
+    # The plain-Python summary of tests/btyd/conftest.py reads CDNOW_sample.txt directly (orders dated <= 1997-09-30).
+    expected = [
+        (f"cdnow-{c.customer}", c.x, round(c.t_x * 7), round(c.T * 7), c.m_x if c.x else None)
+        for c in python_summary(cdnow_dir / "raw" / "CDNOW_sample.txt")
+    ]
+    schema = "user_id string, x long, t_x_days int, t_cal_days int, m_x double"
+    assertDataFrameEqual(spark_summary, spark.createDataFrame(expected, schema), rtol=1e-12, atol=1e-9)
+    # The paper's first customer: x = 2, t_x = 30.43, T = 38.86 weeks.
+    first = spark_summary.where("user_id = 'cdnow-00004'").first()
+    assert (first.x, round(first.t_x_days / 7, 2), round(first.t_cal_days / 7, 2)) == (2, 30.43, 38.86)
+
+
+def test_fit_on_spark_groups_reproduces_published_estimates(cdnow_silver, spark_summary) -> None:
+    config, _ = cdnow_silver
+    stats = collect_groups(spark_summary, config.btyd.m_x_significant_digits)
+    fit = fit_btyd(stats, time_unit="weeks", observation_end=cdnow.CALIBRATION_END)
+
+    assert (stats.n_customers, fit.gamma_gamma.n_customers) == (2357, 946)
+    bg, gg = fit.model.bgnbd, fit.model.gamma_gamma
+    assert (bg.r, bg.alpha, bg.a, bg.b) == pytest.approx((0.243, 4.414, 0.793, 2.426), abs=1e-3)
+    assert fit.bgnbd.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+    assert (gg.p, gg.q, gg.v) == pytest.approx((6.25, 3.74, 15.44), abs=1e-2)
+
+    # The paper's customer (x = 2, t_x = 30.43, T = 38.86): 1.226 purchases expected in the next 39 weeks,
+    # scored by the distributed path on that customer's summary row.
+    row = (
+        add_btyd_scores(spark_summary.where("user_id = 'cdnow-00004'"), fit.model, (273,), 273, 273, 0.0)
+        .select("expected_purchases_273d")
+        .first()
+    )
+    assert row[0] == pytest.approx(1.226, abs=1e-3)
+
+
+def test_fit_at_one_week_resolution_stays_near_published(spark_summary, cdnow_dir: Path) -> None:
+    """The production default (t_x and T rounded to whole weeks for the fit) on real data: fewer groups, and
+    every BG/NBD parameter within 3% of the published exact-day estimates."""
+    stats = collect_groups(spark_summary, 4, resolution_days=7)
+
+    # A plain-Python GROUP BY of the raw-text summary, days rounded half up to the nearest multiple of 7.
+    def week(days: float) -> int:
+        return math.floor(round(days) / 7 + 0.5) * 7
+
+    customers = python_summary(cdnow_dir / "raw" / "CDNOW_sample.txt")
+    expected = Counter((c.x, week(c.t_x * 7), week(c.T * 7)) for c in customers)
+    assert sorted(zip(stats.x, stats.t_x_days, stats.t_cal_days, stats.weight, strict=True)) == sorted(
+        (*k, n) for k, n in expected.items()
+    )
+    assert stats.n_rfm_groups < 1016  # 1,016 groups at exact days (test_fit_on_spark_groups_...)
+
+    bg = fit_btyd(stats, time_unit="weeks", observation_end=cdnow.CALIBRATION_END).model.bgnbd
+    assert (bg.r, bg.alpha, bg.a, bg.b) == pytest.approx((0.243, 4.414, 0.793, 2.426), rel=0.03)
+
+    # Scored on each customer's exact days, the week-resolution fit and the published one agree closely:
+    # the base's expected purchases in the next 39 weeks within 1%, P(alive) within 0.01 for everyone.
+    x = np.array([c.x for c in customers], dtype=float)
+    t_x, T = (np.array([round(getattr(c, n) * 7) / 7 for c in customers]) for n in ("t_x", "T"))
+    total, published_total = (expected_purchases(p, 39.0, x, t_x, T).sum() for p in (bg, PUBLISHED_BGNBD))
+    assert total == pytest.approx(published_total, rel=0.01)
+    assert np.max(np.abs(probability_alive(bg, x, t_x, T) - probability_alive(PUBLISHED_BGNBD, x, t_x, T))) < 0.01
+
+
+def test_btyd_job_writes_summary_and_registers_champion(
+    spark, cdnow_silver, spark_summary, cdnow_dir, tmp_path, capsys
+):
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import TEST_SPARK
+    from userscore.cli import build_parser
+    from userscore.runner import _deep_merge, run_job
+
+    config, catalog = cdnow_silver
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    overrides = _deep_merge(
+        _deep_merge(TEST_SPARK, cdnow.config_overrides(cdnow_dir)),
+        {
+            "catalog": {"root": config.catalog.root},
+            "models": {"tracking": {"uri": uri, "artifact_root": str(tmp_path / "mlruns")}},
+        },
+    )
+
+    def run(*argv: str) -> int:
+        args = build_parser().parse_args(["btyd", "--as-of", "1997-10-01", *argv])
+        return run_job("btyd", args.handler, args, lambda _: overrides)
+
+    assert run() == 0
+    out = capsys.readouterr().out
+    assert "2,357 customers" in out and "userscore-btyd v1" in out and "PROMOTE" in out
+
+    written = catalog.read("features.btyd_summary")
+    expected = spark_summary.selectExpr(
+        "user_id", "DATE'1997-10-01' AS as_of_date", "x", "t_x_days", "t_cal_days", "m_x"
+    )
+    assertDataFrameEqual(written, expected)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias("userscore-btyd", "champion")
+    metrics = client.get_run(champion.run_id).data.metrics
+    assert str(champion.version) == "1"
+    assert (metrics["bgnbd_r"], metrics["bgnbd_alpha"], metrics["bgnbd_a"], metrics["bgnbd_b"]) == pytest.approx(
+        (0.243, 4.414, 0.793, 2.426), abs=1e-3
+    )
+    assert metrics["bgnbd_log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
+    # The CDNOW overlay fits exact days (the paper's t_x = 213 / 7), not the production one-week default.
+    assert (metrics["fit_resolution_days"], metrics["rfm_groups"]) == (1, 1016)
+
+    # Re-running the date replaces its partition with the same rows (no duplicates).
+    assert run("--no-register") == 0
+    assertDataFrameEqual(catalog.read("features.btyd_summary"), expected)
+    # A date before any purchase fails with exit code 2 and writes nothing.
+    args = build_parser().parse_args(["btyd", "--as-of", "1996-06-01", "--no-register"])
+    assert run_job("btyd", args.handler, args, lambda _: overrides) == 2
+    assert "no purchases before 1996-06-01" in capsys.readouterr().out
+    assert catalog.read("features.btyd_summary").count() == 2357
