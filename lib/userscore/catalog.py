@@ -226,9 +226,17 @@ class Catalog:
         self._save(self._writer(df, "append"), name)
         return self._committed(name, "append")
 
-    def merge(self, name: str, df: DataFrame, keys: tuple[str, ...] | None = None) -> WriteResult:
+    def merge(
+        self,
+        name: str,
+        df: DataFrame,
+        keys: tuple[str, ...] | None = None,
+        ignore_changes: tuple[str, ...] = (),
+    ) -> WriteResult:
         """Upsert ``df`` by ``keys`` (default: the table's declared key). Rows whose values are all
-        unchanged are not rewritten, so the Change Data Feed carries only real changes."""
+        unchanged are not rewritten, so the Change Data Feed carries only real changes; a change in
+        ``ignore_changes`` columns alone (e.g. as_of_date, scored_at) does not count. Open-schema tables
+        gain the new columns of ``df`` (schema evolution), filled for every row ``df`` matches."""
         spec = self.spec(name)
         keys = keys or spec.key
         if not keys:
@@ -236,15 +244,19 @@ class Catalog:
         df = self.conform(name, df)
         self.ensure(name, df.schema)
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys) or "false"
-        (
-            self._delta(name)
-            .alias("t")
-            .merge(df.alias("s"), on)
-            .whenMatchedUpdateAll(condition=changed)
-            .whenNotMatchedInsertAll()
-            .execute()
+        existing = set(self._delta(name).toDF().columns)
+        changed = (
+            " OR ".join(
+                f"NOT (t.`{c}` <=> s.`{c}`)" if c in existing else f"s.`{c}` IS NOT NULL"
+                for c in df.columns
+                if c not in keys and c not in ignore_changes
+            )
+            or "false"
         )
+        builder = self._delta(name).alias("t").merge(df.alias("s"), on)
+        if spec.open_schema:
+            builder = builder.withSchemaEvolution()
+        builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
         return self._committed(name, "merge")
 
 

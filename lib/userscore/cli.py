@@ -18,6 +18,8 @@ JOBS = {
     "train": "userscore.jobs.train",
     "models": "userscore.jobs.models",
     "btyd": "userscore.jobs.btyd",
+    "score": "userscore.jobs.score",
+    "tags": "userscore.jobs.tags",
     "demo": "userscore.jobs.demo",
 }
 

@@ -15,7 +15,13 @@ from userscore.config.ingest import reference_errors as ingest_reference_errors
 from userscore.config.models import ModelsConfig
 from userscore.config.models import reference_errors as models_reference_errors
 from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
+from userscore.config.scoring import ScoringConfig, known_feature_columns
+from userscore.config.scoring import reference_errors as scoring_reference_errors
+from userscore.config.segments import SegmentsConfig
+from userscore.config.segments import reference_errors as segments_reference_errors
 from userscore.config.tables import TableSpec, check_table_name
+from userscore.config.tags import TagsConfig
+from userscore.config.tags import reference_errors as tags_reference_errors
 from userscore.config.typed import KeyPath, frozen
 
 ReferenceError_ = tuple[KeyPath, str, str]
@@ -35,6 +41,9 @@ class Config:
     ingest: IngestConfig = IngestConfig()
     features: FeaturesConfig = FeaturesConfig()
     models: ModelsConfig = ModelsConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    tags: TagsConfig = TagsConfig()
+    segments: SegmentsConfig = SegmentsConfig()
     btyd: BTYDConfig = BTYDConfig()
 
     def path(self, relative: str) -> Path:
@@ -76,3 +85,14 @@ class Config:
         yield from features_reference_errors(self.features, self.tables)
         yield from models_reference_errors(self.models, self.tables)
         yield from btyd_reference_errors(self.btyd, self.tables)
+        yield from self._scoring_reference_errors()
+
+    def _scoring_reference_errors(self) -> Iterator[ReferenceError_]:
+        # Tag and segment rules are checked against the columns a scores row has: features + scores (+ tags).
+        if not (self.scoring.targets or self.tags.dictionary or self.segments.families):
+            return
+        features = known_feature_columns(self.features)
+        yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets))
+        scored = [*features, *self.scoring.output_columns()]
+        yield from tags_reference_errors(self.tags, scored)
+        yield from segments_reference_errors(self.segments, self.tables, [*scored, *self.tags.dictionary])

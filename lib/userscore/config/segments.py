@@ -1,0 +1,102 @@
+"""Config section ``segments``: audiences from rules over scores and tags (conf/base/segments.yaml).
+
+Segments are grouped in families (e.g. retention, activation). Within a family a user belongs to at
+most one segment: the matching segment with the lowest ``priority`` number. Each segment maps to a
+strategy and a channel. A deterministic share of each segment's members (by a hash of user, family and
+``control_salt``) is held out as the control group, so campaign lift can be measured.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import field
+
+from userscore.config.typed import KeyPath, frozen
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_share(share: float, key: str) -> None:
+    if not 0.0 <= share <= 0.5:
+        raise ValueError(f"{key}: a share in [0, 0.5], got {share}")
+
+
+@frozen
+class SegmentSpec:
+    """One audience: users matching ``rule`` (a boolean rule over feature, score and tag columns)."""
+
+    rule: str
+    strategy: str
+    channel: str
+    priority: int
+    description: str = ""
+    control_share: float | None = None
+
+    def __post_init__(self):
+        if self.priority < 1:
+            raise ValueError(f"priority: 1 or more (1 wins), got {self.priority}")
+        if self.control_share is not None:
+            _check_share(self.control_share, "control_share")
+
+
+@frozen
+class FamilySpec:
+    """Mutually exclusive segments; ``control_share`` applies to segments that do not set their own."""
+
+    segments: Mapping[str, SegmentSpec]
+    description: str = ""
+    control_share: float = 0.1
+
+    def __post_init__(self):
+        _check_share(self.control_share, "control_share")
+        if not self.segments:
+            raise ValueError("segments: at least one segment")
+        bad = [s for s in self.segments if not _ID.match(s)]
+        if bad:
+            raise ValueError(f"segments: lower_snake_case segment ids, got {bad}")
+        priorities = [s.priority for s in self.segments.values()]
+        if len(set(priorities)) != len(priorities):
+            raise ValueError(f"segments: distinct priorities within a family, got {priorities}")
+
+    def ordered(self) -> list[tuple[str, SegmentSpec]]:
+        """Segments by priority (1 first)."""
+        return sorted(self.segments.items(), key=lambda item: item[1].priority)
+
+    def share(self, segment: SegmentSpec) -> float:
+        return self.control_share if segment.control_share is None else segment.control_share
+
+
+@frozen
+class SegmentsConfig:
+    table: str = "audiences.segment_members"
+    control_salt: str = "userscore-control"
+    families: Mapping[str, FamilySpec] = field(default_factory=dict)
+
+    def __post_init__(self):
+        bad = [f for f in self.families if not _ID.match(f)]
+        if bad:
+            raise ValueError(f"families: lower_snake_case family ids, got {bad}")
+
+
+def reference_errors(
+    segments: SegmentsConfig, tables: Mapping[str, object], columns: Collection[str]
+) -> Iterator[tuple[KeyPath, str, str]]:
+    """The audience table must be declared; every rule must pass the safe-rule check over ``columns``
+    (features, scores and tags); the key path names the family and the segment."""
+    if not segments.families:
+        return
+    from userscore.tags.expressions import RuleError, validate_rule
+
+    if segments.table not in tables:
+        yield ("segments", "table"), f"undefined table {segments.table!r}", f"one of {sorted(tables)}"
+    for family_id, family in segments.families.items():
+        for segment_id, segment in family.segments.items():
+            try:
+                validate_rule(segment.rule, columns)
+            except RuleError as exc:
+                yield (
+                    ("segments", "families", family_id, "segments", segment_id, "rule"),
+                    f"invalid rule for segment {family_id}.{segment_id}: {exc}",
+                    "a rule over feature, score and tag columns using whitelisted functions",
+                )

@@ -1,0 +1,66 @@
+"""The two ways of scoring the fused pass is compared with (scripts/bench_score.py). Same outputs as
+:func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
+
+- :func:`naive_scores`: each champion in its own pass over a fresh read of the features, its outputs
+  (user_id, probability, reasons) joined back by user_id: one scan and one join per model;
+- :func:`pyfunc_scores`: each champion through ``mlflow.pyfunc.spark_udf`` (rows serialised to Python
+  workers, which run the Spark pipeline through MLflow's pyfunc wrapper); pyfunc returns only the
+  probability, so its reasons columns are null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.config.scoring import ScoringConfig
+from userscore.scoring.fuse import apply_champions, finish_scores
+from userscore.scoring.models import Champions, model_inputs
+from userscore.tags.dictionary import TagDictionary
+
+
+def naive_scores(
+    read_features: Callable[[], DataFrame],
+    champions: Champions,
+    scoring: ScoringConfig,
+    dictionary: TagDictionary,
+    scored_at: dt.datetime,
+    explain: bool = True,
+) -> DataFrame:
+    """One pass and one join per model over ``read_features()`` (called once per model, plus once)."""
+    df = read_features()
+    for champion in champions.loaded:
+        outputs = [champion.output.column("probability"), champion.output.column("reasons")]
+        scored = apply_champions(read_features(), [champion], scoring.reasons, explain).select("user_id", *outputs)
+        df = df.join(scored, "user_id")
+    return finish_scores(df, champions, scoring, dictionary, scored_at)
+
+
+def pyfunc_scores(
+    features: DataFrame,
+    champions: Champions,
+    scoring: ScoringConfig,
+    dictionary: TagDictionary,
+    scored_at: dt.datetime,
+    env_manager: str = "local",
+) -> DataFrame:
+    """Every model as an ``mlflow.pyfunc.spark_udf`` over the columns its pipeline reads."""
+    import mlflow
+
+    df = features
+    spark = features.sparkSession
+    for champion in champions.loaded:
+        udf = mlflow.pyfunc.spark_udf(
+            spark, f"models:/{champion.model_name}/{champion.version}", result_type="double", env_manager=env_manager
+        )
+        inputs = model_inputs(champion.model)
+        df = df.withColumns(
+            {
+                champion.output.column("probability"): udf(F.struct(*[F.col(c) for c in inputs])),
+                champion.output.column("reasons"): F.lit(None).cast("string"),
+            }
+        )
+    return finish_scores(df, champions, scoring, dictionary, scored_at)

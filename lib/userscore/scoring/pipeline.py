@@ -1,0 +1,169 @@
+"""Score one snapshot end to end: champions -> the fused plan over features D -> three tables.
+
+The scores DataFrame is ONE plan over one scan of the features partition. It is persisted
+(MEMORY_AND_DISK) once computed because three writes read it (scores, wide table, audiences): the
+features are read and the models applied once, not three times. Everything that can fail on input
+(missing champion, missing columns, empty partition) fails before the first write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.catalog import Catalog, WriteResult
+from userscore.config import Config
+from userscore.config.scoring import KEY_COLUMNS, ScoringConfig
+from userscore.errors import InputError
+from userscore.scoring.fuse import fused_scores
+from userscore.scoring.models import Champions, load_champions, logical_scored_at
+from userscore.scoring.writer import AS_OF, write_outputs
+from userscore.tags import TagDictionary, load_dictionary, validate_rule
+
+_EXAMPLES = 3
+
+
+@dataclass
+class ScoreOutcome:
+    """What one scoring run computed and wrote, for the job summary."""
+
+    as_of: dt.date
+    scored_at: dt.datetime
+    rows: int
+    champions: Champions
+    writes: list[WriteResult]
+    distribution: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    examples: list[dict] = field(default_factory=list)
+    locations: dict[str, str] = field(default_factory=dict)
+
+
+def latest_snapshot(catalog: Catalog, table: str) -> dt.date:
+    """The newest as_of_date of the features table (a partition-column aggregate)."""
+    latest = catalog.read(table).agg(F.max(AS_OF)).first()[0]
+    if latest is None:
+        raise InputError(f"{table} has no snapshot: run `userscore features --as-of D` first")
+    return latest
+
+
+def required_feature_columns(config: Config) -> set[str]:
+    """Feature columns the scores, tags and segments read (model inputs are checked by the models)."""
+    from userscore.config.scoring import known_feature_columns
+
+    features = set(known_feature_columns(config.features))
+    scoring = config.scoring
+    referenced = {*KEY_COLUMNS, *scoring.carry, *scoring.value_score.rule}
+    known = [*features, *scoring.output_columns(), *config.tags.dictionary]
+    for tag in config.tags.dictionary.values():
+        d = tag.definition
+        referenced |= validate_rule(d.rule, known) if d.rule is not None else {d.column}
+    for family in config.segments.families.values():
+        for segment in family.segments.values():
+            referenced |= validate_rule(segment.rule, known)
+    return referenced & features
+
+
+def read_features(catalog: Catalog, config: Config, as_of: dt.date) -> DataFrame:
+    """The features partition D (lazy), checked for the columns scoring needs."""
+    table = config.scoring.features_table
+    features = catalog.read(table, where=F.col(AS_OF) == F.lit(as_of))
+    missing = sorted(required_feature_columns(config) - set(features.columns))
+    if missing:
+        raise InputError(f"{table} lacks columns {missing} that scores, tags or segments use")
+    return features
+
+
+def score_snapshot(
+    catalog: Catalog,
+    config: Config,
+    as_of: dt.date,
+    scored_at: dt.datetime | None = None,
+    logger: logging.Logger | None = None,
+) -> ScoreOutcome:
+    """Load the champions, compute the fused scores of snapshot ``as_of`` and write the three tables."""
+    logger = logger or logging.getLogger("userscore.score")
+    scoring = config.scoring
+    dictionary = load_dictionary(config.tags)
+    champions = load_champions(
+        scoring.targets, config.models.tracking, config.models.promotion.alias, Path(config.root)
+    )
+    for target in champions.missing_optional:
+        logger.warning("optional target %s has no champion: its columns are null", target)
+    features = read_features(catalog, config, as_of)
+    at = scored_at or logical_scored_at(as_of, champions.loaded)
+    scores = fused_scores(features, champions, scoring, dictionary, at).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows = scores.count()
+        if rows == 0:
+            raise InputError(
+                f"{scoring.features_table} has no rows for as_of_date {as_of}: run `userscore features --as-of {as_of}`"
+            )
+        logger.info("scored %d users of snapshot %s", rows, as_of)
+        writes = write_outputs(catalog, scores, scoring, config.segments, as_of)
+        outcome = ScoreOutcome(as_of, at, rows, champions, writes)
+        outcome.distribution = distribution(scores, scoring)
+        outcome.examples = examples(scores, scoring, dictionary)
+    finally:
+        scores.unpersist()
+    outcome.locations = {w.table: catalog.location(w.table) for w in writes}
+    return outcome
+
+
+def distribution(scores: DataFrame, scoring: ScoringConfig) -> dict[str, list[tuple[str, int]]]:
+    """Users per tier of each target and per grade, from one aggregation (bounded by band count)."""
+    bands = {o.column("tier"): [b.name for b in o.tiers] for o in scoring.targets.values()}
+    bands["grade"] = [b.name for b in scoring.grades]
+    aggregates = [
+        F.count(F.when(F.col(column) == F.lit(name), 1)).alias(f"{column}|{name}")
+        for column, names in bands.items()
+        for name in names
+    ]
+    row = scores.agg(*aggregates).first()
+    return {column: [(name, int(row[f"{column}|{name}"])) for name in names] for column, names in bands.items()}
+
+
+def examples(scores: DataFrame, scoring: ScoringConfig, dictionary: TagDictionary) -> list[dict]:
+    """A few users to show (a top grade, a high churn risk, a low grade): bounded takes, not a collect."""
+    first_grade, last_grade = scoring.grades[0].name, scoring.grades[-1].name
+    conditions = [F.col("grade") == first_grade]
+    conditions += [F.col(o.column("tier")) == o.tiers[0].name for o in list(scoring.targets.values())[:1]]
+    conditions.append(F.col("grade") == last_grade)
+    picked: list[dict] = []
+    for condition in conditions[:_EXAMPLES]:
+        seen = [p["user_id"] for p in picked]
+        candidates = scores.where(condition & ~F.col("user_id").isin(seen)) if seen else scores.where(condition)
+        row = candidates.orderBy("user_id").limit(1).collect()
+        if row:
+            picked.append(row[0].asDict())
+    return picked
+
+
+def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: TagDictionary) -> list[str]:
+    """Distribution of tiers and grades, example users with tags and reasons, and where the tables are."""
+    lines = [f"snapshot {outcome.as_of}: {outcome.rows:,} users, scored_at {outcome.scored_at:%Y-%m-%d %H:%M:%S} UTC"]
+    lines.append("champions: " + ", ".join(f"{c.model_name} v{c.version}" for c in outcome.champions.loaded))
+    if outcome.champions.missing_optional:
+        lines.append("optional, no champion (columns null): " + ", ".join(outcome.champions.missing_optional))
+    for column, counts in outcome.distribution.items():
+        total = max(1, sum(n for _, n in counts))
+        lines.append(f"{column + ':':<18}" + "  ".join(f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts))
+    lines.append("examples:")
+    for row in outcome.examples:
+        lines.append(
+            f"  {row['user_id']}: grade {row['grade']}, value {row['value_score']:.2f} <- {row['value_reasons'] or '-'}"
+        )
+        for output in scoring.targets.values():
+            p, tier, why = (row[output.column(s)] for s in ("probability", "tier", "reasons"))
+            if p is not None:
+                lines.append(f"    {output.prefix}: p={p:.3f} {tier} <- {why or '-'}")
+        flags = [t.id for t in dictionary if t.kind == "rule" and row[t.id]]
+        values = [f"{t.id}={row[t.id]}" for t in dictionary if t.kind != "rule"]
+        lines.append(f"    tags: {', '.join(flags) or '-'} | {', '.join(values)}")
+    lines.append("tables:")
+    lines += [f"  {name:<26} {where}" for name, where in outcome.locations.items()]
+    return lines

@@ -1,0 +1,324 @@
+"""``userscore score --as-of D`` end to end on hand-made features and tiny real champions.
+
+The tests of this module share one warehouse and run in order: D1 is scored, a crash in the second
+write leaves every table readable at its previous version, D2 is scored (the wide table changes only
+where values changed), D2 again changes nothing, and back-filling D1 leaves newer wide rows alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from tests.conftest import make_config
+from tests.scoring.conftest import D1, D2, MODEL_NUMERIC, feature_rows, features_frame, tracking_overrides
+from userscore.catalog import Catalog
+from userscore.cli import main
+
+SCORES, WIDE, AUDIENCES = "scores.user_scores", "tags.user_tag_wide", "audiences.segment_members"
+PREFIX = {"churn_60d": "churn", "repurchase_30d": "repurchase", "vip_promotion_90d": "vip"}
+
+
+@pytest.fixture(scope="module")
+def world(spark, tmp_path_factory, champion_store):
+    """A warehouse with feature snapshots D1 and D2 (D2: the D1 users, 30 of them changed)."""
+    store_dir, rows_d1, models = champion_store
+    root = tmp_path_factory.mktemp("score-job")
+    config = make_config(root, tracking_overrides(store_dir))
+    catalog = Catalog(spark, config)
+    rows_d2 = [dict(r, as_of_date=D2) for r in rows_d1]
+    fresh = feature_rows(config, D2, seed=11)
+    for i in range(0, 90, 3):  # every third of the first 90 users gets entirely new features
+        rows_d2[i] = dict(fresh[i], user_id=rows_d1[i]["user_id"])
+    for day, rows in ((D1, rows_d1), (D2, rows_d2)):
+        catalog.overwrite_where("features.user_features", features_frame(spark, config, rows), {"as_of_date": day})
+    sets = [
+        "--set", f"catalog.root={root}/warehouse",
+        "--set", f"models.tracking.uri=sqlite:///{store_dir}/mlflow.db",
+        "--set", f"models.tracking.artifact_root={store_dir}/mlruns",
+        "--set", f"models.tracking.dfs_tmpdir={store_dir}/dfs",
+        "--set", "spark.master=local[2]",
+    ]  # fmt: skip
+    return {"config": config, "catalog": catalog, "rows": {D1: rows_d1, D2: rows_d2}, "models": models, "sets": sets}
+
+
+def _score(world, day: dt.date, capsys=None) -> tuple[int, str]:
+    if capsys is not None:
+        capsys.readouterr()
+    code = main(["score", "--as-of", day.isoformat(), *world["sets"]])
+    return code, capsys.readouterr().out if capsys is not None else ""
+
+
+def _probabilities(spark, world, day) -> dict[str, dict[str, float]]:
+    """Each in-memory trained pipeline applied directly to the features (not through the job)."""
+    frame = features_frame(spark, world["config"], world["rows"][day])
+    out = {}
+    for target, model in world["models"].items():
+        out[target] = {
+            r["user_id"]: r["prediction"] for r in model.transform(frame).select("user_id", "prediction").collect()
+        }
+    return out
+
+
+def _tier(p: float, high: float, mid: float) -> str:
+    return "high" if p > high else ("mid" if p >= mid else "low")
+
+
+def _expected_row(row: dict, p: dict[str, float]) -> dict:
+    """conf/base/scoring.yaml and tags.yaml worked out in plain Python for one user."""
+    rule = 0.7 * min(max((row["rfm_score"] - 1) / 4, 0), 1) + 0.3 * min(max(row["preference_score"], 0), 1)
+    model = 0.5 * p["repurchase_30d"] + 0.3 * (1 - p["churn_60d"]) + 0.2 * p["vip_promotion_90d"]
+    value = round(100 * (0.5 * rule + 0.5 * model), 2)
+    grade = "A" if value >= 80 else "B" if value >= 60 else "C" if value >= 40 else "D"
+    monetary = row["monetary_365d"]
+    spend = (
+        "none"
+        if monetary < 0.01
+        else "low"
+        if monetary < 200
+        else "mid"
+        if monetary < 1000
+        else "high"
+        if monetary < 5000
+        else "top"
+    )
+    churn_tier = _tier(p["churn_60d"], 0.7, 0.3)
+    vip_tier = _tier(p["vip_promotion_90d"], 0.5, 0.2)
+    return {
+        "churn_tier": churn_tier,
+        "repurchase_tier": _tier(p["repurchase_30d"], 0.6, 0.25),
+        "vip_tier": vip_tier,
+        "value_score": value,
+        "grade": grade,
+        "spend_band": spend,
+        "high_value": value >= 80,
+        "churn_risk": churn_tier,
+        "price_sensitive": row["promotion_sensitivity"] >= 0.2 or row["coupon_order_share"] >= 0.5,
+        "recall_candidate": value < 40 and row["days_since_last_activity"] <= 7,
+        "vip_candidate": vip_tier == "high" and row["member_level"] != "platinum",
+    }
+
+
+def _retention(tier: str, grade: str) -> tuple[str, float] | None:
+    if tier == "high":
+        return ("high_risk_high_value", 0.10) if grade in ("A", "B") else ("high_risk", 0.10)
+    return {"mid": ("mid_risk", 0.10), "low": ("low_risk", 0.05)}[tier]
+
+
+def _control(family: str, user: str) -> bool:
+    text = f"userscore-control-v1|{family}|{user}"
+    return int(hashlib.md5(text.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _changes(spark, catalog, name, version) -> list:
+    path = catalog.location(name)
+    return spark.sql(f"SELECT * FROM table_changes_by_path('{path}', {version}, {version})").collect()
+
+
+def test_score_writes_every_output_as_worked_out_independently(spark, world, capsys):
+    from mlflow.tracking import MlflowClient
+
+    code, out = _score(world, D1, capsys)
+    assert code == 0, out
+    catalog = world["catalog"]
+    scores = {r["user_id"]: r.asDict() for r in catalog.read(SCORES, where=F.col("as_of_date") == D1).collect()}
+    p = _probabilities(spark, world, D1)
+    rows = {r["user_id"]: r for r in world["rows"][D1]}
+    assert set(scores) == set(rows)
+
+    uri = world["config"].models.tracking.uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    registered = [
+        dt.datetime.fromtimestamp(
+            int(client.get_model_version_by_alias(f"userscore-{t}", "champion").creation_timestamp) / 1000, dt.UTC
+        )
+        for t in PREFIX
+    ]
+    scored_at = max(dt.datetime(2026, 3, 1), max(r.replace(microsecond=0, tzinfo=None) for r in registered))
+    for user, got in scores.items():
+        mine = {t: p[t][user] for t in PREFIX}
+        for target, prefix in PREFIX.items():
+            assert got[f"{prefix}_probability"] == pytest.approx(mine[target], abs=1e-12)
+            assert got[f"{prefix}_model_version"] == "1"
+            reasons = got[f"{prefix}_reasons"].split("; ")
+            names = [r.split(" (")[0] for r in reasons]
+            values = [abs(float(r.split(" (")[1].rstrip(")"))) for r in reasons]
+            assert 1 <= len(reasons) <= 3 and set(names) <= {*MODEL_NUMERIC[target], "member_level"}
+            assert values == sorted(values, reverse=True)
+        expected = _expected_row(rows[user], mine)
+        assert got["value_score"] == pytest.approx(expected.pop("value_score"), abs=0.005 + 1e-9), user
+        assert {k: got[k] for k in expected} == expected, user
+        assert got["scored_at"] == scored_at
+        assert got["r_score"] == rows[user]["r_score"] and got["rfm_segment"] == rows[user]["rfm_segment"]
+
+    # The wide table holds exactly the score rows (one per user) after the first run.
+    assertDataFrameEqual(catalog.read(WIDE), catalog.read(SCORES, where=F.col("as_of_date") == D1))
+
+    # Retention audience: one segment per user by churn tier x grade, control group by hash.
+    members = catalog.read(AUDIENCES).where("family = 'retention'").collect()
+    got_members = {r["user_id"]: (r["segment"], r["is_control"]) for r in members}
+    want = {}
+    for user, got in scores.items():
+        segment, share = _retention(got["churn_tier"], got["grade"])
+        want[user] = (segment, _control("retention", user) < share)
+    assert got_members == want
+    # Every user is in at most one segment per family.
+    per_family = catalog.read(AUDIENCES).groupBy("family", "user_id").count().where("count > 1").count()
+    assert per_family == 0
+
+    # The summary prints the tier and grade distribution and the table locations.
+    churn = [scores[u]["churn_tier"] for u in scores]
+    assert f"churn_tier:       high {churn.count('high'):,} ({100 * churn.count('high') / len(churn):.1f}%)" in out
+    assert f"scores.user_scores         {catalog.location(SCORES)}" in out
+
+
+def test_features_are_scanned_once_in_the_fused_plan(spark, world):
+    from userscore.scoring.baselines import naive_scores
+    from userscore.scoring.fuse import fused_scores
+    from userscore.scoring.models import load_champions
+    from userscore.scoring.pipeline import read_features
+    from userscore.tags import load_dictionary
+
+    config, catalog = world["config"], world["catalog"]
+    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
+    dictionary = load_dictionary(config.tags)
+    at = dt.datetime(2026, 3, 1)
+    location = catalog.location("features.user_features")
+
+    def scans(df) -> int:
+        """FileScan nodes of the physical plan reading the features table's location."""
+        previous = spark.conf.get("spark.sql.maxMetadataStringLength")
+        spark.conf.set("spark.sql.maxMetadataStringLength", "100000")  # print whole paths, not "..."
+        try:
+            plan = df._jdf.queryExecution().executedPlan().toString()
+        finally:
+            spark.conf.set("spark.sql.maxMetadataStringLength", previous)
+        return sum(1 for line in plan.splitlines() if "FileScan" in line and f"{location}]" in line)
+
+    fused = fused_scores(read_features(catalog, config, D1), champions, config.scoring, dictionary, at)
+    naive = naive_scores(lambda: read_features(catalog, config, D1), champions, config.scoring, dictionary, at)
+    assert scans(fused) == 1
+    assert scans(naive) == 4  # the counter sees one scan per model plus the base read
+    # Same rows either way.
+    assertDataFrameEqual(fused, naive)
+
+
+def test_crash_in_a_write_leaves_every_table_readable_at_its_previous_version(spark, world, monkeypatch):
+    catalog = world["catalog"]
+    before = {name: (catalog.version(name), catalog.read(name).collect()) for name in (SCORES, WIDE, AUDIENCES)}
+    original = Catalog.conform
+
+    def failing(self, name, df):
+        out = original(self, name, df)
+        if name == WIDE:  # the second write fails mid-way, inside Spark, on one user's row
+            boom = F.when(F.col("user_id") == "u0150", F.raise_error(F.lit("injected failure"))).otherwise(
+                F.col("grade")
+            )
+            out = out.withColumn("grade", boom)
+        return out
+
+    monkeypatch.setattr(Catalog, "conform", failing)
+    with pytest.raises(Exception, match="injected failure"):
+        main(["score", "--as-of", D2.isoformat(), *world["sets"]])
+    monkeypatch.undo()
+
+    # The failed table and the one after it: previous version, previous rows.
+    for name in (WIDE, AUDIENCES):
+        version, rows = before[name]
+        assert catalog.version(name) == version
+        assertDataFrameEqual(catalog.read(name), rows)
+    # The table written before the failure holds the complete new snapshot next to the old one.
+    assert catalog.version(SCORES) == before[SCORES][0] + 1
+    assertDataFrameEqual(catalog.read(SCORES, where=F.col("as_of_date") == D1), before[SCORES][1])
+    assert catalog.read(SCORES, where=F.col("as_of_date") == D2).count() == len(world["rows"][D2])
+
+
+def test_next_snapshot_changes_only_changed_wide_rows_and_reruns_change_nothing(spark, world):
+    catalog = world["catalog"]
+    d1 = {r["user_id"]: r.asDict() for r in catalog.read(SCORES, where=F.col("as_of_date") == D1).collect()}
+    assert main(["score", "--as-of", D2.isoformat(), *world["sets"]]) == 0
+    d2 = {r["user_id"]: r.asDict() for r in catalog.read(SCORES, where=F.col("as_of_date") == D2).collect()}
+    ignored = {"as_of_date", "scored_at"}
+    changed = {u for u in d2 if any(d2[u][c] != d1[u][c] for c in d2[u] if c not in ignored)}
+    assert 0 < len(changed) <= 30  # only the 30 users whose features changed can change
+
+    # Change Data Feed of the MERGE: exactly the changed users, as updates.
+    version = catalog.version(WIDE)
+    feed = _changes(spark, catalog, WIDE, version)
+    assert {r["user_id"] for r in feed if r["_change_type"] == "update_postimage"} == changed
+    assert {r["_change_type"] for r in feed} == {"update_preimage", "update_postimage"}
+    wide = {r["user_id"]: r.asDict() for r in catalog.read(WIDE).collect()}
+    assert {u for u, r in wide.items() if r["as_of_date"] == D2} == changed
+    for user in changed:
+        assert wide[user] == d2[user]
+
+    # Re-running D2: identical score and audience rows, and no change in the wide table's feed.
+    scores = catalog.read(SCORES, where=F.col("as_of_date") == D2).collect()
+    audiences = catalog.read(AUDIENCES, where=F.col("as_of_date") == D2).collect()
+    assert main(["score", "--as-of", D2.isoformat(), *world["sets"]]) == 0
+    assertDataFrameEqual(catalog.read(SCORES, where=F.col("as_of_date") == D2), scores)
+    assertDataFrameEqual(catalog.read(AUDIENCES, where=F.col("as_of_date") == D2), audiences)
+    assert all(_changes(spark, catalog, WIDE, v) == [] for v in range(version + 1, catalog.version(WIDE) + 1))
+
+    # Back-filling D1 leaves the wide rows that already hold D2 values alone.
+    assert main(["score", "--as-of", D1.isoformat(), *world["sets"]]) == 0
+    after = {r["user_id"]: r.asDict() for r in catalog.read(WIDE).collect()}
+    assert after == wide
+
+
+def test_missing_champion_fails_before_anything_is_written(tmp_path, champion_store, capsys):
+    store_dir, _, _ = champion_store
+    extra = ["--set", "models.targets.ltv_365d={horizon_days: 365, label: {kind: any_order_within}}",
+             "--set", "scoring.targets.ltv_365d={prefix: ltv}"]  # fmt: skip
+    sets = [
+        "--set",
+        f"catalog.root={tmp_path}/warehouse",
+        "--set",
+        f"models.tracking.uri=sqlite:///{store_dir}/mlflow.db",
+    ]
+    capsys.readouterr()
+    assert main(["score", "--as-of", D1.isoformat(), *sets, *extra]) == 2
+    out = capsys.readouterr().out
+    assert "no champion for userscore-ltv_365d@champion" in out
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_optional_target_without_champion_gets_null_columns(spark, world, champion_store, tmp_path):
+    from userscore.scoring.fuse import fused_scores
+    from userscore.scoring.models import load_champions
+    from userscore.scoring.pipeline import read_features
+    from userscore.tags import load_dictionary
+
+    store_dir, _, _ = champion_store
+    overrides = tracking_overrides(store_dir)
+    overrides["models"]["targets"] = {"ltv_365d": {"horizon_days": 365, "label": {"kind": "any_order_within"}}}
+    overrides["scoring"] = {"targets": {"ltv_365d": {"prefix": "ltv", "optional": True}}}
+    config = make_config(tmp_path, overrides)
+    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
+    assert champions.missing_optional == ("userscore-ltv_365d@champion",)
+    assert sorted(c.target for c in champions.loaded) == sorted(PREFIX)
+
+    catalog = world["catalog"]  # the features of the module's warehouse
+    frame = fused_scores(
+        read_features(catalog, config, D1),
+        champions,
+        config.scoring,
+        load_dictionary(config.tags),
+        dt.datetime(2026, 3, 1),
+    )
+    got = frame.select("user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", "value_score")
+    # The ltv columns are typed nulls; the value score (without an ltv component) is the job's.
+    written = catalog.read(SCORES, where=F.col("as_of_date") == D1).select("user_id", "value_score")
+    expected = written.select(
+        "user_id",
+        F.lit(None).cast("double").alias("ltv_probability"),
+        F.lit(None).cast("string").alias("ltv_tier"),
+        F.lit(None).cast("string").alias("ltv_reasons"),
+        F.lit(None).cast("string").alias("ltv_model_version"),
+        "value_score",
+    )
+    assertDataFrameEqual(got, expected)
