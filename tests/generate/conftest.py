@@ -185,7 +185,9 @@ class Landed:
 
 def _utc(row: dict) -> dict:
     """Collected timestamps are naive local times: make them aware UTC datetimes."""
-    return {k: dt.datetime.fromtimestamp(v.timestamp(), dt.UTC) if isinstance(v, dt.datetime) else v for k, v in row.items()}
+    return {
+        k: dt.datetime.fromtimestamp(v.timestamp(), dt.UTC) if isinstance(v, dt.datetime) else v for k, v in row.items()
+    }
 
 
 @pytest.fixture(scope="session")

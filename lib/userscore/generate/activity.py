@@ -14,43 +14,9 @@ from pyspark.sql import functions as F
 
 from userscore.generate.random import normal, pick, poisson, uniform
 from userscore.generate.timeline import DAY, HOUR, HOUR_WEIGHTS, Timeline
-from userscore.generate.traits import intensity
+from userscore.generate.traits import active_part
 
-HOT_SHARE, HOT_FACTOR = 0.2, 2.5
-COLD_FACTOR = (1.0 - HOT_SHARE * HOT_FACTOR) / (1.0 - HOT_SHARE)  # keeps the mean factor at 1
 CLUSTER_SHARE, CLUSTER_SD_DAYS = 0.4, 2.0
-
-
-def hot_factor(seed: int, m: Column) -> Column:
-    """Activity multiplier of the user in scope in window month ``m`` (mean 1)."""
-    return F.when(uniform(seed, "hot-month", F.col("idx"), m) < HOT_SHARE, HOT_FACTOR).otherwise(COLD_FACTOR)
-
-
-def _window(m: Column, timeline: Timeline) -> tuple[Column, Column]:
-    """The part of window month ``m`` in which the user in scope is active (may be empty)."""
-    lo = F.greatest(F.col("start"), timeline.month_start(m))
-    hi = F.least(F.col("stop"), timeline.month_end(m))
-    return lo, hi
-
-
-def with_exposure(users: DataFrame, seed: int, timeline: Timeline, month_weights: tuple[float, ...]) -> DataFrame:
-    """Add ``exposure``: per window month, active days x month weight x life cycle x hot/cold state.
-
-    A rate per active day times a month's exposure is the expected record count of that user-month;
-    orders and events share it, so busy months bring both.
-    """
-
-    def month(m: Column) -> Column:
-        lo, hi = _window(m, timeline)
-        days = F.greatest(hi - lo, F.lit(0)) / DAY
-        return days * timeline.month_weight(m, month_weights) * intensity((lo + hi) / 2) * hot_factor(seed, m)
-
-    return users.withColumn("exposure", F.transform(timeline.month_index(), month))
-
-
-def total_exposure() -> Column:
-    """Sum of the user's monthly exposure: the expected record count at a rate of 1 per active day."""
-    return F.aggregate(F.col("exposure"), F.lit(0.0), lambda acc, x: acc + x)
 
 
 def occurrences(
@@ -62,7 +28,7 @@ def occurrences(
     timeline: Timeline,
     keep: list[str],
 ) -> DataFrame:
-    """One row per record at ``rate`` per unit of exposure (see ``with_exposure``): ``keep`` columns of
+    """One row per record at ``rate`` per unit of exposure (see ``traits.exposure``): ``keep`` columns of
     ``users`` plus ``k`` (record index within the user, stable but with gaps) and ``ts`` (epoch seconds
     inside the user's active window)."""
     boost = timeline.max_weekday_weight  # candidates per accepted record under weekday thinning
@@ -72,7 +38,7 @@ def occurrences(
     needed = sorted({"idx", "start", "stop", *keep})
     rows = users.select(*needed, F.posexplode(months).alias("k", "m"))
     k, m = F.col("k"), F.col("m")
-    lo, hi = _window(m, timeline)
+    lo, hi = active_part(m, timeline)
     # Every draw once, as a column: the expressions below use them several times.
     drawn = rows.select(
         *keep,
@@ -92,7 +58,7 @@ def occurrences(
     clustered = lo + width * F.col("_focus") + F.col("_z") * (CLUSTER_SD_DAYS * DAY)
     t0 = F.when(F.col("_cluster") < CLUSTER_SHARE, clustered).otherwise(lo + width * F.col("_spread"))
     t0 = F.least(F.greatest(t0, lo), hi - 1)
-    hour = pick(list(range(24)), F.col("_hour"), HOUR_WEIGHTS)
+    hour = pick(list(range(24)), "_hour", HOUR_WEIGHTS)
     t = F.floor(t0 / DAY) * DAY + hour * HOUR + F.floor(F.col("_second") * HOUR)
     timed = drawn.select(*keep, "k", "_weekday", F.least(F.greatest(t, lo), hi - 1).cast("long").alias("ts"))
     accept = F.col("_weekday") * boost < timeline.weekday_weight(F.col("ts"))

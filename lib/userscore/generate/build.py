@@ -12,7 +12,6 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from userscore.config.generate import GenerateConfig
-from userscore.generate.activity import with_exposure
 from userscore.generate.bad_records import events_with_bad_records, orders_with_bad_lines, users_with_bad_records
 from userscore.generate.calibration import calibrate
 from userscore.generate.events import generate_events, raw_events
@@ -73,7 +72,7 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
     timeline = Timeline.build(cfg.end_date, cfg.history_days, cfg.weekday_weights)
     scales = calibrate(spark, cfg, timeline)
     ids = spark.range(0, cfg.users, 1, _partitions(spark, cfg.users, cfg.users_per_partition))
-    users = with_exposure(user_frame(ids, cfg, timeline, scales), cfg.seed, timeline, cfg.month_weights)
+    users = user_frame(ids, cfg, timeline, scales)
     orders = generate_orders(users, cfg, timeline)
     events = generate_events(users, orders, cfg, timeline)
     changes = level_changes(orders, cfg.member_levels, cfg.level_thresholds)

@@ -14,10 +14,9 @@ from pyspark.sql import functions as F
 
 from userscore.config.generate import GenerateConfig
 from userscore.errors import InputError
-from userscore.generate.activity import total_exposure, with_exposure
 from userscore.generate.events import expected_stragglers, funnel_per_order
 from userscore.generate.timeline import Timeline
-from userscore.generate.traits import Scales, user_frame
+from userscore.generate.traits import Scales, total_exposure, user_frame
 
 CALIBRATION_USERS = 10_000
 
@@ -25,7 +24,7 @@ CALIBRATION_USERS = 10_000
 def calibrate(spark: SparkSession, cfg: GenerateConfig, timeline: Timeline) -> Scales:
     """Rate multipliers for orders and background events (one small Spark job)."""
     reference = user_frame(spark.range(0, CALIBRATION_USERS, 1, 1), cfg, timeline, Scales())
-    reference = with_exposure(reference, cfg.seed, timeline, cfg.month_weights).withColumn("_total", total_exposure())
+    reference = reference.withColumn("_total", total_exposure())
     expected = reference.select(
         (F.col("order_rate") * F.col("_total")).alias("orders"),
         (F.col("visit_rate") * F.col("_total")).alias("visits"),

@@ -56,11 +56,11 @@ def background_events(users: DataFrame, cfg: GenerateConfig, timeline: Timeline)
     promo_types = [t for t in PROMO_EVENTS if t in types] or list(types)
     promo_event = u("event-promo") < F.col("promo") * PROMO_EVENT_SHARE
     event_type = F.when(promo_event, pick(promo_types, u("event-promo-type"))).otherwise(
-        pick(list(types), F.col("_u_type"), list(weights))
+        pick(list(types), "_u_type", list(weights))
     )
-    any_category = pick(cfg.categories, F.col("_u_category"), skewed(len(cfg.categories), 0.5))
+    any_category = pick(cfg.categories, "_u_category", skewed(len(cfg.categories), 0.5))
     category = F.when(u("event-category") < F.col("spread") + 0.2, any_category).otherwise(F.col("pref_category"))
-    page_kind = pick(PAGE_KINDS, F.col("_u_page"), PAGE_WEIGHTS)
+    page_kind = pick(PAGE_KINDS, "_u_page", PAGE_WEIGHTS)
     product = _product_page(F.col("category"), product_number(u("event-product")))
     page = (
         F.when(F.col("event_type").isin(*PRODUCT_EVENTS), product)
@@ -146,7 +146,7 @@ def straggler_events(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) 
     k = F.col("pos")
     rows = with_draws(rows, _u_type=uniform(s, "straggler-type", idx, k))
     span = F.lit(timeline.end) - F.col("_after")
-    event_type = pick(STRAGGLER_TYPES, F.col("_u_type"), STRAGGLER_WEIGHTS)
+    event_type = pick(STRAGGLER_TYPES, "_u_type", STRAGGLER_WEIGHTS)
     return (
         rows.withColumn("k", k)
         .withColumn("ts", (F.col("_after") + F.floor(span * uniform(s, "straggler-t", idx, k))).cast("long"))

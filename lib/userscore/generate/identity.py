@@ -43,7 +43,7 @@ def identity_links(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) ->
     s = cfg.seed
     idx = F.col("idx")
     users = with_draws(users, _u_devices=uniform(s, "devices", idx))
-    devices = pick([1, 2, 3], F.col("_u_devices"), DEVICE_COUNT_WEIGHTS)
+    devices = pick([1, 2, 3], "_u_devices", DEVICE_COUNT_WEIGHTS)
     first = F.col("start")
     # Later devices appear while the user is active (or at the start when the window is empty).
     later = F.greatest(F.col("stop") - first, F.lit(0))

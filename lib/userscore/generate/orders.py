@@ -39,7 +39,7 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
         return uniform(s, salt, idx, k)
 
     rows = with_draws(rows, _u_category=u("order-category-any"))
-    other_category = pick(cfg.categories, F.col("_u_category"), skewed(len(cfg.categories), 0.5))
+    other_category = pick(cfg.categories, "_u_category", skewed(len(cfg.categories), 0.5))
     category = F.when(u("order-category") < F.col("spread"), other_category).otherwise(F.col("pref_category"))
     any_channel = pick(cfg.order_channels, u("order-channel-any"))
     channel = F.when(u("order-channel") < PREFERRED_CHANNEL_SHARE, F.col("pref_channel")).otherwise(any_channel)

@@ -98,25 +98,35 @@ def cumulative(weights: Sequence[float]) -> list[float]:
     return out
 
 
-def pick(values: Sequence, u: Column, weights: Sequence[float] | None = None) -> Column:
+def pick(values: Sequence, u: Column | str, weights: Sequence[float] | None = None) -> Column:
     """The value whose cumulative-weight bucket contains the uniform ``u`` (uniform weights by default).
 
-    Weighted picks are a balanced tree of comparisons (log2(n) per row), which mentions ``u`` n - 1
-    times: pass a column reference (see ``with_draws``), not a hash expression, so the expression and
-    the generated code stay small.
+    Weighted picks are a balanced tree of comparisons (log2(n) per row) that mentions ``u`` n - 1 times:
+    pass the name of a column holding the draw (see ``with_draws``), not a hash expression, so that the
+    expression and the generated code stay small.
     """
-    choices = F.array(*(F.lit(v) for v in values))
     if weights is None:
+        u = F.col(u) if isinstance(u, str) else u
+        choices = F.array(*(F.lit(v) for v in values))
         return choices[F.least(F.floor(u * len(values)).cast("int"), F.lit(len(values) - 1))]
+    if not isinstance(u, str):
+        raise TypeError("pick: weighted picks take the name of a column holding the uniform draw")
     bounds = cumulative(weights)
 
-    def subtree(lo: int, hi: int) -> Column:
+    def subtree(lo: int, hi: int) -> str:
         if lo == hi:
-            return F.lit(values[lo])
+            return _sql_literal(values[lo])
         mid = (lo + hi) // 2
-        return F.when(u < bounds[mid], subtree(lo, mid)).otherwise(subtree(mid + 1, hi))
+        return f"IF(`{u}` < {bounds[mid]:.17f}D, {subtree(lo, mid)}, {subtree(mid + 1, hi)})"
 
-    return subtree(0, len(values) - 1)
+    # One SQL expression: a single call to build it however many values there are.
+    return F.expr(subtree(0, len(values) - 1))
+
+
+def _sql_literal(value: int | str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"pick: int or str values, got {value!r}")
+    return str(value) if isinstance(value, int) else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def with_draws(df: DataFrame, **draws: Column) -> DataFrame:

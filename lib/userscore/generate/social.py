@@ -74,7 +74,7 @@ def social_edges(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> D
         return uniform(s, salt, idx, k)
 
     rows = with_draws(rows, _u_type=u("edge-type"))
-    edge_type = pick(EDGE_TYPES, F.col("_u_type"), EDGE_WEIGHTS)
+    edge_type = pick(EDGE_TYPES, "_u_type", EDGE_WEIGHTS)
     rank = F.floor(F.pow(u("edge-rank"), ALPHA) * n).cast("long")
     anyone = F.floor(u("edge-anyone") * n).cast("long")
     dst = F.when(F.col("edge_type") == "follow", popularity.user_of_rank(rank)).otherwise(anyone)

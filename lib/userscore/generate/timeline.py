@@ -7,6 +7,7 @@ the end, with date arithmetic that does not depend on the session time zone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pyspark.sql import Column
@@ -67,24 +68,30 @@ class Timeline:
         return F.sequence(F.lit(0), F.lit(self.months - 1))
 
     def month_start(self, m: Column) -> Column:
-        return F.array(*(F.lit(s).cast("long") for s in self.month_starts))[m]
+        return _long_array(self.month_starts)[m]
 
     def month_end(self, m: Column) -> Column:
-        return F.array(*(F.lit(s).cast("long") for s in self.month_ends))[m]
+        return _long_array(self.month_ends)[m]
 
     def month_weight(self, m: Column, month_weights: tuple[float, ...]) -> Column:
         """The seasonal weight of month ``m`` of the window (calendar month's weight)."""
-        return F.array(*(F.lit(float(month_weights[n - 1])) for n in self.month_numbers))[m]
-
-    def calendar_month(self, m: Column) -> Column:
-        return F.array(*(F.lit(n) for n in self.month_numbers))[m]
+        return F.expr(_sql_array(float(month_weights[n - 1]) for n in self.month_numbers))[m]
 
     def weekday_weight(self, seconds: Column) -> Column:
-        return F.array(*(F.lit(w) for w in self.weekday_weights))[weekday(seconds)]
+        return F.expr(_sql_array(self.weekday_weights))[weekday(seconds)]
 
     @property
     def max_weekday_weight(self) -> float:
         return max(self.weekday_weights)
+
+
+def _long_array(values: tuple[int, ...]) -> Column:
+    return F.expr("array(" + ", ".join(f"{v}L" for v in values) + ")")
+
+
+def _sql_array(values: Iterable[float]) -> str:
+    """``array(...)`` of doubles as SQL text: one call instead of one per element."""
+    return "array(" + ", ".join(f"{float(v):.17f}D" for v in values) + ")"
 
 
 def weekday(seconds: Column) -> Column:

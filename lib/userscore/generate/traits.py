@@ -28,6 +28,8 @@ PREFERRED_CHANNEL_SHARE = 0.7  # orders through the preferred channel
 NOVELTY_BOOST, NOVELTY_DAYS = 1.0, 45.0  # new users are twice as active in their first weeks
 FADE_DAYS, FADE_FLOOR = 90.0, 0.3  # activity fades during the last months before churn
 MAX_LIFETIME_DAYS = 36_500.0
+HOT_SHARE, HOT_FACTOR = 0.2, 2.5  # a fifth of user-months are busy ones
+COLD_FACTOR = (1.0 - HOT_SHARE * HOT_FACTOR) / (1.0 - HOT_SHARE)  # keeps the mean factor at 1
 # Registration channels with a known effect on churn (others: 1.0).
 CHANNEL_HAZARD = {"referral": 0.8, "search_ad": 1.25, "social": 1.1, "store": 0.9}
 
@@ -71,7 +73,7 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
 
     Columns: idx, user_id, reg, churn, start/stop (the active window inside the history), buyer,
     order_rate, visit_rate, spend_level, hazard, decay, promo, refund_p, spread, pref_category,
-    pref_channel, reg_channel, gender, age_band, region, sociability.
+    pref_channel, reg_channel, gender, age_band, region, sociability, exposure (see ``exposure``).
     """
     s = cfg.seed
     idx = F.col("idx")
@@ -102,13 +104,13 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
     )
     draws = draws.select(
         "*",
-        pick(cfg.categories, F.col("_u_category"), skewed(len(cfg.categories), 0.5)).alias("pref_category"),
-        pick(cfg.order_channels, F.col("_u_channel"), skewed(len(cfg.order_channels), 1.0)).alias("pref_channel"),
-        pick(cfg.registration_channels, F.col("_u_reg_channel"), skewed(len(cfg.registration_channels), 0.7)).alias(
+        pick(cfg.categories, "_u_category", skewed(len(cfg.categories), 0.5)).alias("pref_category"),
+        pick(cfg.order_channels, "_u_channel", skewed(len(cfg.order_channels), 1.0)).alias("pref_channel"),
+        pick(cfg.registration_channels, "_u_reg_channel", skewed(len(cfg.registration_channels), 0.7)).alias(
             "reg_channel"
         ),
-        pick(cfg.genders, F.col("_u_gender"), skewed(len(cfg.genders), 0.85)).alias("gender"),
-        pick(cfg.age_bands, F.col("_u_age"), [1.0 - 0.5 * abs(p - 0.35) for p in age_pos]).alias("age_band"),
+        pick(cfg.genders, "_u_gender", skewed(len(cfg.genders), 0.85)).alias("gender"),
+        pick(cfg.age_bands, "_u_age", [1.0 - 0.5 * abs(p - 0.35) for p in age_pos]).alias("age_band"),
     )
     z_act, z_vis = F.col("_z_act"), F.col("_z_vis")
     # Mid-life users spend more: +0.15 in the middle of the age range, -0.15 at its ends.
@@ -135,12 +137,45 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
     )
     lifetime_days = F.least(F.col("_lifetime_draw") / F.col("hazard"), F.lit(MAX_LIFETIME_DAYS))
     churn = (F.col("reg") + F.floor(lifetime_days * DAY)).cast("long")
-    return traits.select(
+    timed = traits.select(
         *(c for c in traits.columns if not c.startswith("_")),
         churn.alias("churn"),
         F.greatest(F.col("reg"), F.lit(timeline.start).cast("long")).alias("start"),
         F.least(churn, F.lit(timeline.end).cast("long")).alias("stop"),
     )
+    return timed.withColumn("exposure", exposure(s, timeline, cfg.month_weights))
+
+
+def hot_factor(seed: int, m: Column) -> Column:
+    """Activity multiplier of the user in scope in window month ``m`` (mean 1)."""
+    return F.when(uniform(seed, "hot-month", F.col("idx"), m) < HOT_SHARE, HOT_FACTOR).otherwise(COLD_FACTOR)
+
+
+def active_part(m: Column, timeline: Timeline) -> tuple[Column, Column]:
+    """[lo, hi): the part of window month ``m`` in which the user in scope is active (may be empty)."""
+    lo = F.greatest(F.col("start"), timeline.month_start(m))
+    hi = F.least(F.col("stop"), timeline.month_end(m))
+    return lo, hi
+
+
+def exposure(seed: int, timeline: Timeline, month_weights: tuple[float, ...]) -> Column:
+    """Per window month, active days x month weight x life cycle x hot/cold state, for the user in scope.
+
+    A rate per active day times a month's exposure is the expected record count of that user-month;
+    orders and events share it, so busy months bring both.
+    """
+
+    def month(m: Column) -> Column:
+        lo, hi = active_part(m, timeline)
+        days = F.greatest(hi - lo, F.lit(0)) / DAY
+        return days * timeline.month_weight(m, month_weights) * intensity((lo + hi) / 2) * hot_factor(seed, m)
+
+    return F.transform(timeline.month_index(), month)
+
+
+def total_exposure() -> Column:
+    """Sum of the user's monthly exposure: the expected record count at a rate of 1 per active day."""
+    return F.aggregate(F.col("exposure"), F.lit(0.0), lambda acc, x: acc + x)
 
 
 def intensity(t: Column) -> Column:
