@@ -211,6 +211,7 @@ def main() -> int:
     from userscore.features import feature_columns
     from userscore.models.tracking import resolve
     from userscore.scoring.baselines import naive_scores, pyfunc_scores
+    from userscore.scoring.customer_base import load_customer_base
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions, logical_scored_at
     from userscore.scoring.pipeline import read_features, score_snapshot
@@ -258,22 +259,34 @@ def main() -> int:
     dictionary = load_dictionary(config.tags)
     at = logical_scored_at(AS_OF, champions.loaded)
     scoring = config.scoring
+    # The features here are synthetic (no silver orders, no BTYD champion): the BTYD columns are null.
+    base = load_customer_base(catalog, config, AS_OF)
 
     def features():
         return read_features(catalog, config, AS_OF)
 
-    _noop(fused_scores(features().sample(0.01, seed=1), champions, scoring, dictionary, at))  # warm-up
+    _noop(
+        fused_scores(features().sample(0.01, seed=1), champions, scoring, dictionary, at, customer_base=base)
+    )  # warm-up
     n_pyfunc = min(args.pyfunc_users, args.users)
     routes = {
-        "fused": (lambda: fused_scores(features(), champions, scoring, dictionary, at), args.users, cores),
-        "naive": (lambda: naive_scores(features, champions, scoring, dictionary, at), args.users, cores),
+        "fused": (
+            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base),
+            args.users,
+            cores,
+        ),
+        "naive": (
+            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base),
+            args.users,
+            cores,
+        ),
         "fused, no reasons": (
-            lambda: fused_scores(features(), champions, scoring, dictionary, at, explain=False),
+            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, explain=False),
             args.users,
             cores,
         ),
         "naive, no reasons": (
-            lambda: naive_scores(features, champions, scoring, dictionary, at, explain=False),
+            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, explain=False),
             args.users,
             cores,
         ),
@@ -283,7 +296,12 @@ def main() -> int:
         # JVM; one worker keeps that to one extra JVM on a shared machine. Its rate is per the 1 core used.
         routes["pyfunc (no reasons)"] = (
             lambda: pyfunc_scores(
-                features().orderBy("user_id").limit(n_pyfunc).coalesce(1), champions, scoring, dictionary, at
+                features().orderBy("user_id").limit(n_pyfunc).coalesce(1),
+                champions,
+                scoring,
+                dictionary,
+                at,
+                customer_base=base,
             ),
             n_pyfunc,
             1,

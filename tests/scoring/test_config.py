@@ -126,6 +126,6 @@ def test_wide_table_has_change_data_feed_and_score_columns(config):
     wide = config.tables["tags.user_tag_wide"]
     assert wide.properties["delta.enableChangeDataFeed"] == "true"
     assert wide.key == ("user_id",) and wide.open_schema
-    expected = ["user_id", "as_of_date", *config.scoring.output_columns()]
+    expected = ["user_id", "as_of_date", *config.scoring.output_columns(config.btyd_score_columns())]
     assert list(config.tables["scores.user_scores"].column_names) == expected
     assert list(wide.column_names) == expected

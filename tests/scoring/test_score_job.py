@@ -18,6 +18,7 @@ from tests.conftest import make_config
 from tests.scoring.conftest import D1, D2, MODEL_NUMERIC, feature_rows, features_frame, tracking_overrides
 from userscore.catalog import Catalog
 from userscore.cli import main
+from userscore.scoring.customer_base import load_customer_base
 
 SCORES, WIDE, AUDIENCES = "scores.user_scores", "tags.user_tag_wide", "audiences.segment_members"
 PREFIX = {"churn_60d": "churn", "repurchase_30d": "repurchase", "vip_promotion_90d": "vip"}
@@ -199,8 +200,13 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
             spark.conf.set("spark.sql.maxMetadataStringLength", previous)
         return sum(1 for line in plan.splitlines() if "FileScan" in line and f"{location}]" in line)
 
-    fused = fused_scores(read_features(catalog, config, D1), champions, config.scoring, dictionary, at)
-    naive = naive_scores(lambda: read_features(catalog, config, D1), champions, config.scoring, dictionary, at)
+    base = load_customer_base(catalog, config, D1)  # no BTYD champion in this store: null columns
+    fused = fused_scores(
+        read_features(catalog, config, D1), champions, config.scoring, dictionary, at, customer_base=base
+    )
+    naive = naive_scores(
+        lambda: read_features(catalog, config, D1), champions, config.scoring, dictionary, at, customer_base=base
+    )
     assert scans(fused) == 1
     assert scans(naive) == 4  # the counter sees one scan per model plus the base read
     # Same rows either way.
@@ -309,6 +315,7 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         config.scoring,
         load_dictionary(config.tags),
         dt.datetime(2026, 3, 1),
+        customer_base=load_customer_base(catalog, config, D1),
     )
     got = frame.select("user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", "value_score")
     # The ltv columns are typed nulls; the value score (without an ltv component) is the job's.

@@ -13,7 +13,7 @@ model's unit here, so a caller never has to know the unit the model was fitted i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -35,20 +35,17 @@ from userscore.btyd.gamma_gamma import (
     fit_gamma_gamma,
 )
 from userscore.btyd.summary import SufficientStats
-from userscore.config.btyd import UNIT_DAYS
+from userscore.config.btyd import (
+    EXPECTED_AVG_VALUE,
+    P_ALIVE,
+    UNIT_DAYS,
+    BTYDScoring,
+    clv_column,
+    expected_purchases_column,
+)
 from userscore.models.promotion import Decision
 
 DAYS_PER_YEAR = 365.25
-P_ALIVE = "p_alive"
-EXPECTED_AVG_VALUE = "expected_avg_value"
-
-
-def expected_purchases_column(horizon_days: int) -> str:
-    return f"expected_purchases_{horizon_days}d"
-
-
-def clv_column(horizon_days: int) -> str:
-    return f"clv_{horizon_days}d"
 
 
 @dataclass(frozen=True)
@@ -62,12 +59,7 @@ class ScoreSettings:
 
     @property
     def columns(self) -> list[str]:
-        return [
-            P_ALIVE,
-            *(expected_purchases_column(h) for h in self.horizons_days),
-            EXPECTED_AVG_VALUE,
-            clv_column(self.clv_horizon_days),
-        ]
+        return BTYDScoring(**asdict(self)).columns
 
     @classmethod
     def of(cls, scoring: Any) -> ScoreSettings:

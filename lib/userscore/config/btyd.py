@@ -17,6 +17,20 @@ from userscore.config.typed import KeyPath, frozen
 TimeUnit = Literal["days", "weeks"]
 UNIT_DAYS: dict[str, int] = {"days": 1, "weeks": 7}
 
+# Score column names (the fused scoring stage writes them; tags and segments may use them).
+P_ALIVE = "p_alive"
+EXPECTED_AVG_VALUE = "expected_avg_value"
+MODEL_VERSION = "btyd_model_version"
+
+
+def expected_purchases_column(horizon_days: int) -> str:
+    return f"expected_purchases_{horizon_days}d"
+
+
+def clv_column(horizon_days: int) -> str:
+    return f"clv_{horizon_days}d"
+
+
 # The silver.orders columns the summary reads (the contract with ingest), checked in reference_errors.
 ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded")
 SUMMARY_COLUMNS = ("user_id", "as_of_date", "x", "t_x_days", "t_cal_days", "m_x")
@@ -47,6 +61,16 @@ class BTYDScoring:
             raise ValueError(f"clv_step_days: between 1 and clv_horizon_days, got {self.clv_step_days}")
         if not -1.0 < self.annual_discount_rate < 10.0:
             raise ValueError(f"annual_discount_rate: a yearly rate in (-1, 10), got {self.annual_discount_rate}")
+
+    @property
+    def columns(self) -> list[str]:
+        """The score columns, in order: p_alive, expected purchases per horizon, average value, CLV."""
+        return [
+            P_ALIVE,
+            *(expected_purchases_column(h) for h in self.horizons_days),
+            EXPECTED_AVG_VALUE,
+            clv_column(self.clv_horizon_days),
+        ]
 
 
 @frozen

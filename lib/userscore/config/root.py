@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
 from userscore.config.features import FeaturesConfig
@@ -87,12 +88,17 @@ class Config:
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from self._scoring_reference_errors()
 
+    def btyd_score_columns(self) -> list[str]:
+        """The customer-base columns the scoring stage writes (none when ``scoring.btyd.enabled`` is off)."""
+        return [*self.btyd.scoring.columns, BTYD_MODEL_VERSION] if self.scoring.btyd.enabled else []
+
     def _scoring_reference_errors(self) -> Iterator[ReferenceError_]:
         # Tag and segment rules are checked against the columns a scores row has: features + scores (+ tags).
         if not (self.scoring.targets or self.tags.dictionary or self.segments.families):
             return
         features = known_feature_columns(self.features)
-        yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets))
-        scored = [*features, *self.scoring.output_columns()]
+        btyd = self.btyd_score_columns()
+        yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets), btyd)
+        scored = [*features, *self.scoring.output_columns(btyd)]
         yield from tags_reference_errors(self.tags, scored)
         yield from segments_reference_errors(self.segments, self.tables, [*scored, *self.tags.dictionary])

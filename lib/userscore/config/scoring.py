@@ -152,6 +152,16 @@ class ReasonsConfig:
             raise ValueError(f"decimals: between 0 and 6, got {self.decimals}")
 
 
+@frozen
+class CustomerBaseOutput:
+    """The BTYD columns (p_alive, expected purchases, expected average value, CLV; names from the ``btyd``
+    section): the champion of ``btyd.model_name`` applied to the BTYD summary at D. ``optional``: without
+    a champion those columns are null instead of the job failing."""
+
+    enabled: bool = True
+    optional: bool = True
+
+
 def _default_carry() -> tuple[str, ...]:
     return ("r_score", "f_score", "m_score", "rfm_score", "rfm_segment", "preference_score")
 
@@ -168,6 +178,7 @@ class ScoringConfig:
     value_score: ValueScoreConfig = ValueScoreConfig()
     grades: tuple[Band, ...] = DEFAULT_GRADES
     reasons: ReasonsConfig = ReasonsConfig()
+    btyd: CustomerBaseOutput = CustomerBaseOutput()
 
     def __post_init__(self):
         prefixes = [t.prefix for t in self.targets.values()]
@@ -182,9 +193,10 @@ class ScoringConfig:
     def target_columns(self) -> list[str]:
         return [t.column(s) for t in self.targets.values() for s in TARGET_SUFFIXES]
 
-    def output_columns(self) -> list[str]:
-        """The columns of a scores row after user_id and as_of_date (tags follow them)."""
-        return [*self.carry, *self.target_columns(), *VALUE_COLUMNS]
+    def output_columns(self, btyd_columns: Sequence[str] = ()) -> list[str]:
+        """The columns of a scores row after user_id and as_of_date (tags follow them); ``btyd_columns``:
+        the customer-base columns when ``btyd.enabled`` (see ``Config.btyd_score_columns``)."""
+        return [*self.carry, *self.target_columns(), *btyd_columns, *VALUE_COLUMNS]
 
 
 def known_feature_columns(features) -> list[str]:
@@ -195,7 +207,11 @@ def known_feature_columns(features) -> list[str]:
 
 
 def reference_errors(
-    scoring: ScoringConfig, tables: Mapping[str, object], feature_columns: Sequence[str], model_targets: Sequence[str]
+    scoring: ScoringConfig,
+    tables: Mapping[str, object],
+    feature_columns: Sequence[str],
+    model_targets: Sequence[str],
+    btyd_columns: Sequence[str] = (),
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """Undefined tables, columns and targets referenced by ``scoring``; declared output tables that expect
     columns the section does not produce (they would fail at write time)."""
@@ -216,7 +232,7 @@ def reference_errors(
     for target in scoring.targets:
         if target not in model_targets:
             yield ("scoring", "targets", target), f"undefined target {target!r}", f"one of {sorted(model_targets)}"
-    produced = set(scoring.output_columns())
+    produced = set(scoring.output_columns(btyd_columns))
     clashes = sorted((produced - set(scoring.carry)) & features)
     if clashes:
         yield ("scoring", "targets"), f"output columns {clashes} that are feature columns", "distinct names"

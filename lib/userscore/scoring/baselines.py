@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.scoring import ScoringConfig
+from userscore.scoring.customer_base import CustomerBase
 from userscore.scoring.fuse import apply_champions, finish_scores
 from userscore.scoring.models import Champions, model_inputs
 from userscore.tags.dictionary import TagDictionary
@@ -28,6 +29,8 @@ def naive_scores(
     scoring: ScoringConfig,
     dictionary: TagDictionary,
     scored_at: dt.datetime,
+    *,
+    customer_base: CustomerBase | None,
     explain: bool = True,
 ) -> DataFrame:
     """One pass and one join per model over ``read_features()`` (called once per model, plus once)."""
@@ -36,7 +39,7 @@ def naive_scores(
         outputs = [champion.output.column("probability"), champion.output.column("reasons")]
         scored = apply_champions(read_features(), [champion], scoring.reasons, explain).select("user_id", *outputs)
         df = df.join(scored, "user_id")
-    return finish_scores(df, champions, scoring, dictionary, scored_at)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
 def pyfunc_scores(
@@ -45,6 +48,8 @@ def pyfunc_scores(
     scoring: ScoringConfig,
     dictionary: TagDictionary,
     scored_at: dt.datetime,
+    *,
+    customer_base: CustomerBase | None,
     env_manager: str = "local",
 ) -> DataFrame:
     """Every model as an ``mlflow.pyfunc.spark_udf`` over the columns its pipeline reads."""
@@ -63,4 +68,4 @@ def pyfunc_scores(
                 champion.output.column("reasons"): F.lit(None).cast("string"),
             }
         )
-    return finish_scores(df, champions, scoring, dictionary, scored_at)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from userscore.config.scoring import KEY_COLUMNS, ReasonsConfig, ScoringConfig
 from userscore.errors import InputError
+from userscore.scoring.customer_base import CustomerBase, with_customer_base
 from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for
 from userscore.scoring.reasons import format_reasons, reasons_struct
 from userscore.scoring.tags import with_tags
@@ -74,14 +75,17 @@ def fused_scores(
     scoring: ScoringConfig,
     dictionary: TagDictionary,
     scored_at: dt.datetime,
+    *,
+    customer_base: CustomerBase | None,
     explain: bool = True,
 ) -> DataFrame:
     """Every output column for every user of ``features`` (one snapshot): the scores row.
 
-    Columns: user_id, as_of_date, ``scoring.output_columns()``, then one column per tag.
+    Columns: user_id, as_of_date, ``scoring.output_columns(<customer_base columns>)``, then one column per tag.
+    ``customer_base``: see ``customer_base.load_customer_base`` (None: the BTYD columns are switched off).
     """
     scored = apply_champions(features, champions.loaded, scoring.reasons, explain)
-    return finish_scores(scored, champions, scoring, dictionary, scored_at)
+    return finish_scores(scored, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
 def finish_scores(
@@ -90,9 +94,13 @@ def finish_scores(
     scoring: ScoringConfig,
     dictionary: TagDictionary,
     scored_at: dt.datetime,
+    *,
+    customer_base: CustomerBase | None,
 ) -> DataFrame:
-    """From features + model outputs: model versions, tiers, value score and reasons, grade, tags; the
-    output columns in order. Optional targets without a champion get typed nulls."""
+    """From features + model outputs: BTYD columns, model versions, tiers, value score and reasons, grade,
+    tags; the output columns in order. Optional targets without a champion get typed nulls."""
+    if customer_base is not None:
+        df = with_customer_base(df, customer_base)
     versions = {c.target: c.version for c in champions.loaded}
     model_columns = {}
     for target, output in scoring.targets.items():
@@ -113,4 +121,5 @@ def finish_scores(
         }
     ).withColumn("grade", band(F.col("value_score"), scoring.grades))
     df = with_tags(df, dictionary)
-    return df.select(*KEY_COLUMNS, *scoring.output_columns(), *dictionary.ids)
+    btyd_columns = customer_base.columns if customer_base is not None else ()
+    return df.select(*KEY_COLUMNS, *scoring.output_columns(btyd_columns), *dictionary.ids)

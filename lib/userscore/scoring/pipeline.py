@@ -19,8 +19,10 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
+from userscore.config.btyd import P_ALIVE
 from userscore.config.scoring import KEY_COLUMNS, ScoringConfig
 from userscore.errors import InputError
+from userscore.scoring.customer_base import CustomerBase, load_customer_base
 from userscore.scoring.fuse import fused_scores
 from userscore.scoring.models import Champions, load_champions, logical_scored_at
 from userscore.scoring.writer import AS_OF, write_outputs
@@ -37,6 +39,7 @@ class ScoreOutcome:
     scored_at: dt.datetime
     rows: int
     champions: Champions
+    customer_base: CustomerBase | None
     writes: list[WriteResult]
     distribution: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
@@ -58,7 +61,7 @@ def required_feature_columns(config: Config) -> set[str]:
     features = set(known_feature_columns(config.features))
     scoring = config.scoring
     referenced = {*KEY_COLUMNS, *scoring.carry, *scoring.value_score.rule}
-    known = [*features, *scoring.output_columns(), *config.tags.dictionary]
+    known = [*features, *scoring.output_columns(config.btyd_score_columns()), *config.tags.dictionary]
     for tag in config.tags.dictionary.values():
         d = tag.definition
         referenced |= validate_rule(d.rule, known) if d.rule is not None else {d.column}
@@ -94,9 +97,11 @@ def score_snapshot(
     )
     for target in champions.missing_optional:
         logger.warning("optional target %s has no champion: its columns are null", target)
+    customer_base = load_customer_base(catalog, config, as_of, logger)
     features = read_features(catalog, config, as_of)
     at = scored_at or logical_scored_at(as_of, champions.loaded)
-    scores = fused_scores(features, champions, scoring, dictionary, at).persist(StorageLevel.MEMORY_AND_DISK)
+    scores = fused_scores(features, champions, scoring, dictionary, at, customer_base=customer_base)
+    scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows = scores.count()
         if rows == 0:
@@ -105,7 +110,7 @@ def score_snapshot(
             )
         logger.info("scored %d users of snapshot %s", rows, as_of)
         writes = write_outputs(catalog, scores, scoring, config.segments, as_of)
-        outcome = ScoreOutcome(as_of, at, rows, champions, writes)
+        outcome = ScoreOutcome(as_of, at, rows, champions, customer_base, writes)
         outcome.distribution = distribution(scores, scoring)
         outcome.examples = examples(scores, scoring, dictionary)
     finally:
@@ -147,6 +152,10 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
     """Distribution of tiers and grades, example users with tags and reasons, and where the tables are."""
     lines = [f"snapshot {outcome.as_of}: {outcome.rows:,} users, scored_at {outcome.scored_at:%Y-%m-%d %H:%M:%S} UTC"]
     lines.append("champions: " + ", ".join(f"{c.model_name} v{c.version}" for c in outcome.champions.loaded))
+    base = outcome.customer_base
+    if base is not None:
+        model = f"{base.model_name} v{base.version}" if base.model is not None else "no champion (columns null)"
+        lines.append(f"customer base (BTYD): {model}")
     if outcome.champions.missing_optional:
         lines.append("optional, no champion (columns null): " + ", ".join(outcome.champions.missing_optional))
     for column, counts in outcome.distribution.items():
@@ -161,6 +170,9 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
             p, tier, why = (row[output.column(s)] for s in ("probability", "tier", "reasons"))
             if p is not None:
                 lines.append(f"    {output.prefix}: p={p:.3f} {tier} <- {why or '-'}")
+        if base is not None and base.model is not None and row[P_ALIVE] is not None:
+            clv = base.settings.columns[-1]
+            lines.append(f"    customer base: p_alive={row[P_ALIVE]:.3f}, {clv}={row[clv]:.2f}")
         flags = [t.id for t in dictionary if t.kind == "rule" and row[t.id]]
         values = [f"{t.id}={row[t.id]}" for t in dictionary if t.kind != "rule"]
         lines.append(f"    tags: {', '.join(flags) or '-'} | {', '.join(values)}")
