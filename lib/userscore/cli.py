@@ -20,6 +20,7 @@ JOBS = {
     "btyd": "userscore.jobs.btyd",
     "score": "userscore.jobs.score",
     "tags": "userscore.jobs.tags",
+    "monitor": "userscore.jobs.monitor",
     "demo": "userscore.jobs.demo",
 }
 

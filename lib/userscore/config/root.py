@@ -15,6 +15,8 @@ from userscore.config.ingest import IngestConfig
 from userscore.config.ingest import reference_errors as ingest_reference_errors
 from userscore.config.models import ModelsConfig
 from userscore.config.models import reference_errors as models_reference_errors
+from userscore.config.monitoring import MonitorConfig
+from userscore.config.monitoring import reference_errors as monitor_reference_errors
 from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
 from userscore.config.scoring import ScoringConfig, known_feature_columns
 from userscore.config.scoring import reference_errors as scoring_reference_errors
@@ -46,6 +48,7 @@ class Config:
     tags: TagsConfig = TagsConfig()
     segments: SegmentsConfig = SegmentsConfig()
     btyd: BTYDConfig = BTYDConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -86,6 +89,7 @@ class Config:
         yield from features_reference_errors(self.features, self.tables)
         yield from models_reference_errors(self.models, self.tables)
         yield from btyd_reference_errors(self.btyd, self.tables)
+        yield from monitor_reference_errors(self.monitor, self.tables)
         yield from self._scoring_reference_errors()
 
     def btyd_score_columns(self) -> list[str]:

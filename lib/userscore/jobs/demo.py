@@ -11,6 +11,7 @@ Every stage runs in this one process and Spark session, exactly as its own job w
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from collections.abc import Sequence
 
 from userscore.runner import JobContext
@@ -28,29 +29,54 @@ def config_overrides(args: argparse.Namespace) -> dict:
     return {"generate": generate} if generate else {}
 
 
+# Feature snapshots every SNAPSHOT_DAYS over the last SNAPSHOT_SPAN_DAYS up to end_date: enough matured
+# snapshots for every target (the longest horizon is 90 days), and a previous scored snapshot to monitor.
+SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 60, 360
+
+
 def stages(ctx: JobContext) -> list[tuple[str, list[str]]]:
     """The demo's stages as (job, arguments), in pipeline order."""
+    end = ctx.config.generate.end_date
+    first, previous = end - dt.timedelta(days=SNAPSHOT_SPAN_DAYS), end - dt.timedelta(days=SNAPSHOT_DAYS)
     return [
         ("generate", []),
         ("ingest", ["--force"]),
+        ("features", ["--from", f"{first}", "--to", f"{end}", "--every", f"{SNAPSHOT_DAYS}d"]),
+        ("train", ["--all"]),
+        ("btyd", ["--as-of", f"{end}"]),
+        ("score", ["--as-of", f"{previous}"]),
+        ("score", ["--as-of", f"{end}"]),
+        ("monitor", ["--as-of", f"{end}"]),
     ]
+
+
+POINTERS = ("MLflow tracking:", "MLflow UI:", "report:")
 
 
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
     parser = build_parser()
+    pointers = []  # where to look next: the MLflow store and UI, the monitoring report
     for name, argv in stages(ctx):
         args = parser.parse_args([name, *argv])
         stage_ctx = JobContext(
-            name=name, config=ctx.config, args=args, logger=ctx.logger.getChild(name), run_id=ctx.run_id,
-            durations=ctx.durations, writes=ctx.writes, _catalog=ctx.catalog,
+            name=name,
+            config=ctx.config,
+            args=args,
+            logger=ctx.logger.getChild(name),
+            run_id=ctx.run_id,
+            durations=ctx.durations,
+            writes=ctx.writes,
+            _catalog=ctx.catalog,
         )
         with ctx.stage(f"demo {name}"):
             lines = args.handler.run(stage_ctx)
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
+        pointers += [line for line in lines if line.startswith(POINTERS)]
     config = ctx.config
     return [
+        *dict.fromkeys(pointers),
         f"raw files:  {config.path(config.generate.raw_dir)}",
         f"warehouse:  {config.path(config.catalog.root)} (Delta tables <layer>/<name>)",
         *(f"  {name:<24} {ctx.catalog.location(name)}" for name in sorted({w.table for w in ctx.writes})),
