@@ -31,7 +31,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 # Feature snapshots every SNAPSHOT_DAYS over the last SNAPSHOT_SPAN_DAYS up to end_date: enough matured
 # snapshots for every target (the longest horizon is 90 days), and a previous scored snapshot to monitor.
-SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 60, 360
+SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 90, 360
 
 
 def stages(ctx: JobContext) -> list[tuple[str, list[str]]]:

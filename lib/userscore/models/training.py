@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,23 @@ def logistic_regression(params: LRParams, weighted: bool) -> Pipeline:
     return Pipeline(stages=[StandardScaler(inputCol=FEATURES, outputCol="_lr_features", withMean=True), lr])
 
 
+def without_training_summary(model: PipelineModel, scratch_dir: str) -> PipelineModel:
+    """``model`` saved under ``scratch_dir`` and loaded back, which drops the LR training summary.
+
+    A freshly fitted LogisticRegressionModel keeps its training summary, which references the
+    SparkSession; once the session's ObservationManager exists (Spark 4), shipping the model inside a
+    task (its predict UDF) fails with "Task not serializable". A loaded model has no summary.
+    """
+    spark = SparkSession.getActiveSession()
+    path = f"{scratch_dir.rstrip('/')}/lr-baseline-{uuid.uuid4().hex}"
+    model.write().save(path)
+    try:
+        return PipelineModel.load(path)
+    finally:
+        hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)
+        hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(hadoop_path, True)
+
+
 def feature_names(assembled: DataFrame) -> list[str]:
     """Vector slot -> source feature name, from the assembler's ML attribute metadata."""
     attrs = assembled.schema[FEATURES].metadata.get("ml_attr", {}).get("attrs", {})
@@ -178,7 +196,7 @@ def fit_models(
     gbt.setPredictionCol("")
 
     started = time.perf_counter()
-    baseline = logistic_regression(target.lr, weighted).fit(assembled)
+    baseline = without_training_summary(logistic_regression(target.lr, weighted).fit(assembled), checkpoint_dir)
     seconds["lr"] = time.perf_counter() - started
     baseline.stages[-1].setPredictionCol("").setRawPredictionCol("")
     names = feature_names(assembled)
