@@ -33,7 +33,7 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
 # Feature snapshots every SNAPSHOT_DAYS over the last SNAPSHOT_SPAN_DAYS up to end_date: enough matured
 # snapshots for every target (the longest horizon is 90 days), and a matured previous snapshot to monitor.
-SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 120, 360
+SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 60, 360
 # GBT trees per target in the demo (the default is 80): half the training time, a few thousandths of AUC.
 # `make quality` trains with the defaults on the demo's data.
 DEMO_TREES = 40
