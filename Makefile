@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-USERS ?= 20000
+USERS ?= 10000
 # The demo's documented development key for hashing phone numbers and e-mails. Real deployments set
 # USERSCORE_PII_KEY from a secret store; ingest refuses to run without it.
 export USERSCORE_PII_KEY ?= userscore-demo-key-not-a-secret

@@ -1,7 +1,7 @@
 """Run the whole pipeline once in local mode on synthetic data and say where every result is.
 
 Parameters:
-  --users N   users to generate (default: generate.users in conf, 20,000)
+  --users N   users to generate (default: generate.users in conf, 10,000)
   --seed S    generator seed (default: generate.seed)
 
 Every stage runs in this one process and Spark session, exactly as its own job would
