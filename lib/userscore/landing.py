@@ -80,6 +80,7 @@ def read_manifest(raw_dir: Path, batch_id: str) -> dict:
         raise InputError(f"no manifest for batch {batch_id!r} at {path}")
     return json.loads(path.read_text(encoding="utf-8"))
 
+
 def _require(path: Path) -> None:
     if not path.exists() or not any(
         p.name.startswith("part-") or p.suffix in (".parquet", ".json", ".jsonl", ".txt") for p in path.iterdir()

@@ -126,6 +126,11 @@ def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
     assert float(fields[5]) == pytest.approx(round(run.data.metrics["ece"], 4))
     assert float(fields[6]) == pytest.approx(round(run.data.metrics["lr_auc"], 4))
     assert fields[7] == "promoted"
+    # Where to look, in the one format train, btyd and models share (the demo lists each line once).
+    assert [line.strip() for line in out.splitlines() if line.strip().startswith("MLflow")] == [
+        f"MLflow tracking: {uri} (artifacts {(REPO / 'mlruns').resolve().as_uri()})",
+        f"MLflow UI:       mlflow ui --backend-store-uri {uri}",
+    ]
 
 
 def test_unknown_target_and_missing_features_fail_before_training(spark, tmp_path):

@@ -65,5 +65,5 @@ def run(ctx: JobContext) -> Sequence[str]:
         *lines,
         f"{registered.model_name} v{registered.version} (run {registered.run_id}): {registered.decision}",
         f"previous {alias}: {'v' + registered.previous_champion if registered.previous_champion else 'none'}",
-        f"MLflow UI: {store.ui_command}",
+        *store.pointer_lines(),
     ]

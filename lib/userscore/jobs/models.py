@@ -29,4 +29,4 @@ def run(ctx: JobContext) -> Sequence[str]:
     rows = list_versions(client, ctx.config.models.tracking.model_prefix)
     if not rows:
         return [f"no registered models named {ctx.config.models.tracking.model_prefix}* in {store.uri}"]
-    return [*format_table(rows), f"MLflow tracking: {store.uri}", f"MLflow UI:       {store.ui_command}"]
+    return [*format_table(rows), *store.pointer_lines()]

@@ -22,13 +22,28 @@ class Store:
     """The resolved tracking store: URI, experiment and where its artifacts go."""
 
     uri: str
-    artifact_location: str
+    artifact_location: str | None
     experiment: str
     dfs_tmpdir: str | None
+    # None: the registry is the tracking store (the local SQLite store holds both).
+    registry_uri: str | None = None
+
+    @property
+    def registry(self) -> str:
+        """The model registry URI: ``registry_uri``, else the tracking URI."""
+        return self.registry_uri or self.uri
 
     @property
     def ui_command(self) -> str:
         return f"mlflow ui --backend-store-uri {self.uri}"
+
+    def pointer_lines(self) -> list[str]:
+        """Where to look: the store, its artifacts and the command that opens the MLflow UI (one format for
+        every job, so the demo's closing summary lists each once)."""
+        return [
+            f"MLflow tracking: {self.uri} (artifacts {self.artifact_location})",
+            f"MLflow UI:       {self.ui_command}",
+        ]
 
 
 def resolve(tracking: TrackingConfig, root: Path) -> Store:
@@ -38,10 +53,10 @@ def resolve(tracking: TrackingConfig, root: Path) -> Store:
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
         uri = prefix + str((root / uri[len(prefix) :]).resolve())
     artifacts = tracking.artifact_root
-    if "://" not in artifacts:
+    if artifacts is not None and "://" not in artifacts:
         path = Path(artifacts)
         artifacts = (path if path.is_absolute() else (root / path).resolve()).as_uri()
-    return Store(uri, artifacts, tracking.experiment, tracking.dfs_tmpdir)
+    return Store(uri, artifacts, tracking.experiment, tracking.dfs_tmpdir, tracking.registry_uri)
 
 
 def connect(store: Store):
@@ -50,8 +65,8 @@ def connect(store: Store):
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.uri)
-    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+    mlflow.set_registry_uri(store.registry)
+    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
     experiment = client.get_experiment_by_name(store.experiment)
     if experiment is None:
         experiment_id = client.create_experiment(store.experiment, artifact_location=store.artifact_location)

@@ -320,8 +320,4 @@ def summary_lines(outcome: TrainingOutcome) -> list[str]:
             for t in r.served.tiers
         )
         lines.append(f"  {r.target}: {tiers}")
-    lines += [
-        f"MLflow tracking: {outcome.store.uri} (artifacts {outcome.store.artifact_location})",
-        f"MLflow UI:       {outcome.store.ui_command}",
-    ]
-    return lines
+    return lines + outcome.store.pointer_lines()
