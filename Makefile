@@ -23,6 +23,12 @@ test: setup
 quality: setup
 	USERSCORE_QUALITY_WAREHOUSE=$(CURDIR)/warehouse $(BIN)/python -m pytest -m slow -s tests/models/test_quality.py
 
+# dist/userscore-<version>-py3-none-any.whl (pip, Databricks) and dist/userscore-<version>.zip for
+# spark-submit --py-files (README: Running on a cluster).
+.PHONY: package
+package: setup
+	bash scripts/package.sh
+
 lint: setup
 	$(BIN)/ruff check lib tests jobs scripts
 	$(BIN)/ruff format --check lib tests jobs scripts

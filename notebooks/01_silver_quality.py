@@ -3,20 +3,15 @@
 # MAGIC # Silver data quality
 # MAGIC What ingest accepted, what it quarantined and why, and whether every batch reconciles
 # MAGIC (records read = accepted + quarantined + duplicates dropped). Runs on Databricks (env
-# MAGIC `databricks`) or locally (`.venv/bin/python notebooks/01_silver_quality.py`).
+# MAGIC `databricks`) or locally (`.venv/bin/python notebooks/01_silver_quality.py [root=DIR]`).
 
 # COMMAND ----------
 
-import os
-
 from pyspark.sql import functions as F
 
-from userscore.catalog import Catalog
-from userscore.config import load_config
-from userscore.session import get_spark
+from userscore.notebook import open_notebook
 
-config = load_config(env=os.environ.get("USERSCORE_ENV"))
-catalog = Catalog(get_spark(config.spark, config.path(".")), config)
+catalog = open_notebook({}, globals().get("dbutils")).catalog
 
 # COMMAND ----------
 

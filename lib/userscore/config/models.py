@@ -133,10 +133,17 @@ class Tier:
 @frozen
 class TrackingConfig:
     """MLflow. A relative ``sqlite:///file`` URI and ``artifact_root`` resolve against the project root;
-    any other URI (http://, databricks) is used as is."""
+    any other URI (http://, databricks) is used as is.
+
+    registry_uri: the model registry (null: the tracking URI). On Databricks with Unity Catalog it is
+    ``databricks-uc`` while runs go to ``databricks``, and model names are ``<catalog>.<schema>.<name>``.
+    artifact_root: where a new experiment keeps its artifacts (null: the tracking server's default, which
+    is what Databricks-managed experiments need).
+    """
 
     uri: str = "sqlite:///mlflow.db"
-    artifact_root: str = "mlruns"
+    registry_uri: str | None = None
+    artifact_root: str | None = "mlruns"
     experiment: str = "userscore"
     model_prefix: str = "userscore-"
     dfs_tmpdir: str | None = None

@@ -40,10 +40,8 @@ class Store:
     def pointer_lines(self) -> list[str]:
         """Where to look: the store, its artifacts and the command that opens the MLflow UI (one format for
         every job, so the demo's closing summary lists each once)."""
-        return [
-            f"MLflow tracking: {self.uri} (artifacts {self.artifact_location})",
-            f"MLflow UI:       {self.ui_command}",
-        ]
+        artifacts = f" (artifacts {self.artifact_location})" if self.artifact_location else ""
+        return [f"MLflow tracking: {self.uri}{artifacts}", f"MLflow UI:       {self.ui_command}"]
 
 
 def resolve(tracking: TrackingConfig, root: Path) -> Store:

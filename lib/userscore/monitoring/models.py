@@ -51,7 +51,7 @@ class Registry:
         self.store = resolve(tracking, root)
         self.prefix = tracking.model_prefix
         self.alias = alias
-        self.client = MlflowClient(tracking_uri=self.store.uri, registry_uri=self.store.uri)
+        self.client = MlflowClient(tracking_uri=self.store.uri, registry_uri=self.store.registry)
         self._versions: dict[tuple[str, str], ModelInfo | None] = {}
 
     def champion(self, target: str) -> ModelInfo | None:
@@ -99,5 +99,5 @@ class Registry:
         import mlflow
 
         mlflow.set_tracking_uri(self.store.uri)
-        mlflow.set_registry_uri(self.store.uri)
+        mlflow.set_registry_uri(self.store.registry)
         return mlflow.spark.load_model(f"models:/{info.model_name}/{info.version}", dfs_tmpdir=self.store.dfs_tmpdir)

@@ -9,6 +9,7 @@ D is replaced in one commit, so re-running D gives the same rows (the MLflow run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -354,10 +355,10 @@ def _log_mlflow(config: Config, outcome: MonitorOutcome) -> str | None:
     """One MLflow run per monitor run: headline metrics and the report as an artifact."""
     import mlflow
 
-    from userscore.models.tracking import Store, connect, resolve
+    from userscore.models.tracking import connect, resolve
 
     store = resolve(config.models.tracking, Path(config.root))
-    store = Store(store.uri, store.artifact_location, config.monitor.report.mlflow_experiment, store.dfs_tmpdir)
+    store = dataclasses.replace(store, experiment=config.monitor.report.mlflow_experiment)
     _, experiment_id = connect(store)
     metrics = {"alerts": float(len(outcome.alerts))}
     for r in outcome.drift:

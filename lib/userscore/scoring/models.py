@@ -61,8 +61,8 @@ def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig
 
     store = _store(tracking, root)
     mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.uri)
-    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+    mlflow.set_registry_uri(store.registry)
+    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
     found, missing, skipped = {}, [], []
     for target, output in targets.items():
         name = f"{tracking.model_prefix}{target}"

@@ -1,0 +1,96 @@
+"""Train one target and compare its models on the validation snapshot, for interactive work (notebooks):
+the train job's labelled sample, fit and evaluation, without MLflow, registration or the champion gate.
+
+The served model (GBT + calibration), the raw GBT and the logistic-regression baseline are scored in one
+pass over the validation rows and evaluated by ``userscore.models.evaluation.evaluate``, so the numbers
+are the ones a training run would log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.catalog import Catalog
+from userscore.config import Config
+from userscore.config.models import TargetConfig, input_tables
+from userscore.errors import InputError
+from userscore.models.calibration import PREDICTION, positive_probability
+from userscore.models.dataset import VALIDATION, SnapshotSplit, latest_event_time, snapshot_dates, training_set
+from userscore.models.evaluation import Evaluation, evaluate
+from userscore.models.targets import LABEL, required_inputs
+from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
+from userscore.models.workflow import checkpoint_dir
+
+# Evaluated score columns: the served (calibrated) GBT, the raw GBT and the LR baseline.
+MODELS = ("served", "raw", "lr")
+_SHOWN = ("auc", "auc_pr", "ks", "lift_d1", "brier", "ece", "positive_rate", "rows")
+
+
+@dataclass
+class Comparison:
+    """One target's fitted models and their validation metrics."""
+
+    target: str
+    snapshots: SnapshotSplit
+    fitted: FittedModels
+    evaluations: dict[str, Evaluation]
+    importances: list[tuple[str, float]]
+
+    def metric_lines(self) -> list[str]:
+        """A fixed-width table: one row per metric, one column per model."""
+        lines = [f"{'metric':<14}" + "".join(f"{m:>12}" for m in MODELS)]
+        for metric in _SHOWN:
+            cells = (self.evaluations[m].metrics.get(metric) for m in MODELS)
+            lines.append(f"{metric:<14}" + "".join("           -" if v is None else f"{v:>12.4f}" for v in cells))
+        return lines
+
+
+def score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
+    """Validation rows with the label and the served, raw GBT and LR probabilities (one pass of both)."""
+    scored = fitted.baseline.transform(fitted.served.transform(validation))
+    return scored.select(
+        F.col(LABEL),
+        F.col(PREDICTION).alias("served"),
+        positive_probability().alias("raw"),
+        positive_probability(LR_PROBABILITY).alias("lr"),
+    )
+
+
+def compare_target(
+    catalog: Catalog,
+    config: Config,
+    name: str,
+    cutoff: dt.date | None = None,
+    target: TargetConfig | None = None,
+) -> Comparison:
+    """Label, sample, fit and evaluate target ``name`` as the train job would, and log nothing.
+
+    Args:
+        cutoff: data complete up to this date (default: the newest order or event in silver).
+        target: settings to use instead of ``config.models.targets[name]`` (e.g. fewer trees, a smaller
+            sample, other features), so a change can be tried before it goes into conf/.
+    """
+    models = config.models
+    if name not in models.targets:
+        raise InputError(f"unknown target {name!r}: defined in conf (models.targets) are {sorted(models.targets)}")
+    target = target or models.targets[name]
+    features = catalog.read(models.inputs.features)
+    tables = input_tables(models.inputs)
+    needed = set(required_inputs(target)) | ({"orders", "events"} if cutoff is None else set())
+    silver = {key: catalog.read(tables[key]) for key in sorted(needed)}
+    cut = dt.datetime.combine(cutoff, dt.time()) if cutoff else latest_event_time(silver)
+    if cut is None:
+        raise InputError("no orders or events in silver: nothing to label")
+    data = training_set(features, silver, target, cut, snapshot_dates(features))
+    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
+    scored = score_validation(fitted, data.part(VALIDATION)).persist()
+    evaluations = {m: evaluate(scored, m, LABEL, models.tiers, models.evaluation) for m in MODELS}
+    scored.unpersist()
+    data.rows.unpersist()
+    weights = (float(v) for v in fitted.gbt.featureImportances.toArray())
+    importances = sorted(zip(fitted.feature_names, weights, strict=True), key=lambda item: -item[1])
+    return Comparison(name, data.snapshots, fitted, evaluations, importances[: models.evaluation.top_features])

@@ -1,0 +1,234 @@
+"""databricks.yml against the code it deploys: the jobs' shape (schedule, chain, retries, notifications,
+cluster), that every file it names exists, and that every task's arguments parse with the project's own
+CLI parser and load a valid config, once the bundle and dynamic references are substituted as Databricks
+would substitute them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from userscore.catalog import Catalog
+from userscore.cli import JOBS, build_parser
+from userscore.config import load_config
+from userscore.runner import parse_overrides
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = yaml.safe_load((REPO / "databricks.yml").read_text(encoding="utf-8"))
+JOBS_ = BUNDLE["resources"]["jobs"]
+RUN_DATE = "2026-11-01"  # what {{job.trigger.time.iso_date}} becomes for a run on that day
+BACKFILL_FROM = "2025-11-01"  # a backfill_from given at run time (the default "none" skips the backfill)
+TARGETS = {"dev": ("userscore_dev", "databricks_dev"), "prod": ("userscore", "databricks")}
+
+
+def _variables(target: str) -> dict[str, str]:
+    """Bundle variables as the target sees them: its own values over the defaults."""
+    values = {name: str(spec.get("default", "")) for name, spec in BUNDLE["variables"].items()}
+    values.update({k: str(v) for k, v in BUNDLE["targets"][target].get("variables", {}).items()})
+    return values
+
+
+def _job_parameters(job: str) -> dict[str, str]:
+    params = {p["name"]: p["default"] for p in JOBS_[job]["parameters"]}
+    if "backfill_from" in params:
+        params["backfill_from"] = BACKFILL_FROM
+    return {k: v.replace("{{job.trigger.time.iso_date}}", RUN_DATE) for k, v in params.items()}
+
+
+def _substitute(text: str, target: str, job: str) -> str:
+    """${var.x} and ${workspace.file_path} as at deploy time, {{job.parameters.x}} as at run time."""
+    variables, params = _variables(target), _job_parameters(job)
+    text = re.sub(r"\$\{var\.(\w+)\}", lambda m: variables[m.group(1)], text)
+    text = text.replace("${workspace.file_path}", str(REPO))
+    text = re.sub(r"\{\{job\.parameters\.(\w+)\}\}", lambda m: params[m.group(1)], text)
+    assert "${" not in text and "{{" not in text, f"unresolved reference in {text!r}"
+    return text
+
+
+def _tasks(job: str) -> dict[str, dict]:
+    return {t["task_key"]: t for t in JOBS_[job]["tasks"]}
+
+
+def _python_tasks():
+    return [
+        (job, key)
+        for job in JOBS_
+        for key, task in _tasks(job).items()
+        if "spark_python_task" in task  # the monthly job's condition task runs no code
+    ]
+
+
+def test_bundle_names_its_targets_with_their_catalog_and_overlay():
+    assert BUNDLE["bundle"]["name"] == "userscore"
+    assert set(BUNDLE["targets"]) == {"dev", "prod"}
+    assert BUNDLE["targets"]["dev"]["mode"] == "development" and BUNDLE["targets"]["dev"]["default"] is True
+    assert BUNDLE["targets"]["prod"]["mode"] == "production"
+    for target, (catalog, env) in TARGETS.items():
+        variables = _variables(target)
+        assert (variables["catalog"], variables["conf_env"]) == (catalog, env)
+        assert (REPO / "conf" / env).is_dir()
+    # Production must be told who to page: no default to deploy with silently.
+    assert "default" not in BUNDLE["variables"]["oncall_email"]
+    assert _variables("dev")["oncall_email"] == "${workspace.current_user.userName}"
+
+
+def test_the_artifact_builds_the_wheel_every_task_installs():
+    artifact = BUNDLE["artifacts"]["userscore_wheel"]
+    assert artifact["type"] == "whl"
+    assert artifact["build"] == "bash scripts/package.sh"
+    assert (REPO / "scripts" / "package.sh").is_file()
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    built = f"./dist/userscore-{version}-py3-none-any.whl"  # the name scripts/package.sh prints
+    assert [f["source"] for f in artifact["files"]] == ["./dist/*.whl"]
+    assert fnmatch.fnmatch(built, artifact["files"][0]["source"])
+    for job, key in _python_tasks():
+        assert _tasks(job)[key]["libraries"] == [{"whl": "./dist/*.whl"}], (job, key)
+
+
+def test_daily_job_chains_ingest_features_score_monitor_on_the_schedule_date():
+    job = JOBS_["userscore_daily"]
+    assert job["schedule"] == {
+        "quartz_cron_expression": "0 30 2 * * ?",
+        "timezone_id": "UTC",
+        "pause_status": "UNPAUSED",
+    }
+    assert job["parameters"] == [{"name": "as_of", "default": "{{job.trigger.time.iso_date}}"}]
+    assert job["max_concurrent_runs"] == 1
+    tasks = _tasks("userscore_daily")
+    assert list(tasks) == ["ingest", "features", "score", "monitor"]
+    upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
+    assert upstream == {"ingest": [], "features": ["ingest"], "score": ["features"], "monitor": ["score"]}
+    retries = {key: (t["max_retries"], t.get("min_retry_interval_millis")) for key, t in tasks.items()}
+    assert retries == {"ingest": (2, 600000), "features": (2, 600000), "score": (2, 600000), "monitor": (0, None)}
+
+
+def test_monthly_job_backfills_only_when_asked_then_trains_then_fits_btyd():
+    job = JOBS_["userscore_monthly"]
+    assert job["schedule"] == {
+        "quartz_cron_expression": "0 0 12 1 * ?",
+        "timezone_id": "UTC",
+        "pause_status": "UNPAUSED",
+    }
+    assert {p["name"]: p["default"] for p in job["parameters"]} == {
+        "as_of": "{{job.trigger.time.iso_date}}",
+        "backfill_from": "none",
+        "backfill_to": "{{job.trigger.time.iso_date}}",
+        "backfill_every": "7d",
+    }
+    tasks = _tasks("userscore_monthly")
+    assert tasks["backfill_requested"]["condition_task"] == {
+        "op": "NOT_EQUAL",
+        "left": "{{job.parameters.backfill_from}}",
+        "right": "none",
+    }
+    assert tasks["features_backfill"]["depends_on"] == [{"task_key": "backfill_requested", "outcome": "true"}]
+    assert tasks["train"]["depends_on"] == [{"task_key": "backfill_requested"}, {"task_key": "features_backfill"}]
+    assert tasks["train"]["run_if"] == "NONE_FAILED"
+    assert tasks["btyd"]["depends_on"] == [{"task_key": "train"}]
+    assert [tasks[k]["max_retries"] for k in ("features_backfill", "train", "btyd")] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("job", sorted(JOBS_))
+def test_jobs_notify_on_failure_and_on_long_runs(job):
+    spec = JOBS_[job]
+    assert spec["email_notifications"] == {
+        "on_failure": ["${var.oncall_email}"],
+        "on_duration_warning_threshold_exceeded": ["${var.oncall_email}"],
+    }
+    (rule,) = spec["health"]["rules"]
+    assert rule["metric"] == "RUN_DURATION_SECONDS" and rule["op"] == "GREATER_THAN"
+    assert rule["value"] < spec["timeout_seconds"]
+
+
+@pytest.mark.parametrize("job", sorted(JOBS_))
+def test_job_cluster_runs_spark_4_with_the_pii_key_from_the_secret_scope(job):
+    (cluster,) = JOBS_[job]["job_clusters"]
+    new = cluster["new_cluster"]
+    assert new["spark_version"] == "${var.spark_version}"
+    assert _variables("prod")["spark_version"] == "17.3.x-scala2.13"
+    assert new["data_security_mode"] == "SINGLE_USER"
+    # The variable ingest reads the key from (ingest.pii_key_env) is the one the cluster sets.
+    env_var = load_config(env="databricks", conf_dir=REPO / "conf").ingest.pii_key_env
+    assert new["spark_env_vars"] == {env_var: "{{secrets/${var.secret_scope}/pii-key}}"}
+    for key in (t["task_key"] for t in JOBS_[job]["tasks"] if "spark_python_task" in t):
+        assert _tasks(job)[key]["job_cluster_key"] == cluster["job_cluster_key"]
+
+
+# (job, task) -> what the parsed arguments must hold, beyond --env and --conf-dir.
+EXPECTED_ARGS = {
+    ("userscore_daily", "ingest"): {"batch": None, "source": None, "force": False, "now": None},
+    ("userscore_daily", "features"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
+    ("userscore_daily", "score"): {"as_of": RUN_DATE, "scored_at": None},  # score parses dates itself ('latest')
+    ("userscore_daily", "monitor"): {"as_of": dt.date(2026, 11, 1), "fail_on_alert": True, "no_mlflow": False},
+    ("userscore_monthly", "features_backfill"): {
+        "as_of": None,
+        "start": dt.date(2025, 11, 1),
+        "end": dt.date(2026, 11, 1),
+        "every": "7d",
+    },
+    ("userscore_monthly", "train"): {"all": True, "target": [], "cutoff": None},
+    ("userscore_monthly", "btyd"): {"as_of": dt.date(2026, 11, 1), "no_register": False},
+}
+
+
+def test_every_python_task_is_listed_with_its_expected_arguments():
+    assert sorted(_python_tasks()) == sorted(EXPECTED_ARGS)
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize(("job", "key"), sorted(EXPECTED_ARGS))
+def test_task_arguments_parse_with_the_cli_and_load_the_targets_config(target, job, key):
+    task = _tasks(job)[key]["spark_python_task"]
+    script = REPO / task["python_file"]
+    assert script.is_file()
+    command = script.stem
+    assert command in JOBS
+    # The script must run that sub-command (jobs/<job>.py: main(["<job>", *sys.argv[1:]])).
+    assert f'main(["{command}", *sys.argv[1:]])' in script.read_text(encoding="utf-8")
+
+    argv = [_substitute(str(p), target, job) for p in task["parameters"]]
+    args = build_parser().parse_args([command, *argv])
+    catalog, env = TARGETS[target]
+    assert (args.command, args.env, Path(args.conf_dir)) == (command, env, REPO / "conf")
+    for name, value in EXPECTED_ARGS[(job, key)].items():
+        assert getattr(args, name) == value, name
+
+    config = load_config(env=args.env, conf_dir=args.conf_dir, overrides=parse_overrides(args.set))
+    assert (config.catalog.mode, config.catalog.catalog) == ("metastore", catalog)
+    assert Catalog(None, config).location("scores.user_scores") == f"{catalog}.scores.user_scores"
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_schemas_and_volumes_hold_every_table_and_path_the_overlay_uses(target):
+    catalog, env = TARGETS[target]
+    config = load_config(env=env, conf_dir=REPO / "conf")
+    schemas = BUNDLE["resources"]["schemas"]
+    for key, spec in schemas.items():
+        assert set(spec) == {"catalog_name", "name", "comment"} and spec["name"] == key, spec
+    assert {s["catalog_name"] for s in schemas.values()} == {"${var.catalog}"}
+    layers = {name.split(".", 1)[0] for name in config.tables}
+    assert {s["name"] for s in schemas.values()} == layers | {"models", "raw"}
+    assert config.models.tracking.model_prefix == f"{catalog}.models."
+    assert config.btyd.model_name == f"{catalog}.models.btyd"
+
+    volumes = set()
+    for spec in BUNDLE["resources"]["volumes"].values():
+        schema_ref = re.fullmatch(r"\$\{resources\.schemas\.(\w+)\.name\}", spec["schema_name"])
+        assert schema_ref and spec["catalog_name"] == "${var.catalog}" and spec["volume_type"] == "MANAGED"
+        volumes.add((catalog, schemas[schema_ref.group(1)]["name"], spec["name"]))
+    paths = {
+        "ingest.raw_dir": config.ingest.raw_dir,
+        "generate.raw_dir": config.generate.raw_dir,
+        "models.checkpoint_dir": config.models.checkpoint_dir,
+        "models.tracking.dfs_tmpdir": config.models.tracking.dfs_tmpdir,
+        "monitor.report.dir": config.monitor.report.dir,
+    }
+    for key, path in paths.items():
+        parts = Path(path).parts  # ('/', 'Volumes', catalog, schema, volume, ...)
+        assert parts[:2] == ("/", "Volumes") and tuple(parts[2:5]) in volumes, (key, path)
