@@ -13,7 +13,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   # constraints.txt pins every transitive dependency to a tested version (see its header).
-  .venv/bin/python -m pip install -q -e ".[dev]" -c constraints.txt
+  .venv/bin/python -m pip install -q -e ".[spark,dev]" -c constraints.txt
   touch "$stamp"
 fi
 bash scripts/fetch_jars.sh
