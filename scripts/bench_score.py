@@ -236,7 +236,8 @@ def main() -> int:
     os.environ.setdefault("USERSCORE_PII_KEY", "bench-only")
     spark = get_spark(config.spark, ROOT)
     spark.sparkContext.setLogLevel("ERROR")
-    cores = spark.sparkContext.defaultParallelism
+    # Task slots of local mode: the machine's CPUs (defaultParallelism is the configured partition count).
+    cores = len(os.sched_getaffinity(0))
     catalog = Catalog(spark, config)
     table = config.scoring.features_table
     store = resolve(config.models.tracking, ROOT)
@@ -318,8 +319,8 @@ def main() -> int:
     rate = {k: users / seconds / used for k, (seconds, users, used) in timings.items()}
     lines = [
         f"### {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC: {args.users:,} users, 3 targets, "
-        f"{args.trees} trees x depth {args.depth}, {cores} cores ({platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} at the end)",
+        f"{args.trees} trees x depth {args.depth}, {cores} cores ({platform.machine()}), "
+        f"load average {os.getloadavg()[0]:.1f} at the end",
         "",
         "| route | users | cores | seconds | users/s/core | fused is x faster (per user per core) |",
         "|---|---:|---:|---:|---:|---:|",
