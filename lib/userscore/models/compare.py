@@ -11,19 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
-
 from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.models import TargetConfig, input_tables
 from userscore.errors import InputError
-from userscore.models.calibration import PREDICTION, positive_probability
 from userscore.models.dataset import VALIDATION, SnapshotSplit, latest_event_time, snapshot_dates, training_set
 from userscore.models.evaluation import Evaluation, evaluate
 from userscore.models.targets import LABEL, required_inputs
-from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
-from userscore.models.workflow import checkpoint_dir
+from userscore.models.training import FittedModels, fit_models
+from userscore.models.workflow import checkpoint_dir, score_validation
 
 # Evaluated score columns: the served (calibrated) GBT, the raw GBT and the LR baseline.
 MODELS = ("served", "raw", "lr")
@@ -47,17 +43,6 @@ class Comparison:
             cells = (self.evaluations[m].metrics.get(metric) for m in MODELS)
             lines.append(f"{metric:<14}" + "".join("           -" if v is None else f"{v:>12.4f}" for v in cells))
         return lines
-
-
-def score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
-    """Validation rows with the label and the served, raw GBT and LR probabilities (one pass of both)."""
-    scored = fitted.baseline.transform(fitted.served.transform(validation))
-    return scored.select(
-        F.col(LABEL),
-        F.col(PREDICTION).alias("served"),
-        positive_probability().alias("raw"),
-        positive_probability(LR_PROBABILITY).alias("lr"),
-    )
 
 
 def compare_target(

@@ -142,7 +142,7 @@ def _train_one(
     seconds.update(fitted.seconds)
 
     started = time.perf_counter()
-    scored = _score_validation(fitted, data.part(VALIDATION)).persist()
+    scored = score_validation(fitted, data.part(VALIDATION)).persist()
     served = evaluate(scored, "served", LABEL, models.tiers, models.evaluation)
     raw = evaluate(scored, "raw", LABEL, models.tiers, models.evaluation)
     baseline = evaluate(scored, "lr", LABEL, models.tiers, models.evaluation)
@@ -188,7 +188,7 @@ def _sampled_rows(data: TrainingSet) -> dict[str, dict[int, int]]:
     return out
 
 
-def _score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
+def score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
     """Validation rows with the served (calibrated), raw GBT and LR probabilities: one pass of both."""
     scored = fitted.baseline.transform(fitted.served.transform(validation))
     return scored.select(
