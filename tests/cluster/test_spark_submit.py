@@ -1,0 +1,67 @@
+"""``spark-submit --py-files dist/userscore-<v>.zip jobs/<job>.py --env cluster`` on a standalone cluster
+scores exactly like local mode.
+
+The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> score, each
+stage one spark-submit. Here the same stages, with the same arguments, raw data and seeds, run in local
+mode in the test session; every intermediate table and the score table must match row for row.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from tests.cluster.conftest import (
+    PARITY_LAUNCH,
+    PARITY_SQL,
+    PIPELINE,
+    SCORE_DATE,
+    PipelineRun,
+    run_in_session,
+    sql_conf,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+# Tables compared in pipeline order, so a difference shows where it starts. Quarantine and audit rows
+# carry run ids and wall-clock times, and are left out.
+INTERMEDIATE = (
+    "silver.users", "silver.orders", "silver.events", "silver.level_changes",
+    "features.user_features", "features.rfm_boundaries",
+)  # fmt: skip
+SCORES = "scores.user_scores"
+# Doubles are compared to 1e-12 relative, not bit for bit: Spark sums partial aggregates (feature sums,
+# GBT split statistics) in the order shuffle blocks arrive, which is not fixed, and floating-point
+# addition is not associative; the difference is a few units in the last place, far below any decision.
+RTOL, ATOL = 1e-12, 1e-12
+
+
+def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean_run, raw_dir, tmp_path_factory):
+    local = PipelineRun(tmp_path_factory.mktemp("local-run"), raw_dir)
+    # The test session is local[2] with 2 default partitions, as the cluster jobs are launched with.
+    assert spark.sparkContext.defaultParallelism == int(PARITY_LAUNCH["spark.default.parallelism"])
+    with sql_conf(spark, PARITY_SQL):
+        for job, argv in PIPELINE:
+            started = time.perf_counter()
+            run_in_session(spark, job, [*argv, *local.sets()])
+            local.seconds[job] = time.perf_counter() - started
+    print(f"cluster (spark-submit) seconds: {clean_run.seconds}; local mode seconds: {local.seconds}")
+
+    for name in INTERMEDIATE:
+        cluster_rows, local_rows = clean_run.table(spark, name), local.table(spark, name)
+        assert cluster_rows.count() > 0, f"{name} is empty after the cluster run"
+        assertDataFrameEqual(cluster_rows, local_rows, rtol=RTOL, atol=ATOL)
+
+    cluster_scores, local_scores = clean_run.table(spark, SCORES), local.table(spark, SCORES)
+    # Every user of the scored snapshot has one row, scored by version 1 of the repurchase champion.
+    snapshot_users = local.table(spark, "features.user_features").where(F.col("as_of_date") == SCORE_DATE)
+    assert cluster_scores.count() == snapshot_users.count() > 400
+    versions = cluster_scores.groupBy("repurchase_model_version").count().collect()
+    assert [tuple(r) for r in versions] == [("1", snapshot_users.count())]
+    assert cluster_scores.where(F.col("repurchase_probability").isNull()).count() == 0
+    # All columns, scored_at included: both runs score with the same --scored-at.
+    assertDataFrameEqual(cluster_scores, local_scores, rtol=RTOL, atol=ATOL)
