@@ -14,8 +14,8 @@ wheel="dist/userscore-$version-py3-none-any.whl"
 archive="dist/userscore-$version.zip"
 
 mkdir -p dist
-# Only this version's artifacts are replaced: pip wheel skips a wheel that already exists.
-rm -f "$wheel" "$archive"
+# Every earlier build goes: pip wheel skips a wheel that already exists, and the bundle installs dist/*.whl.
+rm -f dist/userscore-*.whl dist/userscore-*.zip
 # setuptools stages sources in build/ and never removes a module deleted since the last build.
 rm -rf build/lib build/bdist.*
 "$python" -m pip wheel --no-deps --quiet --wheel-dir dist .
