@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from userscore.catalog import Catalog
 from userscore.config import Config
-from userscore.config.models import TargetConfig, input_tables
+from userscore.config.models import TargetConfig
 from userscore.errors import InputError
-from userscore.models.dataset import VALIDATION, SnapshotSplit, latest_event_time, snapshot_dates, training_set
+from userscore.models.dataset import VALIDATION, SnapshotSplit, training_set
 from userscore.models.evaluation import Evaluation, evaluate
-from userscore.models.targets import LABEL, required_inputs
+from userscore.models.targets import LABEL
 from userscore.models.training import FittedModels, fit_models
-from userscore.models.workflow import checkpoint_dir, score_validation
+from userscore.models.workflow import checkpoint_dir, score_validation, training_inputs
 
 # Evaluated score columns: the served (calibrated) GBT, the raw GBT and the LR baseline.
 MODELS = ("served", "raw", "lr")
@@ -63,14 +63,8 @@ def compare_target(
     if name not in models.targets:
         raise InputError(f"unknown target {name!r}: defined in conf (models.targets) are {sorted(models.targets)}")
     target = target or models.targets[name]
-    features = catalog.read(models.inputs.features)
-    tables = input_tables(models.inputs)
-    needed = set(required_inputs(target)) | ({"orders", "events"} if cutoff is None else set())
-    silver = {key: catalog.read(tables[key]) for key in sorted(needed)}
-    cut = dt.datetime.combine(cutoff, dt.time()) if cutoff else latest_event_time(silver)
-    if cut is None:
-        raise InputError("no orders or events in silver: nothing to label")
-    data = training_set(features, silver, target, cut, snapshot_dates(features))
+    features, silver, dates, cut = training_inputs(catalog, config, [target], cutoff)
+    data = training_set(features, silver, target, cut, dates)
     fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
     evaluations = {m: evaluate(scored, m, LABEL, models.tiers, models.evaluation) for m in MODELS}

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog
 from userscore.config import Config
+from userscore.config.models import TargetConfig, input_tables
 from userscore.errors import InputError
 from userscore.models import plots
 from userscore.models.calibration import PREDICTION, positive_probability
@@ -85,24 +86,7 @@ def train_targets(
         raise InputError(
             f"unknown targets {unknown or names}: defined in conf (models.targets) are {sorted(models.targets)}"
         )
-    features = catalog.read(models.inputs.features)
-    tables = {
-        "orders": models.inputs.orders,
-        "events": models.inputs.events,
-        "level_changes": models.inputs.level_changes,
-    }
-    needed = {i for n in names for i in required_inputs(models.targets[n])}
-    needed = sorted(needed | ({"orders", "events"} if cutoff is None else set()))
-    silver = {name: catalog.read(tables[name]) for name in needed}
-    dates = snapshot_dates(features)
-    if not dates:
-        raise InputError(f"{models.inputs.features} has no snapshots: compute features first")
-    if cutoff is not None:
-        cut = dt.datetime.combine(cutoff, dt.time())
-    else:
-        cut = latest_event_time(silver)
-        if cut is None:
-            raise InputError(f"no orders or events in {tables['orders']} / {tables['events']}: nothing to label")
+    features, silver, dates, cut = training_inputs(catalog, config, [models.targets[n] for n in names], cutoff)
     for name in names:  # every target's snapshots are checked before any training or logging
         target = models.targets[name]
         split_snapshots(dates, target.horizon_days, cut, target.split)
@@ -112,6 +96,28 @@ def train_targets(
         logger.info("target %s: cut-off %s, snapshots %s", name, cut, [d.isoformat() for d in dates])
         reports.append(_train_one(name, config, features, silver, dates, cut, store, logger))
     return TrainingOutcome(reports, store, cut)
+
+
+def training_inputs(
+    catalog: Catalog, config: Config, targets: Sequence[TargetConfig], cutoff: dt.date | None
+) -> tuple[DataFrame, dict[str, DataFrame], list[dt.date], dt.datetime]:
+    """What labelling ``targets`` reads: the features table, the silver inputs they need, the snapshot dates
+    and the cut-off (``cutoff`` at 00:00, default: the newest order or event in silver)."""
+    models = config.models
+    features = catalog.read(models.inputs.features)
+    tables = input_tables(models.inputs)
+    needed = {i for target in targets for i in required_inputs(target)}
+    needed = sorted(needed | ({"orders", "events"} if cutoff is None else set()))
+    silver = {name: catalog.read(tables[name]) for name in needed}
+    dates = snapshot_dates(features)
+    if not dates:
+        raise InputError(f"{models.inputs.features} has no snapshots: compute features first")
+    if cutoff is not None:
+        return features, silver, dates, dt.datetime.combine(cutoff, dt.time())
+    cut = latest_event_time(silver)
+    if cut is None:
+        raise InputError(f"no orders or events in {tables['orders']} / {tables['events']}: nothing to label")
+    return features, silver, dates, cut
 
 
 def _train_one(
