@@ -46,7 +46,11 @@ class Binning:
         if self.categorical:
             return F.coalesce(value.cast("string"), F.lit(NULL_BIN))
         x = value.cast("double")
-        index = sum(((x > F.lit(e)).cast("int") for e in self.edges), F.lit(0))
+        # The number of edges below x. A higher-order function is evaluated, not code-generated: one
+        # comparison per edge written out for every binned column (a few thousand in a drift count)
+        # overflows the JVM's 64 KB method limit and Spark logs a failed compile before falling back.
+        edges = F.array(*[F.lit(float(e)) for e in self.edges]) if self.edges else F.array().cast("array<double>")
+        index = F.size(F.filter(edges, lambda edge: edge < x))
         return F.when(x.isNull() | F.isnan(x), F.lit(NULL_BIN)).otherwise(index.cast("string"))
 
     def bounds(self, key: str) -> tuple[float | None, float | None]:
