@@ -3,7 +3,8 @@
 Public API:
 - :func:`pipeline.score_snapshot`: score snapshot D and write scores, the tag wide table and audiences;
 - :func:`fuse.fused_scores`: the one scores plan over a features frame (pure DataFrame -> DataFrame);
-- :func:`models.load_champions`: the ``@champion`` of every scored target, with its trees;
+- :func:`models.load_champions`: the ``@champion`` of every scored target, with its trees and its
+  compiled form (:mod:`compiled`: the pipeline as numpy arrays, every model in one Python pass);
 - :func:`audiences.segment_members`: segment members with control flags from a scores frame.
 
 Submodules import Spark; import them where used.

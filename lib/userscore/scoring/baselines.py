@@ -2,7 +2,8 @@
 :func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
 
 - :func:`naive_scores`: each champion in its own pass over a fresh read of the features, its outputs
-  (user_id, probability, reasons) joined back by user_id: one scan and one join per model;
+  (user_id, probability, reasons) joined back by user_id: one scan and one join per model; each model
+  through its Spark pipeline (the served artifact as MLlib runs it) unless ``compiled``;
 - :func:`pyfunc_scores`: each champion through ``mlflow.pyfunc.spark_udf`` (rows serialised to Python
   workers, which run the Spark pipeline through MLflow's pyfunc wrapper); pyfunc returns only the
   probability, so its reasons columns are null.
@@ -32,12 +33,14 @@ def naive_scores(
     *,
     customer_base: CustomerBase | None,
     explain: bool = True,
+    compiled: bool = False,
 ) -> DataFrame:
     """One pass and one join per model over ``read_features()`` (called once per model, plus once)."""
     df = read_features()
     for champion in champions.loaded:
         outputs = [champion.output.column("probability"), champion.output.column("reasons")]
-        scored = apply_champions(read_features(), [champion], scoring.reasons, explain).select("user_id", *outputs)
+        scored = apply_champions(read_features(), [champion], scoring.reasons, explain, compiled)
+        scored = scored.select("user_id", *outputs)
         df = df.join(scored, "user_id")
     return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 

@@ -1,12 +1,14 @@
 """The fused scoring plan: one read of the features, every champion, tiers, value score, grade, reasons
 and tags as columns of ONE DataFrame.
 
-Each champion pipeline is applied to the same frame in turn. After a model, only its calibrated
-``prediction`` (renamed ``<prefix>_probability``) and its assembled vector (for the reasons) are kept,
-so the next pipeline's intermediate columns (features, probability, ...) never collide. All reasons
-UDFs are evaluated in one projection, so the rows make one round trip to Python for every model.
-Nothing is cached inside: the features table is scanned once by construction, and a test counts the
-scans in the physical plan.
+Every champion whose pipeline compiles (scoring.compiled: the trainer's imputer, indexer, one-hot
+encoder, assembler, GBT and calibration) is scored in ONE pandas UDF: each batch of users goes to Python
+once with the raw feature columns the models read, and every model's probability and reasons come back
+together. A champion that does not compile is applied through its Spark pipeline, keeping only its
+calibrated ``prediction`` (renamed ``<prefix>_probability``) and its assembled vector (for the reasons),
+so the next pipeline's intermediate columns never collide. Nothing is cached inside: the features table
+is scanned once by construction, and a test counts the scans (and the Python round trips) in the
+physical plan.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.functions import pandas_udf
 
 from userscore.config.scoring import KEY_COLUMNS, ReasonsConfig, ScoringConfig
 from userscore.errors import InputError
+from userscore.scoring.compiled import score_batch
 from userscore.scoring.customer_base import CustomerBase, with_customer_base
 from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for
-from userscore.scoring.reasons import format_reasons, reasons_struct
+from userscore.scoring.reasons import format_reasons, reason_schema, reasons_struct
 from userscore.scoring.tags import with_tags
 from userscore.scoring.tiers import band
 from userscore.scoring.value import value_components, value_reasons, value_score
@@ -37,11 +44,76 @@ def _struct(champion: Champion) -> str:
     return f"_{champion.output.prefix}_reasons_struct"
 
 
+_COMPILED = "_compiled_scores"
+
+
 def apply_champions(
-    features: DataFrame, champions: Sequence[Champion], reasons: ReasonsConfig, explain: bool = True
+    features: DataFrame,
+    champions: Sequence[Champion],
+    reasons: ReasonsConfig,
+    explain: bool = True,
+    compiled: bool = True,
 ) -> DataFrame:
     """``features`` plus ``<prefix>_probability`` and ``<prefix>_reasons`` for every champion (reasons
-    null when ``explain`` is false: the benchmark's probabilities-only variant)."""
+    null when ``explain`` is false: the benchmark's probabilities-only variant).
+
+    Champions with a compiled form (``compiled``) are scored together in one pandas UDF; the others
+    through their Spark pipelines.
+    """
+    numpy = [c for c in champions if compiled and c.compiled is not None]
+    mllib = [c for c in champions if c not in numpy]
+    return with_compiled_models(with_pipelines(features, mllib, reasons, explain), numpy, reasons, explain)
+
+
+def with_compiled_models(
+    df: DataFrame, champions: Sequence[Champion], reasons: ReasonsConfig, explain: bool
+) -> DataFrame:
+    """Every champion's probability and reasons from ONE pandas UDF over the raw feature columns they
+    read (see scoring.compiled): the rows go to Python once, whatever the number of models."""
+    if not champions:
+        return df
+    for champion in champions:
+        absent = sorted((champion.compiled.numeric_columns() | champion.compiled.string_columns()) - set(df.columns))
+        if absent:
+            raise InputError(
+                f"{champion.model_name} v{champion.version} cannot score these features: no column {', '.join(absent)}"
+            )
+    models = [(c.output.prefix, c.compiled) for c in champions]
+    numeric = sorted(set().union(*(m.numeric_columns() for _, m in models)))
+    strings = sorted(set().union(*(m.string_columns() for _, m in models)))
+    integral = {c for c in numeric if isinstance(df.schema[c].dataType, T.IntegralType)}
+    k = reasons.top_k if explain else None
+    fields: list[T.StructField] = []
+    for key, model in models:
+        fields.append(T.StructField(f"{key}_p", T.DoubleType()))
+        if k is not None:
+            fields += reason_schema(min(k, len(model.names)), prefix=f"{key}_")
+    schema = T.StructType(fields)
+
+    @pandas_udf(schema)
+    def _score(*columns: pd.Series) -> pd.DataFrame:
+        values = {c: s.to_numpy(dtype=np.float64, na_value=np.nan) for c, s in zip(numeric, columns, strict=False)}
+        texts = dict(zip(strings, columns[len(numeric) :], strict=True))
+        return pd.DataFrame(score_batch(models, values, texts, integral, k), columns=schema.fieldNames())
+
+    inputs = [F.col(f"`{c}`").cast("double") for c in numeric] + [F.col(f"`{c}`").cast("string") for c in strings]
+    df = df.withColumn(_COMPILED, _score(*inputs))
+    outputs = {}
+    for champion in champions:
+        key, names = champion.output.prefix, champion.compiled.names
+        outputs[champion.output.column("probability")] = F.col(_COMPILED)[f"{key}_p"]
+        if k is None:
+            outputs[champion.output.column("reasons")] = F.lit(None).cast("string")
+            continue
+        top = min(k, len(names))
+        fields = [f"{letter}{j}" for letter in "ic" for j in range(1, top + 1)]
+        struct = F.struct(*[F.col(_COMPILED)[f"{key}_{f}"].alias(f) for f in fields])
+        outputs[champion.output.column("reasons")] = format_reasons(struct, names, top, reasons.decimals)
+    return df.withColumns(outputs).drop(_COMPILED)
+
+
+def with_pipelines(features: DataFrame, champions: Sequence[Champion], reasons: ReasonsConfig, explain: bool):
+    """Each champion's Spark pipeline applied to the same frame in turn, its reasons from its vector."""
     df = features
     explained = []
     for champion in champions:
@@ -78,13 +150,14 @@ def fused_scores(
     *,
     customer_base: CustomerBase | None,
     explain: bool = True,
+    compiled: bool = True,
 ) -> DataFrame:
     """Every output column for every user of ``features`` (one snapshot): the scores row.
 
     Columns: user_id, as_of_date, ``scoring.output_columns(<customer_base columns>)``, then one column per tag.
     ``customer_base``: see ``customer_base.load_customer_base`` (None: the BTYD columns are switched off).
     """
-    scored = apply_champions(features, champions.loaded, scoring.reasons, explain)
+    scored = apply_champions(features, champions.loaded, scoring.reasons, explain, compiled)
     return finish_scores(scored, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 

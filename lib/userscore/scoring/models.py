@@ -1,5 +1,6 @@
 """Champion models for scoring: look up ``<prefix><target>@<alias>`` in the MLflow registry, load the
-served Spark PipelineModel of that exact version, and read its trees for the reasons.
+served Spark PipelineModel of that exact version, read its trees for the reasons and compile it for
+the fused pass (scoring.compiled).
 
 Every champion is looked up before any model is loaded, so a missing one fails fast with one message
 naming all missing champions (optional targets are reported, not failed). Models are loaded by version
@@ -18,7 +19,11 @@ from pyspark.sql import types as T
 from userscore.config.models import TrackingConfig
 from userscore.config.scoring import TargetOutput
 from userscore.errors import InputError
+from userscore.logs import get_logger
+from userscore.scoring.compiled import CompiledModel, compile_pipeline
 from userscore.scoring.reasons import Explainer, TreeEnsemble, gbt_ensemble
+
+log = get_logger(__name__)
 
 PREDICTION = "prediction"
 
@@ -35,6 +40,7 @@ class Champion:
     model: object
     ensemble: TreeEnsemble | None
     features_col: str | None
+    compiled: CompiledModel | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,20 @@ def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig
         model = mlflow.spark.load_model(f"models:/{version.name}/{version.version}", dfs_tmpdir=store.dfs_tmpdir)
         registered = dt.datetime.fromtimestamp(int(version.creation_timestamp) / 1000, dt.UTC).replace(tzinfo=None)
         ensemble, features_col = tree_stage(model)
+        compiled = compile_pipeline(model, ensemble)
+        if compiled is None:
+            log.warning("%s v%s does not compile: scored through its Spark pipeline", version.name, version.version)
         loaded.append(
             Champion(
-                target, targets[target], version.name, str(version.version), registered, model, ensemble, features_col
+                target,
+                targets[target],
+                version.name,
+                str(version.version),
+                registered,
+                model,
+                ensemble,
+                features_col,
+                compiled,
             )
         )
     return Champions(tuple(loaded), tuple(skipped))

@@ -184,8 +184,9 @@ def _nodes_via_walk(root) -> list[dict]:
 
 
 # -- attribution ------------------------------------------------------------------------------------
-def saabas(ensemble: TreeEnsemble, x: np.ndarray) -> np.ndarray:
-    """Per-row, per-feature contributions (rows x num_features); rows sum to score - bias.
+def descend(ensemble: TreeEnsemble, x: np.ndarray, explain: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The leaf every row reaches in every tree (rows x trees node indices) and, when ``explain``, the
+    Saabas contributions (rows x num_features; rows sum to the score minus the bias).
 
     All trees advance together, one level per step: a (rows x trees) array of current nodes.
     """
@@ -193,7 +194,7 @@ def saabas(ensemble: TreeEnsemble, x: np.ndarray) -> np.ndarray:
     e = ensemble
     node = np.broadcast_to(e.roots, (rows, e.roots.size)).copy()
     row_index = np.arange(rows)[:, None]
-    total = np.zeros(rows * e.num_features)
+    total = np.zeros(rows * e.num_features) if explain else None
     for _ in range(e.depth):
         internal = e.left[node] != _LEAF
         if not internal.any():
@@ -211,11 +212,23 @@ def saabas(ensemble: TreeEnsemble, x: np.ndarray) -> np.ndarray:
             go_left[categorical] = hit
         child = np.where(go_left, e.left[node], e.right[node])
         child = np.where(internal, child, node)
-        delta = e.value[child] - e.value[node]
-        flat = (row_index * e.num_features + feature).ravel()
-        total += np.bincount(flat, weights=delta.ravel(), minlength=rows * e.num_features)
+        if total is not None:
+            delta = e.value[child] - e.value[node]
+            flat = (row_index * e.num_features + feature).ravel()
+            total += np.bincount(flat, weights=delta.ravel(), minlength=rows * e.num_features)
         node = child
-    return total.reshape(rows, e.num_features)
+    return node, None if total is None else total.reshape(rows, e.num_features)
+
+
+def saabas(ensemble: TreeEnsemble, x: np.ndarray) -> np.ndarray:
+    """Per-row, per-feature contributions (rows x num_features); rows sum to score - bias."""
+    return descend(ensemble, x)[1]
+
+
+def margin(ensemble: TreeEnsemble, leaves: np.ndarray) -> np.ndarray:
+    """The ensemble's score per row (log-odds for a scaled GBT) from the leaves :func:`descend` found:
+    the trees' leaf values summed in tree order, as Spark sums its weighted tree predictions."""
+    return ensemble.value[leaves].sum(axis=1)
 
 
 def grouped(contributions: np.ndarray, groups: np.ndarray, num_groups: int) -> np.ndarray:
@@ -247,8 +260,7 @@ def reasons_struct(explainer: Explainer, features: Column, k: int) -> Column:
     from pyspark.sql.functions import pandas_udf
 
     k = min(k, len(explainer.names))
-    fields = [T.StructField(f"i{j}", T.IntegerType()) for j in range(1, k + 1)]
-    fields += [T.StructField(f"c{j}", T.DoubleType()) for j in range(1, k + 1)]
+    fields = reason_schema(k)
     ensemble = explainer.ensemble
     groups = np.asarray(explainer.groups, dtype=np.int64)
     num_groups = len(explainer.names)
@@ -258,17 +270,28 @@ def reasons_struct(explainer: Explainer, features: Column, k: int) -> Column:
         if len(vectors) == 0:
             return pd.DataFrame({f.name: pd.Series([], dtype="float64") for f in fields})
         x = np.vstack(vectors.to_numpy()).astype(np.float64, copy=False)
-        per_column = grouped(saabas(ensemble, x), groups, num_groups)
-        index, value = top_k(per_column, k)
-        out = {}
-        for j in range(k):
-            present = np.abs(value[:, j]) > 1e-12
-            out[f"i{j + 1}"] = pd.array(np.where(present, index[:, j], 0), dtype="Int32")
-            out[f"i{j + 1}"][~present] = pd.NA
-            out[f"c{j + 1}"] = np.where(present, value[:, j], np.nan)
-        return pd.DataFrame(out)
+        return pd.DataFrame(reason_fields(grouped(saabas(ensemble, x), groups, num_groups), k))
 
     return _reasons(vector_to_array(features))
+
+
+def reason_fields(per_column: np.ndarray, k: int, prefix: str = "") -> dict[str, object]:
+    """The reasons struct's fields for a batch: ``<prefix>i1..ik`` (column index, null when that rank
+    has no contribution) and ``<prefix>c1..ck`` (its contribution), largest |contribution| first."""
+    index, value = top_k(per_column, k)
+    out: dict[str, object] = {}
+    for j in range(k):
+        present = np.abs(value[:, j]) > 1e-12
+        out[f"{prefix}i{j + 1}"] = pd.array(np.where(present, index[:, j], 0), dtype="Int32")
+        out[f"{prefix}i{j + 1}"][~present] = pd.NA
+        out[f"{prefix}c{j + 1}"] = np.where(present, value[:, j], np.nan)
+    return out
+
+
+def reason_schema(k: int, prefix: str = "") -> list[T.StructField]:
+    """The Spark fields :func:`reason_fields` fills."""
+    fields = [T.StructField(f"{prefix}i{j}", T.IntegerType()) for j in range(1, k + 1)]
+    return fields + [T.StructField(f"{prefix}c{j}", T.DoubleType()) for j in range(1, k + 1)]
 
 
 def format_reasons(struct: Column, names: Sequence[str], k: int, decimals: int) -> Column:

@@ -1,0 +1,197 @@
+"""Compiled champions (scoring.compiled) score like their Spark pipelines.
+
+The reference is MLlib itself: the same fitted PipelineModel's ``transform`` for the probabilities, and
+the vector-based Saabas route (reasons.saabas over the assembled vector MLlib builds) for the reasons.
+The data has what production sees: nulls and NaN in imputed and non-imputed numbers, an integer column
+imputed with a non-integer mean, unseen and null categories, and both calibrations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import GBTClassifier
+from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
+from pyspark.ml.functions import vector_to_array
+
+from userscore.models.calibration import fit_calibrator
+from userscore.models.params import CalibrationParams
+from userscore.scoring.compiled import (
+    Calibration,
+    CompiledModel,
+    NumericBlock,
+    OneHotBlock,
+    compile_pipeline,
+    score_batch,
+)
+from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, grouped, saabas, top_k
+
+LEVELS = ("basic", "silver", "gold")
+CHANNELS = ("app", "web", "store", "mini")
+SCHEMA = "user_id string, spend double, visits double, orders int, trend double, level string, channel string"
+
+
+def _rows(n: int, seed: int, unseen: bool) -> list[tuple]:
+    """Random users; every 7th spend null, every 11th NaN, every 5th orders null, every 13th level null.
+    ``unseen`` (scoring rows): categories the model never saw, and every 9th trend NaN (not imputed:
+    GBT training refuses NaN, scoring passes it down the trees' right branches)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        spend = None if i % 7 == 0 else (math.nan if i % 11 == 0 else float(np.round(rng.exponential(300), 2)))
+        orders = None if i % 5 == 0 else int(rng.integers(0, 9))
+        trend = math.nan if unseen and i % 9 == 0 else float(np.round(rng.uniform(0, 3), 3))
+        level = None if i % 13 == 0 else str(rng.choice(LEVELS + (("diamond",) if unseen else ())))
+        channel = str(rng.choice(CHANNELS + (("kiosk",) if unseen else ())))
+        rows.append((f"u{i:04d}", spend, float(rng.integers(0, 30)), orders, trend, level, channel))
+    return rows
+
+
+def _label(row: tuple, noise: float) -> float:
+    _, spend, visits, orders, _, level, channel = row
+    score = (0 if spend is None or math.isnan(spend) else spend / 300) + visits / 10 + (orders or 0) / 3
+    score += {"gold": 1.5, "silver": 0.5}.get(level, 0) + (0.7 if channel == "app" else 0) + noise
+    return float(score > 3.2)
+
+
+@pytest.fixture(scope="module")
+def pipelines(spark):
+    """Two served pipelines on the same prep and GBT: isotonic and Platt calibration."""
+    rng = np.random.default_rng(5)
+    train_rows = _rows(600, seed=1, unseen=False)
+    train = spark.createDataFrame(
+        [(*r, _label(r, rng.normal())) for r in train_rows], f"{SCHEMA}, label double"
+    ).repartition(2)
+    prep = Pipeline(
+        stages=[
+            Imputer(inputCols=["spend", "visits"], outputCols=["_imp_spend", "_imp_visits"], strategy="median"),
+            Imputer(inputCols=["orders"], outputCols=["_imp_orders"], strategy="mean"),
+            StringIndexer(inputCols=["level", "channel"], outputCols=["_idx_level", "_idx_channel"],
+                          handleInvalid="keep"),
+            OneHotEncoder(inputCols=["_idx_level", "_idx_channel"], outputCols=["_ohe_level", "_ohe_channel"],
+                          handleInvalid="keep"),
+            VectorAssembler(inputCols=["_imp_spend", "_ohe_level", "_imp_visits", "trend", "_imp_orders",
+                                       "_ohe_channel"], outputCol="features", handleInvalid="keep"),
+        ]
+    ).fit(train)  # fmt: skip
+    assembled = prep.transform(train)
+    gbt = GBTClassifier(maxIter=12, maxDepth=4, minInstancesPerNode=5, seed=3).fit(assembled)
+    gbt.setPredictionCol("")
+    scored = gbt.transform(assembled)
+    served = {}
+    for method in ("isotonic", "platt"):
+        calibrator = fit_calibrator(scored, CalibrationParams(method=method), "label")
+        served[method] = PipelineModel(stages=[*prep.stages, gbt, calibrator])
+    return served
+
+
+def _batch(frame: pd.DataFrame) -> tuple[dict, dict]:
+    numeric = {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in ("spend", "visits", "orders", "trend")}
+    return numeric, {c: frame[c] for c in ("level", "channel")}
+
+
+@pytest.mark.parametrize("method", ["isotonic", "platt"])
+def test_probabilities_and_reasons_equal_the_spark_pipeline(spark, pipelines, method):
+    model = pipelines[method]
+    compiled = compile_pipeline(model)
+    assert compiled is not None
+    assert compiled.names == ("spend", "level", "visits", "trend", "orders", "channel")
+    assert compiled.calibration.method == method
+    # The integer column's imputed value is the mean truncated, as Spark casts it back to int.
+    orders = next(b for b in compiled.blocks if b.column == "orders")
+    assert orders.surrogate != math.trunc(orders.surrogate)
+
+    score = spark.createDataFrame(_rows(400, seed=2, unseen=True), SCHEMA)
+    spark_rows = (
+        model.transform(score)
+        .select("user_id", "prediction", vector_to_array("features").alias("x"))
+        .orderBy("user_id")
+        .toPandas()
+    )
+    frame = score.orderBy("user_id").toPandas()
+    numeric, strings = _batch(frame)
+    out = score_batch([("m", compiled)], numeric, strings, integral={"orders"}, k=3)
+
+    np.testing.assert_allclose(out["m_p"], spark_rows["prediction"].to_numpy(), rtol=0, atol=1e-12)
+    # The matrix the compiled model builds is the vector MLlib assembles, slot for slot.
+    x, groups = compiled.matrix(numeric, strings, {"orders"})
+    spark_x = np.vstack(spark_rows["x"].to_numpy())
+    np.testing.assert_array_equal(x, spark_x)
+    # Reasons: the vector route's top 3 source columns and contributions.
+    per_column = grouped(saabas(gbt_ensemble(model.stages[-2]), spark_x), groups, len(compiled.names))
+    index, value = top_k(per_column, 3)
+    for j in range(3):
+        present = np.abs(value[:, j]) > 1e-12
+        got_index = out[f"m_i{j + 1}"].to_numpy(dtype=float, na_value=np.nan)
+        np.testing.assert_array_equal(got_index[present], index[present, j])
+        assert np.isnan(got_index[~present]).all()
+        np.testing.assert_allclose(out[f"m_c{j + 1}"][present], value[present, j], rtol=0, atol=1e-12)
+
+
+def test_probabilities_only_and_an_empty_batch(spark, pipelines):
+    compiled = compile_pipeline(pipelines["isotonic"])
+    frame = spark.createDataFrame(_rows(50, seed=4, unseen=True), SCHEMA).toPandas()
+    numeric, strings = _batch(frame)
+    with_reasons = score_batch([("m", compiled)], numeric, strings, {"orders"}, k=3)
+    without = score_batch([("m", compiled)], numeric, strings, {"orders"}, k=None)
+    assert list(without) == ["m_p"]
+    np.testing.assert_array_equal(without["m_p"], with_reasons["m_p"])
+    empty = score_batch([("m", compiled)], *_batch(frame.iloc[:0]), {"orders"}, k=3)
+    assert [len(v) for v in empty.values()] == [0] * 7
+
+
+def test_pipelines_with_other_stages_are_not_compiled(pipelines):
+    from pyspark.ml.feature import StandardScaler
+
+    isotonic = pipelines["isotonic"]
+    scaler = StandardScaler(inputCol="features", outputCol="scaled")
+    assert compile_pipeline(PipelineModel(stages=[*isotonic.stages[:-2], scaler, *isotonic.stages[-2:]])) is None
+    assert compile_pipeline(PipelineModel(stages=isotonic.stages[:-1])) is None  # no calibration
+    strict = isotonic.stages[2].copy().setHandleInvalid("error")  # StringIndexer that fails on unseen values
+    assert compile_pipeline(PipelineModel(stages=[*isotonic.stages[:2], strict, *isotonic.stages[3:]])) is None
+
+
+def test_isotonic_calibration_worked_by_hand():
+    calibration = Calibration("isotonic", boundaries=(0.2, 0.4, 0.8), predictions=(0.1, 0.3, 0.9))
+    p = np.array([0.0, 0.2, 0.3, 0.4, 0.5, 0.8, 0.95])
+    # below the first breakpoint: 0.1; exact hits; (0.3: halfway 0.1 -> 0.3); (0.5: a quarter of 0.3 -> 0.9)
+    np.testing.assert_allclose(calibration.apply(p), [0.1, 0.1, 0.2, 0.3, 0.45, 0.9, 0.9], rtol=0, atol=1e-15)
+    # One ulp from a breakpoint (where Spark's raw probability is the breakpoint itself): its value exactly.
+    assert calibration.apply(np.array([np.nextafter(0.4, 0.0), np.nextafter(0.4, 1.0)])).tolist() == [0.3, 0.3]
+
+
+def test_platt_calibration_worked_by_hand():
+    calibration = Calibration("platt", slope=2.0, intercept=-1.0)
+    p = np.array([0.5, 0.8, 0.0])
+    # logit(0.5) = 0 -> sigmoid(-1); logit(0.8) = ln 4 -> sigmoid(2 ln 4 - 1) = 16 / (16 + e);
+    # 0 is clipped to 1e-7 first.
+    clipped = math.log(1e-7 / (1 - 1e-7))
+    want = [1 / (1 + math.e), 16 / (16 + math.e), 1 / (1 + math.exp(-(2 * clipped - 1)))]
+    np.testing.assert_allclose(calibration.apply(p), want, rtol=1e-14)
+
+
+def test_blocks_impute_and_encode_as_spark_does():
+    imputed = NumericBlock("n", surrogate=2.7)
+    x = np.array([np.nan, 1.0, 4.0])
+    np.testing.assert_array_equal(imputed.values(x, integral=True), [2.0, 1.0, 4.0])
+    np.testing.assert_array_equal(imputed.values(x, integral=False), [2.7, 1.0, 4.0])
+    np.testing.assert_array_equal(NumericBlock("n").values(x, integral=False), x)
+    sentinel = NumericBlock("n", surrogate=0.5, missing=-1.0)
+    np.testing.assert_array_equal(sentinel.values(np.array([-1.0, np.nan, 3.0]), False), [0.5, 0.5, 3.0])
+    # Labels a, b, and an encoder that saw 2 categories: the indexer gives null and unseen values index 2,
+    # outside the encoder's categories, so they become its invalid category 2, past the 2 slots it keeps.
+    block = OneHotBlock("c", labels=("a", "b"), category_size=2, width=2)
+    np.testing.assert_array_equal(block.indices(pd.Series(["b", None, "z", "a"])), [1, 2, 2, 0])
+    x, groups = CompiledModel((block,), _stump(2), Calibration("platt")).matrix(
+        {}, {"c": pd.Series(["b", None, "a"])}, set()
+    )
+    np.testing.assert_array_equal(x, [[0, 1], [0, 0], [1, 0]])
+
+
+def _stump(num_features: int):
+    """A one-leaf tree over ``num_features`` slots (the matrix test needs only the slot count)."""
+    return ensemble_from_nodes([[{"id": 0, "prediction": 0.0, "leftChild": -1, "rightChild": -1}]], [1.0], num_features)
