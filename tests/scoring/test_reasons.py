@@ -107,3 +107,11 @@ def test_real_gbt_contributions_add_up_to_spark_margin(spark, champion_store, co
     )
     fast = ensemble_from_nodes(_nodes_via_json(java_trees), list(gbt.treeWeights), gbt.numFeatures, 2.0)
     np.testing.assert_allclose(saabas(walked, x), saabas(fast, x), atol=1e-12)
+
+
+def test_a_split_on_more_than_two_categories_goes_left_for_its_left_categories():
+    # f0 in {0, 2} ? 1.0 : -1.0 (3 categories), root mean 0; f0 = 1 and an unknown category 5 go right.
+    tree = [_split(0, 0.0, 0, [0.0, 2.0], 1, 2, categories=3), _leaf(1, 1.0), _leaf(2, -1.0)]
+    ensemble = ensemble_from_nodes([tree], [1.0], num_features=1)
+    x = np.array([[0.0], [1.0], [2.0], [5.0]])
+    np.testing.assert_allclose(saabas(ensemble, x)[:, 0], [1.0, -1.0, 1.0, -1.0])

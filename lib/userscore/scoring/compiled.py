@@ -23,7 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from userscore.scoring.reasons import TreeEnsemble, descend, gbt_ensemble, grouped, margin, reason_fields
+from userscore.scoring.reasons import (
+    TreeEnsemble,
+    contributions,
+    descend,
+    gbt_ensemble,
+    grouped,
+    margin,
+    reason_fields,
+)
 
 _PLATT_EPS = 1e-7  # userscore.models.calibration clips probabilities before the logit
 
@@ -167,9 +175,9 @@ class CompiledModel:
 
     def score(self, x: np.ndarray, groups: np.ndarray, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Calibrated probabilities and, when ``explain``, contributions per source column (log-odds)."""
-        leaves, contributions = descend(self.ensemble, x, explain)
+        leaves = descend(self.ensemble, x)
         raw = 1.0 / (1.0 + np.exp(-margin(self.ensemble, leaves)))
-        per_column = grouped(contributions, groups, len(self.names)) if explain else None
+        per_column = grouped(contributions(self.ensemble, leaves), groups, len(self.names)) if explain else None
         return self.calibration.apply(raw), per_column
 
 
