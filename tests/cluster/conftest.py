@@ -4,7 +4,7 @@ Shared by the tests of this package (started once, always stopped):
 - ``cluster``: scripts/local_cluster.sh on free ports with its state in a temporary folder, and the
   library packaged by scripts/package.sh for ``--py-files``;
 - ``raw_dir``: a small user base generated in the test session;
-- ``clean_run``: ingest -> features -> train -> score of that data, each stage one
+- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor of that data, each stage one
   ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
 
 Both the cluster and the local-mode runs of these tests use the partitioning settings in PARITY_*: GBT
@@ -52,11 +52,16 @@ SMALL_MODEL = [
     "--set", f"models.targets.{TARGET}.gbt={{max_iter: 5, max_depth: 3, min_instances_per_node: 5}}",
 ]  # fmt: skip
 CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
+# Every scheduled job (databricks.yml's daily and monthly jobs): BTYD is fitted at the scored date, so the
+# score job applies its champion when the gate promotes it (null columns when not, in both modes alike);
+# the monitor reads the scores and builds the champion's training reference.
 PIPELINE: list[tuple[str, list[str]]] = [
     ("ingest", ["--now", NOW]),
     ("features", FEATURES_ARGS),
     ("train", ["--target", TARGET, *SMALL_MODEL]),
+    ("btyd", ["--as-of", SCORE_DATE]),
     ("score", ["--as-of", SCORE_DATE, "--scored-at", SCORED_AT, *CHURN_OPTIONAL]),
+    ("monitor", ["--as-of", SCORE_DATE]),
 ]
 # Runtime SQL settings that decide partitioning, equal to the test session's (tests/conftest.py): the
 # cluster jobs get them through config (userscore.session applies spark.sql.* in submit mode).
@@ -178,6 +183,7 @@ class PipelineRun:
             "models.tracking.artifact_root": self.root / "mlruns",
             "models.tracking.dfs_tmpdir": self.root / "dfs",
             "models.training_partitions": TRAINING_PARTITIONS,
+            "monitor.report.dir": self.root / "reports",
         }
         return [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
 
@@ -271,7 +277,7 @@ def raw_dir(spark, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="package")
 def clean_run(cluster, raw_dir, tmp_path_factory) -> PipelineRun:
-    """ingest -> features -> train -> score on the cluster, each stage a spark-submit of its job."""
+    """Every job of PIPELINE on the cluster, each stage a spark-submit of its job."""
     run = PipelineRun(tmp_path_factory.mktemp("cluster-run"), raw_dir)
     for job, argv in PIPELINE:
         run.seconds[job] = cluster.run(job, cluster_argv(run, argv), run.root / f"{job}.log")

@@ -1,9 +1,9 @@
 """``spark-submit --py-files dist/userscore-<v>.zip jobs/<job>.py --env cluster`` on a standalone cluster
 scores exactly like local mode.
 
-The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> score, each
-stage one spark-submit. Here the same stages, with the same arguments, raw data and seeds, run in local
-mode in the test session; every intermediate table and the score table must match row for row.
+The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> btyd -> score
+-> monitor, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
+seeds, run in local mode in the test session; every table they write must match row for row.
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ pytestmark = pytest.mark.cluster
 # carry run ids and wall-clock times, and are left out.
 INTERMEDIATE = (
     "silver.users", "silver.orders", "silver.events", "silver.level_changes",
-    "features.user_features", "features.rfm_boundaries",
+    "features.user_features", "features.rfm_boundaries", "features.btyd_summary",
 )  # fmt: skip
 SCORES = "scores.user_scores"
+# The monitor's outputs at the scored date. Accuracy and alerts may hold no rows (no scored snapshot has
+# matured by then; nothing need fire), so these are compared but not required to be non-empty.
+MONITOR = ("monitor.reference", "monitor.score_ladder", "monitor.drift", "monitor.accuracy", "monitor.alerts")
 # Doubles are compared to 1e-12 relative, not bit for bit: Spark sums partial aggregates (feature sums,
 # GBT split statistics) in the order shuffle blocks arrive, which is not fixed, and floating-point
 # addition is not associative; the difference is a few units in the last place, far below any decision.
@@ -65,3 +68,10 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     assert cluster_scores.where(F.col("repurchase_probability").isNull()).count() == 0
     # All columns, scored_at included: both runs score with the same --scored-at.
     assertDataFrameEqual(cluster_scores, local_scores, rtol=RTOL, atol=ATOL)
+
+    # The monitor ran on the scored date: the score ladder covers the repurchase probability, and every
+    # monitoring table equals local mode's.
+    ladder = clean_run.table(spark, "monitor.score_ladder").where(F.col("score") == "repurchase_probability")
+    assert {r["as_of_date"].isoformat() for r in ladder.select("as_of_date").distinct().collect()} == {SCORE_DATE}
+    for name in MONITOR:
+        assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
