@@ -7,8 +7,10 @@ column of conf, trains one champion per scoring target with the project's traini
 index + one-hot, assemble, GBT with --trees trees of depth --depth, isotonic calibration) on a
 --train-rows sample, registers them in a private MLflow store, then times, on the same data:
 
-- fused:  :func:`userscore.scoring.fuse.fused_scores` (one scan, every model, reasons, tags, tiers);
-- naive:  :func:`userscore.scoring.baselines.naive_scores` (a scan and a join per model, same outputs);
+- fused:  :func:`userscore.scoring.fuse.fused_scores` (one scan, one Python pass for every compiled
+  model and its reasons, tags, tiers); also with the Spark pipelines (``compiled=False``);
+- naive:  :func:`userscore.scoring.baselines.naive_scores` (a scan, a Spark pipeline and a join per
+  model, same outputs); also with the compiled models (``compiled=True``);
 - pyfunc: :func:`userscore.scoring.baselines.pyfunc_scores` (each model via mlflow.pyfunc.spark_udf;
   no reasons: pyfunc returns only the probability), on --pyfunc-users users (default: all);
 - job:    the whole ``score_snapshot`` (fused + persisted + three Delta writes + summary).
@@ -180,18 +182,24 @@ def _append(section_lines: list[str]) -> Path:
 
 
 _SECTION_INTRO = """\
-`scripts/bench_score.py` compares, in one run on the same synthetic features partition, three ways of
+`scripts/bench_score.py` compares, in one run on the same synthetic features partition, these ways of
 producing the scores rows:
 
 - **fused** (`userscore.scoring.fuse.fused_scores`, what `userscore score` runs): ONE scan of the
-  features partition; every champion pipeline applied in turn to the same frame (only its calibrated
-  `prediction` and assembled vector kept, so intermediate columns never collide); per-user reasons
-  (Saabas path attributions of the GBT trees, vectorised in one pandas UDF projection); tiers, value
-  score, grade and tags as plain Column expressions. A test counts the FileScan nodes of the features
-  table in the physical plan: 1 (the naive plan: 4). The job persists the scores once (MEMORY_AND_DISK)
-  because three tables are written from them; the models run once.
+  features partition and ONE pandas UDF for every champion: each batch of users goes to Python once
+  with the raw feature columns, and every compiled champion (`userscore.scoring.compiled`: the
+  pipeline's imputer, indexer, one-hot encoder, assembler, GBT trees and calibration as numpy arrays)
+  returns its calibrated probability and its reasons (Saabas path attributions from the same tree
+  walk); tiers, value score, grade and tags as plain Column expressions. A test counts the FileScan
+  nodes of the features table in the physical plan (1; the naive plan: 4) and its Python evaluations
+  (1; naive: 3), and checks that both give the same rows. The job persists the scores once
+  (MEMORY_AND_DISK) because three tables are written from them; the models run once.
 - **naive** (`userscore.scoring.baselines.naive_scores`): each model in its own pass over a fresh read
-  of the features, its outputs joined back by user_id; same outputs.
+  of the features through its Spark pipeline (MLlib's transform of the served artifact, then its
+  assembled vector to Python for the reasons), its outputs joined back by user_id; same outputs.
+- **fused, Spark pipelines** and **naive, compiled** split the gain: one pass with the Spark pipelines
+  applied in turn (the fused design before the models were compiled), and separate passes with the
+  compiled models.
 - **pyfunc** (`userscore.scoring.baselines.pyfunc_scores`): each model through
   `mlflow.pyfunc.spark_udf` (rows shipped to Python workers, which run the Spark model through MLflow's
   pyfunc wrapper); probabilities only (no reasons).
@@ -288,6 +296,17 @@ def main() -> int:
         ),
         "naive, no reasons": (
             lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, explain=False),
+            args.users,
+            cores,
+        ),
+        # Where the gain comes from: one pass with the Spark pipelines, and separate passes compiled.
+        "fused, Spark pipelines": (
+            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, compiled=False),
+            args.users,
+            cores,
+        ),
+        "naive, compiled": (
+            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, compiled=True),
             args.users,
             cores,
         ),
