@@ -40,25 +40,20 @@ _LEAF = -1
 
 @dataclass(frozen=True)
 class TreeEnsemble:
-    """Every node of every tree in flat arrays (global node index), values already weighted and scaled.
+    """Every node of every tree in flat arrays (global node index: trees in order, each breadth first
+    with the two children of a node adjacent), values already weighted and scaled.
 
-    feature/threshold: the split of an internal node (continuous: go left when x <= threshold);
-    category_row: row of ``left_categories`` for a categorical split (go left when x is a left
-    category), -1 for continuous splits and leaves; left/right: child indices, -1 for leaves;
-    value: tree weight x scale x node mean; roots: the root of each tree. path_feature/path_delta (nodes x
-    depth): for every node, the feature of each split on the way from its root and the change of value
+    walk_base/walk_feature/walk_threshold, for :func:`descend`: from a node go to walk_base +
+    (x[walk_feature] > walk_threshold), NaN counting as greater, as Spark sends it right; a leaf reads
+    the all-zero column num_features and stays. category_row: the row of ``left_categories`` for a split
+    on a feature of more than two categories (go to walk_base when x is a left category), else -1.
+    value: tree weight x scale x node mean; roots: the root of each tree. path_feature/path_delta (nodes
+    x depth): for every node, the feature of each split on the way from its root and the change of value
     that split made (zero past the node's own depth): the Saabas credits of a user who ends there.
-    walk_base/walk_feature/walk_threshold: the same trees for :func:`descend` (nodes breadth first, the
-    two children of a node adjacent): from a node, go to walk_base + (x[walk_feature] > walk_threshold),
-    NaN counting as greater, as Spark sends it right.
     """
 
-    feature: np.ndarray
-    threshold: np.ndarray
     category_row: np.ndarray
     left_categories: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
     value: np.ndarray
     roots: np.ndarray
     depth: int
@@ -85,8 +80,7 @@ def ensemble_from_nodes(
     ``split`` = {``featureIndex``, ``leftCategoriesOrThreshold``, ``numCategories`` (-1 = continuous)}:
     the layout of Spark's tree persistence (``DecisionTreeModelReadWrite.NodeData``).
     """
-    feature, threshold, category_row, left, right, value, roots = [], [], [], [], [], [], []
-    walk_base, walk_feature, walk_threshold = [], [], []
+    feature, walk_threshold, walk_base, category_row, left, right, value, roots = [], [], [], [], [], [], [], []
     categories: list[tuple[int, list[float]]] = []
     depth = 0
     offset = 0
@@ -97,28 +91,26 @@ def ensemble_from_nodes(
         for node_id in order:
             node = by_id[node_id]
             split = node.get("split") or {}
-            is_leaf = int(node["leftChild"]) == _LEAF
             value.append(scale * weight * float(node["prediction"]))
-            left.append(_LEAF if is_leaf else index[int(node["leftChild"])])
-            right.append(_LEAF if is_leaf else index[int(node["rightChild"])])
-            feature.append(0 if is_leaf else int(split["featureIndex"]))
-            bounds = list(split.get("leftCategoriesOrThreshold") or [])
-            if is_leaf or int(split.get("numCategories", -1)) < 0:
-                threshold.append(bounds[0] if bounds and not is_leaf else 0.0)
+            if int(node["leftChild"]) == _LEAF:
+                # A leaf reads the all-zero column num_features: 0 <= 0 sends it to walk_base, itself.
+                left.append(_LEAF)
+                right.append(_LEAF)
+                feature.append(num_features)
+                walk_base.append(index[node_id])
+                walk_threshold.append(0.0)
                 category_row.append(-1)
-            else:
-                threshold.append(0.0)
-                category_row.append(len(categories))
+                continue
+            left.append(index[int(node["leftChild"])])
+            right.append(index[int(node["rightChild"])])
+            feature.append(int(split["featureIndex"]))
+            walk_base.append(min(left[-1], right[-1]))
+            bounds = list(split.get("leftCategoriesOrThreshold") or [])
+            general = int(split.get("numCategories", -1)) >= 0 and not _binary_split(split)
+            walk_threshold.append(0.5 if _binary_split(split) else (0.0 if general else bounds[0]))
+            category_row.append(len(categories) if general else -1)
+            if general:
                 categories.append((int(split["numCategories"]), bounds))
-            # The walk: a leaf stays put (it reads the all-zero column num_features: 0 <= 0, go "left" to
-            # itself); a node goes to base + (x > threshold); see _walk_order for two-category splits.
-            binary = not is_leaf and _binary_split(split)
-            if binary:
-                category_row[-1] = -1
-            children = [] if is_leaf else [index[int(node["leftChild"])], index[int(node["rightChild"])]]
-            walk_base.append(min(children, default=index[node_id]))
-            walk_feature.append(num_features if is_leaf else feature[-1])
-            walk_threshold.append(0.5 if binary else (0.0 if is_leaf else threshold[-1]))
         roots.append(index[0])
         depth = max(depth, _depth(by_id))
         offset += len(by_id)
@@ -128,12 +120,8 @@ def ensemble_from_nodes(
     for row, (_, cats) in enumerate(categories):
         table[row, [int(c) for c in cats]] = True
     return TreeEnsemble(
-        feature=np.asarray(feature, dtype=np.int64),
-        threshold=np.asarray(threshold, dtype=np.float64),
         category_row=np.asarray(category_row, dtype=np.int64),
         left_categories=table,
-        left=np.asarray(left, dtype=np.int64),
-        right=np.asarray(right, dtype=np.int64),
         value=np.asarray(value, dtype=np.float64),
         roots=np.asarray(roots, dtype=np.int64),
         depth=depth,
@@ -141,7 +129,7 @@ def ensemble_from_nodes(
         path_feature=path_feature,
         path_delta=path_delta,
         walk_base=np.asarray(walk_base, dtype=np.int64),
-        walk_feature=np.asarray(walk_feature, dtype=np.int64),
+        walk_feature=np.asarray(feature, dtype=np.int64),
         walk_threshold=np.asarray(walk_threshold, dtype=np.float64),
     )
 
