@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark import StorageLevel
@@ -173,29 +173,37 @@ def ensure_references(
             ref = build_reference(catalog, monitor, info, outputs[target], registry, logger)
             if ref is None:
                 continue
-            frame = rows_frame(catalog, table, reference_rows(ref))
+            frame = reference_frame(catalog, table, ref)
             writes.append(catalog.overwrite_where(table, frame, {"target": target, "model_version": info.version}))
         refs[target] = ref
     return refs, writes
 
 
-def rows_frame(catalog: Catalog, table: str, rows: Sequence[Mapping]) -> DataFrame:
-    """A small frame of driver-side metric rows in the declared schema of ``table``."""
+def reference_frame(catalog: Catalog, table: str, ref: Reference) -> DataFrame:
+    """The rows of ``ref`` for the reference table. Bin edges are data values (quantiles) and are stored
+    unrounded: a value equal to an edge belongs to the bin below it, and an edge rounded down would move
+    it up on every run that reads the reference back."""
+    return rows_frame(catalog, table, reference_rows(ref), exact=("lower", "upper"))
+
+
+def rows_frame(catalog: Catalog, table: str, rows: Sequence[Mapping], exact: Collection[str] = ()) -> DataFrame:
+    """A small frame of driver-side metric rows in the declared schema of ``table``; doubles rounded to
+    12 decimals except in the ``exact`` columns."""
     from pyspark.sql import types as T
 
     from userscore.catalog import declared_schema
 
     schema = declared_schema(catalog.spec(table))
 
-    def coerce(value, data_type):
+    def coerce(value, data_type, name):
         if value is None:
             return None
         if isinstance(data_type, T.DoubleType):
             # Aggregated sums differ in the last bits with partitioning: 12 decimals keep re-runs identical.
-            return round(float(value), 12)
+            return float(value) if name in exact else round(float(value), 12)
         if isinstance(data_type, T.LongType | T.IntegerType):
             return int(value)
         return value
 
-    data = [tuple(coerce(r.get(f.name), f.dataType) for f in schema.fields) for r in rows]
+    data = [tuple(coerce(r.get(f.name), f.dataType, f.name) for f in schema.fields) for r in rows]
     return catalog.spark.createDataFrame(data, schema)
