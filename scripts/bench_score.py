@@ -278,38 +278,22 @@ def main() -> int:
         fused_scores(features().sample(0.01, seed=1), champions, scoring, dictionary, at, customer_base=base)
     )  # warm-up
     n_pyfunc = min(args.pyfunc_users, args.users)
+
+    def fused(**options):
+        return lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, **options)
+
+    def naive(**options):
+        return lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, **options)
+
+    everyone = (args.users, cores)
     routes = {
-        "fused": (
-            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base),
-            args.users,
-            cores,
-        ),
-        "naive": (
-            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base),
-            args.users,
-            cores,
-        ),
-        "fused, no reasons": (
-            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, explain=False),
-            args.users,
-            cores,
-        ),
-        "naive, no reasons": (
-            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, explain=False),
-            args.users,
-            cores,
-        ),
+        "fused": (fused(), *everyone),
+        "naive": (naive(), *everyone),
+        "fused, no reasons": (fused(explain=False), *everyone),
+        "naive, no reasons": (naive(explain=False), *everyone),
         # Where the gain comes from: one pass with the Spark pipelines, and separate passes compiled.
-        "fused, Spark pipelines": (
-            lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, compiled=False),
-            args.users,
-            cores,
-        ),
-        "naive, compiled": (
-            lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, compiled=True),
-            args.users,
-            cores,
-        ),
+        "fused, Spark pipelines": (fused(compiled=False), *everyone),
+        "naive, compiled": (naive(compiled=True), *everyone),
     }
     if not args.skip_pyfunc:
         # One partition: each Python worker running a Spark-flavour pyfunc model starts its own local Spark
@@ -329,11 +313,11 @@ def main() -> int:
     timings: dict[str, tuple[float, int, int]] = {}
     for key, (build, users, used) in routes.items():
         timings[key] = (_noop(build()), users, used)
-        print(f"  {key:<20} {timings[key][0]:8.1f}s  {users:,} users", flush=True)
+        print(f"  {key:<24} {timings[key][0]:8.1f}s  {users:,} users", flush=True)
     started = time.perf_counter()
     score_snapshot(catalog, config, AS_OF)
     timings["job (fused + 3 writes)"] = (time.perf_counter() - started, args.users, cores)
-    print(f"  job                  {timings['job (fused + 3 writes)'][0]:8.1f}s", flush=True)
+    print(f"  {'job':<24} {timings['job (fused + 3 writes)'][0]:8.1f}s", flush=True)
 
     rate = {k: users / seconds / used for k, (seconds, users, used) in timings.items()}
     lines = [

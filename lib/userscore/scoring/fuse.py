@@ -106,8 +106,7 @@ def with_compiled_models(
             outputs[champion.output.column("reasons")] = F.lit(None).cast("string")
             continue
         top = min(k, len(names))
-        fields = [f"{letter}{j}" for letter in "ic" for j in range(1, top + 1)]
-        struct = F.struct(*[F.col(_COMPILED)[f"{key}_{f}"].alias(f) for f in fields])
+        struct = F.struct(*[F.col(_COMPILED)[f"{key}_{f.name}"].alias(f.name) for f in reason_schema(top)])
         outputs[champion.output.column("reasons")] = format_reasons(struct, names, top, reasons.decimals)
     return df.withColumns(outputs).drop(_COMPILED)
 

@@ -106,8 +106,9 @@ def ensemble_from_nodes(
             feature.append(int(split["featureIndex"]))
             walk_base.append(min(left[-1], right[-1]))
             bounds = list(split.get("leftCategoriesOrThreshold") or [])
-            general = int(split.get("numCategories", -1)) >= 0 and not _binary_split(split)
-            walk_threshold.append(0.5 if _binary_split(split) else (0.0 if general else bounds[0]))
+            binary = _binary_split(split)
+            general = int(split.get("numCategories", -1)) >= 0 and not binary
+            walk_threshold.append(0.5 if binary else (0.0 if general else bounds[0]))
             category_row.append(len(categories) if general else -1)
             if general:
                 categories.append((int(split["numCategories"]), bounds))
@@ -244,12 +245,11 @@ def descend(ensemble: TreeEnsemble, x: np.ndarray) -> np.ndarray:
     """The leaf every row reaches in every tree: a (rows x trees) array of node indices.
 
     All trees advance together, one level per step, with four gathers per step. ``x``: rows x
-    num_features, or with one more all-zero column (which leaves read: CompiledModel.matrix adds it).
+    num_features; leaves read the all-zero column appended here.
     """
     e = ensemble
-    if x.shape[1] == e.num_features:
-        x = np.hstack([x, np.zeros((x.shape[0], 1))])
-    values = np.ascontiguousarray(x).ravel()
+    x = np.hstack([x, np.zeros((x.shape[0], 1))])
+    values = x.ravel()
     offsets = (np.arange(x.shape[0]) * x.shape[1])[:, None]
     node = np.broadcast_to(e.roots, (x.shape[0], e.roots.size)).copy()
     general = bool((e.category_row >= 0).any())  # splits on features of more than two categories
