@@ -337,3 +337,20 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         "value_score",
     )
     assertDataFrameEqual(got, expected)
+
+
+def test_features_without_a_model_input_fail_naming_the_model_and_the_column(spark, world):
+    from userscore.errors import InputError
+    from userscore.scoring.fuse import fused_scores
+    from userscore.scoring.models import load_champions
+    from userscore.scoring.pipeline import read_features
+    from userscore.tags import load_dictionary
+
+    config, catalog = world["config"], world["catalog"]
+    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
+    features = read_features(catalog, config, D1).drop("logins_30d")  # read by the churn model only
+    with pytest.raises(InputError, match=r"userscore-churn_60d v1 cannot score these features: no column logins_30d"):
+        fused_scores(
+            features, champions, config.scoring, load_dictionary(config.tags), dt.datetime(2026, 3, 1),
+            customer_base=None,
+        )  # fmt: skip
