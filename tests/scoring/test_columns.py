@@ -47,6 +47,7 @@ VALUE = ValueScoreConfig(
 
 def test_value_score_is_the_weighted_hybrid_and_reasons_are_its_largest_terms(spark):
     rows = [("a", 5.0, 0.5, 0.8, 0.1), ("b", 1.0, 0.0, 0.0, 1.0), ("c", 3.0, 1.2, 0.4, 0.5), ("d", 2.0, 0.6, 0.9, 0.1)]
+    rows.append(("e", 1.0, 0.0, 0.0002, 0.7))
     frame = spark.createDataFrame(
         rows, "user_id string, rfm_score double, preference_score double, rp double, cp double"
     )
@@ -60,12 +61,14 @@ def test_value_score_is_the_weighted_hybrid_and_reasons_are_its_largest_terms(sp
     # c: 45 * 0.5 + 15 * 1 (1.2 clipped) + 20 * 0.4 + 20 * 0.5 = 55.5
     # d: 45 * 0.25 + 15 * 0.6 + 20 * 0.9 + 20 * 0.9 = 56.25; repurchase and low churn tie at 18: config
     #    order puts repurchase first
+    # e: only low churn counts: 20 * 0.3 = 6; repurchase's 20 * 0.0002 = 0.004 points show as +0.00: no reason
     expected = spark.createDataFrame(
         [
             ("a", 86.5, "rfm_score (+45.00); low cp (+18.00)"),
             ("b", 0.0, None),
             ("c", 55.5, "rfm_score (+22.50); preference_score (+15.00)"),
             ("d", 56.25, "rp (+18.00); low cp (+18.00)"),
+            ("e", 6.0, "low cp (+6.00)"),
         ],
         "user_id string, value_score double, reasons string",
     )
