@@ -28,7 +28,7 @@ from userscore.scoring.compiled import (
     compile_pipeline,
     score_batch,
 )
-from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, grouped, saabas, top_k
+from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, saabas, top_k
 
 LEVELS = ("basic", "silver", "gold")
 CHANNELS = ("app", "web", "store", "mini")
@@ -122,7 +122,7 @@ def test_probabilities_and_reasons_equal_the_spark_pipeline(spark, pipelines, me
     spark_x = np.vstack(spark_rows["x"].to_numpy())
     np.testing.assert_array_equal(x, spark_x)
     # Reasons: the vector route's top 3 source columns and contributions.
-    per_column = grouped(saabas(gbt_ensemble(model.stages[-2]), spark_x), groups, len(compiled.names))
+    per_column = saabas(gbt_ensemble(model.stages[-2]), spark_x, groups, len(compiled.names))
     index, value = top_k(per_column, 3)
     for j in range(3):
         present = np.abs(value[:, j]) > 1e-12

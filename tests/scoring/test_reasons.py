@@ -16,7 +16,6 @@ from userscore.scoring.reasons import (
     ensemble_from_nodes,
     format_reasons,
     gbt_ensemble,
-    grouped,
     reasons_struct,
     saabas,
     top_k,
@@ -55,7 +54,7 @@ def test_hand_worked_saabas_contributions(hand_ensemble):
 
 
 def test_grouping_and_top_k_order_by_absolute_contribution(hand_ensemble):
-    per_column = grouped(saabas(hand_ensemble, X), np.array([0, 1, 1]), 2)
+    per_column = saabas(hand_ensemble, X, np.array([0, 1, 1]), 2)
     np.testing.assert_allclose(per_column, [[-0.6, 1.0], [0.8, -0.2]], atol=1e-12)
     index, value = top_k(per_column, 2)
     assert index.tolist() == [[1, 0], [0, 1]]
@@ -110,8 +109,17 @@ def test_real_gbt_contributions_add_up_to_spark_margin(spark, champion_store, co
 
 
 def test_a_split_on_more_than_two_categories_goes_left_for_its_left_categories():
-    # f0 in {0, 2} ? 1.0 : -1.0 (3 categories), root mean 0; f0 = 1 and an unknown category 5 go right.
+    # f0 in {0, 2} ? 1.0 : -1.0 (3 categories), root mean 0; f0 = 1, an unknown category 5, a negative
+    # value and NaN go right.
     tree = [_split(0, 0.0, 0, [0.0, 2.0], 1, 2, categories=3), _leaf(1, 1.0), _leaf(2, -1.0)]
     ensemble = ensemble_from_nodes([tree], [1.0], num_features=1)
-    x = np.array([[0.0], [1.0], [2.0], [5.0]])
-    np.testing.assert_allclose(saabas(ensemble, x)[:, 0], [1.0, -1.0, 1.0, -1.0])
+    x = np.array([[0.0], [1.0], [2.0], [5.0], [-1.0], [np.nan]])
+    np.testing.assert_allclose(saabas(ensemble, x)[:, 0], [1.0, -1.0, 1.0, -1.0, -1.0, -1.0])
+
+
+def test_a_continuous_split_sends_values_at_the_threshold_left_and_nan_right():
+    # f1 <= 0.5 ? 0.75 : -0.25, root mean 0.25 (f0 is never split on).
+    tree = [_split(0, 0.25, 1, [0.5], 1, 2), _leaf(1, 0.75), _leaf(2, -0.25)]
+    ensemble = ensemble_from_nodes([tree], [1.0], num_features=2)
+    x = np.array([[9.0, 0.5], [9.0, 0.5000001], [9.0, np.nan], [np.nan, -3.0]])
+    np.testing.assert_allclose(saabas(ensemble, x), [[0.0, 0.5], [0.0, -0.5], [0.0, -0.5], [0.0, 0.5]])

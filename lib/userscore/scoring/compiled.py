@@ -28,7 +28,6 @@ from userscore.scoring.reasons import (
     contributions,
     descend,
     gbt_ensemble,
-    grouped,
     margin,
     reason_fields,
 )
@@ -177,7 +176,7 @@ class CompiledModel:
         """Calibrated probabilities and, when ``explain``, contributions per source column (log-odds)."""
         leaves = descend(self.ensemble, x)
         raw = 1.0 / (1.0 + np.exp(-margin(self.ensemble, leaves)))
-        per_column = grouped(contributions(self.ensemble, leaves), groups, len(self.names)) if explain else None
+        per_column = contributions(self.ensemble, leaves, groups, len(self.names)) if explain else None
         return self.calibration.apply(raw), per_column
 
 
