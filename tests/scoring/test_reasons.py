@@ -16,6 +16,7 @@ from userscore.scoring.reasons import (
     ensemble_from_nodes,
     format_reasons,
     gbt_ensemble,
+    number_text,
     reasons_struct,
     saabas,
     top_k,
@@ -123,3 +124,19 @@ def test_a_continuous_split_sends_values_at_the_threshold_left_and_nan_right():
     ensemble = ensemble_from_nodes([tree], [1.0], num_features=2)
     x = np.array([[9.0, 0.5], [9.0, 0.5000001], [9.0, np.nan], [np.nan, -3.0]])
     np.testing.assert_allclose(saabas(ensemble, x), [[0.0, 0.5], [0.0, -0.5], [0.0, -0.5], [0.0, 0.5]])
+
+
+def test_number_text_writes_what_java_formatter_writes(spark):
+    # Halves in decimal (1.005, 2.675 and 0.125 are not exact in binary), the sign of values that round to
+    # zero, and large values: compared with Java's own %+.2f and %+.1f.
+    values = [0.0, 0.005, -0.005, 0.004999, -0.004, 1.005, 2.675, -2.675, 0.125, -0.125, 123456.785, 1e-9, 7.0]
+    frame = spark.createDataFrame([(v,) for v in values], "x double")
+    x = F.col("x")
+    rows = frame.select(
+        number_text(x, 2).alias("ours2"),
+        F.format_string("%+.2f", x).alias("java2"),
+        number_text(x, 1).alias("ours1"),
+        F.format_string("%+.1f", x).alias("java1"),
+    ).collect()
+    assert [(r.ours2, r.ours1) for r in rows] == [(r.java2, r.java1) for r in rows]
+    assert [r.ours2 for r in rows][:3] == ["+0.00", "+0.01", "-0.01"]
