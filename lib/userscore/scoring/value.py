@@ -21,7 +21,6 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from userscore.config.scoring import ValueScoreConfig
-from userscore.scoring.reasons import number_text
 
 
 @dataclass(frozen=True)
@@ -69,29 +68,21 @@ def value_score(components: Sequence[ValueComponent], decimals: int = 2) -> Colu
 
 
 def value_reasons(components: Sequence[ValueComponent], k: int, decimals: int) -> Column:
-    """'label (+points); ...' for the k components that add the most points (ties: config order).
-
-    Plain expressions only: ``sort_array`` orders the (-points, position) structs natively, where
-    ``array_sort`` calls its comparator lambda per comparison and filter/transform run interpreted;
-    the numbers are written by :func:`number_text` rather than Java's Formatter."""
-    entries = F.sort_array(
-        F.array(
-            *[
-                F.struct(
-                    (-F.lit(c.points) * c.normalised).alias("rank"),
-                    F.lit(i).alias("order"),
-                    F.lit(c.label).alias("label"),
-                    (F.lit(c.points) * c.normalised).alias("points"),
-                )
-                for i, c in enumerate(components)
-            ]
-        )
+    """'label (+points); ...' for the k components that add the most points (ties: config order)."""
+    entries = F.array(
+        *[
+            F.struct(
+                (-F.lit(c.points) * c.normalised).alias("rank"),
+                F.lit(i).alias("order"),
+                F.lit(c.label).alias("label"),
+                (F.lit(c.points) * c.normalised).alias("points"),
+            )
+            for i, c in enumerate(components)
+        ]
     )
-    # Sorted by points, descending: once one entry rounds to zero, so do all after it.
-    parts = []
-    for j in range(1, min(k, len(components)) + 1):
-        entry = F.element_at(entries, j)
-        text = F.concat(entry["label"], F.lit(" ("), number_text(entry["points"], decimals), F.lit(")"))
-        parts.append(F.when(entry["points"] > F.lit(0.5 * 10.0**-decimals), text))
-    text = F.concat_ws("; ", *parts)
+    positive = F.filter(entries, lambda e: e["points"] > F.lit(0.5 * 10.0**-decimals))
+    top = F.slice(F.array_sort(positive), 1, k)
+    text = F.array_join(
+        F.transform(top, lambda e: F.format_string(f"%s (+%.{decimals}f)", e["label"], e["points"])), "; "
+    )
     return F.when(text != "", text)
