@@ -18,6 +18,7 @@ from pyspark.ml.classification import GBTClassifier
 from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 
+from userscore.config.scoring import ReasonsConfig
 from userscore.models.calibration import fit_calibrator
 from userscore.models.params import CalibrationParams
 from userscore.scoring.compiled import (
@@ -28,10 +29,11 @@ from userscore.scoring.compiled import (
     compile_pipeline,
     score_batch,
 )
-from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, saabas, top_k
+from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, saabas
 
 LEVELS = ("basic", "silver", "gold")
 CHANNELS = ("app", "web", "store", "mini")
+REASONS = ReasonsConfig(top_k=3, decimals=2)
 SCHEMA = "user_id string, spend double, visits double, orders int, trend double, level string, channel string"
 
 
@@ -114,34 +116,34 @@ def test_probabilities_and_reasons_equal_the_spark_pipeline(spark, pipelines, me
     )
     frame = score.orderBy("user_id").toPandas()
     numeric, strings = _batch(frame)
-    out = score_batch([("m", compiled)], numeric, strings, integral={"orders"}, k=3)
+    out = score_batch([("m", compiled)], numeric, strings, integral={"orders"}, reasons=REASONS)
 
     np.testing.assert_allclose(out["m_p"], spark_rows["prediction"].to_numpy(), rtol=0, atol=1e-12)
     # The matrix the compiled model builds is the vector MLlib assembles, slot for slot.
     x, groups = compiled.matrix(numeric, strings, {"orders"})
     spark_x = np.vstack(spark_rows["x"].to_numpy())
     np.testing.assert_array_equal(x, spark_x)
-    # Reasons: the vector route's top 3 source columns and contributions.
+    # Reasons: the vector route's contributions per source column, ranked and written in plain Python.
     per_column = saabas(gbt_ensemble(model.stages[-2]), spark_x, groups, len(compiled.names))
-    index, value = top_k(per_column, 3)
-    for j in range(3):
-        present = np.abs(value[:, j]) > 1e-12
-        got_index = out[f"m_i{j + 1}"].to_numpy(dtype=float, na_value=np.nan)
-        np.testing.assert_array_equal(got_index[present], index[present, j])
-        assert np.isnan(got_index[~present]).all()
-        np.testing.assert_allclose(out[f"m_c{j + 1}"][present], value[present, j], rtol=0, atol=1e-12)
+    expected = []
+    for row in per_column.tolist():
+        ranked = sorted(range(len(row)), key=lambda i: -abs(row[i]))[:3]  # stable: ties by column order
+        parts = [f"{compiled.names[i]} ({row[i]:+.2f})" for i in ranked if abs(row[i]) > 1e-12]
+        expected.append("; ".join(parts) or None)
+    assert out["m_reasons"].tolist() == expected
+    assert sum(t is None for t in expected) < len(expected)
 
 
 def test_probabilities_only_and_an_empty_batch(spark, pipelines):
     compiled = compile_pipeline(pipelines["isotonic"])
     frame = spark.createDataFrame(_rows(50, seed=4, unseen=True), SCHEMA).toPandas()
     numeric, strings = _batch(frame)
-    with_reasons = score_batch([("m", compiled)], numeric, strings, {"orders"}, k=3)
-    without = score_batch([("m", compiled)], numeric, strings, {"orders"}, k=None)
+    with_reasons = score_batch([("m", compiled)], numeric, strings, {"orders"}, REASONS)
+    without = score_batch([("m", compiled)], numeric, strings, {"orders"}, None)
     assert list(without) == ["m_p"]
     np.testing.assert_array_equal(without["m_p"], with_reasons["m_p"])
-    empty = score_batch([("m", compiled)], *_batch(frame.iloc[:0]), {"orders"}, k=3)
-    assert [len(v) for v in empty.values()] == [0] * 7
+    empty = score_batch([("m", compiled)], *_batch(frame.iloc[:0]), {"orders"}, REASONS)
+    assert {k: len(v) for k, v in empty.items()} == {"m_p": 0, "m_reasons": 0}
 
 
 def test_pipelines_with_other_stages_are_not_compiled(pipelines):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import numpy as np
 import pytest
 from pyspark.ml.functions import vector_to_array
@@ -14,10 +16,10 @@ from userscore.scoring.reasons import (
     _nodes_via_json,
     _nodes_via_walk,
     ensemble_from_nodes,
-    format_reasons,
     gbt_ensemble,
-    number_text,
-    reasons_struct,
+    number_texts,
+    reason_texts,
+    reasons_text,
     saabas,
     top_k,
 )
@@ -72,8 +74,7 @@ def test_reasons_udf_formats_top_contributions(spark, hand_ensemble):
         ],
         ["user_id", "features"],
     )
-    struct = reasons_struct(explainer, F.col("features"), 3)
-    text = format_reasons(struct, explainer.names, 3, 2)
+    text = reasons_text(explainer, F.col("features"), 3, 2)
     got = {r["user_id"]: r["reasons"] for r in frame.select("user_id", text.alias("reasons")).collect()}
     # Row c: A goes 0 -> 1 -> 3 (f0: -0.3, f1: 0.0 - 0.2), B left (f2 +0.1); x2: member_level = -0.4 + 0.2 = -0.2.
     assert got == {
@@ -126,17 +127,25 @@ def test_a_continuous_split_sends_values_at_the_threshold_left_and_nan_right():
     np.testing.assert_allclose(saabas(ensemble, x), [[0.0, 0.5], [0.0, -0.5], [0.0, -0.5], [0.0, 0.5]])
 
 
-def test_number_text_writes_what_java_formatter_writes(spark):
-    # Halves in decimal (1.005, 2.675 and 0.125 are not exact in binary), the sign of values that round to
-    # zero, and large values: compared with Java's own %+.2f and %+.1f.
-    values = [0.0, 0.005, -0.005, 0.004999, -0.004, 1.005, 2.675, -2.675, 0.125, -0.125, 123456.785, 1e-9, 7.0]
-    frame = spark.createDataFrame([(v,) for v in values], "x double")
-    x = F.col("x")
-    rows = frame.select(
-        number_text(x, 2).alias("ours2"),
-        F.format_string("%+.2f", x).alias("java2"),
-        number_text(x, 1).alias("ours1"),
-        F.format_string("%+.1f", x).alias("java1"),
-    ).collect()
-    assert [(r.ours2, r.ours1) for r in rows] == [(r.java2, r.java1) for r in rows]
-    assert [r.ours2 for r in rows][:3] == ["+0.00", "+0.01", "-0.01"]
+def test_number_texts_round_half_away_from_zero_and_always_write_the_sign():
+    # Halves of value x 10^decimals, in double precision, go away from zero: 0.125 and 2.5 (exact in binary)
+    # and 2.675 (stored just below 2.675, but 2.675 x 100 is 267.5 in doubles); 1.005 x 100 is
+    # 100.49999999999999: down.
+    values = np.array([0.0, 0.125, -0.125, 2.675, 1.005, -0.004, 0.005000001, 999.994, 999.995, 12345.678, 2.5])
+    expected2 = ["+0.00", "+0.13", "-0.13", "+2.68", "+1.00", "-0.00", "+0.01", "+999.99", "+1000.00", "+12345.68",
+                 "+2.50"]  # fmt: skip
+    assert number_texts(values, 2).tolist() == expected2
+    assert number_texts(values, 0).tolist() == ["+0", "+0", "-0", "+3", "+1", "-0", "+0", "+1000", "+1000", "+12346",
+                                                "+3"]  # fmt: skip
+    # The same as Python's decimal module, rounding the exact binary value half up, on random values.
+    rng = np.random.default_rng(7)
+    sample = rng.normal(scale=3.0, size=2000)
+    exact = [("-" if v < 0 else "+") + str(Decimal(abs(v)).quantize(Decimal("0.001"), ROUND_HALF_UP)) for v in sample]
+    assert number_texts(sample.reshape(40, 50), 3).ravel().tolist() == exact
+
+
+def test_reason_texts_name_the_largest_contributions_and_skip_the_absent():
+    per_column = np.array([[0.0, 0.0, 0.0], [0.004, -0.5, 0.0], [0.3, -0.3, 0.31]])
+    texts = reason_texts(per_column, ("recency", "level", "visits"), k=2, decimals=2)
+    # Row 3: |0.31| first, then the tie |0.3| = |-0.3| goes to the lower column index.
+    assert texts.tolist() == [None, "level (-0.50); recency (+0.00)", "visits (+0.31); recency (+0.30)"]

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from userscore.config.scoring import ReasonsConfig
 from userscore.scoring.reasons import (
     TreeEnsemble,
     contributions,
     descend,
     gbt_ensemble,
     margin,
-    reason_fields,
+    reason_texts,
 )
 
 _PLATT_EPS = 1e-7  # userscore.models.calibration clips probabilities before the logit
@@ -256,15 +257,15 @@ def score_batch(
     numeric: Mapping[str, np.ndarray],
     strings: Mapping[str, pd.Series],
     integral: set[str],
-    k: int | None,
+    reasons: ReasonsConfig | None,
 ) -> dict[str, object]:
-    """Every model on one batch: ``<key>_p`` (calibrated probability) and, when ``k``, the reasons
-    struct's fields ``<key>_i1..`` / ``<key>_c1..`` (see reasons.reason_fields)."""
+    """Every model on one batch: ``<key>_p`` (calibrated probability) and, when ``reasons`` is given,
+    ``<key>_reasons`` (the text of its top reasons, see reasons.reason_texts)."""
     out: dict[str, object] = {}
     for key, model in models:
         x, groups = model.matrix(numeric, strings, integral)
-        probability, per_column = model.score(x, groups, explain=k is not None)
+        probability, per_column = model.score(x, groups, explain=reasons is not None)
         out[f"{key}_p"] = probability
-        if k is not None:
-            out.update(reason_fields(per_column, min(k, len(model.names)), prefix=f"{key}_"))
+        if reasons is not None:
+            out[f"{key}_reasons"] = reason_texts(per_column, model.names, reasons.top_k, reasons.decimals)
     return out

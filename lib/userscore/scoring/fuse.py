@@ -29,7 +29,7 @@ from userscore.errors import InputError
 from userscore.scoring.compiled import score_batch
 from userscore.scoring.customer_base import CustomerBase, with_customer_base
 from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for
-from userscore.scoring.reasons import format_reasons, reason_schema, reasons_struct
+from userscore.scoring.reasons import reasons_text
 from userscore.scoring.tags import with_tags
 from userscore.scoring.tiers import band
 from userscore.scoring.value import value_components, value_reasons, value_score
@@ -38,10 +38,6 @@ from userscore.tags.dictionary import TagDictionary
 
 def _vector(champion: Champion) -> str:
     return f"_{champion.output.prefix}_vector"
-
-
-def _struct(champion: Champion) -> str:
-    return f"_{champion.output.prefix}_reasons_struct"
 
 
 _COMPILED = "_compiled_scores"
@@ -82,32 +78,28 @@ def with_compiled_models(
     numeric = sorted(set().union(*(m.numeric_columns() for _, m in models)))
     strings = sorted(set().union(*(m.string_columns() for _, m in models)))
     integral = {c for c in numeric if isinstance(df.schema[c].dataType, T.IntegralType)}
-    k = reasons.top_k if explain else None
+    explained = reasons if explain else None
     fields: list[T.StructField] = []
-    for key, model in models:
+    for key, _ in models:
         fields.append(T.StructField(f"{key}_p", T.DoubleType()))
-        if k is not None:
-            fields += reason_schema(min(k, len(model.names)), prefix=f"{key}_")
+        if explained is not None:
+            fields.append(T.StructField(f"{key}_reasons", T.StringType()))
     schema = T.StructType(fields)
 
     @pandas_udf(schema)
     def _score(*columns: pd.Series) -> pd.DataFrame:
         values = {c: s.to_numpy(dtype=np.float64, na_value=np.nan) for c, s in zip(numeric, columns, strict=False)}
         texts = dict(zip(strings, columns[len(numeric) :], strict=True))
-        return pd.DataFrame(score_batch(models, values, texts, integral, k), columns=schema.fieldNames())
+        return pd.DataFrame(score_batch(models, values, texts, integral, explained), columns=schema.fieldNames())
 
     inputs = [F.col(f"`{c}`").cast("double") for c in numeric] + [F.col(f"`{c}`").cast("string") for c in strings]
     df = df.withColumn(_COMPILED, _score(*inputs))
     outputs = {}
     for champion in champions:
-        key, names = champion.output.prefix, champion.compiled.names
+        key = champion.output.prefix
         outputs[champion.output.column("probability")] = F.col(_COMPILED)[f"{key}_p"]
-        if k is None:
-            outputs[champion.output.column("reasons")] = F.lit(None).cast("string")
-            continue
-        top = min(k, len(names))
-        struct = F.struct(*[F.col(_COMPILED)[f"{key}_{f.name}"].alias(f.name) for f in reason_schema(top)])
-        outputs[champion.output.column("reasons")] = format_reasons(struct, names, top, reasons.decimals)
+        reasons_column = F.col(_COMPILED)[f"{key}_reasons"] if explained is not None else F.lit(None)
+        outputs[champion.output.column("reasons")] = reasons_column.cast("string")
     return df.withColumns(outputs).drop(_COMPILED)
 
 
@@ -129,15 +121,13 @@ def with_pipelines(features: DataFrame, champions: Sequence[Champion], reasons: 
             columns.append(F.col(champion.features_col).alias(_vector(champion)))
             explained.append((champion, explainer))
         df = out.select(*columns)
-    structs = {_struct(c): reasons_struct(e, F.col(_vector(c)), reasons.top_k) for c, e in explained}
-    df = df.withColumns(structs) if structs else df
     texts = {
-        c.output.column("reasons"): format_reasons(F.col(_struct(c)), e.names, reasons.top_k, reasons.decimals)
+        c.output.column("reasons"): reasons_text(e, F.col(_vector(c)), reasons.top_k, reasons.decimals)
         for c, e in explained
     }
     done = {c.target for c, _ in explained}
     unexplained = {c.output.column("reasons"): F.lit(None).cast("string") for c in champions if c.target not in done}
-    return df.withColumns({**texts, **unexplained}).drop(*[_vector(c) for c, _ in explained], *structs)
+    return df.withColumns({**texts, **unexplained}).drop(*[_vector(c) for c, _ in explained])
 
 
 def fused_scores(
