@@ -184,9 +184,9 @@ def test_non_convergence_raises_fit_error_with_optimiser_message(cdnow_rfm_group
 
 
 def test_unidentified_parameters_raise_fit_error() -> None:
-    # Four customers with no evidence of dropping out: a and b run off to infinity together
-    # (the Pareto/NBD limit), a first.
-    with pytest.raises(FitError, match=r"degenerate: a ran to exp.*penalizer"):
+    # Four customers with no evidence that their dropout probabilities differ: a and b run off to infinity
+    # together. Where the optimiser stops on that ridge depends on the CPU; the verdict does not.
+    with pytest.raises(FitError, match=r"degenerate: a and b ran off together .* try a penalizer > 0"):
         fit_bgnbd([0, 1, 2, 3], [0, 1, 2, 3], [5, 5, 5, 5], [10, 5, 3, 1])
 
 

@@ -28,6 +28,8 @@ from userscore.errors import InputError
 
 ORDERS = "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean"
 SUMMARY = "user_id string, x long, t_x_days int, t_cal_days int, m_x double"
+# The random population below has no dropout process, so its unpenalised BG/NBD fit is degenerate.
+PENALIZER = 0.001
 D = dt.date(2026, 3, 1)  # snapshot: orders before 2026-03-01 00:00 UTC; last observed day 2026-02-28
 
 
@@ -197,17 +199,21 @@ def test_driver_groups_equal_per_customer_rows(population) -> None:
     )
     assert stats.n_customers == len(per_customer) and stats.n_rfm_groups < len(per_customer)
 
-    # Fitting on the groups is fitting on one row per customer (weight 1), in weeks.
-    fit = fit_btyd(stats, time_unit="weeks", observation_end=end)
+    # Fitting on the groups is fitting on one row per customer (weight 1), in weeks. The population is no BG/NBD
+    # process (no dropout): unpenalised, a and b are not identified (test_bgnbd), so both sides are penalised.
+    fit = fit_btyd(stats, time_unit="weeks", observation_end=end, penalizer=PENALIZER)
     rows_x = np.array([v[0] for v in per_customer.values()], dtype=float)
     bg = fit_bgnbd(
         rows_x,
         np.array([v[1] / 7 for v in per_customer.values()]),
         np.array([v[2] / 7 for v in per_customer.values()]),
         np.ones(len(per_customer)),
+        penalizer=PENALIZER,
     )
     spenders = [(x, _python_round(m, 4)) for x, _, _, m in per_customer.values() if x > 0 and m > 0]
-    gg = fit_gamma_gamma([s[0] for s in spenders], [s[1] for s in spenders], np.ones(len(spenders)))
+    gg = fit_gamma_gamma(
+        [s[0] for s in spenders], [s[1] for s in spenders], np.ones(len(spenders)), penalizer=PENALIZER
+    )
     assert fit.model.bgnbd == bg.params and fit.bgnbd.log_likelihood == bg.log_likelihood
     assert fit.model.gamma_gamma == gg.params and fit.gamma_gamma.log_likelihood == gg.log_likelihood
 
@@ -232,13 +238,13 @@ def test_week_resolution_groups_and_fit(population) -> None:
 
     # Fitting the groups is fitting one rounded row per customer. (This population is no BG/NBD process: its
     # dropout heterogeneity is not identified, a and b run off together unpenalised; a small penalizer pins them.)
-    fit = fit_btyd(stats, time_unit="weeks", observation_end=end, penalizer=0.001)
+    fit = fit_btyd(stats, time_unit="weeks", observation_end=end, penalizer=PENALIZER)
     bg = fit_bgnbd(
         np.array([v[0] for v in per_customer.values()], dtype=float),
         np.array([_python_round_days(v[1], 7) / 7 for v in per_customer.values()]),
         np.array([_python_round_days(v[2], 7) / 7 for v in per_customer.values()]),
         np.ones(len(per_customer)),
-        penalizer=0.001,
+        penalizer=PENALIZER,
     )
     assert fit.model.bgnbd == bg.params and fit.resolution_days == 7
 
@@ -251,7 +257,7 @@ def test_fit_cost_depends_on_groups_not_customers(population) -> None:
     stats = collect_groups(summary, significant_digits=4)
     many = dataclasses.replace(stats, weight=stats.weight * 1024, spend_weight=stats.spend_weight * 1024)
 
-    fit, fit_many = (fit_btyd(s, time_unit="weeks", observation_end=end) for s in (stats, many))
+    fit, fit_many = (fit_btyd(s, time_unit="weeks", observation_end=end, penalizer=PENALIZER) for s in (stats, many))
     assert fit_many.n_customers == 1024 * fit.n_customers
     assert (fit_many.n_rfm_groups, fit_many.n_spend_groups) == (fit.n_rfm_groups, fit.n_spend_groups)
     assert (fit_many.bgnbd.iterations, fit_many.gamma_gamma.iterations) == (

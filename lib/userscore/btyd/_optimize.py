@@ -31,6 +31,8 @@ class LogParamSolution:
     objective: float
     iterations: int
     converged: bool
+    # The last stage stopped at its iteration or evaluation cap: the fit was cut short, not stuck.
+    exhausted: bool
     message: str
 
 
@@ -135,6 +137,7 @@ def minimize_log_params(objective: ObjectiveAndGrad, start: np.ndarray, *, max_i
         objective=float(res.fun),
         iterations=iterations,
         converged=converged,
+        exhausted=int(res.status) == 1,
         message=str(res.message),
     )
 
@@ -143,10 +146,27 @@ def _is_converged(objective: ObjectiveAndGrad, res: OptimizeResult) -> bool:
     return bool(res.success) or _projected_grad_norm(objective, res.x) <= _GRAD_ACCEPT
 
 
-def check_solution(model: str, names: Sequence[str], solution: LogParamSolution) -> np.ndarray:
-    """Return the fitted parameters, or raise FitError if the fit did not converge or is degenerate."""
+def check_solution(
+    model: str,
+    names: Sequence[str],
+    solution: LogParamSolution,
+    *,
+    limit_fitting_as_well: Callable[[np.ndarray], str | None] | None = None,
+) -> np.ndarray:
+    """Return the fitted parameters, or raise FitError if the fit is degenerate or did not converge.
+
+    `limit_fitting_as_well(params)` describes a limit model that fits as well as `params`, or returns None (see
+    btyd/identification.py). Unless the optimiser was cut short by its cap, such a fit is degenerate whatever the
+    optimiser reported: where it stops on a ridge toward the limit is a matter of rounding.
+    """
     params = np.exp(solution.log_params)
     shown = ", ".join(f"{n}={v:.6g}" for n, v in zip(names, params, strict=True))
+    limit = None if solution.exhausted or limit_fitting_as_well is None else limit_fitting_as_well(params)
+    if limit is not None:
+        raise FitError(
+            f"{model} fit is degenerate: {limit}, and that limit fits these customers as well as any finite "
+            f"parameters, so the data does not identify them; try a penalizer > 0; last parameters: {shown}"
+        )
     if not solution.converged:
         raise FitError(
             f"{model} fit did not converge after {solution.iterations} iterations: "

@@ -24,6 +24,7 @@ from userscore.btyd._optimize import (
     require_rows,
 )
 from userscore.btyd.errors import FitError
+from userscore.btyd.identification import limit_fitting_as_well
 
 _PARAM_NAMES = ("r", "alpha", "a", "b")
 
@@ -185,7 +186,10 @@ def fit_bgnbd(
     solution = minimize_log_params(
         lambda z: _objective(z, gx, gt_x, gT, gw, n_customers, penalizer), start, max_iter=max_iter
     )
-    params = BGNBDParams(*(float(v) for v in check_solution("BG/NBD", _PARAM_NAMES, solution)))
+    # A penalty grows without bound at every limit, so penalised fits are identified by construction.
+    limits = None if penalizer > 0 else lambda p: limit_fitting_as_well(p, gx, gt_x, gT, gw)
+    fitted = check_solution("BG/NBD", _PARAM_NAMES, solution, limit_fitting_as_well=limits)
+    params = BGNBDParams(*(float(v) for v in fitted))
     return BGNBDFit(
         params=params,
         log_likelihood=bgnbd_log_likelihood(params, gx, gt_x, gT, gw),
