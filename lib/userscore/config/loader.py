@@ -117,6 +117,9 @@ def _merge(into: dict[str, Any], layer: Mapping[str, Any], path: KeyPath, source
     for key, value in layer.items():
         key_path = (*path, str(key))
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            # The mapping now holds this layer's keys: a check over several of them (min <= max, weights
+            # with a positive sum) points at this layer's file.
+            origins.record(key_path, source)
             _merge(into[key], value, key_path, source, origins)
             continue
         into[key] = _plain(value)
