@@ -471,3 +471,19 @@ def test_score_job_with_a_deep_rule_exits_2_not_with_a_recursion_traceback(conf,
         f"expected {RULE_HELP}\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conf"]
+
+
+def test_invalid_yaml_in_a_set_override_exits_2(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    assert main(["generate", "--set", "generate.users=[", "--set", f"generate.raw_dir={raw}"]) == 2
+    assert capsys.readouterr().out == "userscore generate: error: --set generate.users: a YAML value, got '['\n"
+    assert not raw.exists()
+
+
+@pytest.mark.parametrize(
+    ("levels", "key", "found"),
+    [(70, "generate.users.0...", "nesting deeper than 64 levels"), (3000, "<file>", "YAML nested too deeply to read")],
+)
+def test_deeply_nested_yaml_fails_instead_of_exhausting_recursion(conf, levels, key, found):
+    err, path = _error(conf, "generate", "generate:\n  users: " + "[" * levels + "]" * levels + "\n")
+    assert (err.file, err.key_path, err.found, err.expected) == (str(path), key, found, "at most 64 levels of nesting")
