@@ -87,7 +87,10 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except (yaml.YAMLError, RecursionError):
+            raise argparse.ArgumentTypeError(f"--set {key}: a YAML value, got {raw!r}") from None
     return tree
 
 

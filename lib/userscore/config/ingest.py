@@ -15,10 +15,17 @@ BATCH_COLUMN = "ingest_batch_id"
 
 @frozen
 class RangeRule:
-    """Numeric bounds (inclusive) for one column."""
+    """Numeric bounds (inclusive) for one column: at least one, finite, and min <= max (an empty
+    range would quarantine every record)."""
 
     min: float | None = None
     max: float | None = None
+
+    def __post_init__(self):
+        if self.min is None and self.max is None:
+            raise ValueError("at least one of min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"max: a number >= min ({self.min:g})")
 
 
 @frozen
