@@ -237,3 +237,17 @@ def test_nanosecond_timestamps_spark_cannot_read_fail_naming_the_batch(spark, tm
         f"batch b1 of level_changes ({folder}): Spark cannot read the Parquet schema of its files: "
         "[PARQUET_TYPE_ILLEGAL] Illegal Parquet type: INT64 (TIMESTAMP(NANOS,false)). SQLSTATE: 42846"
     )
+
+
+def test_a_parquet_file_naming_a_column_twice_fails_naming_the_batch(spark, tmp_path):
+    folder = landing.batch_path(tmp_path, "events", "b1")
+    twice = pa.Table.from_arrays(
+        [pa.array(["e1"]), pa.array([1.0]), pa.array([999.0])], names=EVENT_COLUMNS[:1] + ["dwell_seconds"] * 2
+    )
+    write_parquet_table(tmp_path, "events", "b1", twice)
+    with pytest.raises(InputError) as failure:
+        landing.read_parquet(spark, folder)
+    assert str(failure.value) == (
+        f"batch b1 of events ({folder}): Spark cannot read the Parquet schema of its files: [COLUMN_ALREADY_EXISTS] "
+        "The column `dwell_seconds` already exists. Choose another name or rename the existing column. SQLSTATE: 42711"
+    )
