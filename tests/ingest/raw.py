@@ -92,12 +92,19 @@ def write_json_lines(raw_dir: Path, source: str, batch: str, lines: list[str | b
     (folder / "part-00000.json").write_bytes(data)
 
 
-def write_parquet_rows(raw_dir: Path, source: str, batch: str, columns: list[str], rows: list[dict]) -> None:
-    folder = raw_dir / source / batch
-    folder.mkdir(parents=True, exist_ok=True)
+def write_parquet_rows(
+    raw_dir: Path, source: str, batch: str, columns: list[str], rows: list[dict], *, part: int = 0
+) -> None:
+    """``rows`` as file ``part`` of the batch: strings, except dwell_seconds (double)."""
     schema = pa.schema([(c, pa.float64() if c in _DOUBLES else pa.string()) for c in columns])
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows], schema=schema)
-    pq.write_table(table, folder / "part-00000.parquet")
+    write_parquet_table(raw_dir, source, batch, table, part=part)
+
+
+def write_parquet_table(raw_dir: Path, source: str, batch: str, table: pa.Table, *, part: int = 0) -> None:
+    folder = raw_dir / source / batch
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / f"part-{part:05d}.parquet")
 
 
 def normalised(value: str | None) -> str | None:

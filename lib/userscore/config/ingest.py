@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from typing import Literal
@@ -11,6 +12,9 @@ from userscore.config.typed import KeyPath, frozen
 
 # Every silver table ingest writes carries the batch its rows came from (re-ingest replaces by it).
 BATCH_COLUMN = "ingest_batch_id"
+# Nanosecond timestamps (pandas, pyarrow, delta-rs) start at 1677-09-21: an earliest date before it would let
+# through times those readers of the silver tables cannot represent.
+NANOSECOND_FLOOR = dt.date(1678, 1, 1)
 
 
 @frozen
@@ -63,11 +67,16 @@ class SourceConfig:
 
 @frozen
 class IngestConfig:
-    """Raw landing folder, the sources in load order, and limits every record is checked against."""
+    """Raw landing folder, the sources in load order, and limits every record is checked against.
+
+    earliest_date: timestamps before this date (00:00 UTC) are rejected as ``bad_timestamp``;
+    future_tolerance_hours: those later than the run's reference time plus this as ``future_timestamp``.
+    """
 
     raw_dir: str = "data/raw"
     pii_key_env: str = "USERSCORE_PII_KEY"
     max_string_length: int = 1000
+    earliest_date: dt.date = dt.date(2000, 1, 1)
     future_tolerance_hours: int = 24
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
 
@@ -76,6 +85,11 @@ class IngestConfig:
             raise ValueError(f"max_string_length: a positive length, got {self.max_string_length}")
         if self.future_tolerance_hours < 0:
             raise ValueError(f"future_tolerance_hours: zero or more hours, got {self.future_tolerance_hours}")
+        if self.earliest_date < NANOSECOND_FLOOR:
+            raise ValueError(
+                f"earliest_date: {NANOSECOND_FLOOR} or later (nanosecond timestamps start in 1677), "
+                f"got {self.earliest_date}"
+            )
 
 
 def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:

@@ -194,6 +194,7 @@ def ingest_batch(
     logger = logger or logging.getLogger("userscore.ingest")
     started_at = dt.datetime.now(dt.UTC)
     latest = now + dt.timedelta(hours=ingest_config.future_tolerance_hours)
+    earliest = dt.datetime.combine(ingest_config.earliest_date, dt.time(), dt.UTC)
     spark = catalog.spark
     validated: list[Validated] = []
     try:
@@ -210,6 +211,7 @@ def ingest_batch(
                         batch.batch_id,
                         key=key,
                         max_string_length=ingest_config.max_string_length,
+                        earliest=earliest,
                         latest=latest,
                         known_users=_known_users(catalog, validated) if source.user_reference else None,
                         existing=catalog.read(source.table) if catalog.exists(source.table) else None,
@@ -259,6 +261,7 @@ def validate_source(
     *,
     key: bytes | None,
     max_string_length: int,
+    earliest: dt.datetime,
     latest: dt.datetime,
     known_users: DataFrame | None,
     existing: DataFrame | None,
@@ -295,6 +298,7 @@ def validate_source(
             ranges=source.ranges,
             allowed=source.allowed,
             max_string_length=max_string_length,
+            earliest=earliest,
             latest=latest,
         )
         if source.user_reference:
