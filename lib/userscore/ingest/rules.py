@@ -4,7 +4,8 @@ The quarantine ``reason`` of a record is its first problem in this fixed precede
 problems first, then field-level ones, then problems that need other records):
 
     invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
-    out_of_range, invalid_value, oversize_string, unknown_user, duplicate_key_conflict
+    out_of_range, invalid_value, oversize_string, inconsistent_time, unknown_user, duplicate_key_conflict,
+    superseded_version, version_conflict
 
 and ``detail`` lists every problem's text, in the same order, separated by ``; ``. Field checks run only
 on records that parsed (a malformed line has no fields to check). A null or absent value is only a
@@ -33,8 +34,11 @@ REASONS: tuple[str, ...] = (
     "out_of_range",
     "invalid_value",
     "oversize_string",
+    "inconsistent_time",
     "unknown_user",
     "duplicate_key_conflict",
+    "superseded_version",
+    "version_conflict",
 )
 PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
 _NUMERIC = ("int", "long", "double")
