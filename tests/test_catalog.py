@@ -16,11 +16,9 @@ D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
 
 
 def _orders(spark, rows):
-    schema = (
-        "order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
-        "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
-        "refunded_at timestamp, updated_at timestamp, ingest_batch_id string"
-    )
+    schema = ("order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
+              "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
+              "refunded_at timestamp, updated_at timestamp, ingest_batch_id string")
     return spark.createDataFrame(rows, schema)
 
 
@@ -34,9 +32,7 @@ def test_location_in_path_and_metastore_modes(catalog, config, tmp_path):
     from tests.conftest import make_config
     from userscore.catalog import Catalog
 
-    uc = make_config(
-        tmp_path, {"catalog": {"mode": "metastore", "catalog": "main", "schemas": {"silver": "crm_silver"}}}
-    )
+    uc = make_config(tmp_path, {"catalog": {"mode": "metastore", "catalog": "main", "schemas": {"silver": "crm_silver"}}})
     assert Catalog(None, uc).location("silver.orders") == "main.crm_silver.orders"
     assert Catalog(None, uc).location("ops.ingest_audit") == "main.ops.ingest_audit"
 
@@ -48,11 +44,8 @@ def test_create_from_declared_schema_with_partitioning_and_constraints(spark, ca
     assert detail["properties"]["delta.constraints.non_negative_amount"] == "amount >= 0"
     schema = catalog.read("silver.orders").schema
     assert [(f.name, f.dataType.simpleString(), f.nullable) for f in schema.fields][:5] == [
-        ("order_id", "string", False),
-        ("user_id", "string", False),
-        ("order_ts", "timestamp", False),
-        ("order_month", "date", False),
-        ("amount", "double", False),
+        ("order_id", "string", False), ("user_id", "string", False), ("order_ts", "timestamp", False),
+        ("order_month", "date", False), ("amount", "double", False),
     ]
 
 
@@ -64,9 +57,7 @@ def test_overwrite_where_replaces_exactly_one_partition_and_is_idempotent(spark,
         result = catalog.overwrite_where("silver.orders", _orders(spark, [_order("o4", D1, 99.0)]), {"order_month": D1})
     assert result.rows == 1 and result.partition == "`order_month` = DATE'2026-01-01'"
     got = catalog.read("silver.orders").select("order_id", "order_month", "amount")
-    assertDataFrameEqual(
-        got, [Row(order_id="o3", order_month=D2, amount=10.0), Row(order_id="o4", order_month=D1, amount=99.0)]
-    )
+    assertDataFrameEqual(got, [Row(order_id="o3", order_month=D2, amount=10.0), Row(order_id="o4", order_month=D1, amount=99.0)])
 
 
 def test_rows_outside_the_replaced_partition_fail_without_a_new_version(spark, catalog):
@@ -89,15 +80,12 @@ def test_check_constraint_violation_leaves_previous_version(spark, catalog):
 
 def test_merge_inserts_updates_changed_rows_only(spark, catalog):
     catalog.append("silver.orders", _orders(spark, [_order("o1", D1), _order("o2", D1)]))
-    result = catalog.merge(
-        "silver.orders", _orders(spark, [_order("o1", D1), _order("o2", D1, 50.0), _order("o3", D1)])
-    )
+    result = catalog.merge("silver.orders", _orders(spark, [_order("o1", D1), _order("o2", D1, 50.0), _order("o3", D1)]))
     # o1 unchanged -> not rewritten; o2 updated; o3 inserted.
     assert result.rows == 2
     got = catalog.read("silver.orders").select("order_id", "amount")
-    assertDataFrameEqual(
-        got, [Row(order_id="o1", amount=10.0), Row(order_id="o2", amount=50.0), Row(order_id="o3", amount=10.0)]
-    )
+    assertDataFrameEqual(got, [Row(order_id="o1", amount=10.0), Row(order_id="o2", amount=50.0),
+                               Row(order_id="o3", amount=10.0)])
 
 
 def test_schema_mismatch_is_rejected_before_writing(spark, catalog):
@@ -118,3 +106,5 @@ def test_partition_predicate_quotes_values():
     assert partition_predicate({"as_of_date": dt.date(2026, 3, 1), "source": "o'k"}) == (
         "`as_of_date` = DATE'2026-03-01' AND `source` = 'o\\'k'"
     )
+
+
