@@ -56,6 +56,9 @@ class GenerateConfig:
     mean_order_value: float = 90.0
     mean_coupon_rate: float = 0.25
     mean_refund_rate: float = 0.05
+    # Share of refunds that arrive late: the order lands unrefunded in batch_id and its refunded version in
+    # the batch ``<batch_id>-late`` (updated_at = refunded_at).
+    late_refund_share: float = 0.5
     edges_per_user: float = 3.0
     # Seasonality: relative activity per calendar month (Jan..Dec) and per weekday (Mon..Sun).
     month_weights: tuple[float, ...] = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)
@@ -94,6 +97,8 @@ class GenerateConfig:
             raise ValueError(f"users_per_partition: a positive number, got {self.users_per_partition}")
         if self.mean_orders_per_user <= 0 or self.mean_events_per_user <= 0:
             raise ValueError("mean_orders_per_user: mean orders and events per user must be positive")
+        if not 0.0 <= self.late_refund_share <= 1.0:
+            raise ValueError(f"late_refund_share: a share in [0, 1], got {self.late_refund_share}")
         for name in ("pre_history_share", "non_buyer_share", "mean_coupon_rate", "mean_refund_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: a share in [0, 1), got {getattr(self, name)}")
