@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from tests.conftest import make_config
 from tests.ingest.raw import NOW, USER_COLUMNS, json_line, order, user, write_json_lines, write_parquet_rows
 from userscore.catalog import Catalog
+from userscore.errors import InputError
 from userscore.ingest import ingest, plan_ingest
 from userscore.jobs.ingest import reference_time
 
@@ -171,3 +173,23 @@ def test_later_versions_replace_stale_ones_are_quarantined_and_reingest_changes_
     )
     assert _quarantine(catalog, "b1") == sorted([*B1_QUARANTINE, stale_o1])
     assert _audit(catalog, "b1") == (8, 3, 5, 0)
+
+
+def test_a_silver_orders_table_from_before_the_version_columns_fails_before_any_write(spark, tmp_path):
+    config = make_config(tmp_path)
+    catalog = Catalog(spark, config)
+    _land(tmp_path / "raw", "b1", [U1, U2], [O1])
+    old = spark.createDataFrame(
+        [("o0", "u1", _ts("2025-01-01 00:00:00"), dt.date(2025, 1, 1), 1.0, None, None, False, 0.0, False, 1, "b0")],
+        "order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
+        "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
+        "ingest_batch_id string",
+    )
+    old.write.format("delta").save(catalog.location("silver.orders"))
+    with pytest.raises(InputError) as caught:
+        _run(catalog, config, "run-1", batch="b1")
+    assert str(caught.value) == (
+        f"silver.orders at {catalog.location('silver.orders')} lacks the declared columns ['refunded_at', "
+        "'updated_at']: it predates them; ingest into a new table (move this one away) and re-ingest its batches"
+    )
+    assert not catalog.exists("silver.users") and not catalog.exists("ops.ingest_audit")

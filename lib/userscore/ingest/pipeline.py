@@ -215,7 +215,7 @@ def ingest_batch(
                         max_string_length=ingest_config.max_string_length,
                         latest=latest,
                         known_users=_known_users(catalog, validated) if source.user_reference else None,
-                        existing=catalog.read(source.table) if catalog.exists(source.table) else None,
+                        existing=_existing(catalog, source.table),
                         logger=logger,
                     )
                 )
@@ -363,6 +363,21 @@ def _check_batch_inputs(
             f"sources {needs_users} of batch {batch_id} check user ids, but source {users!r} of that batch is not "
             f"ingested yet: ingest it first or in the same run (--source {users} ...)"
         )
+
+
+def _existing(catalog: Catalog, table: str) -> DataFrame | None:
+    """The silver table as it is (None when absent); InputError when it lacks declared columns, e.g. a
+    silver.orders written before updated_at and refunded_at existed (nothing of the batch is written)."""
+    if not catalog.exists(table):
+        return None
+    df = catalog.read(table)
+    missing = [c for c in catalog.spec(table).column_names if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{table} at {catalog.location(table)} lacks the declared columns {missing}: it predates them; "
+            "ingest into a new table (move this one away) and re-ingest its batches"
+        )
+    return df
 
 
 def _read_raw(spark: SparkSession, fmt: str, path: Path) -> DataFrame:
