@@ -16,14 +16,15 @@ D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
 
 
 def _orders(spark, rows):
-    columns = ["order_id", "user_id", "order_ts", "order_month", "amount", "category", "channel", "coupon_used",
-               "discount_amount", "is_refunded", "item_count", "ingest_batch_id"]
-    return spark.createDataFrame([dict(zip(columns, r, strict=True)) for r in rows])
+    schema = ("order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
+              "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
+              "refunded_at timestamp, updated_at timestamp, ingest_batch_id string")
+    return spark.createDataFrame(rows, schema)
 
 
 def _order(order_id, month, amount=10.0, batch="b1"):
     ts = dt.datetime(month.year, month.month, 5, 12, 0)
-    return (order_id, "u1", ts, month, amount, "books", "app", False, 0.0, False, 1, batch)
+    return (order_id, "u1", ts, month, amount, "books", "app", False, 0.0, False, 1, None, ts, batch)
 
 
 def test_location_in_path_and_metastore_modes(catalog, config, tmp_path):

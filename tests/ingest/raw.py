@@ -66,7 +66,12 @@ def order(
     discount=20.0,
     refunded=False,
     items=2,
+    updated=None,
+    refunded_at=None,
 ) -> dict:
+    """One raw order; ``updated_at`` and ``refunded_at`` are only in the record when given (older raw files
+    have neither)."""
+    times = {"updated_at": updated, "refunded_at": refunded_at}
     return {
         "order_id": order_id,
         "user_id": user_id,
@@ -78,7 +83,7 @@ def order(
         "discount_amount": discount,
         "is_refunded": refunded,
         "item_count": items,
-    }
+    } | {k: v for k, v in times.items() if v is not None}
 
 
 def json_line(record: dict) -> str:

@@ -264,6 +264,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=20.0,
             is_refunded=False,
             item_count=2,
+            refunded_at=None,
+            updated_at=_ts("2025-11-11T09:12:00"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
         Row(
@@ -278,6 +280,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=20.0,
             is_refunded=False,
             item_count=2,
+            refunded_at=None,
+            updated_at=_ts("2025-12-01T10:00:00"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
         Row(
@@ -292,6 +296,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=0.0,
             is_refunded=False,
             item_count=1,
+            refunded_at=None,
+            updated_at=_ts("2025-10-31T23:59:59"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
     ]

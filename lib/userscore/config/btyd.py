@@ -32,7 +32,7 @@ def clv_column(horizon_days: int) -> str:
 
 
 # The silver.orders columns the summary reads (the contract with ingest), checked in reference_errors.
-ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded")
+ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded", "refunded_at")
 SUMMARY_COLUMNS = ("user_id", "as_of_date", "x", "t_x_days", "t_cal_days", "m_x")
 # A relative error tolerance of the promotion gate: above 0 (0 would reject every fit), at most 100%.
 _ErrorShare = Annotated[float, Range(0.0, 1.0, low_open=True)]

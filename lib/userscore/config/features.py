@@ -398,7 +398,8 @@ class FeaturesConfig:
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "users": ("user_id",),
-        "orders": ("user_id", "amount", "discount_amount", "category", "channel"),
+        # is_refunded and refunded_at: refunds count as of the snapshot (userscore.refunds).
+        "orders": ("user_id", "amount", "discount_amount", "category", "channel", "is_refunded", "refunded_at"),
         "events": ("user_id", "event_type", "category"),
         "level_changes": ("user_id", "from_level", "to_level"),
     }

@@ -60,6 +60,9 @@ class GenerateConfig:
     mean_order_value: Positive = 90.0
     mean_coupon_rate: _Share = 0.25
     mean_refund_rate: _Share = 0.05
+    # Share of refunds that arrive late: the order lands unrefunded in batch_id and its refunded version in
+    # the batch ``<batch_id>-late`` (updated_at = refunded_at).
+    late_refund_share: _Share = 0.5
     edges_per_user: NonNegative = 3.0
     # Seasonality: relative activity per calendar month (Jan..Dec) and per weekday (Mon..Sun).
     month_weights: tuple[Positive, ...] = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)

@@ -29,7 +29,7 @@ _KIND_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # The silver columns label rules read (the contract with ingest), checked in Config.reference_errors.
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": ("user_id", "order_ts", "order_month", "amount", "is_refunded"),
+    "orders": ("user_id", "order_ts", "order_month", "amount", "is_refunded", "refunded_at"),
     "events": ("user_id", "event_ts", "event_month", "event_type"),
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }

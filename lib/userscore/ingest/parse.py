@@ -56,7 +56,8 @@ def source_fields(spec: TableSpec, source: SourceConfig) -> tuple[Field, ...]:
     hashed_from = {target: raw for raw, target in source.pii.items()}
     fields = []
     for column in spec.columns:
-        required = not column.nullable
+        # A column with a default may be absent from the raw record (fill.py fills it).
+        required = not column.nullable and column.name not in source.defaults
         if column.name == BATCH_COLUMN:
             fields.append(Field(column.name, column.type, required, derived="batch"))
         elif column.name == source.month_column:

@@ -4,7 +4,8 @@ The quarantine ``reason`` of a record is its first problem in this fixed precede
 problems first, then field-level ones, then problems that need other records):
 
     invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
-    out_of_range, invalid_value, oversize_string, unknown_user, duplicate_key_conflict
+    out_of_range, invalid_value, oversize_string, inconsistent_time, unknown_user, duplicate_key_conflict,
+    superseded_version, version_conflict
 
 and ``detail`` lists every problem's text, in the same order, separated by ``; ``. A JSON line that is not
 an object, or that names a field twice (``{"amount": 1, "amount": 999}``), is a ``malformed_record``. A
@@ -35,8 +36,11 @@ REASONS: tuple[str, ...] = (
     "out_of_range",
     "invalid_value",
     "oversize_string",
+    "inconsistent_time",
     "unknown_user",
     "duplicate_key_conflict",
+    "superseded_version",
+    "version_conflict",
 )
 PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
 _NUMERIC = ("int", "long", "double")
