@@ -30,6 +30,9 @@ from userscore.monitoring.models import ModelInfo, Registry
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings, psi
 from userscore.monitoring.reference import Reference, ensure_references, rows_frame
 
+# Drift ranks compare PSIs to this many decimals (see _psi_rows).
+RANK_DIGITS = 9
+
 
 @dataclass
 class MonitorOutcome:
@@ -190,7 +193,10 @@ def _psi_rows(
     for r in rows:
         groups.setdefault((r["baseline"], r["target"]), []).append(r)
     for group in groups.values():
-        for rank, r in enumerate(sorted(group, key=lambda r: (-r["psi"], r["name"])), start=1):
+        # Equal shares give PSIs equal up to the last bits of log() and of the summation order, which differ
+        # between CPUs and runs: rank by PSI to RANK_DIGITS decimals, then by name, so ties rank the same
+        # everywhere.
+        for rank, r in enumerate(sorted(group, key=lambda r: (-round(r["psi"], RANK_DIGITS), r["name"])), start=1):
             r["rank"] = rank
     return rows
 
