@@ -170,6 +170,7 @@ class Landed:
     level_changes: list[dict]
     social_edges: list[dict]
     identity_links: list[dict]
+    consents: list[dict]
     traits: dict[str, dict]  # user_id -> truth.user_traits row
 
     @property
@@ -227,5 +228,6 @@ def landed(spark, tmp_path_factory) -> Landed:
         level_changes=read_parquet(raw / "level_changes" / batch),
         social_edges=read_parquet(raw / "social_edges" / batch),
         identity_links=read_parquet(raw / "identity_links" / batch),
+        consents=read_parquet(raw / "consents" / batch),
         traits={row["user_id"]: _utc(row.asDict()) for row in traits},
     )

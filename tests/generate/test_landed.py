@@ -263,6 +263,29 @@ def test_identity_links_belong_to_exactly_one_user(landed):
         assert owners[("phone", user["phone"])] == owners[("email", user["email"])] == {user["user_id"]}
 
 
+def test_consents_grant_at_registration_and_withdraw_later(landed):
+    # conf/base/generate.yaml: grant shares 0.85 / 0.95 / 0.97, withdrawal shares 0.08 / 0.02 / 0.01 of grants.
+    grant, withdraw = {"marketing": 0.85, "profiling": 0.95, "analytics": 0.97}, {"marketing": 0.08, "profiling": 0.02}
+    registered = {u["user_id"]: parse_ts(u["registered_at"]) for u in landed.users}
+    events = defaultdict(dict)
+    for c in landed.consents:
+        assert c["consent_id"] == f"c-{c['user_id'][2:]}-{c['purpose']}-{c['status']}"
+        events[(c["user_id"], c["purpose"])][c["status"]] = parse_ts(c["consented_at"])
+    assert {p for _, p in events} == set(grant) and {u for u, _ in events} <= set(registered)
+    for (user, _), by_status in events.items():
+        # Every record starts with a grant at registration; a withdrawal comes later, inside the history.
+        assert by_status["granted"] == registered[user]
+        assert by_status.get("withdrawn", END - dt.timedelta(seconds=1)) > by_status["granted"]
+        assert by_status.get("withdrawn", START) < END
+    n = len(registered)
+    for purpose, share in grant.items():
+        granted = sum(1 for (_, p) in events if p == purpose)
+        assert abs(granted - share * n) <= 4 * (share * (1 - share) * n) ** 0.5, purpose
+        withdrawn = sum(1 for (_, p), s in events.items() if p == purpose and "withdrawn" in s)
+        w = withdraw.get(purpose, 0.01)
+        assert abs(withdrawn - w * granted) <= 4 * (w * (1 - w) * granted) ** 0.5 + 1, purpose
+
+
 def test_truth_has_the_traits_of_every_landed_user(landed):
     traits = landed.traits
     assert set(traits) == {u["user_id"] for u in landed.users}

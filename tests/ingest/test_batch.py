@@ -126,7 +126,9 @@ def ingested(spark, tmp_path_factory):
     landing.write_delta(edges, landing.batch_path(raw_dir, "social_edges", BATCH))
     write_parquet_rows(raw_dir, "identity_links", BATCH, LINK_COLUMNS, [I1, I2, I3, I_NO_VALUE])
     catalog = Catalog(spark, config)
-    plan = plan_ingest(catalog, config.ingest, raw_dir)
+    # Consents have their own hand-worked batch (tests/privacy/test_consent_ingest.py).
+    sources = [s for s in config.ingest.sources if s != "consents"]
+    plan = plan_ingest(catalog, config.ingest, raw_dir, sources=sources)
     results = ingest(catalog, config.ingest, raw_dir, plan, now=reference_time(NOW), run_id="run-1")
     quarantine = catalog.read("silver.quarantine").collect()
     return SimpleNamespace(catalog=catalog, results=results, quarantine=quarantine, plan=plan)

@@ -90,7 +90,20 @@ class GenerateConfig:
         )
     )
 
+    # Consent per purpose: granted at registration with probability consent_grant_share[purpose]; a share
+    # consent_withdraw_share[purpose] of those grants is withdrawn later (uniform over the rest of the history).
+    # A user never granted a purpose has no record of it.
+    consent_grant_share: Mapping[str, _Share] = field(
+        default_factory=lambda: _mapping(marketing=0.85, profiling=0.95, analytics=0.97)
+    )
+    consent_withdraw_share: Mapping[str, _Share] = field(
+        default_factory=lambda: _mapping(marketing=0.08, profiling=0.02, analytics=0.01)
+    )
+
     def __post_init__(self):
+        unknown = sorted(set(self.consent_withdraw_share) - set(self.consent_grant_share))
+        if unknown:
+            raise ValueError(f"consent_withdraw_share: purposes of consent_grant_share, got {unknown}")
         for name in ("categories", "order_channels", "registration_channels", "regions", "age_bands", "genders"):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):

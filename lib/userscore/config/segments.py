@@ -61,6 +61,7 @@ class FamilySpec:
 @frozen
 class SegmentsConfig:
     table: str = "audiences.segment_members"
+    excluded_table: str = "audiences.excluded_members"
     control_salt: str = "userscore-control"
     families: Mapping[str, FamilySpec] = field(default_factory=dict)
 
@@ -79,8 +80,9 @@ def reference_errors(
         return
     from userscore.tags.expressions import RuleError, validate_rule
 
-    if segments.table not in tables:
-        yield ("segments", "table"), f"undefined table {segments.table!r}", f"one of {sorted(tables)}"
+    for key in ("table", "excluded_table"):
+        if getattr(segments, key) not in tables:
+            yield ("segments", key), f"undefined table {getattr(segments, key)!r}", f"one of {sorted(tables)}"
     for family_id, family in segments.families.items():
         for segment_id, segment in family.segments.items():
             try:

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from userscore.config.generate import GenerateConfig
 from userscore.generate.bad_records import events_with_bad_records, orders_with_bad_lines, users_with_bad_records
 from userscore.generate.calibration import calibrate
+from userscore.generate.consent import consents
 from userscore.generate.events import generate_events, raw_events
 from userscore.generate.identity import identity_links
 from userscore.generate.levels import current_levels, level_changes
@@ -31,6 +32,7 @@ SOURCE_FORMATS: dict[str, str] = {
     "level_changes": "parquet",
     "social_edges": "parquet",
     "identity_links": "parquet",
+    "consents": "parquet",
 }
 
 
@@ -94,6 +96,7 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
             edges.select("edge_id", "src_user_id", "dst_user_id", "edge_type", _iso("ts", "created_at"))
         ),
         "identity_links": _clean(links.select("link_id", "user_id", "id_type", "id_value", _iso("ts", "linked_at"))),
+        "consents": _clean(consents(users, cfg, timeline)),
     }
     late = {source: df.limit(0) for source, df in raw.items()}
     late["orders"] = _clean(late_refund_updates(orders).select(F.to_json(F.struct("*")).alias("value")))
