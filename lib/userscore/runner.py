@@ -70,8 +70,8 @@ class RecordingCatalog(Catalog):
         super().__init__(spark, config, logger)
         self._writes = writes
 
-    def _committed(self, name, operation, partition=""):
-        result = super()._committed(name, operation, partition)
+    def _committed(self, name, operation, partition="", before=None):
+        result = super()._committed(name, operation, partition, before)
         self._writes.append(result)
         return result
 

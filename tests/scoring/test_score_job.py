@@ -14,7 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from tests.conftest import make_config
+from tests.conftest import REPO, make_config
 from tests.scoring.conftest import D1, D2, MODEL_NUMERIC, feature_rows, features_frame, tracking_overrides
 from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
@@ -343,6 +343,24 @@ def test_missing_champion_fails_before_anything_is_written(tmp_path, champion_st
     out = capsys.readouterr().out
     assert "no champion for userscore-ltv_365d@champion" in out
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_no_tracking_store_exits_2_and_leaves_no_store_behind(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
+    sets = [
+        "--set", f"catalog.root={tmp_path}/warehouse",
+        "--set", f"models.tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        "--set", f"models.tracking.artifact_root={tmp_path}/artifacts",
+        "--set", "spark.master=local[2]",
+    ]  # fmt: skip
+    capsys.readouterr()
+    assert main(["score", "--as-of", D1.isoformat(), "--conf-dir", str(REPO / "conf"), *sets]) == 2
+    assert capsys.readouterr().out == (
+        "userscore score: error: no champion for userscore-churn_60d@champion, userscore-repurchase_30d@champion "
+        f"in the MLflow registry at sqlite:///{tmp_path}/mlflow.db (no store there yet): train and promote it "
+        "(`userscore train --target ...`) or mark the target optional in scoring.targets\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no mlflow.db, mlruns/, artifacts/ or warehouse/
 
 
 def test_optional_target_without_champion_gets_null_columns(spark, world, champion_store, tmp_path):

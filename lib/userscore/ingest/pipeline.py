@@ -168,6 +168,9 @@ def ingest(
     logger: logging.Logger | None = None,
 ) -> list[BatchResult]:
     """Ingest every batch of ``plan``, oldest first (each one completely before the next)."""
+    sources = dict.fromkeys(name for b in plan.batches for name in b.sources)
+    # Every table this run writes matches its declaration (or the run fails) before the first write.
+    catalog.prepare(*(ingest_config.sources[s].table for s in sources), QUARANTINE_TABLE, AUDIT_TABLE)
     return [
         ingest_batch(
             catalog, ingest_config, raw_dir, b, key=plan.pii_key, now=now, run_id=run_id, stage=stage, logger=logger

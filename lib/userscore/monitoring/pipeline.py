@@ -97,6 +97,8 @@ def monitor_snapshot(
     previous = earlier[-1] if earlier else None
     watched = watched_scores(scoring, mon)
     notes: list[str] = []
+    t = mon.tables
+    catalog.prepare(t.reference, t.ladder, t.drift, t.accuracy, t.alerts)
 
     with stage("champions"):
         if models is None:
@@ -137,7 +139,6 @@ def monitor_snapshot(
 
     alerts = evaluate_rules(as_of, mon.alerts, lrows, drift, accuracy)
     with stage("write"):
-        t = mon.tables
         for table, rows in ((t.ladder, lrows), (t.drift, drift), (t.accuracy, accuracy), (t.alerts, alerts)):
             writes.append(catalog.overwrite_where(table, rows_frame(catalog, table, rows), {AS_OF: as_of}))
 

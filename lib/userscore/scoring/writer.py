@@ -63,6 +63,7 @@ def write_outputs(
 ) -> list[WriteResult]:
     """Write the score rows of snapshot ``as_of`` (persisted by the caller: each write reads them)."""
     partition = {AS_OF: as_of}
+    catalog.prepare(scoring.scores_table, scoring.wide_table, *([segments.table] if segments.families else []))
     results = [catalog.overwrite_where(scoring.scores_table, scores, partition)]
     wide = wide_source(catalog, scoring.wide_table, scores, as_of)
     results.append(catalog.merge(scoring.wide_table, wide, ignore_changes=UNCHANGED_IF_ONLY))
