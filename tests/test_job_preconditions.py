@@ -32,6 +32,8 @@ def setup(spark, tmp_path, monkeypatch):
             0.0,
             False,
             1,
+            None,
+            dt.datetime(2026, 1, 10 + i),
             "b1",
         )
         for i in (1, 2)

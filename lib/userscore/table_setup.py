@@ -67,7 +67,10 @@ def table_drift(
     actual = {f.name: f.dataType for f in schema.fields}
     for field in declared.fields:
         if field.name not in actual:
-            conflicts.append(f"declared column {field.name} ({field.dataType.simpleString()}) is missing")
+            conflicts.append(
+                f"declared column {field.name} ({field.dataType.simpleString()}) is missing (the table predates "
+                "it: move the table away and re-run what writes it, e.g. re-ingest its batches)"
+            )
         elif actual[field.name] != field.dataType:
             conflicts.append(
                 f"column {field.name} is {actual[field.name].simpleString()}, declared {field.dataType.simpleString()}"

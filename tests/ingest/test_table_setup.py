@@ -21,6 +21,7 @@ DECLARED = {
     "delta.constraints.non_negative_amount": "amount >= 0",
     "delta.constraints.non_negative_discount": "discount_amount >= 0",
     "delta.constraints.positive_items": "item_count >= 1",
+    "delta.constraints.refund_time_with_refund": "refunded_at IS NULL OR is_refunded",
 }
 
 

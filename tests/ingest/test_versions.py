@@ -185,11 +185,12 @@ def test_a_silver_orders_table_from_before_the_version_columns_fails_before_any_
         "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
         "ingest_batch_id string",
     )
-    old.write.format("delta").save(catalog.location("silver.orders"))
+    old.write.format("delta").partitionBy("order_month").save(catalog.location("silver.orders"))
     with pytest.raises(InputError) as caught:
         _run(catalog, config, "run-1", batch="b1")
+    hint = "(the table predates it: move the table away and re-run what writes it, e.g. re-ingest its batches)"
     assert str(caught.value) == (
-        f"silver.orders at {catalog.location('silver.orders')} lacks the declared columns ['refunded_at', "
-        "'updated_at']: it predates them; ingest into a new table (move this one away) and re-ingest its batches"
+        "tables disagree with their declaration in conf (tables), nothing written: silver.orders (declared column "
+        f"refunded_at (timestamp) is missing {hint}; declared column updated_at (timestamp) is missing {hint})"
     )
     assert not catalog.exists("silver.users") and not catalog.exists("ops.ingest_audit")
