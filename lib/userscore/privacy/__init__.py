@@ -1,0 +1,7 @@
+"""Privacy by design: erasure of data subjects from every table, the raw landing zone and Delta history."""
+
+from userscore.privacy.erasure import ErasureResult, forget, subject_tables
+from userscore.privacy.log import LOG_TABLE, subject_hash
+from userscore.privacy.requests import ErasureRequest, read_requests
+
+__all__ = ["LOG_TABLE", "ErasureRequest", "ErasureResult", "forget", "read_requests", "subject_hash", "subject_tables"]
