@@ -181,6 +181,11 @@ def test_forget_erases_everywhere_once(spark, world, tmp_path):
     lookalike_quarantine = catalog.read("silver.quarantine").where(F.col("raw_record").contains(f'"{lookalike}"'))
     assert lookalike_quarantine.count() == 1
 
+    patterns = {"id": _word(victim), "phone": _word(phone_hash), "email": _word(email_hash)}
+    # The scan finds the victim before: in silver, quarantine, features... and in the raw files.
+    assert _traces(warehouse, patterns)["id"] and _traces(warehouse, patterns)["phone"]
+    assert _traces(raw, patterns)["id"]
+
     requests = tmp_path / "requests.csv"
     requests.write_text(f"request_id,user_id\nreq-1,{victim}\nreq-1,u-never-seen\n", encoding="utf-8")
     summary = _run(forget_job, config, catalog, ["--request-file", str(requests)])
@@ -188,7 +193,6 @@ def test_forget_erases_everywhere_once(spark, world, tmp_path):
 
     after = _counts(catalog, victim)
     assert after == dict.fromkeys(before, 0)
-    patterns = {"id": _word(victim), "phone": _word(phone_hash), "email": _word(email_hash)}
     assert _traces(warehouse, patterns) == {"id": [], "phone": [], "email": []}
     assert _traces(raw, patterns) == {"id": [], "phone": [], "email": []}
     assert _raw_records(raw, victim) == {}
