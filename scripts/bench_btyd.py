@@ -88,7 +88,8 @@ class Result:
 
 
 def generated_orders(spark: SparkSession, config: Config, users: int, partitions: int) -> DataFrame:
-    """The generator's orders of ``users`` users as (user_id, order_ts, order_month, amount, is_refunded)."""
+    """The generator's orders of ``users`` users as (user_id, order_ts, order_month, amount, is_refunded,
+    refunded_at)."""
     cfg = dataclasses.replace(config.generate, users=users)
     timeline = Timeline.build(cfg.end_date, cfg.history_days, cfg.weekday_weights)
     scales = calibrate(spark, cfg, timeline)
@@ -101,6 +102,7 @@ def generated_orders(spark: SparkSession, config: Config, users: int, partitions
         F.trunc(ts, "month").alias("order_month"),
         "amount",
         "is_refunded",
+        as_timestamp(F.col("refunded_ts")).alias("refunded_at"),
     )
 
 
@@ -155,6 +157,7 @@ def synthetic_orders(
         F.trunc(ts, "month").alias("order_month"),
         amount.alias("amount"),
         (u("refund", k) < 0.05).alias("is_refunded"),
+        F.when(u("refund", k) < 0.05, ts).alias("refunded_at"),
     )
 
 

@@ -150,6 +150,9 @@ def synthetic_silver(
         F.when(coupon, F.round(amount * 0.1, 2)).otherwise(F.lit(0.0)).alias("discount_amount"),
         (_uniform("refund", oid, ok) < 0.05).alias("is_refunded"),
         (F.lit(1) + (_uniform("items", oid, ok) * 4).cast("int")).alias("item_count"),
+        # Refunded at the order time, so DuckDB's `NOT is_refunded` is the same rule as refunded-as-of-D.
+        F.when(_uniform("refund", oid, ok) < 0.05, F.timestamp_seconds(ots)).alias("refunded_at"),
+        F.timestamp_seconds(ots).alias("updated_at"),
         F.lit("bench").alias("ingest_batch_id"),
     )
 

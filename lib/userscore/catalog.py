@@ -8,6 +8,9 @@ Every write is one Delta commit, so a failed or killed write leaves the previous
   changes only);
 - ``append``.
 Writes conform the DataFrame to the declared schema first and fail, before writing, on a mismatch.
+Table set-up converges to the declaration on every run (``ensure``, ``prepare``): a table left without
+some constraints or properties (a run killed while creating it, a property declared later) gets them;
+a table that contradicts its declaration fails the job with exit code 2 before anything is written.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.config import Config, TableSpec
 from userscore.errors import InputError
+from userscore.table_setup import TableDrift, table_drift
 
 _SPARK_TYPES: dict[str, T.DataType] = {
     "string": T.StringType(),
@@ -42,18 +47,27 @@ class SchemaMismatch(InputError):
     """A DataFrame does not match the declared schema of the table it is written to."""
 
 
+class TableConflict(InputError):
+    """An existing table contradicts its declaration (constraint, property, columns or partitioning)."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
-    """What one write committed: logged by jobs and returned to callers."""
+    """What one write committed: logged by jobs and returned to callers. ``committed`` False: Delta
+    committed nothing (e.g. an empty replaceWhere of an empty partition); ``version`` is then the
+    table's unchanged current version and ``rows`` 0."""
 
     table: str
     operation: str
     rows: int
     version: int
     partition: str = ""
+    committed: bool = True
 
     def __str__(self) -> str:
         where = f" [{self.partition}]" if self.partition else ""
+        if not self.committed:
+            return f"{self.table}{where}: {self.operation}: no change (Delta version {self.version})"
         return f"{self.table}{where}: {self.operation} {self.rows:,} rows -> Delta version {self.version}"
 
 
@@ -91,6 +105,8 @@ class Catalog:
         self.spark = spark
         self.config = config
         self.logger = logger or logging.getLogger("userscore.catalog")
+        # Tables found to match their declaration by this catalog (checked once per job, not per write).
+        self._set_up: set[str] = set()
 
     # -- names ------------------------------------------------------------------------------------
     def spec(self, name: str) -> TableSpec:
@@ -132,12 +148,15 @@ class Catalog:
             return None
         return int(self._delta(name).history(1).select("version").first()[0])
 
-    # -- create -----------------------------------------------------------------------------------
+    # -- create and converge ----------------------------------------------------------------------
     def ensure(self, name: str, schema: T.StructType | None = None) -> None:
         """Create the table from its declared schema if absent, with partitioning, constraints and
-        properties. ``schema`` is needed for open-schema tables (their full column set)."""
+        properties; if present, add what it lacks of them (TableConflict when it contradicts them).
+        ``schema`` is needed for open-schema tables (their full column set)."""
         spec = self.spec(name)
         if self.exists(name):
+            if name not in self._set_up:
+                self._converge(name, self._drift(name))
             return
         schema = schema or declared_schema(spec)
         builder = DeltaTable.createIfNotExists(self.spark)
@@ -154,9 +173,62 @@ class Catalog:
         for key, value in spec.properties.items():
             builder = builder.property(key, value)
         builder.execute()
-        for constraint, expression in spec.constraints.items():
-            self.spark.sql(f"ALTER TABLE {self._sql_name(name)} ADD CONSTRAINT {constraint} CHECK ({expression})")
         self.logger.info("created table %s at %s", name, self.location(name))
+        # One commit per constraint after the create: a run killed in between is completed by the next.
+        self._converge(name, TableDrift(dict(spec.constraints), {}, ()))
+
+    def prepare(self, *names: str) -> None:
+        """Before a job's first write: fail with one TableConflict naming every contradiction among the
+        existing ``names`` (nothing changed), then add their missing constraints and properties."""
+        drifts = {n: self._drift(n) for n in dict.fromkeys(names) if n not in self._set_up and self.exists(n)}
+        conflicts = [f"{n} ({'; '.join(d.conflicts)})" for n, d in drifts.items() if d.conflicts]
+        if conflicts:
+            raise TableConflict(
+                f"tables disagree with their declaration in conf (tables), nothing written: {', '.join(conflicts)}"
+            )
+        for name, drift in drifts.items():
+            self._converge(name, drift)
+
+    def _drift(self, name: str) -> TableDrift:
+        spec = self.spec(name)
+        table = self._delta(name)
+        detail = table.detail().select("properties", "partitionColumns").first()
+        drift = table_drift(
+            spec, declared_schema(spec), table.toDF().schema, detail["properties"] or {}, detail["partitionColumns"]
+        )
+        if drift.undeclared_constraints:
+            self.logger.warning("%s has undeclared constraints (kept): %s", name, drift.undeclared_constraints)
+        return drift
+
+    def _converge(self, name: str, drift: TableDrift) -> None:
+        """Add ``drift``'s missing constraints and properties (TableConflict on its conflicts)."""
+        if drift.conflicts:
+            raise TableConflict(
+                f"table {name} disagrees with its declaration in conf (tables), nothing written: "
+                + "; ".join(drift.conflicts)
+            )
+        table = self._sql_name(name)
+        for constraint, expression in drift.missing_constraints.items():
+            try:
+                self.spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({expression})")
+            except AnalysisException as exc:
+                if "DELTA_NEW_CHECK_CONSTRAINT_VIOLATION" not in str(exc):
+                    raise
+                raise TableConflict(
+                    f"cannot add constraint {constraint} CHECK ({expression}) to {name}: existing rows violate it "
+                    f"({str(exc).splitlines()[0]}); fix those rows, then re-run"
+                ) from None
+        if drift.missing_properties:
+            pairs = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in drift.missing_properties.items())
+            self.spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({pairs})")
+        if drift.missing_constraints or drift.missing_properties:
+            self.logger.info(
+                "set up table %s: added constraints %s, properties %s",
+                name,
+                sorted(drift.missing_constraints),
+                sorted(drift.missing_properties),
+            )
+        self._set_up.add(name)
 
     # -- read -------------------------------------------------------------------------------------
     def read(self, name: str, where: str | Column | None = None, version: int | None = None) -> DataFrame:
@@ -195,8 +267,14 @@ class Catalog:
         else:
             writer.saveAsTable(self.location(name))
 
-    def _committed(self, name: str, operation: str, partition: str = "") -> WriteResult:
+    def _committed(self, name: str, operation: str, partition: str = "", before: int | None = None) -> WriteResult:
+        """The write's result from the table's last commit; ``before``: the version before the write, to
+        tell a write that committed nothing (the last commit is then an older one)."""
         last = self._delta(name).history(1).select("version", "operationMetrics").first()
+        if before is not None and int(last["version"]) == before:
+            result = WriteResult(name, operation, 0, before, partition, committed=False)
+            self.logger.info("wrote %s", result)
+            return result
         metrics = last["operationMetrics"] or {}
         if operation == "merge":
             # numOutputRows of a MERGE also counts unchanged rows copied into rewritten files.
@@ -214,19 +292,21 @@ class Catalog:
         or a batch) with ``df``; every row of ``df`` must match. Re-running gives the same rows."""
         df = self.conform(name, df)
         self.ensure(name, df.schema)
+        before = self.version(name)
         predicate = partition_predicate(values)
         writer = self._writer(df, "overwrite").option("replaceWhere", predicate)
         if self.spec(name).open_schema:
             # Open-schema tables (features) gain columns when config adds a window or a measure.
             writer = writer.option("mergeSchema", "true")
         self._save(writer, name)
-        return self._committed(name, "replaceWhere", predicate)
+        return self._committed(name, "replaceWhere", predicate, before)
 
     def append(self, name: str, df: DataFrame) -> WriteResult:
         df = self.conform(name, df)
         self.ensure(name, df.schema)
+        before = self.version(name)
         self._save(self._writer(df, "append"), name)
-        return self._committed(name, "append")
+        return self._committed(name, "append", before=before)
 
     def merge(
         self,
@@ -245,6 +325,7 @@ class Catalog:
             raise InputError(f"cannot merge into {name}: no key declared or given")
         df = self.conform(name, df)
         self.ensure(name, df.schema)
+        before = self.version(name)
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         existing = set(self._delta(name).toDF().columns)
         changed = (
@@ -259,7 +340,7 @@ class Catalog:
         if spec.open_schema:
             builder = builder.withSchemaEvolution()
         builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
-        return self._committed(name, "merge")
+        return self._committed(name, "merge", before=before)
 
     # -- erasure ----------------------------------------------------------------------------------
     def delete_matching(self, name: str, subjects: DataFrame, condition: str) -> WriteResult:

@@ -7,10 +7,14 @@ written as text lines, so that a malformed or non-UTF-8 record survives to the q
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from userscore.errors import InputError
 
@@ -45,8 +49,28 @@ def read_text_lines(spark: SparkSession, path: Path) -> DataFrame:
 
 
 def read_parquet(spark: SparkSession, path: Path) -> DataFrame:
+    """A batch folder of Parquet files, read with the union of their columns.
+
+    Spark reads every file with one schema, taken from one file: a file typing a column differently fails
+    a task halfway through the job, and columns that file lacks are dropped from all. So every file's
+    footer is read first (on the driver, footers only: work bounded by the number of files); when the
+    files do not share one schema, each distinct schema's Spark types are compared and the batch is read
+    with their union (a column is null in files without it). A column typed differently in two files, or
+    a file Spark cannot read, raises InputError naming the batch, the file(s) and the column.
+    """
     _require(path)
-    return spark.read.parquet(str(path))
+    by_schema: dict[tuple[tuple[str, str], ...], Path] = {}
+    for file in _data_files(path):
+        try:
+            schema = pq.read_schema(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{_batch_label(path)}: {_name(file, path)} is not a readable Parquet file: {exc}"
+            ) from None
+        by_schema.setdefault(tuple((f.name, str(f.type)) for f in schema), file)
+    if len(by_schema) <= 1:
+        return _spark_read(spark, path, path)
+    return spark.read.schema(_union(spark, path, by_schema.values())).parquet(str(path))
 
 
 def read_delta(spark: SparkSession, path: Path) -> DataFrame:
@@ -80,6 +104,55 @@ def read_manifest(raw_dir: Path, batch_id: str) -> dict:
     if not path.is_file():
         raise InputError(f"no manifest for batch {batch_id!r} at {path}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _data_files(path: Path) -> list[Path]:
+    """The files Spark reads in a batch folder: names starting with ``_`` or ``.`` are hidden to it."""
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+    )
+
+
+def _union(spark: SparkSession, path: Path, files: Iterable[Path]) -> T.StructType:
+    """The union of the files' Spark schemas, columns in order of first appearance; one type per column."""
+    first: dict[str, tuple[T.StructField, Path]] = {}
+    for file in files:
+        for field in _spark_read(spark, file, path).schema.fields:
+            if field.name not in first:
+                first[field.name] = (field, file)
+                continue
+            seen, seen_in = first[field.name]
+            if seen.dataType != field.dataType:
+                raise InputError(
+                    f"{_batch_label(path)}: Parquet files disagree on the type of column {field.name!r}: "
+                    f"{seen.dataType.simpleString()} in {_name(seen_in, path)}, "
+                    f"{field.dataType.simpleString()} in {_name(file, path)}"
+                )
+    return T.StructType([field for field, _ in first.values()])
+
+
+def _spark_read(spark: SparkSession, target: Path, batch: Path) -> DataFrame:
+    """``target`` (the batch folder or one file of it) as Spark infers it; a schema Spark rejects (e.g.
+    nanosecond timestamps) is an InputError rather than a stack trace."""
+    try:
+        return spark.read.parquet(str(target))
+    except AnalysisException as exc:
+        files = "its files" if target == batch else _name(target, batch)
+        first_line = str(exc).splitlines()[0]
+        raise InputError(
+            f"{_batch_label(batch)}: Spark cannot read the Parquet schema of {files}: {first_line}"
+        ) from None
+
+
+def _batch_label(path: Path) -> str:
+    """``batch <id> of <source> (<folder>)`` for a folder ``<raw_dir>/<source>/<batch_id>``."""
+    return f"batch {path.name} of {path.parent.name} ({path})"
+
+
+def _name(file: Path, batch: Path) -> str:
+    return str(file.relative_to(batch))
 
 
 def _require(path: Path) -> None:

@@ -70,8 +70,8 @@ class RecordingCatalog(Catalog):
         super().__init__(spark, config, logger)
         self._writes = writes
 
-    def _committed(self, name, operation, partition=""):
-        result = super()._committed(name, operation, partition)
+    def _committed(self, name, operation, partition="", before=None):
+        result = super()._committed(name, operation, partition, before)
         self._writes.append(result)
         return result
 
@@ -87,7 +87,10 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except (yaml.YAMLError, RecursionError):
+            raise argparse.ArgumentTypeError(f"--set {key}: a YAML value, got {raw!r}") from None
     return tree
 
 

@@ -32,8 +32,8 @@ def test_base_config() -> None:
     ("overrides", "key", "expected"),
     [
         ({"time_unit": "months"}, "btyd.time_unit", "one of 'days', 'weeks'"),
-        ({"calibration_days": 0}, "btyd.calibration_days", "at least 1 (or null for all history)"),
-        ({"fit_resolution_days": 0}, "btyd.fit_resolution_days", "between 1 and 28 (or null for one time_unit)"),
+        ({"calibration_days": 0}, "btyd.calibration_days", "an integer in [1, 36525] (or null)"),
+        ({"fit_resolution_days": 0}, "btyd.fit_resolution_days", "an integer in [1, 28] (or null)"),
         ({"scoring": {"horizons_days": [30, 30]}}, "btyd.scoring.horizons_days", "distinct horizons"),
         ({"scoring": {"clv_step_days": 400}}, "btyd.scoring.clv_step_days", "between 1 and clv_horizon_days"),
         ({"summary_table": "features.nope"}, "btyd.summary_table", "one of ["),

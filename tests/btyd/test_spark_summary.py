@@ -26,7 +26,9 @@ from userscore.btyd.workflow import btyd_snapshot
 from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
 
-ORDERS = "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean"
+ORDERS = (
+    "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean, refunded_at timestamp"
+)
 SUMMARY = "user_id string, x long, t_x_days int, t_cal_days int, m_x double"
 # The random population below has no dropout process, so its unpenalised BG/NBD fit is degenerate.
 PENALIZER = 0.001
@@ -38,8 +40,12 @@ def _ts(text: str) -> dt.datetime:
 
 
 def _orders(spark, rows):
-    """rows: (user_id, 'timestamp', amount, is_refunded)."""
-    data = [(u, _ts(t), _ts(t).date().replace(day=1), float(a), r) for u, t, a, r in rows]
+    """rows: (user_id, 'timestamp', amount, is_refunded[, 'refunded_at']); a refunded order without its
+    refund time is refunded at its order time."""
+    data = []
+    for u, t, a, r, *refunded_at in rows:
+        at = _ts(refunded_at[0]) if refunded_at else _ts(t) if r else None
+        data.append((u, _ts(t), _ts(t).date().replace(day=1), float(a), r, at))
     return spark.createDataFrame(data, ORDERS)
 
 
@@ -171,7 +177,7 @@ def _python_round(v: float, digits: int) -> float:
 def population(spark):
     rows = _random_orders()
     end = dt.date(2026, 1, 1)
-    data = [(u, w, w.date().replace(day=1), a, r) for u, w, a, r in rows]
+    data = [(u, w, w.date().replace(day=1), a, r, w if r else None) for u, w, a, r in rows]
     summary = calibration_summary(spark.createDataFrame(data, ORDERS), end).persist()
     yield rows, end, summary
     summary.unpersist()
@@ -299,3 +305,17 @@ def test_snapshot_fit_failure_is_a_clear_input_error(spark) -> None:
     expected = "BTYD fit at 2026-03-01 failed: BG/NBD fit needs repeat purchases: none of the 2 customers has x > 0"
     with pytest.raises(InputError, match=re.escape(expected)), btyd_snapshot(orders, D, BTYDConfig()):
         pass
+
+
+def test_a_refund_counts_only_in_summaries_after_it_was_recorded(spark) -> None:
+    rows = [
+        ("r1", "2026-01-10 10:00:00", 20.0, False),
+        ("r1", "2026-02-01 10:00:00", 30.0, True, "2026-03-05 00:00:00"),  # refund recorded after D
+        ("r2", "2026-01-15 10:00:00", 40.0, True, "2026-02-20 00:00:00"),  # refund recorded before D
+    ]
+    # At D (last day Feb 28): r1 bought on Jan 10 and Feb 1: x = 1, t_x = 22, T = 49, m_x = 30; r2 has none.
+    at_d = calibration_summary(_orders(spark, rows), D)
+    assertDataFrameEqual(at_d, spark.createDataFrame([("r1", 1, 22, 49, 30.0)], SUMMARY))
+    # At Mar 6 (last day Mar 5) the Feb 1 refund is known: r1 has only Jan 10: x = 0, T = 54.
+    later = calibration_summary(_orders(spark, rows), dt.date(2026, 3, 6))
+    assertDataFrameEqual(later, spark.createDataFrame([("r1", 0, 0, 54, None)], SUMMARY))

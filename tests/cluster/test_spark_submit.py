@@ -8,6 +8,7 @@ seeds, run in local mode in the test session; every table they write must match 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -75,3 +76,11 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     assert {r["as_of_date"].isoformat() for r in ladder.select("as_of_date").distinct().collect()} == {SCORE_DATE}
     for name in MONITOR:
         assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
+
+    # No user's id in any stage's log or any MLflow artifact of the run (docs/privacy.md).
+    users = {r[0] for r in clean_run.table(spark, "features.user_features").select("user_id").distinct().collect()}
+    files = [*(clean_run.root / f"{job}.log" for job, _ in PIPELINE), *(clean_run.root / "mlruns").rglob("*")]
+    texts = {str(f.relative_to(clean_run.root)): f.read_bytes().decode("latin-1") for f in files if f.is_file()}
+    assert {"train.log", "score.log"} <= set(texts) and any(n.endswith("/MLmodel") for n in texts)
+    assert len(users) > 400
+    assert {name: ids for name, text in texts.items() if (ids := set(re.findall(r"u-\d{6}", text)) & users)} == {}

@@ -99,7 +99,7 @@ def test_value_check_in_a_section_points_at_its_key(conf):
     _write(conf / "local" / "generate.yaml", "generate:\n  bad_record_share: 0.9\n")
     err = _error(conf)
     assert (err.key_path, err.found) == ("generate.bad_record_share", "0.9 (float)")
-    assert err.expected == "a share in [0, 0.5), got 0.9"
+    assert err.expected == "a number in [0, 0.5)"
 
 
 def test_reference_to_an_undefined_table(conf):

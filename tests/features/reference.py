@@ -90,7 +90,9 @@ def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3)
         uid = u["user_id"]
         tenure = (d - u["registered_at"].date()).days
         mine, acts = orders[uid], events[uid]
-        kept = [o for o in mine if not o["is_refunded"]]
+        # Refunded as of d: refund recorded before d (written out here, independently of userscore.refunds).
+        refunded = [o for o in mine if o["is_refunded"] and o["refunded_at"] < d_ts]
+        kept = [o for o in mine if not any(o is r for r in refunded)]
         row = {
             "user_id": uid,
             "as_of_date": d,
@@ -114,7 +116,7 @@ def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3)
             "orders_placed": len(mine),
             "order_count": len(kept),
             "total_order_value": sum(o["amount"] for o in kept),
-            "refunded_orders": sum(1 for o in mine if o["is_refunded"]),
+            "refunded_orders": len(refunded),
             "coupon_orders": sum(1 for o in kept if o["coupon_used"]),
             "days_between_orders_mean": (
                 (times[-1] - times[0]).total_seconds() / 86400 / (len(times) - 1) if len(times) > 1 else 0.0

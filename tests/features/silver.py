@@ -30,8 +30,19 @@ def user(user_id, registered_at, region="north", channel="organic", age_band="25
 
 
 def order(
-    order_id, user_id, ts, amount=10.0, category="books", channel="app", coupon=False, discount=0.0, refunded=False
+    order_id,
+    user_id,
+    ts,
+    amount=10.0,
+    category="books",
+    channel="app",
+    coupon=False,
+    discount=0.0,
+    refunded=False,
+    refunded_at=None,
 ):
+    """A silver order; a refunded one is refunded at its order time unless ``refunded_at`` says when."""
+    refunded_at = refunded_at or (ts if refunded else None)
     return dict(
         order_id=order_id,
         user_id=user_id,
@@ -44,6 +55,8 @@ def order(
         discount_amount=discount,
         is_refunded=refunded,
         item_count=1,
+        refunded_at=refunded_at,
+        updated_at=refunded_at or ts,
         ingest_batch_id="b1",
     )
 
@@ -124,9 +137,10 @@ def scenario() -> Silver:
         order("o7", "u2", T(2026, 2, 1), 0.0, "beauty", "web"),
         order("o8", "u7", D_TS, 999.0, "home", "app"),
         order("o9", "u7", T(2026, 2, 28, 23, 59, 59), 25.0, "home", "mini_program"),
-        order("o10", "u8", T(2026, 1, 1), 10.0, "grocery", "app"),
+        # Refunds recorded at D and after D: neither order is refunded in the snapshot for D.
+        order("o10", "u8", T(2026, 1, 1), 10.0, "grocery", "app", refunded=True, refunded_at=D_TS),
         order("o11", "u8", T(2025, 11, 11), 10.0, None, "app"),
-        order("o12", "u9", T(2025, 10, 10), 20.0, "sports", "web"),
+        order("o12", "u9", T(2025, 10, 10), 20.0, "sports", "web", refunded=True, refunded_at=T(2026, 3, 10)),
         order("o13", "u9", T(2025, 9, 9), 5.0, "sports", "store"),
     ]
     events = [

@@ -91,3 +91,55 @@ def test_dates_are_parsed_strictly():
     assert parser.parse_args(["--as-of", "2026-03-01"]).as_of == D
     with pytest.raises(SystemExit):
         parser.parse_args(["--as-of", "2026-13-01"])
+
+
+def _silver_catalog(spark, config):
+    catalog = Catalog(spark, config)
+    silver = scenario()
+    for name, table in silver.TABLES.items():
+        catalog.append(table, silver.frame(spark, config, name))
+    return catalog
+
+
+def test_a_date_before_any_data_exits_2_and_creates_no_table(spark, config, tmp_path, capsys):
+    from userscore.cli import main
+
+    catalog = _silver_catalog(spark, config)
+    capsys.readouterr()
+    sets = ["--set", f"catalog.root={tmp_path}/warehouse", "--set", "spark.master=local[2]"]
+    assert main(["features", "--as-of", "2000-01-01", *sets]) == 2
+    assert capsys.readouterr().out == (
+        "userscore features: error: no users registered before 2000-01-01 in silver.users (earliest registered_at "
+        "2023-05-05 00:00:00); no orders before 2000-01-01 in silver.orders (earliest order_ts 2024-03-01 00:00:00): "
+        "nothing written (--allow-empty writes such snapshots)\n"
+    )
+    assert not catalog.exists("features.user_features") and not catalog.exists("features.rfm_boundaries")
+    assert not (tmp_path / "warehouse" / "features").exists()
+
+
+def test_every_date_of_a_range_is_checked_before_the_first_write(spark, config):
+    catalog = _silver_catalog(spark, config)
+    # u7 registered 2023-05-05, the first order is 2024-03-01 00:00: 2024-02-01 has users but no orders,
+    # 2024-03-02 has both and is not written either.
+    with pytest.raises(InputError) as failure:
+        job.run(_context(config, catalog, ["--from", "2024-02-01", "--to", "2024-03-02", "--every", "30d"]))
+    assert str(failure.value) == (
+        "no orders before 2024-02-01 in silver.orders (earliest order_ts 2024-03-01 00:00:00): "
+        "nothing written (--allow-empty writes such snapshots)"
+    )
+    with pytest.raises(InputError) as failure:
+        job.run(_context(config, catalog, ["--from", "2000-01-01", "--to", "2000-01-29", "--every", "7d"]))
+    assert str(failure.value).startswith(
+        "no users registered before 2000-01-01, 2000-01-08, 2000-01-15 and 2 more dates in silver.users "
+        "(earliest registered_at 2023-05-05 00:00:00); no orders before 2000-01-01, 2000-01-08, 2000-01-15 and 2 "
+        "more dates in silver.orders"
+    )
+    assert not catalog.exists("features.user_features") and not catalog.exists("features.rfm_boundaries")
+
+
+def test_allow_empty_writes_the_empty_snapshot_explicitly_asked_for(spark, config):
+    catalog = _silver_catalog(spark, config)
+    lines = job.run(_context(config, catalog, ["--as-of", "2000-01-01", "--allow-empty"]))
+    assert lines[0].startswith("2000-01-01: 0 users in ")
+    assert catalog.read("features.user_features").count() == 0
+    assert {r["as_of_date"] for r in catalog.read("features.rfm_boundaries").collect()} == {dt.date(2000, 1, 1)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from pyspark.sql import Row
 from pyspark.sql import types as T
@@ -114,6 +116,24 @@ def test_point_in_time_rows_at_or_after_d_change_nothing(spark, features_config,
     later_features, later_boundaries = compute(spark, features_config, scenario().plus(after_d()))
     assertDataFrameEqual(later_features, features)
     assertDataFrameEqual(later_boundaries, boundaries)
+
+
+def test_a_refund_counts_only_from_the_snapshot_after_it_was_recorded(spark, features_config, scenario_snapshot):
+    # o10 (u8, 10.0) refunded exactly at D and o12 (u9, 20.0) refunded on 2026-03-10: at D neither is
+    # refunded; at 2026-04-01 both are.
+    at_d = {r.user_id: r for r in scenario_snapshot[0].where("user_id IN ('u8', 'u9')").collect()}
+    later, _ = compute(spark, features_config, scenario(), dt.date(2026, 4, 1))
+    after = {r.user_id: r for r in later.where("user_id IN ('u8', 'u9')").collect()}
+
+    def refunds(row):
+        return row.orders_placed, row.order_count, row.refunded_orders, row.refund_rate, row.total_order_value
+
+    assert (refunds(at_d["u8"]), refunds(at_d["u9"])) == ((2, 2, 0, 0.0, 20.0), (2, 2, 0, 0.0, 25.0))
+    assert (refunds(after["u8"]), refunds(after["u9"])) == ((2, 1, 1, 0.5, 10.0), (2, 1, 1, 0.5, 5.0))
+    # u8's last kept order is now o11 (2025-11-11): 141 days before 2026-04-01.
+    assert (at_d["u8"].recency_days, after["u8"].recency_days) == (59, 141)
+    expected = _expected(spark, later, reference(scenario(), dt.date(2026, 4, 1)))
+    assertDataFrameEqual(later.select(*expected.columns), expected, rtol=1e-9)
 
 
 def test_adding_a_window_in_config_adds_its_columns(spark, tmp_path):

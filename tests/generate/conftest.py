@@ -165,9 +165,12 @@ class Landed:
     manifest: dict
     order_lines: list[bytes]
     checked: dict[str, Checked]
+    late_manifest: dict
+    late_orders: list[dict]  # the later versions of orders, from the batch <batch_id>-late
     level_changes: list[dict]
     social_edges: list[dict]
     identity_links: list[dict]
+    consents: list[dict]
     traits: dict[str, dict]  # user_id -> truth.user_traits row
 
     @property
@@ -175,8 +178,15 @@ class Landed:
         return self.checked["users"].clean
 
     @property
-    def orders(self) -> list[dict]:
+    def first_orders(self) -> list[dict]:
+        """The orders as first landed (late refunds not known yet)."""
         return self.checked["orders"].clean
+
+    @property
+    def orders(self) -> list[dict]:
+        """The latest version of every order: a later version from the late batch replaces the first."""
+        later = {o["order_id"]: o for o in self.late_orders}
+        return [later.get(o["order_id"], o) for o in self.first_orders]
 
     @property
     def events(self) -> list[dict]:
@@ -200,6 +210,7 @@ def landed(spark, tmp_path_factory) -> Landed:
     users = classify("users", read_parquet(raw / "users" / batch), None)
     known = {u["user_id"] for u in users.clean}
     order_lines = read_lines(raw / "orders" / batch)
+    late_batch = f"{batch}-late"
     traits = Catalog(spark, config).read("truth.user_traits").collect()
     return Landed(
         config=config,
@@ -207,6 +218,8 @@ def landed(spark, tmp_path_factory) -> Landed:
         summary=summary,
         manifest=json.loads((raw / "_manifest" / f"{batch}.json").read_text()),
         order_lines=order_lines,
+        late_manifest=json.loads((raw / "_manifest" / f"{late_batch}.json").read_text()),
+        late_orders=[json.loads(line) for line in read_lines(raw / "orders" / late_batch)],
         checked={
             "users": users,
             "orders": classify("orders", order_lines, known),
@@ -215,5 +228,6 @@ def landed(spark, tmp_path_factory) -> Landed:
         level_changes=read_parquet(raw / "level_changes" / batch),
         social_edges=read_parquet(raw / "social_edges" / batch),
         identity_links=read_parquet(raw / "identity_links" / batch),
+        consents=read_parquet(raw / "consents" / batch),
         traits={row["user_id"]: _utc(row.asDict()) for row in traits},
     )

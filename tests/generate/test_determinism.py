@@ -32,5 +32,8 @@ def test_regenerating_with_other_partitioning_gives_exactly_the_landed_rows(spar
                 got = regenerated.raw[source].drop("bad_kind")
                 expected = landing.read_parquet(spark, path)
             assertDataFrameEqual(got, expected)
+        # The late refunds too.
+        late = landing.batch_path(landed.raw_dir, "orders", f"{cfg.batch_id}-late")
+        assertDataFrameEqual(regenerated.late["orders"].drop("bad_kind"), landing.read_text_lines(spark, late))
         truth = Catalog(spark, landed.config).read("truth.user_traits")
         assertDataFrameEqual(regenerated.traits, truth.select(*regenerated.traits.columns))

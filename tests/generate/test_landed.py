@@ -11,7 +11,7 @@ import datetime as dt
 import statistics
 from collections import Counter, defaultdict
 
-from tests.generate.conftest import END, HISTORY_DAYS, SHARE, START, USERS, parse_ts
+from tests.generate.conftest import END, HISTORY_DAYS, SHARE, START, USERS, parse_ts, read_parquet
 
 THRESHOLDS = [("silver", 1000.0), ("gold", 5000.0), ("platinum", 15000.0)]  # conf/base/generate.yaml
 LEVELS = ["basic", "silver", "gold", "platinum"]
@@ -263,6 +263,29 @@ def test_identity_links_belong_to_exactly_one_user(landed):
         assert owners[("phone", user["phone"])] == owners[("email", user["email"])] == {user["user_id"]}
 
 
+def test_consents_grant_at_registration_and_withdraw_later(landed):
+    # conf/base/generate.yaml: grant shares 0.85 / 0.95 / 0.97, withdrawal shares 0.08 / 0.02 / 0.01 of grants.
+    grant, withdraw = {"marketing": 0.85, "profiling": 0.95, "analytics": 0.97}, {"marketing": 0.08, "profiling": 0.02}
+    registered = {u["user_id"]: parse_ts(u["registered_at"]) for u in landed.users}
+    events = defaultdict(dict)
+    for c in landed.consents:
+        assert c["consent_id"] == f"c-{c['user_id'][2:]}-{c['purpose']}-{c['status']}"
+        events[(c["user_id"], c["purpose"])][c["status"]] = parse_ts(c["consented_at"])
+    assert {p for _, p in events} == set(grant) and {u for u, _ in events} <= set(registered)
+    for (user, _), by_status in events.items():
+        # Every record starts with a grant at registration; a withdrawal comes later, inside the history.
+        assert by_status["granted"] == registered[user]
+        assert by_status.get("withdrawn", END - dt.timedelta(seconds=1)) > by_status["granted"]
+        assert by_status.get("withdrawn", START) < END
+    n = len(registered)
+    for purpose, share in grant.items():
+        granted = sum(1 for (_, p) in events if p == purpose)
+        assert abs(granted - share * n) <= 4 * (share * (1 - share) * n) ** 0.5, purpose
+        withdrawn = sum(1 for (_, p), s in events.items() if p == purpose and "withdrawn" in s)
+        w = withdraw.get(purpose, 0.01)
+        assert abs(withdrawn - w * granted) <= 4 * (w * (1 - w) * granted) ** 0.5 + 1, purpose
+
+
 def test_truth_has_the_traits_of_every_landed_user(landed):
     traits = landed.traits
     assert set(traits) == {u["user_id"] for u in landed.users}
@@ -272,3 +295,31 @@ def test_truth_has_the_traits_of_every_landed_user(landed):
     assert all(t["registered_at"].strftime("%Y-%m-%dT%H:%M:%SZ") == registered[uid] for uid, t in traits.items())
     orders_line = next(line for line in landed.summary if line.startswith("orders "))
     assert f"{landed.manifest['sources']['orders']['records']:,} records (json)" in orders_line
+
+
+def test_late_refunds_land_as_later_versions_of_first_landed_orders(landed):
+    late, late_id = landed.late_orders, landed.manifest["late_batch"]["batch_id"]
+    assert late_id == "b-test-late"
+    assert len(late) == landed.manifest["late_batch"]["orders"] == landed.late_manifest["sources"]["orders"]["clean"]
+    first = {o["order_id"]: o for o in landed.first_orders}
+    times = ("is_refunded", "refunded_at", "updated_at")
+    for order in late:
+        before = first[order["order_id"]]
+        # The first version: unrefunded, no refund time, updated at its order time; otherwise the same order.
+        assert (before["is_refunded"], before.get("refunded_at"), before["updated_at"]) == (
+            False,
+            None,
+            before["order_ts"],
+        )
+        assert {k: v for k, v in order.items() if k not in times} == {k: v for k, v in before.items() if k not in times}
+        ordered, refunded = parse_ts(order["order_ts"]), parse_ts(order["refunded_at"])
+        assert order["is_refunded"] and order["updated_at"] == order["refunded_at"]
+        assert ordered < refunded <= ordered + 30 * DAY and refunded < END
+    # Refunds known at first landing carry their time too; about half of all refunds arrive late.
+    known = [o for o in landed.first_orders if o["is_refunded"]]
+    assert all(parse_ts(o["order_ts"]) < parse_ts(o["refunded_at"]) == parse_ts(o["updated_at"]) for o in known)
+    assert 0.35 <= len(late) / (len(late) + len(known)) <= 0.65
+    # Every other source has a batch folder without records, as ingest expects.
+    for source in ("users", "events", "level_changes", "social_edges", "identity_links"):
+        assert read_parquet(landed.raw_dir / source / late_id) == []
+        assert landed.late_manifest["sources"][source]["records"] == 0

@@ -66,7 +66,12 @@ def order(
     discount=20.0,
     refunded=False,
     items=2,
+    updated=None,
+    refunded_at=None,
 ) -> dict:
+    """One raw order; ``updated_at`` and ``refunded_at`` are only in the record when given (older raw files
+    have neither)."""
+    times = {"updated_at": updated, "refunded_at": refunded_at}
     return {
         "order_id": order_id,
         "user_id": user_id,
@@ -78,7 +83,7 @@ def order(
         "discount_amount": discount,
         "is_refunded": refunded,
         "item_count": items,
-    }
+    } | {k: v for k, v in times.items() if v is not None}
 
 
 def json_line(record: dict) -> str:
@@ -92,12 +97,19 @@ def write_json_lines(raw_dir: Path, source: str, batch: str, lines: list[str | b
     (folder / "part-00000.json").write_bytes(data)
 
 
-def write_parquet_rows(raw_dir: Path, source: str, batch: str, columns: list[str], rows: list[dict]) -> None:
-    folder = raw_dir / source / batch
-    folder.mkdir(parents=True, exist_ok=True)
+def write_parquet_rows(
+    raw_dir: Path, source: str, batch: str, columns: list[str], rows: list[dict], *, part: int = 0
+) -> None:
+    """``rows`` as file ``part`` of the batch: strings, except dwell_seconds (double)."""
     schema = pa.schema([(c, pa.float64() if c in _DOUBLES else pa.string()) for c in columns])
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in rows], schema=schema)
-    pq.write_table(table, folder / "part-00000.parquet")
+    write_parquet_table(raw_dir, source, batch, table, part=part)
+
+
+def write_parquet_table(raw_dir: Path, source: str, batch: str, table: pa.Table, *, part: int = 0) -> None:
+    folder = raw_dir / source / batch
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / f"part-{part:05d}.parquet")
 
 
 def normalised(value: str | None) -> str | None:

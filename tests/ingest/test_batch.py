@@ -126,7 +126,9 @@ def ingested(spark, tmp_path_factory):
     landing.write_delta(edges, landing.batch_path(raw_dir, "social_edges", BATCH))
     write_parquet_rows(raw_dir, "identity_links", BATCH, LINK_COLUMNS, [I1, I2, I3, I_NO_VALUE])
     catalog = Catalog(spark, config)
-    plan = plan_ingest(catalog, config.ingest, raw_dir)
+    # Consents have their own hand-worked batch (tests/privacy/test_consent_ingest.py).
+    sources = [s for s in config.ingest.sources if s != "consents"]
+    plan = plan_ingest(catalog, config.ingest, raw_dir, sources=sources)
     results = ingest(catalog, config.ingest, raw_dir, plan, now=reference_time(NOW), run_id="run-1")
     quarantine = catalog.read("silver.quarantine").collect()
     return SimpleNamespace(catalog=catalog, results=results, quarantine=quarantine, plan=plan)
@@ -264,6 +266,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=20.0,
             is_refunded=False,
             item_count=2,
+            refunded_at=None,
+            updated_at=_ts("2025-11-11T09:12:00"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
         Row(
@@ -278,6 +282,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=20.0,
             is_refunded=False,
             item_count=2,
+            refunded_at=None,
+            updated_at=_ts("2025-12-01T10:00:00"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
         Row(
@@ -292,6 +298,8 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             discount_amount=0.0,
             is_refunded=False,
             item_count=1,
+            refunded_at=None,
+            updated_at=_ts("2025-10-31T23:59:59"),  # absent in the raw record: order_ts
             ingest_batch_id=BATCH,
         ),
     ]

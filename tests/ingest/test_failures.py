@@ -1,16 +1,27 @@
-"""Failures before any write: reconciliation mismatch, missing PII key, missing raw input; the job through the
-CLI entry (exit code 2 with the message, 0 on success)."""
+"""Failures before any write: reconciliation mismatch, missing PII key, missing raw input, Parquet files that
+disagree on a column's type; the job through the CLI entry (exit code 2 with the message, 0 on success)."""
 
 from __future__ import annotations
 
 import shutil
 
+import pyarrow as pa
 import pytest
 import yaml
 from pyspark.sql import functions as F
 
 from tests.conftest import REPO, TEST_SPARK, make_config
-from tests.ingest.raw import NOW, USER_COLUMNS, json_line, order, user, write_json_lines, write_parquet_rows
+from tests.ingest.raw import (
+    EVENT_COLUMNS,
+    NOW,
+    USER_COLUMNS,
+    json_line,
+    order,
+    user,
+    write_json_lines,
+    write_parquet_rows,
+    write_parquet_table,
+)
 from userscore import cli
 from userscore.catalog import Catalog
 from userscore.errors import InputError, ReconciliationError
@@ -111,6 +122,23 @@ def test_cli_exit_code_2_with_the_message_on_missing_input(spark, cli_conf, caps
     assert capsys.readouterr().out.strip() == (
         f"userscore ingest: error: no raw folder for configured source(s): users ({raw / 'users'})"
     )
+
+
+def test_cli_exit_code_2_naming_batch_file_column_when_parquet_files_disagree_on_a_type(spark, cli_conf, capsys):
+    raw = cli_conf.parent / "data" / "raw"
+    write_parquet_rows(raw, "users", "b1", USER_COLUMNS, [U1, U2])
+    event = {"event_id": "e1", "user_id": "u1", "event_ts": "2025-11-11T09:00:00Z", "event_type": "login"}
+    write_parquet_rows(raw, "events", "b1", EVENT_COLUMNS, [{**event, "dwell_seconds": 12.5}], part=0)
+    as_text = pa.table({c: pa.array([{**event, "dwell_seconds": "12.5"}.get(c)], pa.string()) for c in EVENT_COLUMNS})
+    write_parquet_table(raw, "events", "b1", as_text, part=1)
+    argv = ["ingest", "--conf-dir", str(cli_conf), "--env", "test", "--source", "users", "events", "--now", NOW]
+    code = cli.main(argv)
+    assert code == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"userscore ingest: error: batch b1 of events ({raw / 'events' / 'b1'}): Parquet files disagree on the type "
+        "of column 'dwell_seconds': double in part-00000.parquet, string in part-00001.parquet"
+    ]
+    assert _tables(Catalog(spark, make_config(cli_conf.parent))) == []
 
 
 def test_cli_ingests_and_exits_0(spark, cli_conf, capsys):

@@ -115,6 +115,7 @@ def test_skip_force_and_append(spark, tmp_path):
         "b1",
         key=TEST_PII_KEY.encode(),
         max_string_length=1000,
+        earliest=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
         latest=reference_time(NOW),
         known_users=None,
         existing=catalog.read("silver.users"),

@@ -9,7 +9,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from userscore.config.models import LabelRule, PopulationRule, TargetConfig
 
-ORDER_COLUMNS = "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean"
+ORDER_COLUMNS = (
+    "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean, refunded_at timestamp"
+)
 EVENT_COLUMNS = "user_id string, event_ts timestamp, event_month date, event_type string"
 CHANGE_COLUMNS = "user_id string, changed_at timestamp, from_level string, to_level string"
 LEVELS = ("basic", "silver", "gold", "platinum")
@@ -21,8 +23,12 @@ def ts(text: str) -> dt.datetime:
 
 
 def orders(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    """rows: (user_id, 'timestamp', amount, is_refunded)."""
-    data = [(u, ts(t), ts(t).date().replace(day=1), float(a), r) for u, t, a, r in rows]
+    """rows: (user_id, 'timestamp', amount, is_refunded[, 'refunded_at']); a refunded order without its
+    refund time is refunded at its order time."""
+    data = []
+    for u, t, a, r, *refunded_at in rows:
+        at = ts(refunded_at[0]) if refunded_at else ts(t) if r else None
+        data.append((u, ts(t), ts(t).date().replace(day=1), float(a), r, at))
     return spark.createDataFrame(data, ORDER_COLUMNS)
 
 
@@ -104,6 +110,8 @@ def e2e_world(seed: int = 5) -> tuple[list[dict], list[dict], set[tuple[str, dt.
                         "discount_amount": 0.0,
                         "is_refunded": False,
                         "item_count": 1,
+                        "refunded_at": None,
+                        "updated_at": at,
                         "ingest_batch_id": "b1",
                     }
                 )

@@ -117,3 +117,44 @@ def test_required_inputs_follow_the_rule_kinds():
     assert required_inputs(REPURCHASE) == ["orders"]
     assert required_inputs(CHURN) == ["events", "orders"]
     assert required_inputs(VIP) == ["level_changes", "orders"]
+
+
+def test_an_order_counts_as_refunded_only_once_its_refund_is_recorded_by_the_window_end(spark, empty_silver):
+    # Repurchase windows: D1 -> (03-01, 03-31], D2 -> (04-01, 05-01].
+    silver = {
+        **empty_silver,
+        "orders": orders(
+            spark,
+            [
+                ("r1", "2026-03-10 00:00:00", 10, True, "2026-04-15 00:00:00"),  # refund after D1 + 30: a purchase
+                ("r2", "2026-03-10 00:00:00", 10, True, "2026-03-20 00:00:00"),  # refund inside the window
+                ("r3", "2026-03-10 00:00:00", 10, True, "2026-03-31 00:00:00"),  # refund exactly at D1 + 30
+            ],
+        ),
+    }
+    got = labels(keys(spark, ["r1", "r2", "r3"], [D1, D2]), REPURCHASE, silver, [D1, D2])
+    expected = [("r1", D1, 1), ("r1", D2, 0), ("r2", D1, 0), ("r2", D2, 0), ("r3", D1, 0), ("r3", D2, 0)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
+
+
+def test_vip_spend_counts_refunds_as_of_each_snapshot_and_window_end(spark, empty_silver):
+    # Threshold 1000; windows D1 -> (03-01, 05-30], D2 -> (04-01, 06-30].
+    silver = {
+        **empty_silver,
+        "orders": orders(
+            spark,
+            [
+                # w1: 1200 before D1, refunded between D1 and D2: over the threshold at D1 (not eligible), 0 at D2.
+                ("w1", "2026-01-05 00:00:00", 1200, True, "2026-03-15 00:00:00"),
+                # w2: refunded before D1: eligible at both, no spend.
+                ("w2", "2026-01-05 00:00:00", 1200, True, "2026-02-01 00:00:00"),
+                # w3: 900 before D1, then 200 on 04-10 refunded on 06-15: after D1's window end (900 + 200 crosses
+                # at D1), before D2's (only 900 at D2).
+                ("w3", "2026-01-05 00:00:00", 900, False),
+                ("w3", "2026-04-10 00:00:00", 200, True, "2026-06-15 00:00:00"),
+            ],
+        ),
+    }
+    got = labels(keys(spark, ["w1", "w2", "w3"], [D1, D2]), VIP, silver, [D1, D2])
+    expected = [("w1", D2, 0), ("w2", D1, 0), ("w2", D2, 0), ("w3", D1, 1), ("w3", D2, 0)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))

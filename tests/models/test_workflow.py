@@ -87,22 +87,32 @@ def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
     assert run.data.tags["git_commit"].removesuffix("-dirty") == head.strip()
     assert run.data.tags["cutoff"] == "2026-04-01 00:00:00"
 
-    # Logged with a signature (the numeric feature columns in, one probability out) and an input example
-    # of real validation rows (member_level is a string and not configured as categorical: not an input).
+    # Logged with a signature (the numeric feature columns in, one probability out) and an input example that
+    # is no user's row: the validation snapshot's means (member_level is a string and not configured as
+    # categorical: not an input).
     local = mlflow.artifacts.download_artifacts("models:/userscore-repurchase_30d/1", dst_path=str(tmp_path / "dl"))
     logged = Model.load(local)
     assert logged.signature.inputs.input_names() == ["signal", "noise"]
     assert [spec.type.name for spec in logged.signature.inputs.inputs] == ["double", "double"]
     assert logged.signature.outputs.input_names() == ["prediction"]
     example = json.loads(Path(local, logged.saved_input_example_info["artifact_path"]).read_text())
-    march_rows = {(f["signal"], float(f["noise"])) for f in features if f["as_of_date"] == E2E_DATES[2]}
-    assert example["columns"] == ["signal", "noise"] and len(example["data"]) == 5
-    assert {(s, n) for s, n in example["data"]} <= march_rows
+    march = [f for f in features if f["as_of_date"] == E2E_DATES[2]]
+    signals = [f["signal"] for f in march if f["signal"] is not None]
+    assert example["columns"] == ["signal", "noise"] and len(example["data"]) == 1
+    assert example["data"][0] == pytest.approx(
+        [sum(signals) / len(signals), sum(f["noise"] for f in march) / len(march)]
+    )
+
+    # No training user's id, in any file of any artifact (model, example, evaluation report, plots).
+    user_ids = {f["user_id"] for f in features}
+    artifact_files = [p for p in Path(tmp_path, "mlruns").rglob("*") if p.is_file()]
+    assert any(p.name == "evaluation.json" for p in artifact_files) and any(p.name == "MLmodel" for p in artifact_files)
+    leaks = {p.name: u for p in artifact_files for u in user_ids if u.encode() in p.read_bytes()}
+    assert leaks == {}
 
     # The registered artifact maps raw feature rows (nulls included) to calibrated probabilities whose
     # AUC over the validation snapshot is the logged AUC.
     model = mlflow.spark.load_model("models:/userscore-repurchase_30d@champion", dfs_tmpdir=str(tmp_path / "dfs"))
-    march = [f for f in features if f["as_of_date"] == E2E_DATES[2]]
     frame = spark.createDataFrame(
         march, "user_id string, as_of_date date, signal double, noise long, member_level string"
     )

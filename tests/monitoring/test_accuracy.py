@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
 from tests.monitoring.world import FEB, JAN, MAR, USERS, P, order_rows, repurchase_tier
 from userscore.config.models import LabelRule, TargetConfig
@@ -55,3 +56,18 @@ def test_auc_deciles_and_tier_hit_rates_by_hand(spark):
     ]
     assert by[("tier", "high")]["observed_rate"] == pytest.approx(0.5)
     assert by[("tier", "mid")]["mean_predicted"] == pytest.approx(sum(0.05 * i for i in range(5, 13)) / 8)
+
+
+@pytest.mark.parametrize(("refunded_at", "positives", "high_tier"), [("2026-01-20", 6, 4), ("2026-02-10", 7, 5)])
+def test_a_refund_recorded_after_the_window_leaves_the_outcome_a_purchase(spark, refunded_at, positives, high_tier):
+    # u17's order of Jan 12 is refunded; JAN's window ends Jan 31. Recorded on Jan 20 it is no purchase; recorded on
+    # Feb 10 it was still a purchase when the outcome matured, so u17 (tier high) is a positive.
+    scored = spark.createDataFrame(
+        [(u, JAN, P[u], repurchase_tier(P[u]), "7") for u in USERS],
+        "user_id string, as_of_date date, _p double, _tier string, _version string",
+    )
+    at = F.when(F.col("is_refunded"), F.lit(dt.datetime.fromisoformat(refunded_at)))
+    orders = order_rows(spark).withColumn("refunded_at", at)
+    rows = realised_accuracy(scored, REPURCHASE, {"orders": orders}, [JAN], ["high", "mid", "low"], 0.0)
+    by = {(r["level"], r["bucket"]): r for r in rows}
+    assert (by[("overall", "all")]["positives"], by[("tier", "high")]["positives"]) == (positives, high_tier)

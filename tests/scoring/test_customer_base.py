@@ -54,8 +54,8 @@ def expected_purchases(t: float, x: int, t_x: float, big_t: float) -> float:
 
 
 def test_btyd_columns_match_the_closed_forms_and_are_null_without_a_purchase(spark):
-    schema = "user_id string, order_ts timestamp, amount double, is_refunded boolean"
-    orders = spark.createDataFrame(ORDERS, schema)
+    schema = "user_id string, order_ts timestamp, amount double, is_refunded boolean, refunded_at timestamp"
+    orders = spark.createDataFrame([(*o, o[1] if o[3] else None) for o in ORDERS], schema)
     users = spark.createDataFrame([(u,) for u in ("u1", "u2", "u3", "u4", "u5")], "user_id string")
     model = BTYDModel(BGNBDParams(R, ALPHA, A, B), GammaGammaParams(P, Q, V), "days", D)
     settings = ScoreSettings((30,), 365, 30, 0.1)

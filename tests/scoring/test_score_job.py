@@ -14,14 +14,40 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from tests.conftest import make_config
+from tests.conftest import REPO, make_config
 from tests.scoring.conftest import D1, D2, MODEL_NUMERIC, feature_rows, features_frame, tracking_overrides
-from userscore.catalog import Catalog
+from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
 from userscore.scoring.customer_base import load_customer_base
 
 SCORES, WIDE, AUDIENCES = "scores.user_scores", "tags.user_tag_wide", "audiences.segment_members"
 PREFIX = {"churn_60d": "churn", "repurchase_30d": "repurchase", "vip_promotion_90d": "vip"}
+EXCLUDED = "audiences.excluded_members"
+
+
+def _consent(user: str, status: str, at: dt.datetime, purpose: str = "marketing") -> tuple:
+    return (f"c-{user}-{purpose}-{status}-{at:%Y%m%d%H%M%S}", user, purpose, status, at, "b1")
+
+
+# Marketing consent (audiences need it): u0000 withdrew before D1; u0001 has none on record, only
+# profiling; u0002 withdrew at D1 + 1 day 00:00, after D1's end (in D1's audiences, not in D2's); u0003
+# withdrew and granted again before D1; u0004 granted and withdrew in the same second (a withdrawal).
+CONSENTS = [
+    *(_consent(f"u{i:04d}", "granted", dt.datetime(2025, 6, 1)) for i in range(200) if i != 1),
+    _consent("u0001", "granted", dt.datetime(2025, 6, 1), purpose="profiling"),
+    _consent("u0000", "withdrawn", dt.datetime(2026, 2, 10, 8, 30)),
+    _consent("u0002", "withdrawn", dt.datetime(2026, 3, 2)),
+    _consent("u0003", "withdrawn", dt.datetime(2025, 9, 1)),
+    _consent("u0003", "granted", dt.datetime(2026, 1, 5)),
+    _consent("u0004", "withdrawn", dt.datetime(2025, 6, 1)),
+]
+# The users each snapshot's audiences must leave out, and why.
+NO_CONSENT = {
+    D1: {"u0000": "marketing consent withdrawn 2026-02-10", "u0001": "no marketing consent on record",
+         "u0004": "marketing consent withdrawn 2025-06-01"},
+    D2: {"u0000": "marketing consent withdrawn 2026-02-10", "u0001": "no marketing consent on record",
+         "u0002": "marketing consent withdrawn 2026-03-02", "u0004": "marketing consent withdrawn 2025-06-01"},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +63,7 @@ def world(spark, tmp_path_factory, champion_store):
         rows_d2[i] = dict(fresh[i], user_id=rows_d1[i]["user_id"])
     for day, rows in ((D1, rows_d1), (D2, rows_d2)):
         catalog.overwrite_where("features.user_features", features_frame(spark, config, rows), {"as_of_date": day})
+    catalog.append("silver.consents", spark.createDataFrame(CONSENTS, declared_schema(catalog.spec("silver.consents"))))
     sets = [
         "--set", f"catalog.root={root}/warehouse",
         "--set", f"models.tracking.uri=sqlite:///{store_dir}/mlflow.db",
@@ -159,14 +186,26 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
     # The wide table holds exactly the score rows (one per user) after the first run.
     assertDataFrameEqual(catalog.read(WIDE), catalog.read(SCORES, where=F.col("as_of_date") == D1))
 
-    # Retention audience: one segment per user by churn tier x grade, control group by hash.
+    # Retention audience: one segment per user by churn tier x grade, control group by hash; users without
+    # marketing consent on D1 are listed apart with the reason, so members + excluded = every match.
     members = catalog.read(AUDIENCES).where("family = 'retention'").collect()
     got_members = {r["user_id"]: (r["segment"], r["is_control"]) for r in members}
-    want = {}
+    excluded = catalog.read(EXCLUDED).where("family = 'retention'").collect()
+    got_excluded = {r["user_id"]: (r["segment"], r["is_control"], r["exclusion_reason"]) for r in excluded}
+    want, want_excluded = {}, {}
     for user, got in scores.items():
         segment, share = _retention(got["churn_tier"], got["grade"])
-        want[user] = (segment, _control("retention", user) < share)
+        if user in NO_CONSENT[D1]:
+            want_excluded[user] = (segment, _control("retention", user) < share, NO_CONSENT[D1][user])
+        else:
+            want[user] = (segment, _control("retention", user) < share)
     assert got_members == want
+    assert got_excluded == want_excluded
+    # No family lists a user without consent, and each excluded match holds that user's reason.
+    assert catalog.read(AUDIENCES).where(F.col("user_id").isin(list(NO_CONSENT[D1]))).count() == 0
+    assert {(r["user_id"], r["exclusion_reason"]) for r in catalog.read(EXCLUDED).collect()} <= set(
+        NO_CONSENT[D1].items()
+    )
     # Every user is in at most one segment per family.
     per_family = catalog.read(AUDIENCES).groupBy("family", "user_id").count().where("count > 1").count()
     assert per_family == 0
@@ -270,6 +309,11 @@ def test_next_snapshot_changes_only_changed_wide_rows_and_reruns_change_nothing(
     for user in changed:
         assert wide[user] == d2[user]
 
+    # u0002's withdrawal on D1 + 1 day counts from D2 on.
+    excluded = {r["user_id"] for r in catalog.read(EXCLUDED, where=F.col("as_of_date") == D2).collect()}
+    members = {r["user_id"] for r in catalog.read(AUDIENCES, where=F.col("as_of_date") == D2).collect()}
+    assert excluded == set(NO_CONSENT[D2]) and not members & excluded
+
     # Re-running D2: identical score and audience rows, and no change in the wide table's feed.
     scores = catalog.read(SCORES, where=F.col("as_of_date") == D2).collect()
     audiences = catalog.read(AUDIENCES, where=F.col("as_of_date") == D2).collect()
@@ -299,6 +343,24 @@ def test_missing_champion_fails_before_anything_is_written(tmp_path, champion_st
     out = capsys.readouterr().out
     assert "no champion for userscore-ltv_365d@champion" in out
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_no_tracking_store_exits_2_and_leaves_no_store_behind(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
+    sets = [
+        "--set", f"catalog.root={tmp_path}/warehouse",
+        "--set", f"models.tracking.uri=sqlite:///{tmp_path}/mlflow.db",
+        "--set", f"models.tracking.artifact_root={tmp_path}/artifacts",
+        "--set", "spark.master=local[2]",
+    ]  # fmt: skip
+    capsys.readouterr()
+    assert main(["score", "--as-of", D1.isoformat(), "--conf-dir", str(REPO / "conf"), *sets]) == 2
+    assert capsys.readouterr().out == (
+        "userscore score: error: no champion for userscore-churn_60d@champion, userscore-repurchase_30d@champion "
+        f"in the MLflow registry at sqlite:///{tmp_path}/mlflow.db (no store there yet): train and promote it "
+        "(`userscore train --target ...`) or mark the target optional in scoring.targets\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no mlflow.db, mlruns/, artifacts/ or warehouse/
 
 
 def test_optional_target_without_champion_gets_null_columns(spark, world, champion_store, tmp_path):

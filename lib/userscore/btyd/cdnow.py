@@ -17,6 +17,7 @@ from typing import Any
 from userscore.catalog import Catalog
 from userscore.ingest import BatchResult, ingest, plan_ingest
 
+CALIBRATION_START = dt.date(1997, 1, 1)  # the cohort's first purchases: nothing in CDNOW is earlier
 CALIBRATION_END = dt.date(1997, 10, 1)  # snapshot D: orders dated up to 1997-09-30 are observed
 HOLDOUT_END = dt.date(1998, 7, 1)  # exclusive: the holdout is 1997-10-01..1998-06-30
 SOURCES = ("users", "orders")
@@ -31,13 +32,18 @@ def landing_dir(cdnow_dir: Path, name: str = "sample") -> Path:
 
 
 def config_overrides(cdnow_dir: Path, name: str = "sample") -> dict[str, Any]:
-    """Config overlay: ingest reads the landed CDNOW batch, users as JSON lines; the fit uses exact days.
+    """Config overlay: ingest reads the landed CDNOW batch, users as JSON lines, and accepts its 1997 dates
+    (the production earliest_date is later); the fit uses exact days.
 
     The published fit uses each customer's exact days expressed in weeks (t_x = 213 / 7 = 30.43), so the
     overlay sets btyd.fit_resolution_days to 1 instead of the production default of one time unit.
     """
     return {
-        "ingest": {"raw_dir": str(landing_dir(cdnow_dir, name)), "sources": {"users": {"format": "json"}}},
+        "ingest": {
+            "raw_dir": str(landing_dir(cdnow_dir, name)),
+            "earliest_date": CALIBRATION_START,
+            "sources": {"users": {"format": "json"}},
+        },
         "btyd": {"time_unit": "weeks", "fit_resolution_days": 1},
     }
 

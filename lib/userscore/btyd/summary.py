@@ -13,8 +13,9 @@ t_x and T in the fit's unit are these day counts divided by the unit's days (1 o
 calibration (Fader, Hardie & Lee 2005: orders dated up to and including 1997-09-30, T to 1997-09-30) is
 exactly D = 1997-10-01 here: the published customer with first purchase 1997-01-01 gets T = 272 / 7 = 38.86.
 
-Refunded orders are excluded by default (a refunded order is no purchase, as in the RFM features); an
-order of amount 0 is a purchase occasion with spend 0 (Gamma-Gamma then skips customers whose m_x is 0).
+Refunded orders are excluded by default (a refunded order is no purchase, as in the RFM features), point
+in time: only those whose refund was recorded before D (userscore.refunds); an order of amount 0 is a
+purchase occasion with spend 0 (Gamma-Gamma then skips customers whose m_x is 0).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.refunds import refunded_as_of
+
 USER = "user_id"
 X = "x"
 T_X_DAYS = "t_x_days"
@@ -34,7 +37,7 @@ M_X = "m_x"
 CUSTOMERS = "customers"
 SUMMARY_COLUMNS = (USER, X, T_X_DAYS, T_CAL_DAYS, M_X)
 # The silver.orders columns read; order_month is optional and only used to prune later months.
-ORDER_TIME, AMOUNT, REFUNDED, ORDER_MONTH = "order_ts", "amount", "is_refunded", "order_month"
+ORDER_TIME, AMOUNT, ORDER_MONTH = "order_ts", "amount", "order_month"
 
 _DAY, _SPEND = "_day", "_spend"
 _MONEY = "decimal(38,6)"
@@ -52,7 +55,8 @@ def observed_orders(
     calibration_days: int | None = None,
     exclude_refunded: bool = True,
 ) -> DataFrame:
-    """The orders a summary at D counts: order_ts in [D - calibration_days, D), refunded ones dropped."""
+    """The orders a summary at D counts: order_ts in [D - calibration_days, D), those refunded before D
+    dropped (``exclude_refunded``; needs is_refunded and refunded_at)."""
     end = observation_end_exclusive
     start = None if calibration_days is None else end - dt.timedelta(days=calibration_days)
     if ORDER_MONTH in orders.columns:
@@ -64,7 +68,7 @@ def observed_orders(
     if start is not None:
         rows = rows.where(F.col(ORDER_TIME) >= _midnight(start))
     if exclude_refunded:
-        rows = rows.where(~F.col(REFUNDED))
+        rows = rows.where(~refunded_as_of(_midnight(end)))
     return rows
 
 
@@ -78,7 +82,8 @@ def calibration_summary(
     """One row per customer with a purchase before D: user_id, x, t_x_days, t_cal_days, m_x.
 
     Args:
-        orders: rows with user_id, order_ts (timestamp), amount, is_refunded (and optionally order_month).
+        orders: rows with user_id, order_ts (timestamp), amount, is_refunded, refunded_at (and optionally
+            order_month); the refund columns only when exclude_refunded.
         observation_end_exclusive: the snapshot date D; orders with order_ts < D 00:00 UTC count.
         calibration_days: count only orders from D - calibration_days on (None: all history before D).
         exclude_refunded: drop refunded orders before anything is counted.

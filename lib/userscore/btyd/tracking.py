@@ -25,6 +25,7 @@ from userscore.models.tracking import (
     connect,
     flat_params,
     git_commit,
+    reader,
 )
 
 # A few typical customers as the logged input example (no real user's data leaves the cluster).
@@ -132,8 +133,8 @@ def load_model(store: Store, name: str, alias: str) -> tuple[BTYDModel, ScoreSet
     and its version. InputError when there is none."""
     import mlflow
 
-    client, _ = connect(store)
-    version = champion_version(client, name, alias)
+    client = reader(store)
+    version = champion_version(client, name, alias) if client is not None else None
     if version is None:
         raise InputError(f"no version of {name} holds alias {alias!r} in {store.uri}: run `userscore btyd` first")
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")

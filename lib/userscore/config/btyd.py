@@ -9,10 +9,10 @@ score every customer in the fused scoring stage. Times are stored as whole days 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 from userscore.config.tables import TableSpec
-from userscore.config.typed import KeyPath, frozen
+from userscore.config.typed import Days, KeyPath, NonNegative, Range, frozen
 
 TimeUnit = Literal["days", "weeks"]
 UNIT_DAYS: dict[str, int] = {"days": 1, "weeks": 7}
@@ -32,8 +32,10 @@ def clv_column(horizon_days: int) -> str:
 
 
 # The silver.orders columns the summary reads (the contract with ingest), checked in reference_errors.
-ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded")
+ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded", "refunded_at")
 SUMMARY_COLUMNS = ("user_id", "as_of_date", "x", "t_x_days", "t_cal_days", "m_x")
+# A relative error tolerance of the promotion gate: above 0 (0 would reject every fit), at most 100%.
+_ErrorShare = Annotated[float, Range(0.0, 1.0, low_open=True)]
 
 
 @frozen
@@ -45,22 +47,16 @@ class BTYDScoring:
     step's end with ``annual_discount_rate`` (per year of 365.25 days; 0 = no discounting).
     """
 
-    horizons_days: tuple[int, ...] = (30, 90, 365)
-    clv_horizon_days: int = 365
-    clv_step_days: int = 30
-    annual_discount_rate: float = 0.10
+    horizons_days: tuple[Days, ...] = (30, 90, 365)
+    clv_horizon_days: Days = 365
+    clv_step_days: Days = 30
+    annual_discount_rate: Annotated[float, Range(-1.0, 10.0, low_open=True, high_open=True)] = 0.10
 
     def __post_init__(self):
-        if not self.horizons_days or min(self.horizons_days) < 1:
-            raise ValueError(f"horizons_days: positive numbers of days, got {list(self.horizons_days)}")
-        if len(set(self.horizons_days)) != len(self.horizons_days):
+        if not self.horizons_days or len(set(self.horizons_days)) != len(self.horizons_days):
             raise ValueError(f"horizons_days: distinct horizons, got {list(self.horizons_days)}")
-        if self.clv_horizon_days < 1:
-            raise ValueError(f"clv_horizon_days: at least 1, got {self.clv_horizon_days}")
-        if not 1 <= self.clv_step_days <= self.clv_horizon_days:
+        if self.clv_step_days > self.clv_horizon_days:
             raise ValueError(f"clv_step_days: between 1 and clv_horizon_days, got {self.clv_step_days}")
-        if not -1.0 < self.annual_discount_rate < 10.0:
-            raise ValueError(f"annual_discount_rate: a yearly rate in (-1, 10), got {self.annual_discount_rate}")
 
     @property
     def columns(self) -> list[str]:
@@ -83,13 +79,8 @@ class BTYDGate:
     (customers with x > 0) by at most this share; it must be finite (q > 1) for CLV to exist.
     """
 
-    max_repeat_error: float = 0.05
-    max_spend_error: float = 0.10
-
-    def __post_init__(self):
-        for attr in ("max_repeat_error", "max_spend_error"):
-            if not getattr(self, attr) > 0:
-                raise ValueError(f"{attr}: a positive share, got {getattr(self, attr)}")
+    max_repeat_error: _ErrorShare = 0.05
+    max_spend_error: _ErrorShare = 0.10
 
 
 @frozen
@@ -112,29 +103,17 @@ class BTYDConfig:
     orders_table: str = "silver.orders"
     summary_table: str = "features.btyd_summary"
     time_unit: TimeUnit = "weeks"
-    calibration_days: int | None = None
+    calibration_days: Days | None = None
     exclude_refunded: bool = True
-    m_x_significant_digits: int = 4
-    fit_resolution_days: int | None = None
-    penalizer: float = 0.0
-    max_iter: int = 1000
+    m_x_significant_digits: Annotated[int, Range(1, 15)] = 4  # a double holds 15-17 significant digits
+    fit_resolution_days: Annotated[int, Range(1, 28)] | None = None
+    penalizer: NonNegative = 0.0
+    max_iter: Annotated[int, Range(10)] = 1000
     model_name: str = "userscore-btyd"
     gate: BTYDGate = BTYDGate()
     scoring: BTYDScoring = BTYDScoring()
 
     def __post_init__(self):
-        if self.calibration_days is not None and self.calibration_days < 1:
-            raise ValueError(f"calibration_days: at least 1 (or null for all history), got {self.calibration_days}")
-        if not 1 <= self.m_x_significant_digits <= 15:
-            raise ValueError(f"m_x_significant_digits: between 1 and 15, got {self.m_x_significant_digits}")
-        if self.fit_resolution_days is not None and not 1 <= self.fit_resolution_days <= 28:
-            raise ValueError(
-                f"fit_resolution_days: between 1 and 28 (or null for one time_unit), got {self.fit_resolution_days}"
-            )
-        if self.penalizer < 0:
-            raise ValueError(f"penalizer: zero or more, got {self.penalizer}")
-        if self.max_iter < 10:
-            raise ValueError(f"max_iter: at least 10, got {self.max_iter}")
         if not self.model_name.strip():
             raise ValueError("model_name: a registered model name")
 

@@ -8,13 +8,12 @@ adding a window or a measure is a config change only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import field
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from userscore.config.typed import frozen
+from userscore.config.typed import Days, NonNegative, Positive, Range, frozen
 
 Source = Literal["orders", "events"]
 # count / sum: windowed or all-history, optionally time-decayed; distinct_days: days with a matching
@@ -100,9 +99,9 @@ class FamilyConfig:
 
 @frozen
 class RfmWeights:
-    r: float = 0.4
-    f: float = 0.3
-    m: float = 0.3
+    r: NonNegative = 0.4
+    f: NonNegative = 0.3
+    m: NonNegative = 0.3
 
 
 @frozen
@@ -177,20 +176,16 @@ class RfmConfig(FamilyConfig):
     recency: str = "recency_days"
     frequency: str = "frequency"
     monetary: str = "monetary"
-    score_window: int = 365
-    bins: int = 5
-    relative_error: float = 0.001
+    score_window: Days = 365
+    bins: Annotated[int, Range(2, 20)] = 5
+    relative_error: Annotated[float, Range(0.0, 0.5, low_open=True, high_open=True)] = 0.001
     weights: RfmWeights = RfmWeights()
     segments: tuple[SegmentRule, ...] = DEFAULT_SEGMENTS
 
     def __post_init__(self):
         super().__post_init__()
-        if not 2 <= self.bins <= 20:
-            raise ValueError(f"bins: between 2 and 20, got {self.bins}")
-        if not 0.0 < self.relative_error < 0.5:
-            raise ValueError(f"relative_error: in (0, 0.5), got {self.relative_error}")
         weights = (self.weights.r, self.weights.f, self.weights.m)
-        if min(weights) < 0 or sum(weights) <= 0:
+        if sum(weights) <= 0:
             raise ValueError(f"weights: non-negative with a positive sum, got {weights}")
         checks = (
             ("recency", "days_since_last", False),
@@ -218,8 +213,12 @@ class RfmConfig(FamilyConfig):
 
 @frozen
 class AffinityWeights:
-    spend: float = 0.6
-    visits: float = 0.4
+    spend: NonNegative = 0.6
+    visits: NonNegative = 0.4
+
+    def __post_init__(self):
+        if self.spend + self.visits <= 0:
+            raise ValueError(f"spend and visits weights with a positive sum, got {self.spend} and {self.visits}")
 
 
 PREFERENCE_SIGNALS = ("top_category_spend_share", "top_category_visit_share", "preferred_channel_share")
@@ -236,7 +235,7 @@ class PreferenceConfig:
     aggregate of the per-user aggregation (rows with other values do not count for preferences).
     """
 
-    top_k: int = 3
+    top_k: Annotated[int, Range(1, 20)] = 3
     order_where: Mapping[str, tuple[FilterValue, ...]] = field(default_factory=lambda: _KEPT_ORDERS)
     visit_event_types: tuple[str, ...] = ("page_view", "click", "favorite", "add_to_cart")
     categories: tuple[str, ...] = (
@@ -251,7 +250,7 @@ class PreferenceConfig:
     )
     channels: tuple[str, ...] = ("app", "web", "store", "mini_program")
     affinity_weights: AffinityWeights = AffinityWeights()
-    score_weights: Mapping[str, float] = field(
+    score_weights: Mapping[str, NonNegative] = field(
         default_factory=lambda: MappingProxyType(
             {"top_category_spend_share": 0.4, "top_category_visit_share": 0.3, "preferred_channel_share": 0.3}
         )
@@ -262,12 +261,10 @@ class PreferenceConfig:
             values = getattr(self, attr)
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"{attr}: a non-empty list of distinct names, got {list(values)}")
-        if not 1 <= self.top_k <= 20:
-            raise ValueError(f"top_k: between 1 and 20, got {self.top_k}")
         unknown = sorted(set(self.score_weights) - set(PREFERENCE_SIGNALS))
         if unknown:
             raise ValueError(f"score_weights: keys among {list(PREFERENCE_SIGNALS)}, got {unknown}")
-        if any(w < 0 for w in self.score_weights.values()) or sum(self.score_weights.values()) <= 0:
+        if sum(self.score_weights.values()) <= 0:
             raise ValueError("score_weights: non-negative weights with a positive sum")
 
 
@@ -346,9 +343,9 @@ class FeaturesConfig:
     output_table: str = "features.user_features"
     boundaries_table: str = "features.rfm_boundaries"
     sources: FeatureSources = FeatureSources()
-    windows: tuple[int, ...] = (30, 90, 365)
-    trend_days: int = 30
-    half_life_days: float = 90.0
+    windows: tuple[Days, ...] = (30, 90, 365)
+    trend_days: Days = 30
+    half_life_days: Positive = 90.0
     rfm: RfmConfig = RfmConfig()
     transaction: FamilyConfig = field(default_factory=_default_transaction)
     behaviour: FamilyConfig = field(default_factory=_default_behaviour)
@@ -357,12 +354,8 @@ class FeaturesConfig:
     profile: ProfileConfig = ProfileConfig()
 
     def __post_init__(self):
-        if not self.windows or min(self.windows) < 1 or len(set(self.windows)) != len(self.windows):
+        if not self.windows or len(set(self.windows)) != len(self.windows):
             raise ValueError(f"windows: distinct positive numbers of days, got {list(self.windows)}")
-        if self.trend_days < 1:
-            raise ValueError(f"trend_days: a positive number of days, got {self.trend_days}")
-        if not (self.half_life_days > 0 and math.isfinite(self.half_life_days)):
-            raise ValueError(f"half_life_days: a positive number, got {self.half_life_days}")
         if self.rfm.score_window not in self.windows:
             raise ValueError(f"rfm: score_window {self.rfm.score_window} must be one of windows {list(self.windows)}")
         seen: dict[str, str] = {}
@@ -405,7 +398,8 @@ class FeaturesConfig:
 REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "users": ("user_id",),
-        "orders": ("user_id", "amount", "discount_amount", "category", "channel"),
+        # is_refunded and refunded_at: refunds count as of the snapshot (userscore.refunds).
+        "orders": ("user_id", "amount", "discount_amount", "category", "channel", "is_refunded", "refunded_at"),
         "events": ("user_id", "event_type", "category"),
         "level_changes": ("user_id", "from_level", "to_level"),
     }

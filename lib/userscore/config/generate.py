@@ -6,8 +6,12 @@ import datetime as dt
 import types
 from collections.abc import Mapping
 from dataclasses import field
+from typing import Annotated
 
-from userscore.config.typed import frozen
+from userscore.config.typed import MAX_DAYS, Count, NonNegative, Positive, Range, frozen
+
+# Shares of users or orders: strictly below 1 so some users / orders remain on the other side.
+_Share = Annotated[float, Range(0.0, 1.0, high_open=True)]
 
 
 def _mapping(**items: float) -> Mapping[str, float]:
@@ -22,16 +26,16 @@ class GenerateConfig:
     ``pre_history_share`` of users registered up to ``history_days`` before that.
     """
 
-    users: int = 20_000
+    users: Count = 20_000
     seed: int = 42
     end_date: dt.date = dt.date(2026, 11, 1)
-    history_days: int = 730
-    bad_record_share: float = 0.005
+    history_days: Annotated[int, Range(60, MAX_DAYS)] = 730
+    bad_record_share: Annotated[float, Range(0.0, 0.5, high_open=True)] = 0.005
     raw_dir: str = "data/raw"
     batch_id: str = "batch-0001"
-    users_per_partition: int = 50_000
-    mean_orders_per_user: float = 20.0
-    mean_events_per_user: float = 100.0
+    users_per_partition: Count = 50_000
+    mean_orders_per_user: Positive = 20.0
+    mean_events_per_user: Positive = 100.0
     categories: tuple[str, ...] = (
         "apparel",
         "beauty",
@@ -50,24 +54,27 @@ class GenerateConfig:
     member_levels: tuple[str, ...] = ("basic", "silver", "gold", "platinum")
     # Cumulative non-refunded spend at which each member level is reached (first level: 0).
     level_thresholds: tuple[float, ...] = (0.0, 1000.0, 5000.0, 15000.0)
-    pre_history_share: float = 0.2
-    non_buyer_share: float = 0.15
-    median_lifetime_days: float = 720.0
-    mean_order_value: float = 90.0
-    mean_coupon_rate: float = 0.25
-    mean_refund_rate: float = 0.05
-    edges_per_user: float = 3.0
+    pre_history_share: _Share = 0.2
+    non_buyer_share: _Share = 0.15
+    median_lifetime_days: Positive = 720.0
+    mean_order_value: Positive = 90.0
+    mean_coupon_rate: _Share = 0.25
+    mean_refund_rate: _Share = 0.05
+    # Share of refunds that arrive late: the order lands unrefunded in batch_id and its refunded version in
+    # the batch ``<batch_id>-late`` (updated_at = refunded_at).
+    late_refund_share: _Share = 0.5
+    edges_per_user: NonNegative = 3.0
     # Seasonality: relative activity per calendar month (Jan..Dec) and per weekday (Mon..Sun).
-    month_weights: tuple[float, ...] = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)
-    weekday_weights: tuple[float, ...] = (0.92, 0.9, 0.93, 0.97, 1.05, 1.13, 1.1)
+    month_weights: tuple[Positive, ...] = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)
+    weekday_weights: tuple[Positive, ...] = (0.92, 0.9, 0.93, 0.97, 1.05, 1.13, 1.1)
     # Price level of a category relative to the user's spend level (missing categories: 1.0).
-    category_price_factors: Mapping[str, float] = field(
+    category_price_factors: Mapping[str, Positive] = field(
         default_factory=lambda: _mapping(
             apparel=1.0, beauty=0.8, books=0.4, electronics=2.5, grocery=0.5, home=1.5, sports=1.2, toys=0.8
         )
     )
     # Relative frequency of background behaviour events (funnel events around orders come on top).
-    event_type_weights: Mapping[str, float] = field(
+    event_type_weights: Mapping[str, NonNegative] = field(
         default_factory=lambda: _mapping(
             login=0.10,
             page_view=0.46,
@@ -83,25 +90,20 @@ class GenerateConfig:
         )
     )
 
+    # Consent per purpose: granted at registration with probability consent_grant_share[purpose]; a share
+    # consent_withdraw_share[purpose] of those grants is withdrawn later (uniform over the rest of the history).
+    # A user never granted a purpose has no record of it.
+    consent_grant_share: Mapping[str, _Share] = field(
+        default_factory=lambda: _mapping(marketing=0.85, profiling=0.95, analytics=0.97)
+    )
+    consent_withdraw_share: Mapping[str, _Share] = field(
+        default_factory=lambda: _mapping(marketing=0.08, profiling=0.02, analytics=0.01)
+    )
+
     def __post_init__(self):
-        if self.users < 1:
-            raise ValueError(f"users: a positive number of users, got {self.users}")
-        if not 0.0 <= self.bad_record_share < 0.5:
-            raise ValueError(f"bad_record_share: a share in [0, 0.5), got {self.bad_record_share}")
-        if self.history_days < 60:
-            raise ValueError(f"history_days: at least 60 days, got {self.history_days}")
-        if self.users_per_partition < 1:
-            raise ValueError(f"users_per_partition: a positive number, got {self.users_per_partition}")
-        if self.mean_orders_per_user <= 0 or self.mean_events_per_user <= 0:
-            raise ValueError("mean_orders_per_user: mean orders and events per user must be positive")
-        for name in ("pre_history_share", "non_buyer_share", "mean_coupon_rate", "mean_refund_rate"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name}: a share in [0, 1), got {getattr(self, name)}")
-        for name in ("median_lifetime_days", "mean_order_value"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: a positive number, got {getattr(self, name)}")
-        if self.edges_per_user < 0:
-            raise ValueError(f"edges_per_user: a non-negative number, got {self.edges_per_user}")
+        unknown = sorted(set(self.consent_withdraw_share) - set(self.consent_grant_share))
+        if unknown:
+            raise ValueError(f"consent_withdraw_share: purposes of consent_grant_share, got {unknown}")
         for name in ("categories", "order_channels", "registration_channels", "regions", "age_bands", "genders"):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):
@@ -118,10 +120,8 @@ class GenerateConfig:
             )
         if len(self.month_weights) != 12 or len(self.weekday_weights) != 7:
             raise ValueError("month_weights: 12 month weights (Jan..Dec) and 7 weekday_weights (Mon..Sun)")
-        if min(self.month_weights) <= 0 or min(self.weekday_weights) <= 0:
-            raise ValueError("month_weights: seasonal weights must be positive")
         unknown = sorted(set(self.category_price_factors) - set(self.categories))
-        if unknown or any(v <= 0 for v in self.category_price_factors.values()):
-            raise ValueError(f"category_price_factors: positive factors for configured categories, got {unknown}")
-        if not self.event_type_weights or min(self.event_type_weights.values()) < 0:
-            raise ValueError("event_type_weights: non-negative weights of at least one event type")
+        if unknown:
+            raise ValueError(f"category_price_factors: factors for configured categories, got {unknown}")
+        if sum(self.event_type_weights.values()) <= 0:
+            raise ValueError("event_type_weights: non-negative weights with a positive sum")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from typing import Literal
@@ -11,14 +12,24 @@ from userscore.config.typed import KeyPath, frozen
 
 # Every silver table ingest writes carries the batch its rows came from (re-ingest replaces by it).
 BATCH_COLUMN = "ingest_batch_id"
+# Nanosecond timestamps (pandas, pyarrow, delta-rs) start at 1677-09-21: an earliest date before it would let
+# through times those readers of the silver tables cannot represent.
+NANOSECOND_FLOOR = dt.date(1678, 1, 1)
 
 
 @frozen
 class RangeRule:
-    """Numeric bounds (inclusive) for one column."""
+    """Numeric bounds (inclusive) for one column: at least one, finite, and min <= max (an empty
+    range would quarantine every record)."""
 
     min: float | None = None
     max: float | None = None
+
+    def __post_init__(self):
+        if self.min is None and self.max is None:
+            raise ValueError("at least one of min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"max: a number >= min ({self.min:g})")
 
 
 @frozen
@@ -32,6 +43,15 @@ class SourceConfig:
     event_time: the record's business time; ``month_column`` (a date column) is its first day of month.
     keep_latest_by: among records of one key with different content, keep the latest by this column
     (ties, and sources without it: the first in landing order).
+    versioned_by: the source's update time of a record (``write: merge`` only; replaces keep_latest_by):
+    a version later than the silver row of its key replaces it, one not later with different content is
+    quarantined as ``version_conflict``; in a batch the latest version is kept, older ones are quarantined
+    as ``superseded_version`` and same-time ones with different content as ``duplicate_key_conflict``.
+    defaults: silver column -> the column whose value it takes when the raw record has none.
+    flag_times: boolean column -> timestamp column of when it became true (e.g. is_refunded ->
+    refunded_at). A true flag without a time gets the record's versioned_by time (else its event_time):
+    the latest time it can have happened, known by then. A time on a false flag, or before event_time,
+    is quarantined as ``inconsistent_time``.
     user_reference: column checked against the known users (this batch's and silver.users).
     ranges / allowed: numeric bounds and allowed values per silver column.
     pii: raw column -> silver column holding its keyed hash (the clear value is never written).
@@ -44,6 +64,9 @@ class SourceConfig:
     event_time: str | None = None
     month_column: str | None = None
     keep_latest_by: str | None = None
+    versioned_by: str | None = None
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    flag_times: Mapping[str, str] = field(default_factory=dict)
     user_reference: str | None = None
     ranges: Mapping[str, RangeRule] = field(default_factory=dict)
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -52,15 +75,31 @@ class SourceConfig:
     def __post_init__(self):
         if self.month_column and not self.event_time:
             raise ValueError("month_column: needs event_time, the timestamp the month is derived from")
+        if self.versioned_by and self.write != "merge":
+            raise ValueError(f"versioned_by: needs write: merge (a later version updates the row), got {self.write}")
+        if self.versioned_by and self.keep_latest_by:
+            raise ValueError("keep_latest_by: not with versioned_by, which already keeps the latest version")
+        if self.flag_times and not (self.versioned_by or self.event_time):
+            raise ValueError("flag_times: needs versioned_by or event_time, the default time of a flag")
+
+    @property
+    def latest_by(self) -> str | None:
+        """The column that orders records of one key, latest first (None: landing order only)."""
+        return self.versioned_by or self.keep_latest_by
 
 
 @frozen
 class IngestConfig:
-    """Raw landing folder, the sources in load order, and limits every record is checked against."""
+    """Raw landing folder, the sources in load order, and limits every record is checked against.
+
+    earliest_date: timestamps before this date (00:00 UTC) are rejected as ``bad_timestamp``;
+    future_tolerance_hours: those later than the run's reference time plus this as ``future_timestamp``.
+    """
 
     raw_dir: str = "data/raw"
     pii_key_env: str = "USERSCORE_PII_KEY"
     max_string_length: int = 1000
+    earliest_date: dt.date = dt.date(2000, 1, 1)
     future_tolerance_hours: int = 24
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
 
@@ -69,6 +108,11 @@ class IngestConfig:
             raise ValueError(f"max_string_length: a positive length, got {self.max_string_length}")
         if self.future_tolerance_hours < 0:
             raise ValueError(f"future_tolerance_hours: zero or more hours, got {self.future_tolerance_hours}")
+        if self.earliest_date < NANOSECOND_FLOOR:
+            raise ValueError(
+                f"earliest_date: {NANOSECOND_FLOOR} or later (nanosecond timestamps start in 1677), "
+                f"got {self.earliest_date}"
+            )
 
 
 def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
@@ -83,6 +127,11 @@ def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> I
             yield (*at, "table"), f"{source.table} declares no key", "a table with a key (ingest deduplicates by it)"
         if BATCH_COLUMN not in spec.column_names:
             yield (*at, "table"), f"{source.table} has no {BATCH_COLUMN} column", f"a table with {BATCH_COLUMN}"
-        for key, column in (("month_column", source.month_column), ("keep_latest_by", source.keep_latest_by)):
+        columns = [("month_column", source.month_column), ("keep_latest_by", source.keep_latest_by)]
+        columns += [("versioned_by", source.versioned_by)]
+        for section, pairs in (("defaults", source.defaults), ("flag_times", source.flag_times)):
+            for column, other in pairs.items():
+                columns += [(f"{section}.{column}", column), (f"{section}.{column}", other)]
+        for key, column in columns:
             if column is not None and column not in spec.column_names:
                 yield (*at, key), f"undefined column {column!r} of {source.table}", f"one of {list(spec.column_names)}"

@@ -21,6 +21,8 @@ from userscore.errors import ConfigError
 DEFAULT_ENV = "local"
 ENV_VARIABLE = "USERSCORE_ENV"
 CONF_DIR_VARIABLE = "USERSCORE_CONF"
+# Real config nests under ten levels; a deeper document is a mistake and would exhaust recursion when merged.
+MAX_NESTING = 64
 
 
 def project_root() -> Path:
@@ -62,6 +64,7 @@ def load_config(
         for path in sorted(layer.glob("*.yaml")):
             _merge(merged, _read_yaml(path), (), str(path), origins)
     if overrides:
+        _check_nesting(overrides, "<override>")
         _merge(merged, _plain(overrides), (), "<override>", origins)
 
     root_dir = Path(root) if root else conf_dir.resolve().parent
@@ -77,11 +80,30 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), "<file>", f"invalid YAML ({exc})", "a YAML mapping") from None
+    except RecursionError:
+        raise ConfigError(
+            str(path), "<file>", "YAML nested too deeply to read", f"at most {MAX_NESTING} levels of nesting"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "<root>", f"{type(data).__name__}", "a YAML mapping of sections")
+    _check_nesting(data, str(path))
     return data
+
+
+def _check_nesting(data: Any, source: str) -> None:
+    """Fail on a mapping or list nested deeper than MAX_NESTING (walked without recursion)."""
+    stack: list[tuple[Any, KeyPath]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_NESTING:
+            found = f"nesting deeper than {MAX_NESTING} levels"
+            raise ConfigError(source, ".".join(path[:3]) + "...", found, f"at most {MAX_NESTING} levels of nesting")
+        if isinstance(value, Mapping):
+            stack.extend((item, (*path, str(key))) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
 
 
 def _plain(value: Any) -> Any:
@@ -95,6 +117,9 @@ def _merge(into: dict[str, Any], layer: Mapping[str, Any], path: KeyPath, source
     for key, value in layer.items():
         key_path = (*path, str(key))
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            # The mapping now holds this layer's keys: a check over several of them (min <= max, weights
+            # with a positive sum) points at this layer's file.
+            origins.record(key_path, source)
             _merge(into[key], value, key_path, source, origins)
             continue
         into[key] = _plain(value)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import field, fields
-from typing import Literal
+from typing import Annotated, Literal
 
 from userscore.config.tables import TableSpec
-from userscore.config.typed import KeyPath, frozen
+from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
 from userscore.models.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 
 PopulationKind = Literal["all", "active_within", "below_vip"]
@@ -29,7 +29,7 @@ _KIND_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # The silver columns label rules read (the contract with ingest), checked in Config.reference_errors.
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": ("user_id", "order_ts", "order_month", "amount", "is_refunded"),
+    "orders": ("user_id", "order_ts", "order_month", "amount", "is_refunded", "refunded_at"),
     "events": ("user_id", "event_ts", "event_month", "event_type"),
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }
@@ -45,12 +45,8 @@ def _check_rule(rule: object) -> None:
         raise ValueError(f"kind: {rule.kind!r} needs {missing}")
     if unused:
         raise ValueError(f"kind: {rule.kind!r} does not use {unused} (uses {sorted(required | optional)})")
-    if rule.lookback_days is not None and rule.lookback_days < 1:
-        raise ValueError(f"lookback_days: at least 1, got {rule.lookback_days}")
     if rule.levels is not None and (len(rule.levels) < 2 or len(set(rule.levels)) != len(rule.levels)):
         raise ValueError(f"levels: at least two distinct member levels, lowest first, got {rule.levels}")
-    if rule.spend_threshold is not None and rule.spend_threshold <= 0:
-        raise ValueError(f"spend_threshold: a positive amount, got {rule.spend_threshold}")
 
 
 @frozen
@@ -63,10 +59,10 @@ class PopulationRule:
 
     kind: PopulationKind = "all"
     include_refunded: bool | None = None
-    lookback_days: int | None = None
+    lookback_days: Days | None = None
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
-    spend_threshold: float | None = None
+    spend_threshold: Positive | None = None
 
     def __post_init__(self):
         _check_rule(self)
@@ -83,10 +79,10 @@ class LabelRule:
 
     kind: LabelKind
     include_refunded: bool | None = None
-    lookback_days: int | None = None
+    lookback_days: Days | None = None
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
-    spend_threshold: float | None = None
+    spend_threshold: Positive | None = None
 
     def __post_init__(self):
         _check_rule(self)
@@ -106,7 +102,7 @@ class FeatureSelection:
 class TargetConfig:
     """One binary target. A new target with an existing rule kind is a config change only."""
 
-    horizon_days: int
+    horizon_days: Days
     label: LabelRule
     description: str = ""
     population: PopulationRule = PopulationRule()
@@ -117,17 +113,13 @@ class TargetConfig:
     lr: LRParams = LRParams()
     calibration: CalibrationParams = CalibrationParams()
 
-    def __post_init__(self):
-        if self.horizon_days < 1:
-            raise ValueError(f"horizon_days: at least 1, got {self.horizon_days}")
-
 
 @frozen
 class Tier:
     """A risk tier: scores in [min, next tier's min) (the last tier runs to 1)."""
 
     name: str
-    min: float
+    min: Share
 
 
 @frozen
@@ -156,19 +148,19 @@ class PromotionConfig:
     validation rows) minus ``auc_tolerance``."""
 
     alias: str = "champion"
-    min_auc: float = 0.6
-    max_ece: float = 0.02
-    auc_tolerance: float = 0.005
+    min_auc: Share = 0.6
+    max_ece: Share = 0.02
+    auc_tolerance: Share = 0.005
 
 
 @frozen
 class EvaluationConfig:
     """Bounded-size aggregations the metrics are computed from."""
 
-    ece_bins: int = 10
-    curve_bins: int = 10_000
-    quantile_relative_error: float = 1e-4
-    top_features: int = 25
+    ece_bins: Annotated[int, Range(1, 1000)] = 10
+    curve_bins: Annotated[int, Range(2, 1_000_000)] = 10_000
+    quantile_relative_error: Annotated[float, Range(0.0, 0.1, high_open=True)] = 1e-4
+    top_features: Count = 25
 
 
 @frozen
@@ -189,7 +181,7 @@ class ModelsConfig:
     # Where GBT checkpoints its node-id cache; None: <catalog.root>/_checkpoints (set a DFS path on a cluster).
     checkpoint_dir: str | None = None
     # Partitions of the cached training vectors; None: one per task slot of the session.
-    training_partitions: int | None = None
+    training_partitions: Count | None = None
     tracking: TrackingConfig = TrackingConfig()
     tiers: tuple[Tier, ...] = (Tier(name="low", min=0.0), Tier(name="mid", min=0.3), Tier(name="high", min=0.7))
     promotion: PromotionConfig = PromotionConfig()

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from userscore.config.typed import KeyPath, frozen
+from userscore.config.typed import Count, KeyPath, NonNegative, Range, frozen
 
 AlertMetric = Literal["score_psi", "feature_psi", "auc_drop", "band_share_change", "mean_change"]
 Baseline = Literal["previous", "reference"]
+# Spark's approxQuantile relative error: 0 is exact; beyond 0.1 the cut points are too coarse to mean much.
+_QuantileError = Annotated[float, Range(0.0, 0.1, high_open=True)]
+# Metrics that are differences of shares or AUCs: a threshold above 1 could never fire.
+_SHARE_METRICS = ("auc_drop", "band_share_change")
 
 
 @frozen
@@ -39,20 +43,10 @@ class PsiConfig:
     distinct values gets fewer bins); missing values are a bin of their own; string columns bin by value.
     """
 
-    bins: int = 10
-    epsilon: float = 1e-4
-    quantile_relative_error: float = 1e-3
-    top_features: int = 10
-
-    def __post_init__(self):
-        if not 2 <= self.bins <= 100:
-            raise ValueError(f"bins: between 2 and 100, got {self.bins}")
-        if not 0 < self.epsilon < 0.01:
-            raise ValueError(f"epsilon: a small positive share below 0.01, got {self.epsilon}")
-        if not 0 <= self.quantile_relative_error < 0.1:
-            raise ValueError(f"quantile_relative_error: in [0, 0.1), got {self.quantile_relative_error}")
-        if self.top_features < 1:
-            raise ValueError(f"top_features: at least 1, got {self.top_features}")
+    bins: Annotated[int, Range(2, 100)] = 10
+    epsilon: Annotated[float, Range(0.0, 0.01, low_open=True, high_open=True)] = 1e-4
+    quantile_relative_error: _QuantileError = 1e-3
+    top_features: Count = 10
 
 
 @frozen
@@ -60,12 +54,8 @@ class AccuracyConfig:
     """Realised accuracy of earlier snapshots whose label window (S, S + horizon] has passed by D (and by
     the newest order or event in silver): the newest ``max_snapshots`` of them per target."""
 
-    max_snapshots: int = 6
-    quantile_relative_error: float = 1e-3
-
-    def __post_init__(self):
-        if self.max_snapshots < 1:
-            raise ValueError(f"max_snapshots: at least 1, got {self.max_snapshots}")
+    max_snapshots: Count = 6
+    quantile_relative_error: _QuantileError = 1e-3
 
 
 @frozen
@@ -79,14 +69,14 @@ class AlertRule:
     """
 
     metric: AlertMetric
-    above: float
+    above: NonNegative
     baseline: Baseline = "reference"
     severity: Literal["warning", "critical"] = "warning"
     description: str = ""
 
     def __post_init__(self):
-        if self.above < 0:
-            raise ValueError(f"above: a non-negative threshold, got {self.above}")
+        if self.metric in _SHARE_METRICS and self.above > 1:
+            raise ValueError(f"above: a number in [0, 1] for metric {self.metric!r}")
 
 
 @frozen
@@ -94,13 +84,9 @@ class ReportConfig:
     """The self-contained HTML report: where it goes and how much history it draws."""
 
     dir: str = "reports/monitor"
-    history_snapshots: int = 12
+    history_snapshots: Count = 12
     log_to_mlflow: bool = True
     mlflow_experiment: str = "userscore-monitor"
-
-    def __post_init__(self):
-        if self.history_snapshots < 1:
-            raise ValueError(f"history_snapshots: at least 1, got {self.history_snapshots}")
 
 
 def _default_scores() -> Mapping[str, str | None]:
@@ -120,7 +106,9 @@ class MonitorConfig:
     tables: MonitorTables = MonitorTables()
     # Score columns watched besides the target probabilities: column -> its band column (or null).
     scores: Mapping[str, str | None] = field(default_factory=_default_scores)
-    quantiles: tuple[float, ...] = field(default_factory=_default_quantiles)
+    quantiles: tuple[Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)], ...] = field(
+        default_factory=_default_quantiles
+    )
     psi: PsiConfig = PsiConfig()
     accuracy: AccuracyConfig = AccuracyConfig()
     alerts: Mapping[str, AlertRule] = field(default_factory=dict)
@@ -128,7 +116,7 @@ class MonitorConfig:
 
     def __post_init__(self):
         qs = list(self.quantiles)
-        if not qs or any(not 0 < q < 1 for q in qs) or qs != sorted(set(qs)):
+        if not qs or qs != sorted(set(qs)):
             raise ValueError(f"quantiles: strictly increasing probabilities in (0, 1), got {qs}")
 
 

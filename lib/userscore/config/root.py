@@ -8,6 +8,8 @@ from pathlib import Path
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
+from userscore.config.consent import ConsentConfig
+from userscore.config.consent import reference_errors as consent_reference_errors
 from userscore.config.features import FeaturesConfig
 from userscore.config.features import reference_errors as features_reference_errors
 from userscore.config.generate import GenerateConfig
@@ -48,6 +50,7 @@ class Config:
     scoring: ScoringConfig = ScoringConfig()
     tags: TagsConfig = TagsConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    consent: ConsentConfig = ConsentConfig()
     btyd: BTYDConfig = BTYDConfig()
     monitor: MonitorConfig = MonitorConfig()
     privacy: PrivacyConfig = PrivacyConfig()
@@ -92,6 +95,7 @@ class Config:
         yield from models_reference_errors(self.models, self.tables)
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from monitor_reference_errors(self.monitor, self.tables)
+        yield from consent_reference_errors(self.consent, self.tables)
         yield from self._scoring_reference_errors()
 
     def btyd_score_columns(self) -> list[str]:

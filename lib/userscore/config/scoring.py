@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
-from userscore.config.typed import KeyPath, frozen
+from userscore.config.typed import KeyPath, NonNegative, Range, Share, frozen
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 KEY_COLUMNS = ("user_id", "as_of_date")
@@ -42,8 +42,9 @@ class Band:
         return self.min if self.min is not None else self.above
 
 
-def check_bands(bands: Sequence[Band], what: str) -> None:
-    """Bands with distinct names, strictly decreasing bounds and a last catch-all band."""
+def check_bands(bands: Sequence[Band], what: str, scale: tuple[float, float]) -> None:
+    """Bands with distinct names, strictly decreasing bounds within ``scale`` (the range of the banded
+    value: a bound outside it makes a band empty or catch everything) and a last catch-all band."""
     names = [b.name for b in bands]
     if len(bands) < 2 or len(set(names)) != len(names):
         raise ValueError(f"{what}: at least two bands with distinct names, got {names}")
@@ -55,7 +56,14 @@ def check_bands(bands: Sequence[Band], what: str) -> None:
         raise ValueError(f"{what}: every band but the last needs min or above, got {names}")
     if any(b <= a for a, b in zip(bounds[1:], bounds, strict=False)):
         raise ValueError(f"{what}: bounds strictly decreasing from the first band, got {bounds}")
+    low, high = scale
+    if any(not low <= b <= high for b in bounds):
+        raise ValueError(f"{what}: bounds within [{low:g}, {high:g}], got {bounds}")
 
+
+# The ranges banded values take: tiers cut calibrated probabilities, grades cut value_score.
+PROBABILITY_SCALE = (0.0, 1.0)
+VALUE_SCALE = (0.0, 100.0)
 
 # The brief's churn risk tiers: high > 70%, mid 30-70%, low < 30%.
 DEFAULT_TIERS = (Band(name="high", above=0.7), Band(name="mid", min=0.3), Band(name="low"))
@@ -77,7 +85,7 @@ class TargetOutput:
     def __post_init__(self):
         if not _NAME.match(self.prefix):
             raise ValueError(f"prefix: a lower_snake_case column prefix, got {self.prefix!r}")
-        check_bands(self.tiers, "tiers")
+        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
 
     def column(self, suffix: str) -> str:
         return f"{self.prefix}_{suffix}"
@@ -87,13 +95,11 @@ class TargetOutput:
 class RuleComponent:
     """A feature column in the rule part, normalised to [0, 1] as (x - min) / (max - min), clipped."""
 
-    weight: float
+    weight: NonNegative
     min: float = 0.0
     max: float = 1.0
 
     def __post_init__(self):
-        if self.weight < 0:
-            raise ValueError(f"weight: non-negative, got {self.weight}")
         if not self.max > self.min:
             raise ValueError(f"max: greater than min ({self.min}), got {self.max}")
 
@@ -102,12 +108,8 @@ class RuleComponent:
 class ModelComponent:
     """A target's calibrated probability in the model part: p (positive) or 1 - p (negative)."""
 
-    weight: float
+    weight: NonNegative
     sign: Literal["positive", "negative"] = "positive"
-
-    def __post_init__(self):
-        if self.weight < 0:
-            raise ValueError(f"weight: non-negative, got {self.weight}")
 
 
 def _default_rule() -> Mapping[str, RuleComponent]:
@@ -125,13 +127,11 @@ class ValueScoreConfig:
     weighted mean of its normalised components. Without any model component available the rule part
     takes the whole weight."""
 
-    rule_weight: float = 0.5
+    rule_weight: Share = 0.5
     rule: Mapping[str, RuleComponent] = field(default_factory=_default_rule)
     model: Mapping[str, ModelComponent] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not 0.0 <= self.rule_weight <= 1.0:
-            raise ValueError(f"rule_weight: a share in [0, 1], got {self.rule_weight}")
         if self.rule_weight > 0 and sum(c.weight for c in self.rule.values()) <= 0:
             raise ValueError("rule: components with a positive total weight (rule_weight > 0)")
         if self.rule_weight < 1 and self.model and sum(c.weight for c in self.model.values()) <= 0:
@@ -142,14 +142,8 @@ class ValueScoreConfig:
 class ReasonsConfig:
     """How many reasons each score carries and how contributions are printed."""
 
-    top_k: int = 3
-    decimals: int = 2
-
-    def __post_init__(self):
-        if not 1 <= self.top_k <= 10:
-            raise ValueError(f"top_k: between 1 and 10, got {self.top_k}")
-        if not 0 <= self.decimals <= 6:
-            raise ValueError(f"decimals: between 0 and 6, got {self.decimals}")
+    top_k: Annotated[int, Range(1, 10)] = 3
+    decimals: Annotated[int, Range(0, 6)] = 2
 
 
 @frozen
@@ -188,7 +182,7 @@ class ScoringConfig:
         unknown = sorted(set(self.value_score.model) - set(self.targets))
         if unknown:
             raise ValueError(f"value_score: model components name scored targets {sorted(self.targets)}, got {unknown}")
-        check_bands(self.grades, "grades")
+        check_bands(self.grades, "grades", VALUE_SCALE)
 
     def target_columns(self) -> list[str]:
         return [t.column(s) for t in self.targets.values() for s in TARGET_SUFFIXES]

@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import field
+from typing import Annotated
 
-from userscore.config.typed import KeyPath, frozen
+from userscore.config.typed import Count, KeyPath, Range, frozen
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _check_share(share: float, key: str) -> None:
-    if not 0.0 <= share <= 0.5:
-        raise ValueError(f"{key}: a share in [0, 0.5], got {share}")
+# At most half of a segment is held out: the rest is the treated audience.
+ControlShare = Annotated[float, Range(0.0, 0.5)]
 
 
 @frozen
@@ -29,15 +27,9 @@ class SegmentSpec:
     rule: str
     strategy: str
     channel: str
-    priority: int
+    priority: Count
     description: str = ""
-    control_share: float | None = None
-
-    def __post_init__(self):
-        if self.priority < 1:
-            raise ValueError(f"priority: 1 or more (1 wins), got {self.priority}")
-        if self.control_share is not None:
-            _check_share(self.control_share, "control_share")
+    control_share: ControlShare | None = None
 
 
 @frozen
@@ -46,10 +38,9 @@ class FamilySpec:
 
     segments: Mapping[str, SegmentSpec]
     description: str = ""
-    control_share: float = 0.1
+    control_share: ControlShare = 0.1
 
     def __post_init__(self):
-        _check_share(self.control_share, "control_share")
         if not self.segments:
             raise ValueError("segments: at least one segment")
         bad = [s for s in self.segments if not _ID.match(s)]
@@ -70,6 +61,7 @@ class FamilySpec:
 @frozen
 class SegmentsConfig:
     table: str = "audiences.segment_members"
+    excluded_table: str = "audiences.excluded_members"
     control_salt: str = "userscore-control"
     families: Mapping[str, FamilySpec] = field(default_factory=dict)
 
@@ -88,8 +80,9 @@ def reference_errors(
         return
     from userscore.tags.expressions import RuleError, validate_rule
 
-    if segments.table not in tables:
-        yield ("segments", "table"), f"undefined table {segments.table!r}", f"one of {sorted(tables)}"
+    for key in ("table", "excluded_table"):
+        if getattr(segments, key) not in tables:
+            yield ("segments", key), f"undefined table {getattr(segments, key)!r}", f"one of {sorted(tables)}"
     for family_id, family in segments.families.items():
         for segment_id, segment in family.segments.items():
             try:

@@ -2,19 +2,71 @@
 
 Every error names the file that set the offending key, the dotted key path, what was found and what
 was expected, so that a mistyped key fails at load time instead of deep inside a Spark job.
+
+Number settings declare their bounds on the field (``windows: tuple[Days, ...]``, ``weight: NonNegative``,
+``Annotated[int, Range(2, 20)]``); every float is finite and every integer fits in 64 bits. Checks that
+relate several fields (min <= max, ordered cuts, weights with a positive sum) stay in ``__post_init__``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import types
 from collections.abc import Mapping
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from userscore.errors import ConfigError
 
 KeyPath = tuple[str, ...]
+
+# Every integer setting ends up in Spark (a long) or numpy (int64): larger values fail deep inside a job.
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """A declared bound on a number setting, checked at load: ``Annotated[int, Range(1)]``.
+
+    Bounds are inclusive unless ``low_open`` / ``high_open``; None leaves that side unbounded. Floats are
+    also always finite (see ``_parse_scalar``), so an unbounded side never admits .inf or .nan.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, value: float) -> bool:
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        high_ok = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return low_ok and high_ok
+
+    def describe(self, base: str) -> str:
+        """``base`` ("an integer", "a number") with the bound: "a number in [0, 1]", "an integer >= 1"."""
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{base} in {left}{_num(self.low)}, {_num(self.high)}{right}"
+        if self.low is not None:
+            return f"{base} {'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            return f"{base} {'<' if self.high_open else '<='} {_num(self.high)}"
+        return base
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# The kinds of number settings, declared on the field (``weight: NonNegative = 0.4``) so every section
+# checks them the same way and the error names the key and the bound.
+MAX_DAYS = 36_525  # 100 years: day counts stay far from Spark's int date arithmetic limits
+Share = Annotated[float, Range(0.0, 1.0)]  # shares, probabilities, rates, AUC
+Positive = Annotated[float, Range(0.0, low_open=True)]  # amounts, means, half-lives
+NonNegative = Annotated[float, Range(0.0)]  # weights, penalties, tolerances, thresholds
+Count = Annotated[int, Range(1)]  # sizes, iterations, rows, snapshots, top-k
+Days = Annotated[int, Range(1, MAX_DAYS)]  # windows, horizons, look-backs
 
 
 class Origins:
@@ -47,6 +99,13 @@ def _describe(value: Any) -> str:
 
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metadata = get_args(tp)
+        name = _type_name(base)
+        for item in metadata:
+            if isinstance(item, Range):
+                name = item.describe(name)
+        return name
     if tp is str:
         return "a string"
     if tp is int:
@@ -71,14 +130,28 @@ def _type_name(tp: Any) -> str:
 
 
 def parse(tp: Any, value: Any, path: KeyPath, origins: Origins) -> Any:
-    """Convert ``value`` to type ``tp``, raising ConfigError at the first mismatch."""
+    """Convert ``value`` to type ``tp``, raising ConfigError at the first mismatch or violated Range."""
     origin = get_origin(tp)
+    if origin is Annotated:
+        base, *metadata = get_args(tp)
+        parsed = parse(base, value, path, origins)
+        for item in metadata:
+            if isinstance(item, Range) and not item.holds(parsed):
+                raise origins.error(path, _describe(value), item.describe(_type_name(base)))
+        return parsed
     if origin in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
         if value is None and len(args) < len(get_args(tp)):
             return None
         if len(args) == 1:
-            return parse(args[0], value, path, origins)
+            try:
+                return parse(args[0], value, path, origins)
+            except ConfigError as exc:
+                # An optional number or string: say that null is the other choice.
+                here = exc.key_path == (".".join(path) or "<root>")
+                if not here or dataclasses.is_dataclass(args[0]) or len(args) == len(get_args(tp)):
+                    raise
+                raise origins.error(path, exc.found, f"{exc.expected} (or null)") from None
         for arg in args:
             try:
                 return parse(arg, value, path, origins)
@@ -114,9 +187,19 @@ def _parse_scalar(tp: Any, value: Any, path: KeyPath, origins: Origins) -> Any:
     if tp is bool and isinstance(value, bool):
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise origins.error(path, _describe(value), "an integer that fits in 64 bits")
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        # NaN would pass every comparison-based check silently (nan > x and nan < x are both false),
+        # and inf turns bounds off: no float setting accepts either.
+        try:
+            number = float(value)
+        except OverflowError:  # an integer literal beyond the float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise origins.error(path, _describe(value), "a finite number (not .nan or .inf)")
+        return number
     if tp is str and isinstance(value, str):
         return value
     if tp is dt.date:
@@ -136,7 +219,7 @@ def parse_dataclass(cls: type, value: Any, path: KeyPath, origins: Origins) -> A
     """Build a frozen dataclass from a mapping: unknown keys and missing required keys are errors."""
     if not isinstance(value, Mapping):
         raise origins.error(path, _describe(value), _type_name(cls))
-    hints = get_type_hints(cls, include_extras=False)
+    hints = get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(value) - set(fields))
     if unknown:
@@ -170,4 +253,17 @@ def frozen(cls: type) -> type:
     return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 
 
-__all__ = ["Origins", "parse", "parse_dataclass", "frozen", "KeyPath"]
+__all__ = [
+    "Count",
+    "Days",
+    "KeyPath",
+    "MAX_DAYS",
+    "NonNegative",
+    "Origins",
+    "Positive",
+    "Range",
+    "Share",
+    "frozen",
+    "parse",
+    "parse_dataclass",
+]

@@ -28,6 +28,7 @@ from userscore.features.measures import (
     point_in_time,
 )
 from userscore.features.segments import fm_score, segment
+from userscore.refunds import refunds_as_of
 
 BUYER = "_rfm_buyer"
 SCORE_COLUMNS = ("r_score", "f_score", "m_score", "fm_score", "rfm_score", "rfm_segment")
@@ -48,12 +49,12 @@ def rfm_core(orders: DataFrame, as_of: dt.date, config: FeaturesConfig) -> DataF
     """recency_days, frequency_<N>d and monetary_<N>d per user with orders before ``as_of``.
 
     The same code path as the snapshot's orders aggregation, restricted to the core measures; recency is
-    null for users whose orders are all excluded (e.g. all refunded). Used to benchmark like with like.
+    null for users whose orders are all excluded (e.g. all refunded before D). Used to benchmark like with like.
     """
     source = config.sources.orders
     timing = Timing.of(as_of, config)
     measures = core_measures(config.rfm)
-    rows = point_in_time(orders, source.time, source.month, as_of)
+    rows = point_in_time(orders, source.time, source.month, as_of).transform(refunds_as_of, timing.as_of_ts)
     aggregated = aggregate_measures(rows, measures, source.time, timing)
     last = F.col(internal_column(config.rfm.recency, "last"))
     windowed = [c for c in aggregated.columns if c != USER and not c.startswith("_")]

@@ -2,7 +2,9 @@
 
 Plan, per snapshot:
 1. orders and events are filtered to event time < D (with a month predicate so Delta prunes later
-   partitions) and projected to the columns the config needs;
+   partitions) and projected to the columns the config needs; an order counts as refunded only when its
+   refund was recorded before D (``is_refunded`` is replaced by its value as of D, userscore.refunds), so
+   every ``where: {is_refunded: ...}`` of the config is point in time;
 2. ONE groupBy(user_id) per source computes every configured measure of every family, plus the
    preference family's per-category and per-channel figures, as conditional aggregates: one scan and
    one shuffle per source (after map-side partial aggregation), fixed-width aggregation buffers;
@@ -35,6 +37,7 @@ from userscore.features.measures import (
     finish_measures,
     point_in_time,
 )
+from userscore.refunds import refunds_as_of
 
 AS_OF = "as_of_date"
 KEY_COLUMNS = (USER, AS_OF)
@@ -106,7 +109,10 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
     for name in ("orders", "events"):
         of_source = {n: spec for n, spec in measures.items() if spec.source == name}
         if of_source:
-            per_user = _per_user(getattr(sources, name), getattr(config.sources, name), of_source, timing, trends)
+            rows = getattr(sources, name)
+            if name == "orders":
+                rows = rows.transform(refunds_as_of, timing.as_of_ts)
+            per_user = _per_user(rows, getattr(config.sources, name), of_source, timing, trends)
             joined = joined.join(per_user, USER, "left")
     finished = (
         joined.withColumn(rfm.BUYER, F.coalesce(rfm.buyer_flag(config.rfm), F.lit(False)))

@@ -14,10 +14,11 @@ from pyspark.sql import functions as F
 from userscore.config.generate import GenerateConfig
 from userscore.generate.bad_records import events_with_bad_records, orders_with_bad_lines, users_with_bad_records
 from userscore.generate.calibration import calibrate
+from userscore.generate.consent import consents
 from userscore.generate.events import generate_events, raw_events
 from userscore.generate.identity import identity_links
 from userscore.generate.levels import current_levels, level_changes
-from userscore.generate.orders import generate_orders, raw_orders
+from userscore.generate.orders import generate_orders, late_refund_updates, raw_orders
 from userscore.generate.social import expected_followers, social_edges
 from userscore.generate.timeline import Timeline, as_timestamp, iso_utc
 from userscore.generate.traits import Scales, user_frame
@@ -31,6 +32,7 @@ SOURCE_FORMATS: dict[str, str] = {
     "level_changes": "parquet",
     "social_edges": "parquet",
     "identity_links": "parquet",
+    "consents": "parquet",
 }
 
 
@@ -39,12 +41,14 @@ class SyntheticUserBase:
     """Lazily computed DataFrames of one generated user base.
 
     ``raw``: per source, the landing contract's columns (orders: one JSON line ``value``) plus
-    ``bad_kind`` (null for clean records), which is for tallies and not landed. ``traits``: the rows of
+    ``bad_kind`` (null for clean records), which is for tallies and not landed. ``late``: the same for the
+    later batch ``<batch_id>-late`` (only orders have records there: the late refunds). ``traits``: the rows of
     truth.user_traits. ``scales``: the calibrated rate multipliers. ``shared``: intermediate results that
     several outputs derive from (the users' traits, the orders), see ``cached``.
     """
 
     raw: Mapping[str, DataFrame]
+    late: Mapping[str, DataFrame]
     traits: DataFrame
     scales: Scales
     timeline: Timeline
@@ -92,9 +96,19 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
             edges.select("edge_id", "src_user_id", "dst_user_id", "edge_type", _iso("ts", "created_at"))
         ),
         "identity_links": _clean(links.select("link_id", "user_id", "id_type", "id_value", _iso("ts", "linked_at"))),
+        "consents": _clean(consents(users, cfg, timeline)),
     }
+    late = {source: df.limit(0) for source, df in raw.items()}
+    late["orders"] = _clean(late_refund_updates(orders).select(F.to_json(F.struct("*")).alias("value")))
     traits = _traits(users, cfg, timeline)
-    return SyntheticUserBase(raw=raw, traits=traits, scales=scales, timeline=timeline, shared=(users, orders))
+    return SyntheticUserBase(
+        raw=raw, late=late, traits=traits, scales=scales, timeline=timeline, shared=(users, orders)
+    )
+
+
+def late_batch_id(batch_id: str) -> str:
+    """The batch that carries the later versions of ``batch_id``'s orders; sorts right after it."""
+    return f"{batch_id}-late"
 
 
 def _traits(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> DataFrame:

@@ -19,11 +19,12 @@ MAX_ITEMS = 20
 FULL_DISCOUNT_SHARE = 0.03  # coupon orders paid entirely by the coupon (amount 0)
 PEAK_MONTHS, PEAK_COUPON_BOOST = (11, 12), 1.4  # more coupons in the shopping season
 PRODUCTS_PER_CATEGORY = 500
+MAX_REFUND_DELAY_DAYS = 30  # a refund is recorded 1 to 30 days after the order (capped at the end of history)
 
 # Internal order columns (times in epoch seconds); raw_orders turns them into the landing contract.
 ORDER_COLUMNS = [
     "idx", "user_id", "k", "ts", "start", "stop", "order_id", "amount", "discount_amount", "coupon_used",
-    "is_refunded", "item_count", "category", "channel", "product",
+    "is_refunded", "item_count", "category", "channel", "product", "refunded_ts", "late_refund",
 ]  # fmt: skip
 
 
@@ -75,12 +76,32 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
         .withColumn("amount", F.round(F.col("_gross") - F.col("discount_amount"), 2))
         .withColumn("product", product_number(u("order-product")))
         .withColumn("order_id", F.concat(F.lit("o-"), user_number(idx, cfg.users), F.lit("-"), padded(k, 4)))
+        .withColumn("refunded_ts", F.when(F.col("is_refunded"), refund_time(u("order-refund-delay"), timeline)))
+        .withColumn("late_refund", F.col("is_refunded") & (u("order-refund-late") < cfg.late_refund_share))
         .select(*ORDER_COLUMNS)
     )
 
 
+def refund_time(u: Column, timeline: Timeline) -> Column:
+    """When a refund is recorded: 1 to MAX_REFUND_DELAY_DAYS days after the order, before the end of history."""
+    delay = (F.lit(1.0) + u * (MAX_REFUND_DELAY_DAYS - 1)) * DAY
+    return F.least(F.floor(F.col("ts") + delay), F.lit(timeline.end - 1)).cast("long")
+
+
 def raw_orders(orders: DataFrame) -> DataFrame:
-    """Internal orders -> the landing contract's fields (order_ts as an ISO-8601 UTC string)."""
+    """Internal orders -> the landing contract's fields (times as ISO-8601 UTC strings), as first landed:
+    a late refund is not known yet (the order lands unrefunded; :func:`late_refund_updates` brings it)."""
+    known = F.col("is_refunded") & ~F.col("late_refund")
+    return _contract(orders, known)
+
+
+def late_refund_updates(orders: DataFrame) -> DataFrame:
+    """The later version of each late-refunded order: refunded, updated_at = refunded_at."""
+    return _contract(orders.where(F.col("late_refund")), F.lit(True))
+
+
+def _contract(orders: DataFrame, refunded: Column) -> DataFrame:
+    refunded_at = F.when(refunded, iso_utc(F.col("refunded_ts")))
     return orders.select(
         "order_id",
         "user_id",
@@ -90,8 +111,10 @@ def raw_orders(orders: DataFrame) -> DataFrame:
         "channel",
         "coupon_used",
         "discount_amount",
-        "is_refunded",
+        refunded.alias("is_refunded"),
         "item_count",
+        refunded_at.alias("refunded_at"),
+        F.coalesce(refunded_at, iso_utc(F.col("ts"))).alias("updated_at"),
     )
 
 

@@ -1,7 +1,8 @@
 """Validated ingest: raw batches -> silver tables, quarantine and the reconciliation audit.
 
 See pipeline.py for the order of work and writes, rules.py for the reason codes and their precedence,
-dedupe.py for duplicates, pii.py for the keyed hashing of personal data.
+fill.py for defaulted values and flag times (refunded_at), dedupe.py for duplicates and versions (later
+versions of an order replace it), pii.py for the keyed hashing of personal data.
 """
 
 from userscore.ingest.audit import AUDIT_TABLE, SourceCounts

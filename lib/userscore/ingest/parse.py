@@ -21,7 +21,8 @@ from userscore.config.ingest import BATCH_COLUMN, SourceConfig
 from userscore.config.tables import TableSpec
 
 RAW = "_raw"  # struct<field: string>: every declared raw field as text (null when absent)
-PARSED = "_parsed"  # the record is a JSON object / a table row, so its fields can be checked
+PARSED = "_parsed"  # the record is a JSON object naming each field once / a table row: its fields can be checked
+REPEATED = "_repeated"  # array<string>: field names a JSON line uses more than once (empty if none)
 VALID_UTF8 = "_valid_utf8"
 RAW_HEX = "_raw_hex"  # hex of the raw bytes of a line that is not valid UTF-8 (else null)
 RAW_RECORD = "_raw_record"  # the record as text, as kept in quarantine
@@ -55,7 +56,8 @@ def source_fields(spec: TableSpec, source: SourceConfig) -> tuple[Field, ...]:
     hashed_from = {target: raw for raw, target in source.pii.items()}
     fields = []
     for column in spec.columns:
-        required = not column.nullable
+        # A column with a default may be absent from the raw record (fill.py fills it).
+        required = not column.nullable and column.name not in source.defaults
         if column.name == BATCH_COLUMN:
             fields.append(Field(column.name, column.type, required, derived="batch"))
         elif column.name == source.month_column:
@@ -74,24 +76,38 @@ def raw_names(fields: Sequence[Field]) -> list[str]:
 def json_records(lines: DataFrame, names: Sequence[str], redact: Mapping[str, Redact] | None = None) -> DataFrame:
     """JSON lines (column ``value``) -> the raw-record columns.
 
-    A line is parsed when it is a JSON object; non-UTF-8 bytes are flagged and kept as hex. The raw
-    record is the line verbatim (invalid bytes replaced by U+FFFD). When ``redact`` names PII fields, the
-    raw record is instead rebuilt from the declared fields with those fields redacted, and is null for a
-    line that does not parse (its PII cannot be located).
+    A line is parsed when it is a JSON object that names each field once: with a name used twice, which
+    value counts depends on the reader (Spark's takes the last), so such a line is malformed. Non-UTF-8
+    bytes are flagged and kept as hex. The raw record is the line verbatim (invalid bytes replaced by
+    U+FFFD). When ``redact`` names PII fields, the raw record is instead rebuilt from the declared fields
+    with those fields redacted, and is null for a line that does not parse (its PII cannot be located).
     """
     schema = T.StructType([T.StructField(n, T.StringType()) for n in names] + [T.StructField(_CORRUPT, T.StringType())])
     value = F.col("value")
     parsed = F.from_json(value, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
-    out = lines.select(
+    scanned = lines.select(
         value,
         _arrival().alias(ARRIVAL),
         parsed.alias("_json"),
-        # json_object_keys is null for anything but a JSON object (arrays, scalars, broken text, ""); the
-        # parser stops after the object, so text after it is caught by the closing-brace test.
-        (F.json_object_keys(value).isNotNull() & value.rlike(r"\}\s*$")).alias("_is_object"),
+        # The top-level names, unescaped and repeats included; null for anything but a JSON object (arrays,
+        # scalars, broken text, "").
+        F.json_object_keys(value).alias("_keys"),
         F.is_valid_utf8(value).alias(VALID_UTF8),
     )
-    is_parsed = F.col("_is_object") & F.col(f"_json.{_CORRUPT}").isNull()
+    keys = F.col("_keys")
+    out = scanned.select(
+        value,
+        F.col(ARRIVAL),
+        F.col("_json"),
+        # The parser stops after the object, so text after it is caught by the closing-brace test.
+        (keys.isNotNull() & value.rlike(r"\}\s*$")).alias("_is_object"),
+        # Only lines with a repeat pay for finding which names repeat.
+        F.when(F.size(keys) > F.size(F.array_distinct(keys)), _repeated(keys))
+        .otherwise(F.array().cast("array<string>"))
+        .alias(REPEATED),
+        F.col(VALID_UTF8),
+    )
+    is_parsed = F.col("_is_object") & F.col(f"_json.{_CORRUPT}").isNull() & (F.size(F.col(REPEATED)) == 0)
     raw = F.struct(*[F.col(f"_json.`{n}`").alias(n) for n in names])
     if redact:
         fields = [redact[n](F.col(f"_json.`{n}`")).alias(n) if n in redact else F.col(f"_json.`{n}`") for n in names]
@@ -101,6 +117,7 @@ def json_records(lines: DataFrame, names: Sequence[str], redact: Mapping[str, Re
     return out.select(
         raw.alias(RAW),
         is_parsed.alias(PARSED),
+        F.col(REPEATED),
         F.col(VALID_UTF8),
         F.when(~F.col(VALID_UTF8), F.lower(F.hex(value.cast("binary")))).alias(RAW_HEX),
         record.alias(RAW_RECORD),
@@ -125,6 +142,7 @@ def table_records(rows: DataFrame, names: Sequence[str], redact: Mapping[str, Re
     return rows.select(
         raw.alias(RAW),
         F.lit(True).alias(PARSED),
+        F.array().cast("array<string>").alias(REPEATED),  # a table row names each column once
         F.lit(True).alias(VALID_UTF8),
         F.lit(None).cast("string").alias(RAW_HEX),
         _to_json(record).alias(RAW_RECORD),
@@ -174,6 +192,13 @@ def typed_columns(
         if f.derived == "month":
             typed[f.name] = F.trunc(typed[event_time], "month") if event_time in typed else F.lit(None).cast("date")
     return records.select("*", *[typed[f.name].alias(f.name) for f in fields])
+
+
+def _repeated(names: Column) -> Column:
+    """The names that occur more than once, sorted. Neighbours are compared after a sort, so a hostile
+    line with very many names costs n log n, not n squared."""
+    ordered = F.array_sort(names)
+    return F.array_distinct(F.filter(ordered, lambda name, i: (i > 0) & (name == F.get(ordered, i - 1))))
 
 
 def _arrival() -> Column:

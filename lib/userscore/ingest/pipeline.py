@@ -20,7 +20,9 @@ For each batch (oldest first):
 
 Idempotency: re-running a complete batch is a no-op unless forced; forced, it writes the same rows again
 (rows of the same batch are not counted as duplicates of themselves). A later batch appends; its keys
-already in silver from another batch are counted as duplicates and dropped.
+already in silver from another batch are counted as duplicates and dropped, except in versioned sources
+(orders): there a later version of a key updates the silver row by MERGE, an identical one is a duplicate
+and an older or same-time one with different values is quarantined as ``version_conflict`` (dedupe.py).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from userscore.config.tables import TableSpec
 from userscore.errors import InputError
 from userscore.ingest.audit import AUDIT_TABLE, SourceCounts, audit_rows, completed, outcome_counts, reconcile
 from userscore.ingest.dedupe import ACCEPTED, DUPLICATE, STATUS, mark_outcomes
+from userscore.ingest.fill import fill_defaults, fill_flag_times
 from userscore.ingest.parse import json_records, raw_names, source_fields, table_records, typed_columns
 from userscore.ingest.pii import hash_identifier, pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE, quarantine_rows
@@ -165,6 +168,9 @@ def ingest(
     logger: logging.Logger | None = None,
 ) -> list[BatchResult]:
     """Ingest every batch of ``plan``, oldest first (each one completely before the next)."""
+    sources = dict.fromkeys(name for b in plan.batches for name in b.sources)
+    # Every table this run writes matches its declaration (or the run fails) before the first write.
+    catalog.prepare(*(ingest_config.sources[s].table for s in sources), QUARANTINE_TABLE, AUDIT_TABLE)
     return [
         ingest_batch(
             catalog, ingest_config, raw_dir, b, key=plan.pii_key, now=now, run_id=run_id, stage=stage, logger=logger
@@ -194,6 +200,7 @@ def ingest_batch(
     logger = logger or logging.getLogger("userscore.ingest")
     started_at = dt.datetime.now(dt.UTC)
     latest = now + dt.timedelta(hours=ingest_config.future_tolerance_hours)
+    earliest = dt.datetime.combine(ingest_config.earliest_date, dt.time(), dt.UTC)
     spark = catalog.spark
     validated: list[Validated] = []
     try:
@@ -210,9 +217,10 @@ def ingest_batch(
                         batch.batch_id,
                         key=key,
                         max_string_length=ingest_config.max_string_length,
+                        earliest=earliest,
                         latest=latest,
                         known_users=_known_users(catalog, validated) if source.user_reference else None,
-                        existing=catalog.read(source.table) if catalog.exists(source.table) else None,
+                        existing=_existing(catalog, source.table),
                         logger=logger,
                     )
                 )
@@ -259,6 +267,7 @@ def validate_source(
     *,
     key: bytes | None,
     max_string_length: int,
+    earliest: dt.datetime,
     latest: dt.datetime,
     known_users: DataFrame | None,
     existing: DataFrame | None,
@@ -295,18 +304,28 @@ def validate_source(
             ranges=source.ranges,
             allowed=source.allowed,
             max_string_length=max_string_length,
+            earliest=earliest,
             latest=latest,
         )
         if source.user_reference:
             checked = checked.transform(check_known_users, source.user_reference, known_users)
+        checked = checked.transform(fill_defaults, source.defaults)
+        if source.flag_times:
+            checked = checked.transform(
+                fill_flag_times,
+                source.flag_times,
+                default_time=source.versioned_by or source.event_time,
+                event_time=source.event_time,
+            )
         tagged = checked.transform(
             mark_outcomes,
             key=spec.key,
             content_columns=[c for c in spec.column_names if c != BATCH_COLUMN],
-            keep_latest_by=source.keep_latest_by,
+            keep_latest_by=source.latest_by,
             existing=existing,
             batch_id=batch_id,
             merge=source.write == "merge",
+            versioned_by=source.versioned_by,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         counts = outcome_counts(name, records_read, tagged)  # materialises ``tagged`` from ``parsed``
     finally:
@@ -351,6 +370,21 @@ def _check_batch_inputs(
             f"sources {needs_users} of batch {batch_id} check user ids, but source {users!r} of that batch is not "
             f"ingested yet: ingest it first or in the same run (--source {users} ...)"
         )
+
+
+def _existing(catalog: Catalog, table: str) -> DataFrame | None:
+    """The silver table as it is (None when absent); InputError when it lacks declared columns, e.g. a
+    silver.orders written before updated_at and refunded_at existed (nothing of the batch is written)."""
+    if not catalog.exists(table):
+        return None
+    df = catalog.read(table)
+    missing = [c for c in catalog.spec(table).column_names if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{table} at {catalog.location(table)} lacks the declared columns {missing}: it predates them; "
+            "ingest into a new table (move this one away) and re-ingest its batches"
+        )
+    return df
 
 
 def _read_raw(spark: SparkSession, fmt: str, path: Path) -> DataFrame:

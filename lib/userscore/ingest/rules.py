@@ -4,12 +4,15 @@ The quarantine ``reason`` of a record is its first problem in this fixed precede
 problems first, then field-level ones, then problems that need other records):
 
     invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
-    out_of_range, invalid_value, oversize_string, unknown_user, duplicate_key_conflict
+    out_of_range, invalid_value, oversize_string, inconsistent_time, unknown_user, duplicate_key_conflict,
+    superseded_version, version_conflict
 
-and ``detail`` lists every problem's text, in the same order, separated by ``; ``. Field checks run only
-on records that parsed (a malformed line has no fields to check). A null or absent value is only a
-problem for a NOT NULL column of the silver table (``missing_required``, which also covers blank text);
-range and allowed-value checks skip nulls.
+and ``detail`` lists every problem's text, in the same order, separated by ``; ``. A JSON line that is not
+an object, or that names a field twice (``{"amount": 1, "amount": 999}``), is a ``malformed_record``. A
+``bad_timestamp`` is one that is not ISO-8601 or is before the configured earliest date (year-1 or 1900
+placeholders). Field checks run only on records that parsed (a malformed line has no fields to check). A
+null or absent value is only a problem for a NOT NULL column of the silver table (``missing_required``,
+which also covers blank text); range and allowed-value checks skip nulls.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.ingest import RangeRule
-from userscore.ingest.parse import PARSED, RAW, RAW_HEX, VALID_UTF8, Field
+from userscore.ingest.parse import PARSED, RAW, RAW_HEX, REPEATED, VALID_UTF8, Field
 
 REASONS: tuple[str, ...] = (
     "invalid_encoding",
@@ -33,8 +36,11 @@ REASONS: tuple[str, ...] = (
     "out_of_range",
     "invalid_value",
     "oversize_string",
+    "inconsistent_time",
     "unknown_user",
     "duplicate_key_conflict",
+    "superseded_version",
+    "version_conflict",
 )
 PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
 _NUMERIC = ("int", "long", "double")
@@ -58,14 +64,20 @@ def _present(entries: Sequence[Column]) -> Column:
 
 
 def record_problems() -> list[Column]:
-    """Problems of the record as a whole: bytes that are not UTF-8, text that is not a JSON object."""
+    """Problems of the record as a whole: bytes that are not UTF-8, text that is not a JSON object or one
+    that names a field more than once."""
+    repeated = F.col(REPEATED)
+    malformed = F.when(
+        F.size(repeated) > 0,
+        F.concat(F.lit("malformed_record: field names used more than once: "), F.array_join(repeated, ", ")),
+    ).otherwise(F.lit("malformed_record: not a JSON object"))
     return [
         _when(
             ~F.col(VALID_UTF8),
             "invalid_encoding",
             F.concat(F.lit("invalid_encoding: not valid UTF-8 (raw bytes, hex: "), F.col(RAW_HEX), F.lit(")")),
         ),
-        _when(~F.col(PARSED), "malformed_record", "malformed_record: not a JSON object"),
+        _when(~F.col(PARSED), "malformed_record", malformed),
     ]
 
 
@@ -76,6 +88,7 @@ def field_problems(
     allowed: Sequence[str] | None,
     allowed_key: str,
     max_string_length: int,
+    earliest: dt.datetime,
     latest: dt.datetime,
 ) -> list[Column]:
     """Problems of one field of a parsed record (see the module docstring for the rules)."""
@@ -88,6 +101,7 @@ def field_problems(
         checks.append(_when(absent, "missing_required", f"missing_required: {name} is null or blank"))
     if field.type == "timestamp":
         checks.append(_when(~absent & typed.isNull(), "bad_timestamp", f"bad_timestamp: {name} is not ISO-8601"))
+        checks.append(_when(typed < F.lit(earliest), "bad_timestamp", f"bad_timestamp: {name} before {_iso(earliest)}"))
         checks.append(
             _when(typed > F.lit(latest), "future_timestamp", f"future_timestamp: {name} after {_iso(latest)}")
         )
@@ -123,12 +137,14 @@ def with_problems(
     ranges: Mapping[str, RangeRule],
     allowed: Mapping[str, Sequence[str]],
     max_string_length: int,
+    earliest: dt.datetime,
     latest: dt.datetime,
 ) -> DataFrame:
     """Add ``_problems``: every record- and field-level problem of each record, in precedence order.
 
     Args:
-        latest: the latest acceptable timestamp (run reference time + tolerance), timezone-aware.
+        earliest, latest: the earliest and latest acceptable timestamps (the configured earliest date; run
+            reference time + tolerance), timezone-aware.
     """
     entries = record_problems()
     for f in fields:
@@ -138,6 +154,7 @@ def with_problems(
             allowed=allowed.get(f.name),
             allowed_key=f"ingest.sources.{source_name}.allowed.{f.name}",
             max_string_length=max_string_length,
+            earliest=earliest,
             latest=latest,
         )
     return records.withColumn(PROBLEMS, F.array_sort(_present(entries)))

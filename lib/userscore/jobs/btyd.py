@@ -50,6 +50,7 @@ def run(ctx: JobContext) -> Sequence[str]:
         raise InputError(
             f"{btyd.orders_table} does not exist at {catalog.location(btyd.orders_table)}: run ingest first"
         )
+    catalog.prepare(btyd.summary_table)
     orders = catalog.read(btyd.orders_table)
     with ctx.stage("summary + fit"), btyd_snapshot(orders, args.as_of, btyd) as snap:
         lines = summary_lines(snap)

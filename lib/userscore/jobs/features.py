@@ -5,10 +5,14 @@ Parameters:
                                   rows with event time < D
   --from D1 --to D2 [--every Nd]  a backfill: snapshots D1, D1 + N days, ... up to D2 inclusive
                                   (default every 7d); training needs a series of snapshots
+  --allow-empty                   also write snapshots without input: a date with no users registered
+                                  or no orders before it gives no rows or only defaults (placeholder
+                                  RFM boundaries); without this flag such a date is missing input
 
 Each snapshot replaces exactly its partition ``as_of_date = D`` of both tables (re-running a date gives
-the same rows and leaves other dates untouched). Dates and the silver inputs are checked before anything
-is written. Feature families, windows and scores come from conf (``features``).
+the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
+before anything is written: exit 2 naming the dates and tables without input. Feature families, windows
+and scores come from conf (``features``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pyspark.sql import functions as F
 
 from userscore.errors import InputError
 from userscore.features import AS_OF, Sources, snapshot
+from userscore.features.inputs import missing_inputs
 from userscore.runner import JobContext
 
 HELP = "point-in-time feature snapshot(s) -> features.user_features"
@@ -34,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", type=_date, metavar="D1", help="first snapshot date of a backfill")
     parser.add_argument("--to", dest="end", type=_date, metavar="D2", help="last snapshot date of a backfill")
     parser.add_argument("--every", default="7d", metavar="Nd", help="backfill step in days (default 7d)")
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write snapshots for dates with no users or no orders before them (default: exit 2)",
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -74,6 +84,11 @@ def run(ctx: JobContext) -> Sequence[str]:
     if missing:
         raise InputError(f"silver inputs missing: {', '.join(missing)}; run ingest first")
     sources = Sources(**{k: catalog.read(table) for k, table in names.items()})
+    if not args.allow_empty:
+        problems = missing_inputs(sources.users, sources.orders, config.sources, dates)
+        if problems:
+            raise InputError(f"{'; '.join(problems)}: nothing written (--allow-empty writes such snapshots)")
+    catalog.prepare(config.output_table, config.boundaries_table)
     lines = []
     for as_of in dates:
         started = time.perf_counter()

@@ -8,7 +8,8 @@ Parameters (each overrides the ``generate`` section of the config):
   --bad-share X     share of deliberately bad raw records, e.g. 0.005 (generate.bad_record_share)
 
 Writes ``<generate.raw_dir>/<source>/<batch_id>/`` for users, orders (JSON lines), events, level_changes,
-social_edges and identity_links (the rest Parquet), replacing an existing batch folder; the batch
+social_edges and identity_links (the rest Parquet), replacing an existing batch folder; the late refunds
+(later versions of some orders) as the batch ``<batch_id>-late`` (records for orders only); the batch
 manifest ``<generate.raw_dir>/_manifest/<batch_id>.json`` (records and injected bad records per kind);
 and the rows of this batch in ``truth.user_traits``.
 """
@@ -68,5 +69,7 @@ def run(ctx: JobContext) -> Sequence[str]:
             + (f": {bad}" if bad else "")
         )
         ctx.logger.info("landed %s: %s", source, summary)
+    late = manifest["late_batch"]
+    lines.append(f"late refunds    {late['orders']:>12,} later order versions in batch {late['batch_id']}")
     lines.append(f"raw files: {raw_dir}/<source>/{cfg.batch_id}/, manifest {raw_dir}/_manifest/{cfg.batch_id}.json")
     return lines

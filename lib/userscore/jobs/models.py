@@ -22,11 +22,11 @@ def run(ctx: JobContext) -> Sequence[str]:
     from pathlib import Path
 
     from userscore.models.registry import format_table, list_versions
-    from userscore.models.tracking import connect, resolve
+    from userscore.models.tracking import reader, resolve
 
     store = resolve(ctx.config.models.tracking, Path(ctx.config.root))
-    client, _ = connect(store)
-    rows = list_versions(client, ctx.config.models.tracking.model_prefix)
+    client = reader(store)
+    rows = list_versions(client, ctx.config.models.tracking.model_prefix) if client is not None else []
     if not rows:
         return [f"no registered models named {ctx.config.models.tracking.model_prefix}* in {store.uri}"]
     return [*format_table(rows), *store.pointer_lines()]

@@ -4,12 +4,15 @@ Parameters:
   --as-of D          snapshot date YYYY-MM-DD of features.user_features to score, or ``latest``
   --scored-at TS     logical scoring time written to every row, YYYY-MM-DD[THH:MM:SS] UTC (default:
                      max(D 00:00, newest champion registration), so re-running D gives identical rows)
+  --show-examples    print three users' scores, tags and reasons in the summary (personal data: off by
+                     default, so job logs hold no per-user rows)
 
 Loads ``<models.tracking.model_prefix><target>@<models.promotion.alias>`` for every target of
 scoring.targets (exit 2 naming a missing one unless the target is optional), reads the features
 partition D once and computes every score, tier, reason and tag in one plan; writes
 scores.user_scores (replaceWhere as_of_date = D), tags.user_tag_wide (MERGE by user_id, Change Data
-Feed on) and audiences.segment_members (replaceWhere as_of_date = D). Exit 2 before any write on a
+Feed on) and audiences.segment_members / audiences.excluded_members (replaceWhere as_of_date = D; users without
+the consent that consent.required.audiences lists are excluded, with the reason). Exit 2 before any write on a
 missing champion, a missing or empty features partition, or missing feature columns.
 """
 
@@ -28,6 +31,9 @@ HELP = "score snapshot D: all champions, tiers, value score, grade, reasons, tag
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", required=True, help="snapshot date YYYY-MM-DD, or 'latest'")
     parser.add_argument("--scored-at", help="logical scoring time YYYY-MM-DD[THH:MM:SS] UTC")
+    parser.add_argument(
+        "--show-examples", action="store_true", help="print three users' rows in the summary (personal data)"
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -59,5 +65,5 @@ def run(ctx: JobContext) -> Sequence[str]:
     if as_of is None:
         as_of = latest_snapshot(ctx.catalog, scoring.features_table)
     with ctx.stage("score"):
-        outcome = score_snapshot(ctx.catalog, ctx.config, as_of, scored_at, ctx.logger)
+        outcome = score_snapshot(ctx.catalog, ctx.config, as_of, scored_at, ctx.logger, ctx.args.show_examples)
     return summary_lines(outcome, scoring, load_dictionary(ctx.config.tags))

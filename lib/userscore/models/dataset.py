@@ -54,6 +54,18 @@ class FeatureColumns:
         return (*self.numeric, *self.categorical)
 
 
+def aggregate_example(rows: DataFrame, features: FeatureColumns) -> DataFrame:
+    """One synthetic row of model inputs for MLflow's input example and signature, from aggregates only.
+
+    Numbers are means (a median would be one user's value) and categories the most frequent value (ties to
+    the smallest), so no user's row reaches an artifact, which no table deletion could erase later.
+    """
+    return rows.agg(
+        *[F.avg(c).alias(c) for c in features.numeric],
+        *[F.mode(c, deterministic=True).alias(c) for c in features.categorical],
+    )
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Sampled, labelled feature rows (column ``split``) and how they were chosen."""

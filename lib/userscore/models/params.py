@@ -7,52 +7,48 @@ hyper-parameter. Why each default is what it is: docs/training.md.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from userscore.config.typed import frozen
+from userscore.config.typed import Count, NonNegative, Range, Share, frozen
+
+_OpenShare = Annotated[float, Range(0.0, 1.0, low_open=True)]  # a share that must not be 0
 
 
 @frozen
 class GBTParams:
     """Spark MLlib GBTClassifier settings (names follow the Spark params in snake_case)."""
 
-    max_iter: int = 80
-    max_depth: int = 5
-    step_size: float = 0.1
-    max_bins: int = 32
-    min_instances_per_node: int = 50
-    min_info_gain: float = 0.0
-    subsampling_rate: float = 0.8
+    max_iter: Count = 80
+    max_depth: Annotated[int, Range(1, 30)] = 5  # Spark's limit
+    step_size: _OpenShare = 0.1
+    max_bins: Annotated[int, Range(2)] = 32
+    min_instances_per_node: Count = 50
+    min_info_gain: NonNegative = 0.0
+    subsampling_rate: _OpenShare = 0.8
     feature_subset_strategy: str = "all"
     # Node-id cache + checkpointing: each iteration reads cached node ids instead of re-walking every
     # tree, and the checkpoint truncates the lineage that grows by one step per tree.
     cache_node_ids: bool = True
-    checkpoint_interval: int = 10
-    max_memory_in_mb: int = 512
+    checkpoint_interval: Annotated[int, Range(-1)] = 10
+    max_memory_in_mb: Count = 512
     # Early stopping on a hash-chosen share of the training sample (0 = off, train all max_iter trees).
-    early_stopping_fraction: float = 0.0
-    validation_tol: float = 0.01
+    early_stopping_fraction: Annotated[float, Range(0.0, 0.5, high_open=True)] = 0.0
+    validation_tol: NonNegative = 0.01
     seed: int = 17
 
     def __post_init__(self):
-        if self.max_iter < 1 or self.max_depth < 1:
-            raise ValueError("max_iter: max_iter and max_depth must be positive")
-        if not 0.0 < self.subsampling_rate <= 1.0:
-            raise ValueError(f"subsampling_rate: a share in (0, 1], got {self.subsampling_rate}")
-        if not 0.0 <= self.early_stopping_fraction < 0.5:
-            raise ValueError(f"early_stopping_fraction: a share in [0, 0.5), got {self.early_stopping_fraction}")
-        if self.max_bins < 2:
-            raise ValueError(f"max_bins: at least 2, got {self.max_bins}")
+        if self.checkpoint_interval == 0:
+            raise ValueError("checkpoint_interval: 1 or more, or -1 (no checkpoints)")
 
 
 @frozen
 class LRParams:
     """The logistic-regression baseline (standardised features, L2 by default)."""
 
-    max_iter: int = 100
-    reg_param: float = 0.001
-    elastic_net_param: float = 0.0
-    tol: float = 1e-6
+    max_iter: Count = 100
+    reg_param: NonNegative = 0.001
+    elastic_net_param: Share = 0.0
+    tol: NonNegative = 1e-6
 
 
 @frozen
@@ -77,16 +73,10 @@ class SampleParams:
     to the true base rate.
     """
 
-    max_rows: int = 1_000_000
-    max_majority_ratio: float | None = None
+    max_rows: Annotated[int, Range(10)] = 1_000_000
+    max_majority_ratio: Annotated[float, Range(1.0)] | None = None
     class_weight: Literal["none", "balanced"] = "none"
     seed: int = 11
-
-    def __post_init__(self):
-        if self.max_rows < 10:
-            raise ValueError(f"max_rows: at least 10, got {self.max_rows}")
-        if self.max_majority_ratio is not None and self.max_majority_ratio < 1.0:
-            raise ValueError(f"max_majority_ratio: at least 1 (or null), got {self.max_majority_ratio}")
 
 
 @frozen
@@ -98,17 +88,9 @@ class SplitParams:
     (None: all of them); ``max_train_snapshots`` limits training to the newest N.
     """
 
-    calibration_fraction: float = 0.25
-    calibration_max_rows: int = 500_000
-    calibration_snapshots: int | None = None
-    validation_max_rows: int = 1_000_000
-    max_train_snapshots: int | None = None
+    calibration_fraction: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] = 0.25
+    calibration_max_rows: Count = 500_000
+    calibration_snapshots: Count | None = None
+    validation_max_rows: Count = 1_000_000
+    max_train_snapshots: Count | None = None
     seed: int = 13
-
-    def __post_init__(self):
-        if not 0.0 < self.calibration_fraction < 1.0:
-            raise ValueError(f"calibration_fraction: a share in (0, 1), got {self.calibration_fraction}")
-        for name in ("calibration_snapshots", "max_train_snapshots"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name}: at least 1 (or null), got {value}")

@@ -1,6 +1,8 @@
 """Labels from silver tables, point in time: for snapshot D the population is decided by rows strictly
 before D, and the outcome by rows in (D, D + horizon]. Rows exactly at D are in neither, as the
-feature snapshot for D also reads only rows before D.
+feature snapshot for D also reads only rows before D. Refunds too (userscore.refunds): an order counts
+as refunded for the population only when its refund was recorded before D, and for the outcome only
+when recorded by D + horizon, the end of the label window; a later refund does not change a label.
 
 Every rule is a ``DataFrame -> DataFrame`` step over the snapshot keys (user_id, as_of_date); all
 snapshots are labelled in one pass: each silver row is matched, on the executors, to the (few)
@@ -18,6 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from userscore.refunds import REFUNDED, REFUNDED_AT, refunded_as_of
 
 KEYS = ["user_id", "as_of_date"]
 LABEL = "label"
@@ -86,9 +89,13 @@ def window_hits(
     return df.where(overall).withColumn("as_of_date", F.explode(hits))
 
 
-def _orders(silver: Silver, include_refunded: bool) -> DataFrame:
-    orders = silver["orders"]
-    return orders if include_refunded else orders.where(~F.col("is_refunded"))
+def _kept_orders(hits: DataFrame, include_refunded: bool, end_days: int, closed: Literal["right", "left"]) -> DataFrame:
+    """Order ``hits`` (with as_of_date) without the orders refunded as of their window's end, D + end_days
+    (a refund exactly at the end counts when the window is closed on the right, like an order would)."""
+    if include_refunded:
+        return hits
+    end = F.date_add(F.col("as_of_date"), end_days).cast("timestamp")
+    return hits.where(~refunded_as_of(end, inclusive=closed == "right"))
 
 
 def _events(silver: Silver, event_types: Sequence[str] | None) -> DataFrame:
@@ -106,7 +113,9 @@ def _active_keys(
     include_refunded: bool,
 ) -> DataFrame:
     """Distinct (user_id, as_of_date) with an order or an event in the window."""
-    orders = window_hits(_orders(silver, include_refunded), "orders", dates, start_days, end_days, closed)
+    orders = window_hits(silver["orders"], "orders", dates, start_days, end_days, closed).transform(
+        _kept_orders, include_refunded, end_days, closed
+    )
     events = window_hits(_events(silver, event_types), "events", dates, start_days, end_days, closed)
     return orders.select(*KEYS).unionByName(events.select(*KEYS)).distinct()
 
@@ -126,6 +135,10 @@ def _vip_state(
 ) -> DataFrame:
     """``keys`` with _spend_before (spend before D, 0 when none) and _rank_at (rank of the level at D).
 
+    Spend before D leaves out orders refunded before D (unless ``include_refunded``); the VIP label adds
+    the window's spend to this figure as of D (a refund in the window of an order placed before D does
+    not take it back: the label uses no more than it knows at D + h).
+
     The level at D is the ``to_level`` of the latest change before D; without one, the lowest level.
     History before D is unbounded, so instead of matching each row to every later snapshot, rows are
     summed per (user, snapshot index) and accumulated over a window per user: the rows that reach the
@@ -133,10 +146,18 @@ def _vip_state(
     """
     dates = sorted(dates)
     last = _midnight(dates[-1])
-    orders = _orders(silver, _default(rule.include_refunded, False)).where(
-        (F.col("order_ts") < last) & (F.col("order_month") <= F.lit(dates[-1]))
-    )
-    spend = orders.groupBy("user_id", _snapshot_index(F.col("order_ts"), dates).alias("_i")).agg(
+    orders = silver["orders"].where((F.col("order_ts") < last) & (F.col("order_month") <= F.lit(dates[-1])))
+    amounts = orders.select("user_id", _snapshot_index(F.col("order_ts"), dates).alias("_i"), "amount")
+    if not _default(rule.include_refunded, False):
+        # An order is refunded as of D_j when refunded_at < D_j (userscore.refunds), i.e. for every snapshot
+        # from the index of refunded_at on: its amount is taken back there.
+        refunds = orders.where(F.col(REFUNDED) & F.col(REFUNDED_AT).isNotNull()).select(
+            "user_id",
+            _snapshot_index(F.greatest(F.col(REFUNDED_AT), F.col("order_ts")), dates).alias("_i"),
+            (-F.col("amount")).alias("amount"),
+        )
+        amounts = amounts.unionByName(refunds)
+    spend = amounts.groupBy("user_id", "_i").agg(
         F.sum("amount").alias("_spend"), F.lit(None).cast("struct<changed_at:timestamp,_rank:int>").alias("_last")
     )
     changes = silver["level_changes"].where(F.col("changed_at") < last)
@@ -197,8 +218,8 @@ def with_label(
 ) -> DataFrame:
     """``keys`` with an int ``label`` (1 = the outcome happened) from rows in (D, D + horizon_days]."""
     if rule.kind == "any_order_within":
-        orders = window_hits(
-            _orders(silver, _default(rule.include_refunded, False)), "orders", dates, 0, horizon_days, "right"
+        orders = window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right").transform(
+            _kept_orders, _default(rule.include_refunded, False), horizon_days, "right"
         )
         return _flag(keys, orders.select(*KEYS).distinct(), positive_if_present=True)
     if rule.kind == "no_activity_within":
@@ -207,9 +228,9 @@ def with_label(
         )
         return _flag(keys, active, positive_if_present=False)
     if rule.kind == "level_rise_or_spend_crosses":
-        orders = _orders(silver, _default(rule.include_refunded, False))
         spend = (
-            window_hits(orders, "orders", dates, 0, horizon_days, "right")
+            window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right")
+            .transform(_kept_orders, _default(rule.include_refunded, False), horizon_days, "right")
             .groupBy(*KEYS)
             .agg(F.sum("amount").alias("_spend_window"))
         )

@@ -57,6 +57,40 @@ def resolve(tracking: TrackingConfig, root: Path) -> Store:
     return Store(uri, artifacts, tracking.experiment, tracking.dfs_tmpdir, tracking.registry_uri)
 
 
+def local_store_path(uri: str) -> Path | None:
+    """The file or folder a local tracking URI names (``sqlite:///path``, ``file:///path``, a plain path),
+    None for a server (http, databricks, ...)."""
+    from urllib.parse import unquote, urlparse
+
+    if uri.startswith("sqlite:///"):
+        return Path(unquote(uri[len("sqlite:///") :].split("?", 1)[0]))
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    # "databricks", "databricks-uc" and "uc" name servers, not folders.
+    return Path(uri) if parsed.scheme == "" and uri not in ("databricks", "databricks-uc", "uc") else None
+
+
+def store_exists(store: Store) -> bool:
+    """False when the registry is a local store that does not exist yet: opening it would create it
+    (an empty database and ``./mlruns``), so a job that only reads it must not."""
+    path = local_store_path(store.registry)
+    return path is None or path.exists()
+
+
+def reader(store: Store):
+    """A client to read the registry and runs (and MLflow pointed at the store for ``models:/`` URIs),
+    or None when the local store does not exist; creates nothing, unlike :func:`connect`."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    if not store_exists(store):
+        return None
+    mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.registry)
+    return MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
+
+
 def connect(store: Store):
     """Point MLflow at the store, create the experiment if needed; return (client, experiment id)."""
     import mlflow

@@ -26,6 +26,7 @@ from userscore.models.dataset import (
     VALIDATION,
     SnapshotSplit,
     TrainingSet,
+    aggregate_example,
     latest_event_time,
     snapshot_dates,
     split_snapshots,
@@ -46,8 +47,6 @@ from userscore.models.tracking import (
     resolve,
 )
 from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
-
-_INPUT_EXAMPLE_ROWS = 5
 
 
 @dataclass
@@ -280,7 +279,7 @@ def _log_run(
             },
         }
         (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
-        example = data.part(VALIDATION).select(*data.features.all).limit(_INPUT_EXAMPLE_ROWS)
+        example = aggregate_example(data.part(VALIDATION), data.features)
         # Numbers as float64 in the signature: an integer column with a missing value arrives as float.
         example_pd = example.toPandas()
         numeric = list(data.features.numeric)

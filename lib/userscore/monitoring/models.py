@@ -44,20 +44,21 @@ class Registry:
     """Read-only, cached lookups of model versions in the configured MLflow store."""
 
     def __init__(self, tracking: TrackingConfig, alias: str, root: Path):
-        from mlflow.tracking import MlflowClient
-
-        from userscore.models.tracking import resolve
+        from userscore.models.tracking import reader, resolve
 
         self.store = resolve(tracking, root)
         self.prefix = tracking.model_prefix
         self.alias = alias
-        self.client = MlflowClient(tracking_uri=self.store.uri, registry_uri=self.store.registry)
+        # None: the local store does not exist (no versions); it is not created by reading.
+        self.client = reader(self.store)
         self._versions: dict[tuple[str, str], ModelInfo | None] = {}
 
     def champion(self, target: str) -> ModelInfo | None:
         """The version holding the promotion alias, or None."""
         from mlflow.exceptions import MlflowException
 
+        if self.client is None:
+            return None
         try:
             mv = self.client.get_model_version_by_alias(f"{self.prefix}{target}", self.alias)
         except MlflowException:
@@ -69,6 +70,8 @@ class Registry:
         from mlflow.exceptions import MlflowException
 
         key = (target, str(version))
+        if self.client is None:
+            return None
         if key in self._versions:
             return self._versions[key]
         name = f"{self.prefix}{target}"

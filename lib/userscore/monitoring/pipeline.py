@@ -30,6 +30,9 @@ from userscore.monitoring.models import ModelInfo, Registry
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings, psi
 from userscore.monitoring.reference import Reference, ensure_references, rows_frame
 
+# Drift ranks compare PSIs to this many decimals (see _psi_rows).
+RANK_DIGITS = 9
+
 
 @dataclass
 class MonitorOutcome:
@@ -94,6 +97,8 @@ def monitor_snapshot(
     previous = earlier[-1] if earlier else None
     watched = watched_scores(scoring, mon)
     notes: list[str] = []
+    t = mon.tables
+    catalog.prepare(t.reference, t.ladder, t.drift, t.accuracy, t.alerts)
 
     with stage("champions"):
         if models is None:
@@ -134,7 +139,6 @@ def monitor_snapshot(
 
     alerts = evaluate_rules(as_of, mon.alerts, lrows, drift, accuracy)
     with stage("write"):
-        t = mon.tables
         for table, rows in ((t.ladder, lrows), (t.drift, drift), (t.accuracy, accuracy), (t.alerts, alerts)):
             writes.append(catalog.overwrite_where(table, rows_frame(catalog, table, rows), {AS_OF: as_of}))
 
@@ -190,7 +194,10 @@ def _psi_rows(
     for r in rows:
         groups.setdefault((r["baseline"], r["target"]), []).append(r)
     for group in groups.values():
-        for rank, r in enumerate(sorted(group, key=lambda r: (-r["psi"], r["name"])), start=1):
+        # Equal shares give PSIs equal up to the last bits of log() and of the summation order, which differ
+        # between CPUs and runs: rank by PSI to RANK_DIGITS decimals, then by name, so ties rank the same
+        # everywhere.
+        for rank, r in enumerate(sorted(group, key=lambda r: (-round(r["psi"], RANK_DIGITS), r["name"])), start=1):
             r["rank"] = rank
     return rows
 

@@ -1,4 +1,5 @@
-"""Privacy by design: erasure of data subjects from every table, the raw landing zone and Delta history."""
+"""Privacy: consent that stages honour, and erasure of data subjects from every table, the raw landing zone
+and Delta history (docs/privacy.md)."""
 
 from userscore.privacy.erasure import ErasureResult, forget, subject_tables
 from userscore.privacy.log import LOG_TABLE, subject_hash

@@ -62,24 +62,25 @@ def _store(tracking: TrackingConfig, root: Path):
 def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig, alias: str, root: Path) -> Champions:
     """Load the champion of every target; InputError naming the missing non-optional ones."""
     import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+
+    from userscore.models.tracking import champion_version, reader
 
     store = _store(tracking, root)
-    mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.registry)
-    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
+    # A store that does not exist holds no champion; it is not created just to find that out.
+    client = reader(store)
     found, missing, skipped = {}, [], []
     for target, output in targets.items():
         name = f"{tracking.model_prefix}{target}"
-        try:
-            found[target] = client.get_model_version_by_alias(name, alias)
-        except MlflowException:
+        version = champion_version(client, name, alias) if client is not None else None
+        if version is None:
             (skipped if output.optional else missing).append(f"{name}@{alias}")
+        else:
+            found[target] = version
     if missing:
+        where = "" if client is not None else " (no store there yet)"
         raise InputError(
-            f"no champion for {', '.join(missing)} in the MLflow registry at {store.uri}: train and promote it "
-            f"(`userscore train --target ...`) or mark the target optional in scoring.targets"
+            f"no champion for {', '.join(missing)} in the MLflow registry at {store.registry}{where}: train and "
+            f"promote it (`userscore train --target ...`) or mark the target optional in scoring.targets"
         )
     loaded = []
     for target, version in found.items():

@@ -22,10 +22,11 @@ from userscore.config import Config
 from userscore.config.btyd import P_ALIVE
 from userscore.config.scoring import KEY_COLUMNS, ScoringConfig
 from userscore.errors import InputError
+from userscore.privacy.consent import read_consents
 from userscore.scoring.customer_base import CustomerBase, load_customer_base
 from userscore.scoring.fuse import fused_scores
 from userscore.scoring.models import Champions, load_champions, logical_scored_at
-from userscore.scoring.writer import AS_OF, write_outputs
+from userscore.scoring.writer import AS_OF, AudienceConsent, write_outputs
 from userscore.tags import TagDictionary, load_dictionary, validate_rule
 
 _EXAMPLES = 3
@@ -81,14 +82,26 @@ def read_features(catalog: Catalog, config: Config, as_of: dt.date) -> DataFrame
     return features
 
 
+def audience_consent(catalog: Catalog, config: Config) -> AudienceConsent | None:
+    """The consent audiences must honour (None when consent.required lists no purpose for them)."""
+    consents = read_consents(catalog, config.consent, "audiences")
+    if consents is None:
+        return None
+    return AudienceConsent(consents, config.consent.purposes("audiences"), config.consent.missing)
+
+
 def score_snapshot(
     catalog: Catalog,
     config: Config,
     as_of: dt.date,
     scored_at: dt.datetime | None = None,
     logger: logging.Logger | None = None,
+    show_examples: bool = False,
 ) -> ScoreOutcome:
-    """Load the champions, compute the fused scores of snapshot ``as_of`` and write the three tables."""
+    """Load the champions, compute the fused scores of snapshot ``as_of`` and write the output tables.
+
+    ``show_examples`` keeps a few users' rows for the summary; off by default, so job logs hold no
+    personal data."""
     logger = logger or logging.getLogger("userscore.score")
     scoring = config.scoring
     dictionary = load_dictionary(config.tags)
@@ -98,6 +111,7 @@ def score_snapshot(
     for target in champions.missing_optional:
         logger.warning("optional target %s has no champion: its columns are null", target)
     customer_base = load_customer_base(catalog, config, as_of, logger)
+    consent = audience_consent(catalog, config) if config.segments.families else None
     features = read_features(catalog, config, as_of)
     at = scored_at or logical_scored_at(as_of, champions.loaded)
     scores = fused_scores(features, champions, scoring, dictionary, at, customer_base=customer_base)
@@ -109,10 +123,11 @@ def score_snapshot(
                 f"{scoring.features_table} has no rows for as_of_date {as_of}: run `userscore features --as-of {as_of}`"
             )
         logger.info("scored %d users of snapshot %s", rows, as_of)
-        writes = write_outputs(catalog, scores, scoring, config.segments, as_of)
+        writes = write_outputs(catalog, scores, scoring, config.segments, as_of, consent)
         outcome = ScoreOutcome(as_of, at, rows, champions, customer_base, writes)
         outcome.distribution = distribution(scores, scoring)
-        outcome.examples = examples(scores, scoring, dictionary)
+        if show_examples:
+            outcome.examples = examples(scores, scoring, dictionary)
     finally:
         scores.unpersist()
     outcome.locations = {w.table: catalog.location(w.table) for w in writes}
@@ -161,7 +176,7 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
     for column, counts in outcome.distribution.items():
         total = max(1, sum(n for _, n in counts))
         lines.append(f"{column + ':':<18}" + "  ".join(f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts))
-    lines.append("examples:")
+    lines.append("examples:" if outcome.examples else "examples: not shown (per-user rows; --show-examples)")
     for row in outcome.examples:
         lines.append(
             f"  {row['user_id']}: grade {row['grade']}, value {row['value_score']:.2f} <- {row['value_reasons'] or '-'}"

@@ -10,14 +10,22 @@ rule is parsed here by a small recursive-descent parser that accepts only a safe
 - ``CASE WHEN ... THEN ... [ELSE ...] END`` and calls to whitelisted functions.
 
 Anything else (statements, subqueries, unknown columns or functions, comments, quoted identifiers,
-``;``) is rejected with a message saying what and where. The accepted text is then safe for F.expr.
+``;``) is rejected with a message saying what and where. A rule is also at most ``MAX_RULE_LENGTH``
+characters and nests at most ``MAX_RULE_DEPTH`` levels, so neither this parser nor Spark's recurses
+without bound on hostile or generated text. The accepted text is then safe for F.expr.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+# Limits of one rule. A hand-written rule nests a few levels; each level costs this recursive-descent
+# parser about nine Python frames, so 32 levels stay far below the interpreter's recursion limit.
+MAX_RULE_LENGTH = 4_000
+MAX_RULE_DEPTH = 32
 
 # Pure, deterministic, row-level functions only: no I/O, no randomness, no reflection, no UDFs.
 ALLOWED_FUNCTIONS = frozenset(
@@ -85,6 +93,7 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.columns = {c.lower() for c in columns}
         self.index = 0
+        self.depth = 0
         self.referenced: set[str] = set()
 
     # -- token helpers ----------------------------------------------------------------------------
@@ -110,6 +119,19 @@ class _Parser:
             return True
         return False
 
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        """One level of nesting: parentheses, NOT, a sign, CASE or a function call's arguments."""
+        self.depth += 1
+        if self.depth > MAX_RULE_DEPTH:
+            raise RuleError(
+                f"nested more than {MAX_RULE_DEPTH} levels deep (parentheses, NOT, signs, CASE, function calls)"
+            )
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     # -- grammar ----------------------------------------------------------------------------------
     def parse(self) -> set[str]:
         if not self.tokens:
@@ -131,7 +153,8 @@ class _Parser:
 
     def _not(self) -> None:
         if self._accept("not"):
-            self._not()
+            with self._nested():
+                self._not()
         else:
             self._predicate()
 
@@ -174,7 +197,8 @@ class _Parser:
 
     def _unary(self) -> None:
         if self._accept("-", "+"):
-            self._unary()
+            with self._nested():
+                self._unary()
         else:
             self._primary()
 
@@ -195,10 +219,12 @@ class _Parser:
         if token.kind in ("number", "string") or token.text.lower() in ("true", "false", "null"):
             self.index += 1
         elif self._accept("("):
-            self._or()
+            with self._nested():
+                self._or()
             self._take(")")
         elif self._accept("case"):
-            self._case()
+            with self._nested():
+                self._case()
         elif token.kind == "name":
             self._name(token)
         else:
@@ -226,10 +252,11 @@ class _Parser:
                     f"function {token.text!r} is not allowed; allowed: {', '.join(sorted(ALLOWED_FUNCTIONS))}"
                 )
             self._take("(")
-            if not self._is(")"):
-                self._or()
-                while self._accept(","):
+            with self._nested():
+                if not self._is(")"):
                     self._or()
+                    while self._accept(","):
+                        self._or()
             self._take(")")
         elif name in _KEYWORDS:
             raise RuleError(f"{token.text!r} cannot stand here (character {token.position + 1})")
@@ -247,4 +274,6 @@ def validate_rule(text: str, columns: Collection[str]) -> frozenset[str]:
     """
     if not isinstance(text, str):
         raise RuleError(f"a rule is a string, got {type(text).__name__}")
+    if len(text) > MAX_RULE_LENGTH:
+        raise RuleError(f"{len(text)} characters, longer than the limit of {MAX_RULE_LENGTH}")
     return frozenset(_Parser(text, columns).parse())

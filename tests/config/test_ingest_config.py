@@ -1,0 +1,57 @@
+"""ingest.earliest_date: its default, an overlay value, and the values it refuses (file, key, found, expected)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from userscore.config import load_config
+from userscore.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def conf(tmp_path) -> Path:
+    target = tmp_path / "conf"
+    shutil.copytree(REPO / "conf", target)
+    return target
+
+
+def _overlay(conf: Path, text: str) -> Path:
+    path = conf / "local" / "ingest.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_earliest_date_defaults_to_2000_and_an_overlay_sets_it(conf):
+    assert load_config(env="local", conf_dir=conf).ingest.earliest_date == dt.date(2000, 1, 1)
+    _overlay(conf, "ingest:\n  earliest_date: 2010-06-01\n")
+    assert load_config(env="local", conf_dir=conf).ingest.earliest_date == dt.date(2010, 6, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "found", "expected"),
+    [
+        (
+            "0001-01-01",
+            "datetime.date(1, 1, 1) (date)",
+            "1678-01-01 or later (nanosecond timestamps start in 1677), got 0001-01-01",
+        ),
+        (
+            "1677-12-31",
+            "datetime.date(1677, 12, 31) (date)",
+            "1678-01-01 or later (nanosecond timestamps start in 1677), got 1677-12-31",
+        ),
+        ("'2000-01-01T00:00:00Z'", "'2000-01-01T00:00:00Z' (str)", "a date (YYYY-MM-DD)"),
+    ],
+)
+def test_earliest_date_refused_values_name_file_key_found_expected(conf, value, found, expected):
+    path = _overlay(conf, f"ingest:\n  earliest_date: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(env="local", conf_dir=conf)
+    err = caught.value
+    assert (err.file, err.key_path, err.found, err.expected) == (str(path), "ingest.earliest_date", found, expected)
