@@ -279,6 +279,8 @@ class Catalog:
         if operation == "merge":
             # numOutputRows of a MERGE also counts unchanged rows copied into rewritten files.
             rows = int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+        elif operation == "erase":
+            rows = int(metrics.get("numTargetRowsDeleted", 0))
         else:
             rows = int(metrics.get("numOutputRows", 0))
         result = WriteResult(name, operation, rows, int(last["version"]), partition)
@@ -339,6 +341,41 @@ class Catalog:
             builder = builder.withSchemaEvolution()
         builder.whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute()
         return self._committed(name, "merge", before=before)
+
+    # -- erasure ----------------------------------------------------------------------------------
+    def delete_matching(self, name: str, subjects: DataFrame, condition: str) -> WriteResult:
+        """Delete the rows of ``name`` (alias ``t``) matching any row of ``subjects`` (alias ``s``) by
+        ``condition``. A MERGE, not a DELETE: the commit records only the condition, never the values."""
+        self._delta(name).alias("t").merge(subjects.alias("s"), condition).whenMatchedDelete().execute()
+        return self._committed(name, "erase")
+
+    def properties(self, name: str) -> dict[str, str]:
+        """The table's current Delta properties."""
+        return dict(self.spark.sql(f"DESCRIBE DETAIL {self._sql_name(name)}").first()["properties"] or {})
+
+    def purge(self, name: str, retention_hours: int, default_retention_hours: int = 168) -> str:
+        """Physically remove deleted rows: rewrite files carrying deletion vectors (REORG ... APPLY (PURGE)),
+        then VACUUM files unreferenced for ``retention_hours``. Below Delta's retention (168 h), the safety
+        check is switched off for this call only: readers of older snapshots and time travel break."""
+        table = self._sql_name(name)
+        done = []
+        if self.properties(name).get("delta.enableDeletionVectors", "false").lower() == "true":
+            self.spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
+            done.append("REORG APPLY (PURGE)")
+        check = "spark.databricks.delta.retentionDurationCheck.enabled"
+        previous = self.spark.conf.get(check, None)
+        if retention_hours < default_retention_hours:
+            self.spark.conf.set(check, "false")
+        try:
+            self.spark.sql(f"VACUUM {table} RETAIN {int(retention_hours)} HOURS")
+        finally:
+            if previous is None:
+                self.spark.conf.unset(check)
+            else:
+                self.spark.conf.set(check, previous)
+        done.append(f"VACUUM RETAIN {int(retention_hours)} HOURS")
+        self.logger.info("purged %s: %s", name, ", ".join(done))
+        return ", ".join(done)
 
 
 def is_under(path: str | Path, root: str | Path) -> bool:

@@ -7,7 +7,7 @@ written as text lines, so that a malformed or non-UTF-8 record survives to the q
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -160,3 +160,22 @@ def _require(path: Path) -> None:
         p.name.startswith("part-") or p.suffix in (".parquet", ".json", ".jsonl", ".txt") for p in path.iterdir()
     ):
         raise InputError(f"no raw files at {path}")
+
+
+def landed_files(raw_dir: Path, source: str) -> list[Path]:
+    """Every landed data file of ``source``, all batches (hidden and ``_`` files are Spark's, not data)."""
+    return [
+        f
+        for batch in list_batches(raw_dir, source)
+        for f in sorted(batch_path(raw_dir, source, batch).iterdir())
+        if f.is_file() and not f.name.startswith(("_", "."))
+    ]
+
+
+def replace_file(path: Path, write: Callable[[Path], None]) -> None:
+    """Atomically replace ``path`` with what ``write`` writes to a hidden sibling (invisible to readers,
+    which skip dot files), then drop Hadoop's checksum of the old content, which would fail the next read."""
+    partial = path.with_name(f".{path.name}.partial")
+    write(partial)
+    partial.replace(path)
+    path.with_name(f".{path.name}.crc").unlink(missing_ok=True)

@@ -44,9 +44,10 @@ def _job_parameters(job: str) -> dict[str, str]:
 def _substitute(text: str, target: str, job: str) -> str:
     """${var.x} and ${workspace.file_path} as at deploy time, {{job.parameters.x}} as at run time."""
     variables, params = _variables(target), _job_parameters(job)
+    # Parameter defaults may hold ${var.x} too (resolved at deploy): insert them first.
+    text = re.sub(r"\{\{job\.parameters\.(\w+)\}\}", lambda m: params[m.group(1)], text)
     text = re.sub(r"\$\{var\.(\w+)\}", lambda m: variables[m.group(1)], text)
     text = text.replace("${workspace.file_path}", str(REPO))
-    text = re.sub(r"\{\{job\.parameters\.(\w+)\}\}", lambda m: params[m.group(1)], text)
     assert "${" not in text and "{{" not in text, f"unresolved reference in {text!r}"
     return text
 
@@ -134,6 +135,13 @@ def test_monthly_job_backfills_only_when_asked_then_trains_then_fits_btyd():
     assert [tasks[k]["max_retries"] for k in ("features_backfill", "train", "btyd")] == [1, 1, 1]
 
 
+def test_forget_job_is_manual_and_takes_a_request_file():
+    job = JOBS_["userscore_forget"]
+    assert "schedule" not in job and job["max_concurrent_runs"] == 1
+    assert [p["name"] for p in job["parameters"]] == ["request_file"]
+    assert _tasks("userscore_forget")["forget"]["max_retries"] == 0
+
+
 @pytest.mark.parametrize("job", sorted(JOBS_))
 def test_jobs_notify_on_failure_and_on_long_runs(job):
     spec = JOBS_[job]
@@ -174,6 +182,7 @@ EXPECTED_ARGS = {
     },
     ("userscore_monthly", "train"): {"all": True, "target": [], "cutoff": None},
     ("userscore_monthly", "btyd"): {"as_of": dt.date(2026, 11, 1), "no_register": False},
+    ("userscore_forget", "forget"): {"request_file": "/Volumes/{catalog}/raw/landing/_erasure/requests.csv"},
 }
 
 
@@ -197,7 +206,8 @@ def test_task_arguments_parse_with_the_cli_and_load_the_targets_config(target, j
     catalog, env = TARGETS[target]
     assert (args.command, args.env, Path(args.conf_dir)) == (command, env, REPO / "conf")
     for name, value in EXPECTED_ARGS[(job, key)].items():
-        assert getattr(args, name) == value, name
+        expected = value.format(catalog=catalog) if isinstance(value, str) else value  # the target's catalog
+        assert getattr(args, name) == expected, name
 
     config = load_config(env=args.env, conf_dir=args.conf_dir, overrides=parse_overrides(args.set))
     assert (config.catalog.mode, config.catalog.catalog) == ("metastore", catalog)

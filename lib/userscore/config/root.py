@@ -20,6 +20,7 @@ from userscore.config.models import reference_errors as models_reference_errors
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.monitoring import reference_errors as monitor_reference_errors
 from userscore.config.platform import CatalogConfig, ObservabilityConfig, SparkConfig
+from userscore.config.privacy import PrivacyConfig
 from userscore.config.scoring import ScoringConfig, known_feature_columns
 from userscore.config.scoring import reference_errors as scoring_reference_errors
 from userscore.config.segments import SegmentsConfig
@@ -52,6 +53,7 @@ class Config:
     consent: ConsentConfig = ConsentConfig()
     btyd: BTYDConfig = BTYDConfig()
     monitor: MonitorConfig = MonitorConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
