@@ -13,6 +13,12 @@ TABLES = load_config(env="local", conf_dir=REPO / "conf").tables
 ORDERS = TABLES["silver.orders"]
 
 
+STATS = "delta.dataSkippingStatsColumns"
+ORDER_STATS = (
+    "order_id,order_ts,amount,category,channel,discount_amount,item_count,refunded_at,updated_at,ingest_batch_id"
+)
+
+
 def _props(**constraints: str) -> dict[str, str]:
     return {f"delta.constraints.{k}": v for k, v in constraints.items()}
 
@@ -26,13 +32,14 @@ def test_a_table_created_by_a_killed_run_lacks_only_constraints():
             "non_negative_discount": "discount_amount >= 0",
             "positive_items": "item_count >= 1",
         },
-        {},
+        # Statistics on every column but the subject (user_id), the partition and the booleans.
+        {STATS: ORDER_STATS},
         (),
     )
     complete = _props(non_negative_amount="amount >= 0", non_negative_discount="discount_amount   >=  0",
                       positive_items="ITEM_COUNT >= 1", refund_time_with_refund="refunded_at is null or IS_REFUNDED",
                       hand_made="amount < 1e9")  # fmt: skip
-    drift = table_drift(ORDERS, schema, schema, complete, ["order_month"])
+    drift = table_drift(ORDERS, schema, schema, {**complete, STATS: ORDER_STATS}, ["order_month"])
     assert drift.in_order and drift.undeclared_constraints == ("hand_made",)
 
 
@@ -56,8 +63,12 @@ def test_open_schema_tables_may_have_more_columns_and_properties_are_compared_ex
     wide = TABLES["tags.user_tag_wide"]
     declared = declared_schema(wide)
     actual = T.StructType([*declared.fields, T.StructField("new_tag", T.BooleanType())])
-    assert table_drift(wide, declared, actual, {}, []).missing_properties == {"delta.enableChangeDataFeed": "true"}
-    drift = table_drift(wide, declared, actual, {"delta.enableChangeDataFeed": "false"}, [])
+    stats = {STATS: "as_of_date,value_score"}  # an older declaration's statistics columns
+    missing = table_drift(wide, declared, actual, stats, []).missing_properties
+    assert missing.keys() == {"delta.enableChangeDataFeed", STATS} and missing["delta.enableChangeDataFeed"] == "true"
+    # Another statistics list is brought up to date; another Change Data Feed setting is a conflict.
+    assert "user_id" not in missing[STATS].split(",") and "value_score" in missing[STATS].split(",")
+    drift = table_drift(wide, declared, actual, {"delta.enableChangeDataFeed": "false", **stats}, [])
     assert drift.conflicts == ("property delta.enableChangeDataFeed is 'false', declared 'true'",)
 
 

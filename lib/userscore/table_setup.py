@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pyspark.sql import types as T
 
 from userscore.config import TableSpec
+from userscore.config.tables import STATS_COLUMNS_PROPERTY, STATS_COUNT_PROPERTY
 
 CONSTRAINT_PREFIX = "delta.constraints."
+DERIVED_PROPERTIES = (STATS_COLUMNS_PROPERTY, STATS_COUNT_PROPERTY)
 # Single-quoted SQL string literals (with backslash escapes): their case and spacing are data.
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
 
@@ -95,7 +97,9 @@ def table_drift(
 
     missing_properties: dict[str, str] = {}
     for key, value in spec.properties.items():
-        if key not in properties:
+        # Which columns get statistics follows the declared columns (it changes with them) and only decides
+        # what Delta records from then on: it is brought up to date, never a conflict.
+        if key not in properties or (key in DERIVED_PROPERTIES and properties[key] != value):
             missing_properties[key] = value
         elif properties[key] != value:
             conflicts.append(f"property {key} is {properties[key]!r}, declared {value!r}")

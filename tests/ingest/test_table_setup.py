@@ -54,7 +54,8 @@ def _land(raw_dir) -> None:
 def _negative_order(spark, config):
     from userscore.catalog import declared_schema
 
-    row = ("bad", "u1", dt.datetime(2025, 11, 1), dt.date(2025, 11, 1), -5.0, "books", "app", False, 0.0, False, 1, "x")
+    at = dt.datetime(2025, 11, 1)
+    row = ("bad", "u1", at, dt.date(2025, 11, 1), -5.0, "books", "app", False, 0.0, False, 1, None, at, "x")
     return spark.createDataFrame([row], declared_schema(config.tables[ORDERS]))
 
 

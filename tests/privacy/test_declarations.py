@@ -38,12 +38,14 @@ def test_the_erased_tables_are_the_per_user_ones():
         "silver.level_changes": (("user_id",), ()),
         "silver.social_edges": (("src_user_id", "dst_user_id"), ()),
         "silver.identity_links": (("user_id",), ()),
+        "silver.consents": (("user_id",), ()),
         "silver.quarantine": ((), ("raw_record",)),
         "features.user_features": (("user_id",), ()),
         "features.btyd_summary": (("user_id",), ()),
         "scores.user_scores": (("user_id",), ()),
         "tags.user_tag_wide": (("user_id",), ()),
         "audiences.segment_members": (("user_id",), ()),
+        "audiences.excluded_members": (("user_id",), ()),
         "truth.user_traits": (("user_id",), ()),
     }
     # Monitoring keeps aggregates only: no table under monitor. holds a user id.

@@ -141,8 +141,8 @@ def _counts(catalog: Catalog, victim: str) -> dict[str, int]:
     }
     names = [
         "audiences.segment_members", "features.btyd_summary", "features.user_features", "scores.user_scores",
-        "silver.events", "silver.identity_links", "silver.level_changes", "silver.orders", "silver.quarantine",
-        "silver.social_edges", "silver.users", "tags.user_tag_wide", "truth.user_traits",
+        "silver.consents", "silver.events", "silver.identity_links", "silver.level_changes", "silver.orders",
+        "silver.quarantine", "silver.social_edges", "silver.users", "tags.user_tag_wide", "truth.user_traits",
     ]  # fmt: skip
     return {n: catalog.read(n).where(users.get(n, F.col("user_id") == victim)).count() for n in names}
 
@@ -189,7 +189,7 @@ def test_forget_erases_everywhere_once(spark, world, tmp_path):
     requests = tmp_path / "requests.csv"
     requests.write_text(f"request_id,user_id\nreq-1,{victim}\nreq-1,u-never-seen\n", encoding="utf-8")
     summary = _run(forget_job, config, catalog, ["--request-file", str(requests)])
-    assert summary[1].startswith(f"request req-1: 2 user id(s); {sum(before.values()):,} rows from 13 tables")
+    assert summary[1].startswith(f"request req-1: 2 user id(s); {sum(before.values()):,} rows from 14 tables")
 
     after = _counts(catalog, victim)
     assert after == dict.fromkeys(before, 0)
