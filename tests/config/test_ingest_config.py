@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
 
 from userscore.config import load_config
 from userscore.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def conf(tmp_path) -> Path:
-    target = tmp_path / "conf"
-    shutil.copytree(REPO / "conf", target)
-    return target
 
 
 def _overlay(conf: Path, text: str) -> Path:

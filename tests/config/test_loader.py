@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import REPO
 
 from userscore.cli import main
 from userscore.config import load_config
 from userscore.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def conf(tmp_path) -> Path:
-    """A private copy of the project's conf/ that a test may break."""
-    target = tmp_path / "conf"
-    shutil.copytree(REPO / "conf", target)
-    return target
 
 
 def _write(path: Path, text: str) -> Path:

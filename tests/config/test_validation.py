@@ -7,11 +7,11 @@ error; no Spark is started.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from tests.conftest import REPO
 
 from userscore.cli import main
 from userscore.config import load_config
@@ -28,19 +28,10 @@ from userscore.errors import ConfigError
 from userscore.models.params import GBTParams, LRParams, SampleParams, SplitParams
 from userscore.tags.expressions import MAX_RULE_DEPTH, MAX_RULE_LENGTH, RuleError, validate_rule
 
-REPO = Path(__file__).resolve().parents[2]
 FINITE = "a finite number (not .nan or .inf)"
 DAYS = "an integer in [1, 36525]"
 RULE_HELP = "a rule over feature and score columns using literals, operators and whitelisted functions"
 DEPTH = "nested more than 32 levels deep (parentheses, NOT, signs, CASE, function calls)"
-
-
-@pytest.fixture
-def conf(tmp_path) -> Path:
-    """A private copy of the project's conf/ that a test may break."""
-    target = tmp_path / "conf"
-    shutil.copytree(REPO / "conf", target)
-    return target
 
 
 def _error(conf: Path, name: str, text: str) -> tuple[ConfigError, Path]:
