@@ -178,7 +178,7 @@ def test_register_champion_and_gate(tmp_path: Path, fitted) -> None:
     second = log_and_register(fitted, strict, store, "champion", tmp_path)
     assert (second.version, second.decision.promote, second.previous_champion) == ("2", False, "1")
     assert str(client.get_model_version_by_alias("userscore-btyd", "champion").version) == "1"
-    assert client.get_model_version("userscore-btyd", "2").tags["promotion_decision"] == "kept"
+    assert client.get_model_version("userscore-btyd", "2").tags["gate_verdict"] == "failed"
 
     # The champion loads back as the same parameters, and its pyfunc predicts the numpy scores.
     model, settings, version = load_model(store, "userscore-btyd", "champion")

@@ -9,7 +9,8 @@ its partition as_of_date = D, with one row per customer who bought before D (x, 
 The driver receives only the distinct (x, t_x, T) groups (t_x and T rounded to btyd.fit_resolution_days, by
 default one time unit) and (x, m_x) groups. Then logs one MLflow run (parameters, log-likelihoods,
 diagnostics) to the store of models.tracking, registers the pyfunc as btyd.model_name and moves
-models.promotion.alias (champion) to it when the in-sample gate (btyd.gate) passes. Exit code 2, before
+models.promotion.alias (champion) to it when the in-sample gate (btyd.gate) passes (`userscore models
+rollback --target btyd` moves it back). Exit code 2, before
 anything is written, on a missing orders table, no purchases before D or a fit that does not converge.
 """
 
@@ -41,7 +42,7 @@ def _date(text: str) -> dt.date:
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.btyd.tracking import log_and_register
     from userscore.btyd.workflow import AS_OF, btyd_snapshot, summary_lines
-    from userscore.models.tracking import resolve
+    from userscore.models.tracking import store_of
 
     args, config = ctx.args, ctx.config
     btyd = config.btyd
@@ -58,7 +59,7 @@ def run(ctx: JobContext) -> Sequence[str]:
             catalog.overwrite_where(btyd.summary_table, snap.summary, {AS_OF: args.as_of})
     if args.no_register:
         return [*lines, "MLflow: skipped (--no-register)"]
-    store = resolve(config.models.tracking, Path(config.root))
+    store = store_of(config)
     alias = config.models.promotion.alias
     with ctx.stage("mlflow"):
         registered = log_and_register(snap.fit, btyd, store, alias, Path(config.root))

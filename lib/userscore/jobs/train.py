@@ -1,5 +1,7 @@
 """Train targets: labels from silver over (D, D + horizon], GBT + LR baseline + calibration, validation
-metrics and plots, one MLflow run per target, a registered version, and the champion gate.
+metrics and plots, one MLflow run per target and a registered version; then the same steps as
+`userscore models validate` (the champion gate, verdict recorded on the version) and `userscore models
+promote` when the gate passes.
 
 Parameters:
   --target T ...   targets to train, as named in models.targets (repeatable)
