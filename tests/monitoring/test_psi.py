@@ -8,7 +8,7 @@ import math
 import pytest
 
 from userscore.config.monitoring import PsiConfig
-from userscore.monitoring.pipeline import score_drift
+from userscore.monitoring.drift import score_drift
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings, psi
 
 

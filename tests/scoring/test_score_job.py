@@ -217,7 +217,8 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
 
 
 def test_features_are_scanned_once_in_the_fused_plan(spark, world):
-    from userscore.scoring.baselines import naive_scores
+    from scripts.score_baselines import naive_scores
+
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions
     from userscore.scoring.pipeline import read_features

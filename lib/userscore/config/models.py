@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
+from userscore.keys import KEY_COLUMNS
 from userscore.models.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 
 PopulationKind = Literal["all", "active_within", "below_vip"]
@@ -33,7 +34,6 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("user_id", "event_ts", "event_month", "event_type"),
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }
-FEATURE_KEYS = ("user_id", "as_of_date")
 
 
 def _check_rule(rule: object) -> None:
@@ -196,9 +196,6 @@ class ModelsConfig:
         if not mins or mins[0] != 0.0 or any(b <= a for a, b in zip(mins, mins[1:], strict=False)) or mins[-1] >= 1:
             raise ValueError(f"tiers: increasing minimums starting at 0.0 and below 1, got {mins}")
 
-    def target(self, name: str) -> TargetConfig:
-        return self.targets[name]
-
 
 def input_tables(inputs: ModelInputs) -> dict[str, str]:
     """Silver input name -> table name."""
@@ -210,7 +207,7 @@ def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> I
     if not models.targets:
         return
     known = sorted(tables)
-    needed = {"features": (models.inputs.features, FEATURE_KEYS)}
+    needed = {"features": (models.inputs.features, KEY_COLUMNS)}
     needed |= {name: (table, INPUT_COLUMNS[name]) for name, table in input_tables(models.inputs).items()}
     for name, (table, columns) in needed.items():
         at: KeyPath = ("models", "inputs", name)

@@ -60,9 +60,6 @@ class Config:
         path = Path(relative)
         return path if path.is_absolute() else Path(self.root) / path
 
-    def table(self, name: str) -> TableSpec:
-        return self.tables[name]
-
     def reference_errors(self) -> Iterator[ReferenceError_]:
         """Every reference to an undefined table or column, as (key path, found, expected)."""
         for name in self.tables:

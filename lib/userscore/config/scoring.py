@@ -15,9 +15,9 @@ from types import MappingProxyType
 from typing import Annotated, Literal
 
 from userscore.config.typed import KeyPath, NonNegative, Range, Share, frozen
+from userscore.keys import KEY_COLUMNS
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-KEY_COLUMNS = ("user_id", "as_of_date")
 VALUE_COLUMNS = ("value_score", "grade", "value_reasons", "scored_at")
 TARGET_SUFFIXES = ("probability", "tier", "reasons", "model_version")
 

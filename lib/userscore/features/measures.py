@@ -26,8 +26,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.features import FamilyConfig, FeaturesConfig, FilterValue, MeasureSpec
+from userscore.keys import USER_ID as USER
 
-USER = "user_id"
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
 _AGE_DAYS = "_age_days"  # fractional days from the row's time to D (decay weights)
 _SECONDS_PER_DAY = 86400.0

@@ -30,17 +30,15 @@ from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
 from userscore.features import behaviour, interaction, preference, profile, rfm, transaction
 from userscore.features.binning import ColumnBins, boundaries_frame
 from userscore.features.measures import (
-    USER,
     Timing,
     aggregate_measures,
     family_columns,
     finish_measures,
     point_in_time,
 )
+from userscore.keys import AS_OF, KEY_COLUMNS
+from userscore.keys import USER_ID as USER
 from userscore.refunds import refunds_as_of
-
-AS_OF = "as_of_date"
-KEY_COLUMNS = (USER, AS_OF)
 
 
 @dataclass(frozen=True)

@@ -17,26 +17,19 @@ anything is written, on a missing orders table, no purchases before D or a fit t
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
 from userscore.errors import InputError
+from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
 HELP = "fit BG/NBD + Gamma-Gamma at a snapshot: features.btyd_summary, MLflow run, userscore-btyd@champion"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=_date, metavar="D", required=True, help="snapshot date (YYYY-MM-DD)")
+    parser.add_argument("--as-of", type=iso_date, metavar="D", required=True, help="snapshot date (YYYY-MM-DD)")
     parser.add_argument("--no-register", action="store_true", help="skip MLflow logging and registration")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a date YYYY-MM-DD, got {text!r}") from None
 
 
 def run(ctx: JobContext) -> Sequence[str]:

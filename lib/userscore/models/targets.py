@@ -20,9 +20,10 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from userscore.keys import KEY_COLUMNS
 from userscore.refunds import REFUNDED, REFUNDED_AT, refunded_as_of
 
-KEYS = ["user_id", "as_of_date"]
+KEYS = list(KEY_COLUMNS)  # a list: DataFrame.join takes a list of names, not a tuple
 LABEL = "label"
 Silver = Mapping[str, DataFrame]
 

@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.scoring import ScoringConfig
+from userscore.keys import AS_OF
 
-AS_OF = "as_of_date"
 STATS = ("mean", "std", "min", "max")
 
 

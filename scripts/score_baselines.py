@@ -1,5 +1,6 @@
-"""The two ways of scoring the fused pass is compared with (scripts/bench_score.py). Same outputs as
-:func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
+"""The two ways of scoring the fused pass is compared with: benchmark-only, so outside the library
+(scripts/bench_score.py imports it, run as a script; tests import ``scripts.score_baselines``). Same
+outputs as :func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
 
 - :func:`naive_scores`: each champion in its own pass over a fresh read of the features, its outputs
   (user_id, probability, reasons) joined back by user_id: one scan and one join per model; each model
