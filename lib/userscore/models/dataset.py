@@ -19,8 +19,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.config.models import FEATURE_KEYS, FeatureSelection, TargetConfig
+from userscore.config.params import SampleParams, SplitParams
 from userscore.errors import InputError
-from userscore.models.params import SampleParams, SplitParams
 from userscore.models.targets import KEYS, LABEL, Silver, labels
 
 SPLIT = "split"

@@ -148,9 +148,9 @@ def _train_one(
 
     started = time.perf_counter()
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
-    served = evaluate(scored, "served", LABEL, models.tiers, models.evaluation)
-    raw = evaluate(scored, "raw", LABEL, models.tiers, models.evaluation)
-    baseline = evaluate(scored, "lr", LABEL, models.tiers, models.evaluation)
+    served = evaluate(scored, "served", LABEL, target.tiers, models.evaluation)
+    raw = evaluate(scored, "raw", LABEL, target.tiers, models.evaluation)
+    baseline = evaluate(scored, "lr", LABEL, target.tiers, models.evaluation)
     importances = sorted(
         zip(fitted.feature_names, (float(v) for v in fitted.gbt.featureImportances.toArray()), strict=True),
         key=lambda item: -item[1],
@@ -238,7 +238,7 @@ def _log_run(
         "calibration_snapshots": ",".join(d.isoformat() for d in snapshots.calibration),
         "validation_snapshot": snapshots.validation.isoformat(),
         "cutoff": snapshots.cutoff.isoformat(sep=" "),
-        "config_hash": config_hash(target, models.tiers, models.promotion, models.evaluation),
+        "config_hash": config_hash(target, models.promotion, models.evaluation),
         "git_commit": git_commit(Path(config.root)),
         "registered_model": model_name,
         "promotion_decision": "promoted" if decision.promote else "kept",
