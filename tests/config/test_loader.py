@@ -93,7 +93,7 @@ def test_missing_required_key(conf):
     assert (err.file, err.key_path, err.found) == (
         str(conf / "base" / "extra_table.yaml"),
         "tables.silver.extra.description",
-        "nothing (key missing)",
+        "missing key 'description'",
     )
     assert err.expected == "required key 'description': a string"
 

@@ -102,7 +102,7 @@ def test_a_section_missing_from_conf_base_fails_naming_the_key(tmp_path, section
     with pytest.raises(ConfigError) as caught:
         load_config(env="local", conf_dir=conf)
     err = caught.value
-    assert (err.key_path, err.found) == (section, "nothing (key missing)")
+    assert (err.file, err.key_path, err.found) == (str(conf / "base"), section, f"missing key {section!r}")
     assert err.expected.startswith(f"required key {section!r}: a mapping (")
 
 
@@ -120,5 +120,5 @@ def test_a_setting_missing_from_the_target_defaults_fails_naming_the_file_and_ke
         load_config(env="local", conf_dir=conf)
     err = caught.value
     # The defaults are a typed section of their own: the error points at them, not at a target.
-    assert (err.key_path, err.found) == ("models.defaults.gbt.max_depth", "nothing (key missing)")
+    assert (err.key_path, err.found) == ("models.defaults.gbt.max_depth", "missing key 'max_depth'")
     assert err.file == str(conf / "base" / "models.yaml")

@@ -59,7 +59,8 @@ def load_config(
         known = sorted(p.name for p in conf_dir.iterdir() if p.is_dir() and p.name != "base")
         raise ConfigError(str(env_dir), "<env>", f"no overlay folder for env {env!r}", f"one of {known}")
 
-    origins = Origins()
+    # A key no file sets (a section missing everywhere) is reported against the base folder.
+    origins = Origins(default=str(base_dir))
     merged: dict[str, Any] = {}
     for layer in (base_dir, env_dir):
         for path in sorted(layer.glob("*.yaml")):

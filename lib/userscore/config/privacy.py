@@ -6,9 +6,6 @@ from typing import Literal
 
 from userscore.config.typed import frozen
 
-# Delta's default for delta.deletedFileRetentionDuration; VACUUM below it needs the safety check off.
-DELTA_DEFAULT_RETENTION_HOURS = 168
-
 
 @frozen
 class ErasureConfig:
