@@ -93,7 +93,7 @@ class BTYDConfig:
     m_x_significant_digits: m_x is rounded to this many significant digits before the (x, m_x) groups of
     the Gamma-Gamma fit are formed, which bounds their number by decades of spend, not by customers.
     fit_resolution_days: t_x and T are rounded to the nearest multiple of this many days before the
-    (x, t_x, T) groups of the BG/NBD fit are formed; null (the default) = one time_unit (7 for weeks),
+    (x, t_x, T) groups of the BG/NBD fit are formed; null (as in conf/base) = one time_unit (7 for weeks),
     1 = exact days. At day resolution the groups approach one per customer at millions of customers
     (653,874 groups for 845,755 customers in the 1M benchmark); one time unit bounds them by the history
     length in units, and moves the parameters by about 1-2% (docs/benchmarks.md, docs/validation.md).
