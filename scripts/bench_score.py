@@ -29,6 +29,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +117,9 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.sql import types as T
 
+    from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
     from userscore.models.dataset import FeatureColumns
-    from userscore.models.params import CalibrationParams, GBTParams
     from userscore.models.training import FEATURES, feature_stages, gbt_classifier
 
     numeric = tuple(
@@ -134,7 +135,9 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     if client.get_experiment_by_name("bench-score") is None:
         client.create_experiment("bench-score", artifact_location=store.artifact_location)
     mlflow.set_experiment("bench-score")
-    params = GBTParams(max_iter=trees, max_depth=depth, min_instances_per_node=20, cache_node_ids=False)
+    params = replace(
+        config.models.defaults.gbt, max_iter=trees, max_depth=depth, min_instances_per_node=20, cache_node_ids=False
+    )
     for target, label in _labels().items():
         started = time.perf_counter()
         sample = features.sample(fraction=fraction, seed=3).withColumn("label", label).cache()
@@ -278,15 +281,27 @@ def main() -> int:
         return read_features(catalog, config, AS_OF)
 
     _noop(
-        fused_scores(features().sample(0.01, seed=1), champions, scoring, dictionary, at, customer_base=base)
+        fused_scores(
+            features().sample(0.01, seed=1),
+            champions,
+            scoring,
+            dictionary,
+            at,
+            tiers=config.scored_tiers(),
+            customer_base=base,
+        )
     )  # warm-up
     n_pyfunc = min(args.pyfunc_users, args.users)
 
     def fused(**options):
-        return lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, **options)
+        return lambda: fused_scores(
+            features(), champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
+        )
 
     def naive(**options):
-        return lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, **options)
+        return lambda: naive_scores(
+            features, champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
+        )
 
     everyone = (args.users, cores)
     routes = {
@@ -308,6 +323,7 @@ def main() -> int:
                 scoring,
                 dictionary,
                 at,
+                tiers=config.scored_tiers(),
                 customer_base=base,
             ),
             n_pyfunc,

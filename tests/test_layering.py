@@ -161,15 +161,7 @@ def test_every_package_has_a_layer():
     assert sorted(found - set(placed)) == [], "place these in LAYERS (and docs/architecture.md)"
 
 
-# config imports the packages it configures until issue 20's config-leaf change lands (another branch);
-# strict: once it does, this xfail fails and the mark must go.
-_CONFIG_NOT_YET_A_LEAF = pytest.mark.xfail(strict=True, reason="config imports features/models/tags (issue 20)")
-
-
-@pytest.mark.parametrize(
-    "package",
-    [pytest.param(n, marks=_CONFIG_NOT_YET_A_LEAF) if n == "config" else n for layer in LAYERS for n in layer],
-)
+@pytest.mark.parametrize("package", [n for layer in LAYERS for n in layer])
 def test_package_imports_only_lower_layers(package):
     graph = {m: deps for m, deps in import_graph().items() if _unit(m) == package}
     assert layer_violations(graph, LAYERS) == []

@@ -13,8 +13,8 @@ from tests.conftest import make_config
 from tests.features.conftest import compute
 from tests.features.reference import reference
 from tests.features.silver import D, after_d, scenario
+from userscore.config.columns import profile_columns
 from userscore.features import feature_columns, rfm_core
-from userscore.features.profile import profile_columns
 
 FAMILIES = {
     "profile": lambda cols: cols[: cols.index("recency_days")],

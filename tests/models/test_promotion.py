@@ -5,7 +5,7 @@ from __future__ import annotations
 from userscore.config.models import PromotionConfig
 from userscore.models.promotion import Decision, decide
 
-POLICY = PromotionConfig(min_auc=0.6, max_ece=0.02, auc_tolerance=0.005)
+POLICY = PromotionConfig(alias="champion", min_auc=0.6, max_ece=0.02, auc_tolerance=0.005)
 
 
 def test_first_model_is_judged_on_the_absolute_limits_only():

@@ -18,9 +18,9 @@ from pyspark.ml.classification import GBTClassifier
 from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 
+from userscore.config.params import CalibrationParams
 from userscore.config.scoring import ReasonsConfig
 from userscore.models.calibration import fit_calibrator
-from userscore.models.params import CalibrationParams
 from userscore.scoring.compiled import (
     Calibration,
     CompiledModel,

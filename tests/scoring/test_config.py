@@ -90,7 +90,7 @@ def test_segment_priorities_are_unique_within_a_family(tmp_path):
         ({"scoring": {"targets": {"ltv_365d": {"prefix": "ltv"}}}}, "scoring.targets.ltv_365d", "undefined target"),
         (
             {
-                "scoring": {
+                "models": {
                     "targets": {
                         "churn_60d": {
                             "tiers": [{"name": "high", "min": 0.3}, {"name": "low", "min": 0.5}, {"name": "x"}]
@@ -98,7 +98,7 @@ def test_segment_priorities_are_unique_within_a_family(tmp_path):
                     }
                 }
             },
-            "scoring.targets.churn_60d.tiers",
+            "models.targets.churn_60d.tiers",
             "strictly decreasing",
         ),
         ({"scoring": {"grades": [{"name": "A", "min": 50}, {"name": "B", "min": 10}]}}, "scoring.grades", "last band"),

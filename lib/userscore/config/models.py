@@ -1,5 +1,6 @@
-"""Config section ``models``: targets as data (population, label rule, features, sampling, estimators),
-the MLflow tracking store, the evaluation settings and the champion promotion gate."""
+"""Config section ``models``: targets as data (population, label rule, risk tiers, features, sampling,
+estimators; training settings merged over ``models.defaults``), the MLflow tracking store, the evaluation
+settings and the champion promotion gate."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import field, fields
 from typing import Annotated, Literal
 
+from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
+from userscore.config.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
 from userscore.keys import KEY_COLUMNS
-from userscore.models.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 
 PopulationKind = Literal["all", "active_within", "below_vip"]
 LabelKind = Literal["any_order_within", "no_activity_within", "level_rise_or_spend_crosses"]
@@ -57,7 +59,7 @@ class PopulationRule:
     below_vip: below the top level of ``levels`` and cumulative spend below ``spend_threshold``.
     """
 
-    kind: PopulationKind = "all"
+    kind: PopulationKind
     include_refunded: bool | None = None
     lookback_days: Days | None = None
     event_types: tuple[str, ...] | None = None
@@ -105,21 +107,30 @@ class TargetConfig:
     horizon_days: Days
     label: LabelRule
     description: str = ""
-    population: PopulationRule = PopulationRule()
-    features: FeatureSelection = FeatureSelection()
-    sample: SampleParams = SampleParams()
-    split: SplitParams = SplitParams()
-    gbt: GBTParams = GBTParams()
-    lr: LRParams = LRParams()
-    calibration: CalibrationParams = CalibrationParams()
+    population: PopulationRule
+    tiers: tuple[Band, ...]
+    features: FeatureSelection
+    sample: SampleParams
+    split: SplitParams
+    gbt: GBTParams
+    lr: LRParams
+    calibration: CalibrationParams
+
+    def __post_init__(self):
+        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
 
 
 @frozen
-class Tier:
-    """A risk tier: scores in [min, next tier's min) (the last tier runs to 1)."""
+class TargetDefaults:
+    """``models.defaults``: the training settings of every target. The loader merges each target's own
+    keys over these (key by key), so a target states only what differs, e.g. ``gbt: {max_depth: 6}``."""
 
-    name: str
-    min: Share
+    features: FeatureSelection
+    sample: SampleParams
+    split: SplitParams
+    gbt: GBTParams
+    lr: LRParams
+    calibration: CalibrationParams
 
 
 @frozen
@@ -133,11 +144,11 @@ class TrackingConfig:
     is what Databricks-managed experiments need).
     """
 
-    uri: str = "sqlite:///mlflow.db"
+    uri: str
     registry_uri: str | None = None
-    artifact_root: str | None = "mlruns"
-    experiment: str = "userscore"
-    model_prefix: str = "userscore-"
+    artifact_root: str | None
+    experiment: str
+    model_prefix: str
     dfs_tmpdir: str | None = None
 
 
@@ -147,54 +158,51 @@ class PromotionConfig:
     ``max_ece`` and its AUC is at least ``min_auc`` and at least the champion's AUC (on the same
     validation rows) minus ``auc_tolerance``."""
 
-    alias: str = "champion"
-    min_auc: Share = 0.6
-    max_ece: Share = 0.02
-    auc_tolerance: Share = 0.005
+    alias: str
+    min_auc: Share
+    max_ece: Share
+    auc_tolerance: Share
 
 
 @frozen
 class EvaluationConfig:
     """Bounded-size aggregations the metrics are computed from."""
 
-    ece_bins: Annotated[int, Range(1, 1000)] = 10
-    curve_bins: Annotated[int, Range(2, 1_000_000)] = 10_000
-    quantile_relative_error: Annotated[float, Range(0.0, 0.1, high_open=True)] = 1e-4
-    top_features: Count = 25
+    ece_bins: Annotated[int, Range(1, 1000)]
+    curve_bins: Annotated[int, Range(2, 1_000_000)]
+    quantile_relative_error: Annotated[float, Range(0.0, 0.1, high_open=True)]
+    top_features: Count
 
 
 @frozen
 class ModelInputs:
     """Tables training reads: the feature snapshots and the silver tables labels come from."""
 
-    features: str = "features.user_features"
-    orders: str = "silver.orders"
-    events: str = "silver.events"
-    level_changes: str = "silver.level_changes"
+    features: str
+    orders: str
+    events: str
+    level_changes: str
 
 
 @frozen
 class ModelsConfig:
     """Targets and everything shared by their training runs."""
 
-    inputs: ModelInputs = ModelInputs()
+    inputs: ModelInputs
     # Where GBT checkpoints its node-id cache; None: <catalog.root>/_checkpoints (set a DFS path on a cluster).
     checkpoint_dir: str | None = None
     # Partitions of the cached training vectors; None: one per task slot of the session.
     training_partitions: Count | None = None
-    tracking: TrackingConfig = TrackingConfig()
-    tiers: tuple[Tier, ...] = (Tier(name="low", min=0.0), Tier(name="mid", min=0.3), Tier(name="high", min=0.7))
-    promotion: PromotionConfig = PromotionConfig()
-    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig
+    defaults: TargetDefaults
+    promotion: PromotionConfig
+    evaluation: EvaluationConfig
     targets: Mapping[str, TargetConfig] = field(default_factory=dict)
 
     def __post_init__(self):
         bad = [name for name in self.targets if not _TARGET_NAME.match(name)]
         if bad:
             raise ValueError(f"targets: lower_snake_case target names, got {bad}")
-        mins = [t.min for t in self.tiers]
-        if not mins or mins[0] != 0.0 or any(b <= a for a, b in zip(mins, mins[1:], strict=False)) or mins[-1] >= 1:
-            raise ValueError(f"tiers: increasing minimums starting at 0.0 and below 1, got {mins}")
 
 
 def input_tables(inputs: ModelInputs) -> dict[str, str]:

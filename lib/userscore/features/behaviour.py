@@ -12,11 +12,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 
 from userscore.config.features import FeaturesConfig
-from userscore.features.measures import family_columns, with_ratios
-
-
-def columns(config: FeaturesConfig) -> list[str]:
-    return family_columns(config.behaviour, config.windows)
+from userscore.features.measures import with_ratios
 
 
 def finish(df: DataFrame, config: FeaturesConfig) -> DataFrame:

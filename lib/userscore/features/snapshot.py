@@ -26,13 +26,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.columns import feature_columns
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
 from userscore.features import behaviour, interaction, preference, profile, rfm, transaction
 from userscore.features.binning import ColumnBins, boundaries_frame
 from userscore.features.measures import (
     Timing,
     aggregate_measures,
-    family_columns,
     finish_measures,
     point_in_time,
 )
@@ -59,19 +59,6 @@ class Snapshot:
     features: DataFrame
     boundaries: DataFrame
     bins: tuple[ColumnBins, ...]
-
-
-def feature_columns(config: FeaturesConfig) -> list[str]:
-    """Every feature column of a snapshot, in output order (after user_id, as_of_date)."""
-    return [
-        *profile.profile_columns(config.profile),
-        *family_columns(config.rfm, config.windows),
-        *rfm.SCORE_COLUMNS,
-        *transaction.columns(config),
-        *behaviour.columns(config),
-        *preference.output_columns(config.preference),
-        *interaction.columns(config),
-    ]
 
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:

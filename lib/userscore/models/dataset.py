@@ -19,10 +19,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.config.models import FeatureSelection, TargetConfig
+from userscore.config.params import SampleParams, SplitParams
 from userscore.errors import InputError
 from userscore.hashing import uniform_hash
 from userscore.keys import KEY_COLUMNS, USER_ID
-from userscore.models.params import SampleParams, SplitParams
 from userscore.models.targets import KEYS, LABEL, Silver, labels
 
 SPLIT = "split"

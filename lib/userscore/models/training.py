@@ -22,10 +22,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from userscore.config.models import TargetConfig
+from userscore.config.params import GBTParams, LRParams
 from userscore.hashing import uniform_hash
 from userscore.models.calibration import fit_calibrator
 from userscore.models.dataset import CALIBRATION, TRAIN, WEIGHT, FeatureColumns, TrainingSet
-from userscore.models.params import GBTParams, LRParams
 from userscore.models.targets import KEYS, LABEL
 
 FEATURES = "features"

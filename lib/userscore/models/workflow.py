@@ -169,9 +169,9 @@ def train(
 
     started = time.perf_counter()
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
-    served = evaluate(scored, "served", LABEL, models.tiers, models.evaluation)
-    raw = evaluate(scored, "raw", LABEL, models.tiers, models.evaluation)
-    baseline = evaluate(scored, "lr", LABEL, models.tiers, models.evaluation)
+    served = evaluate(scored, "served", LABEL, target.tiers, models.evaluation)
+    raw = evaluate(scored, "raw", LABEL, target.tiers, models.evaluation)
+    baseline = evaluate(scored, "lr", LABEL, target.tiers, models.evaluation)
     importances = sorted(
         zip(fitted.feature_names, (float(v) for v in fitted.gbt.featureImportances.toArray()), strict=True),
         key=lambda item: -item[1],
@@ -199,7 +199,7 @@ def train(
         champion_version=champion.version if champion else None,
         champion_auc=champion_auc,
         champion_note=champion_note,
-        config_hash=config_hash(target, models.tiers, models.promotion, models.evaluation),
+        config_hash=config_hash(target, models.promotion, models.evaluation),
         git_commit=git_commit(Path(config.root)),
     )
     started = time.perf_counter()

@@ -159,7 +159,7 @@ def target_accuracy(
             if version in scores.columns
             else F.lit("").alias(VERSION),
         )
-        tiers = [b.name for b in output.tiers]
+        tiers = [b.name for b in spec.tiers]
         found = realised_accuracy(scored, spec, silver, matured, tiers, config.monitor.accuracy.quantile_relative_error)
         for r in found:
             info = models.get(target)
