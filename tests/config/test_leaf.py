@@ -28,7 +28,9 @@ def _imports(path: Path) -> list[str]:
 def _allowed(module: str) -> bool:
     top = module.split(".")[0]
     if top == "userscore":
-        return module in ("userscore.errors", "userscore.keys", "userscore.config") or module.startswith("userscore.config.")
+        return module in ("userscore.errors", "userscore.keys", "userscore.config") or module.startswith(
+            "userscore.config."
+        )
     return top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY or top == "__future__"
 
 
