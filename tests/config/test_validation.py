@@ -16,7 +16,6 @@ from tests.conftest import REPO
 from userscore.cli import main
 from userscore.config import load_config
 from userscore.config.btyd import BTYDConfig
-from userscore.config.features import FeaturesConfig
 from userscore.config.generate import GenerateConfig
 from userscore.config.ingest import IngestConfig
 from userscore.config.models import ModelsConfig
@@ -365,7 +364,6 @@ def _plain(value):
     [
         GenerateConfig(),
         IngestConfig(),
-        FeaturesConfig(),
         ModelsConfig(),
         ScoringConfig(),
         SegmentsConfig(),

@@ -45,7 +45,7 @@ class Config:
     observability: ObservabilityConfig = ObservabilityConfig()
     generate: GenerateConfig = GenerateConfig()
     ingest: IngestConfig = IngestConfig()
-    features: FeaturesConfig = FeaturesConfig()
+    features: FeaturesConfig
     models: ModelsConfig = ModelsConfig()
     scoring: ScoringConfig = ScoringConfig()
     tags: TagsConfig = TagsConfig()

@@ -25,7 +25,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import FamilyConfig, FeaturesConfig, FilterValue, MeasureSpec
+from userscore.config.features import FeaturesConfig, FilterValue, MeasureSpec
 
 USER = "user_id"
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
@@ -269,22 +269,3 @@ def _finals(name: str, spec: MeasureSpec, timing: Timing, tenure: Column, trende
         gap = span / (_SECONDS_PER_DAY * 1e6) / (n - 1)
         return [F.when(n >= 2, gap).otherwise(F.lit(0.0)).alias(name)]
     raise ValueError(f"unknown agg {spec.agg!r}")
-
-
-# -- family-level helpers --------------------------------------------------------------------------
-def with_ratios(df: DataFrame, ratios: Mapping[str, tuple[str, ...]]) -> DataFrame:
-    """Add each ratio numerator / denominator, 0 when the denominator is 0."""
-    return df.withColumns(
-        {
-            name: F.when(F.col(den) != 0, F.col(num).cast("double") / F.col(den)).otherwise(F.lit(0.0))
-            for name, (num, den) in ratios.items()
-        }
-    )
-
-
-def family_columns(family: FamilyConfig, windows: Iterable[int]) -> list[str]:
-    """A family's output columns in order: measures (per window), trends, ratios."""
-    windows = tuple(windows)
-    columns = [c for name, spec in family.measures.items() for c in output_columns(name, spec, windows)]
-    columns += [trend_column(name) for name in family.trends]
-    return columns + list(family.ratios)

@@ -7,8 +7,8 @@ no category/channel do not count for preferences):
   user's spend + visits_weight * its share of the user's visits;
 - ``category_1..k`` / ``category_<i>_affinity``: the top-k categories by affinity among those the user
   ordered or visited (ties by name); ``top_category`` = category_1, with ``top_category_spend_share``
-  and ``top_category_visit_share``; ``category_count`` (transaction family): categories with at least
-  one kept order;
+  and ``top_category_visit_share``; ``category_count`` (placed after a generic family's columns by
+  ``preference.placement``): categories with at least one kept order;
 - ``promotion_sensitivity`` = discounts / (amount paid + discounts) over kept orders;
 - ``preferred_channel``: the channel with most kept orders (ties by name) and its share of those orders;
 - ``preference_score``: the weighted mean of the configured shares.
@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from userscore.config.features import PREFERENCE_SIGNALS, MeasureSpec, PreferenceConfig
 
 NONE = "none"
+CATEGORY_COUNT = "category_count"
 _DISCOUNT, _PAID = "_pref_discount", "_pref_paid"
 _RANKED = "_pref_ranked"
 
@@ -133,7 +134,7 @@ def finish_preference(df: DataFrame, preference: PreferenceConfig) -> DataFrame:
     channel, channel_share = _preferred_channel(preference)
     ordered = [F.when(F.col(_column("orders", i)) > 0, 1).otherwise(0) for i in range(len(preference.categories))]
     columns: dict[str, Column] = {
-        "category_count": _total(ordered).cast("long"),
+        CATEGORY_COUNT: _total(ordered).cast("long"),
         "top_category": F.coalesce(top["category"], none),
         "top_category_spend_share": _share(F.coalesce(top["spend"], F.lit(0.0)), spend_total),
         "top_category_visit_share": _share(F.coalesce(top["visits"], F.lit(0.0)), visit_total),
