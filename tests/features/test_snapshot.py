@@ -12,8 +12,8 @@ from pyspark.testing import assertDataFrameEqual
 from tests.features.conftest import compute, spec_config
 from tests.features.reference import reference
 from tests.features.silver import D, after_d, scenario
+from userscore.config.features import profile_columns
 from userscore.features import feature_columns, rfm_core
-from userscore.features.profile import profile_columns
 
 FAMILIES = {
     "profile": lambda cols: cols[: cols.index("recency_days")],

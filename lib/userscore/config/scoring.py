@@ -14,6 +14,7 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Annotated, Literal
 
+from userscore.config.features import feature_columns
 from userscore.config.typed import KeyPath, NonNegative, Range, Share, frozen
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -194,9 +195,7 @@ class ScoringConfig:
 
 
 def known_feature_columns(features) -> list[str]:
-    """The feature snapshot's columns (imported lazily: the features package imports Spark)."""
-    from userscore.features import feature_columns
-
+    """The feature snapshot's columns."""
     return [*KEY_COLUMNS, *feature_columns(features)]
 
 

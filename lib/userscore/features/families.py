@@ -2,27 +2,19 @@
 
 One builder serves every such family: its measures join the ONE aggregation per source of
 :mod:`.snapshot` (compiled by :mod:`.measures`), its trends are finished with them, and this module adds
-its ratios and names its columns. A new family over orders or events is therefore a YAML entry only.
-RFM (scores, segments), preference and profile compute more than measures and have their own modules.
+its ratios (column names are config: ``userscore.config.features.family_columns``). A new family over
+orders or events is therefore a YAML entry only. RFM (scores, segments), preference and profile compute
+more than measures and have their own modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.features import FamilyConfig
-from userscore.features.measures import output_columns, trend_column
-
-
-def family_columns(family: FamilyConfig, windows: Iterable[int]) -> list[str]:
-    """A family's output columns in order: measures (per window), trends, ratios."""
-    windows = tuple(windows)
-    columns = [c for name, spec in family.measures.items() for c in output_columns(name, spec, windows)]
-    columns += [trend_column(name) for name in family.trends]
-    return columns + list(family.ratios)
 
 
 def with_ratios(df: DataFrame, ratios: Mapping[str, tuple[str, ...]]) -> DataFrame:

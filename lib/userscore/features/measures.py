@@ -25,7 +25,7 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import FeaturesConfig, FilterValue, MeasureSpec
+from userscore.config.features import FeaturesConfig, FilterValue, MeasureSpec, measure_columns, trend_column
 
 USER = "user_id"
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
@@ -74,10 +74,6 @@ def with_age(df: DataFrame, time_column: str, timing: Timing, measures: Mapping[
         seconds = F.unix_micros(timing.as_of_ts) - F.unix_micros(F.col(time_column))
         df = df.withColumn(_AGE_DAYS, seconds / (_SECONDS_PER_DAY * 1e6))
     return df
-
-
-def output_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
-    return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
 
 
 def measure_aggregates(
@@ -129,14 +125,10 @@ def finish_measures(
         c
         for name, spec in measures.items()
         if spec.agg in ("count", "sum")
-        for c in output_columns(name, spec, timing.windows)
+        for c in measure_columns(name, spec, timing.windows)
     }
     kept = [c for c in df.columns if c not in replaced and not _is_internal_of(c, measures)]
     return df.select(*kept, *outputs)
-
-
-def trend_column(name: str) -> str:
-    return f"{name}_trend"
 
 
 # -- per-kind aggregation and finish ---------------------------------------------------------------
@@ -248,7 +240,7 @@ def _finals(name: str, spec: MeasureSpec, timing: Timing, tenure: Column, trende
         return out
     if spec.agg in ("count", "sum"):
         zero = F.lit(0) if spec.agg == "count" and not spec.decay else F.lit(0.0)
-        columns = output_columns(name, spec, timing.windows)
+        columns = measure_columns(name, spec, timing.windows)
         out = [F.coalesce(F.col(c), zero).alias(c) for c in columns]
         if trended:
             last = F.coalesce(F.col(internal_column(name, "last")), zero)

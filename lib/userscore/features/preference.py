@@ -24,10 +24,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import PREFERENCE_SIGNALS, MeasureSpec, PreferenceConfig
+from userscore.config.features import CATEGORY_COUNT, PREFERENCE_SIGNALS, MeasureSpec, PreferenceConfig
 
 NONE = "none"
-CATEGORY_COUNT = "category_count"
 _DISCOUNT, _PAID = "_pref_discount", "_pref_paid"
 _RANKED = "_pref_ranked"
 
@@ -56,20 +55,6 @@ def internal_measures(preference: PreferenceConfig) -> dict[str, MeasureSpec]:
             source="orders", agg="count", where={**kept, "channel": (channel,)}
         )
     return measures
-
-
-def output_columns(preference: PreferenceConfig) -> list[str]:
-    ranked = [c for i in range(1, preference.top_k + 1) for c in (f"category_{i}", f"category_{i}_affinity")]
-    return [
-        "top_category",
-        "top_category_spend_share",
-        "top_category_visit_share",
-        *ranked,
-        "promotion_sensitivity",
-        "preferred_channel",
-        "preferred_channel_share",
-        "preference_score",
-    ]
 
 
 def _share(part: Column, total: Column) -> Column:

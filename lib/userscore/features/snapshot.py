@@ -26,10 +26,10 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
+from userscore.config.features import TENURE, FeaturesConfig, MeasureSpec, SourceSpec, feature_columns
 from userscore.features import preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
-from userscore.features.families import family_columns, finish_families
+from userscore.features.families import finish_families
 from userscore.features.measures import (
     USER,
     Timing,
@@ -61,27 +61,6 @@ class Snapshot:
     features: DataFrame
     boundaries: DataFrame
     bins: tuple[ColumnBins, ...]
-
-
-def feature_columns(config: FeaturesConfig) -> list[str]:
-    """Every feature column of a snapshot, in output order (after user_id, as_of_date).
-
-    Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
-    columns where ``preference.placement`` puts them.
-    """
-    columns = [
-        *profile.profile_columns(config.profile),
-        *family_columns(config.rfm, config.windows),
-        *rfm.SCORE_COLUMNS,
-    ]
-    placement = config.preference.placement
-    for name, family in config.families.items():
-        columns += family_columns(family, config.windows)
-        if name == placement.category_count:
-            columns.append(preference.CATEGORY_COUNT)
-        if name == placement.columns:
-            columns += preference.output_columns(config.preference)
-    return columns
 
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
@@ -124,7 +103,7 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
             joined = joined.join(per_user, USER, "left")
     finished = (
         joined.withColumn(rfm.BUYER, F.coalesce(rfm.buyer_flag(config.rfm), F.lit(False)))
-        .transform(finish_measures, measures, timing, trends, profile.TENURE)
+        .transform(finish_measures, measures, timing, trends, TENURE)
         .transform(finish_families, config.measure_families())
         .transform(preference.finish_preference, pref)
     )
