@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from userscore.config.features import FamilyConfig, FeaturesConfig, MeasureSpec, PreferenceConfig, ProfileConfig
 
 TENURE = "tenure_days"
-CATEGORY_COUNT = "category_count"
 RFM_SCORE_COLUMNS = ("r_score", "f_score", "m_score", "fm_score", "rfm_score", "rfm_segment")
+CATEGORY_COUNT = "category_count"
 
 
 def measure_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
-    """A measure's output columns: one per window (``<name>_<N>d``) or just ``name``."""
+    """A measure's output columns: ``<name>_<N>d`` per window when windowed, else ``<name>``."""
     return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
 
 
@@ -37,6 +37,7 @@ def profile_columns(profile: ProfileConfig) -> list[str]:
 
 
 def preference_columns(preference: PreferenceConfig) -> list[str]:
+    """The preference family's columns except category_count (placed on its own)."""
     ranked = [c for i in range(1, preference.top_k + 1) for c in (f"category_{i}", f"category_{i}_affinity")]
     return [
         "top_category",
@@ -51,14 +52,18 @@ def preference_columns(preference: PreferenceConfig) -> list[str]:
 
 
 def feature_columns(features: FeaturesConfig) -> list[str]:
-    """Every feature column of a snapshot, in output order (after user_id, as_of_date)."""
-    return [
-        *profile_columns(features.profile),
-        *family_columns(features.rfm, features.windows),
-        *RFM_SCORE_COLUMNS,
-        *family_columns(features.transaction, features.windows),
-        CATEGORY_COUNT,
-        *family_columns(features.behaviour, features.windows),
-        *preference_columns(features.preference),
-        *family_columns(features.interaction, features.windows),
-    ]
+    """Every feature column of a snapshot, in output order (after user_id, as_of_date).
+
+    Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
+    columns where ``preference.placement`` puts them.
+    """
+    columns = [*profile_columns(features.profile), *family_columns(features.rfm, features.windows)]
+    columns += RFM_SCORE_COLUMNS
+    placement = features.preference.placement
+    for name, family in features.families.items():
+        columns += family_columns(family, features.windows)
+        if name == placement.category_count:
+            columns.append(CATEGORY_COUNT)
+        if name == placement.columns:
+            columns += preference_columns(features.preference)
+    return columns

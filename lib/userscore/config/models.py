@@ -10,6 +10,7 @@ from dataclasses import field, fields
 from typing import Annotated, Literal
 
 from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
+from userscore.config.features import Where, where_errors
 from userscore.config.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
@@ -49,6 +50,11 @@ def _check_rule(rule: object) -> None:
         raise ValueError(f"kind: {rule.kind!r} does not use {unused} (uses {sorted(required | optional)})")
     if rule.levels is not None and (len(rule.levels) < 2 or len(set(rule.levels)) != len(rule.levels)):
         raise ValueError(f"levels: at least two distinct member levels, lowest first, got {rule.levels}")
+    if rule.where and rule.kind == "all":
+        raise ValueError("where: kind 'all' reads no orders to filter")
+    problems = where_errors(rule.where)
+    if problems:
+        raise ValueError(f"where: {problems[0]}")
 
 
 @frozen
@@ -57,6 +63,7 @@ class PopulationRule:
 
     all: every user in the feature snapshot; active_within: an order or event in [D - lookback_days, D);
     below_vip: below the top level of ``levels`` and cumulative spend below ``spend_threshold``.
+    where: the orders the rule reads, as for measures ({column: [allowed values]}; empty: every order).
     """
 
     kind: PopulationKind
@@ -65,6 +72,7 @@ class PopulationRule:
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
     spend_threshold: Positive | None = None
+    where: Where = field(default_factory=dict)
 
     def __post_init__(self):
         _check_rule(self)
@@ -76,7 +84,8 @@ class LabelRule:
 
     any_order_within: an order (refunded ones only if include_refunded); no_activity_within: no order
     and no event (label 1 = churned); level_rise_or_spend_crosses: a higher member level than at D, or
-    cumulative spend reaching ``spend_threshold``.
+    cumulative spend reaching ``spend_threshold``. where: the orders the rule reads ({column: [allowed
+    values]}, e.g. ``{category: [books]}`` for "buys a book"; empty: every order).
     """
 
     kind: LabelKind
@@ -85,6 +94,7 @@ class LabelRule:
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
     spend_threshold: Positive | None = None
+    where: Where = field(default_factory=dict)
 
     def __post_init__(self):
         _check_rule(self)
@@ -225,3 +235,13 @@ def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> I
         missing = [c for c in columns if c not in tables[table].column_names]
         if missing:
             yield at, f"table {table} without columns {missing}", f"a table declaring columns {list(columns)}"
+    orders = tables.get(models.inputs.orders)
+    for name, target in models.targets.items():
+        for rule in ("population", "label"):
+            for column in getattr(target, rule).where:
+                if orders is not None and column not in orders.column_names:
+                    yield (
+                        ("models", "targets", name, rule, "where", column),
+                        f"undefined column {column!r} of {models.inputs.orders}",
+                        f"one of {list(orders.column_names)}",
+                    )

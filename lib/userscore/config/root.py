@@ -112,6 +112,7 @@ class Config:
         features = known_feature_columns(self.features)
         btyd = self.btyd_score_columns()
         yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets), btyd)
-        scored = [*features, *self.scoring.output_columns(btyd)]
-        yield from tags_reference_errors(self.tags, scored)
-        yield from segments_reference_errors(self.segments, self.tables, [*scored, *self.tags.dictionary])
+        outputs = self.scoring.output_columns(btyd)
+        yield from tags_reference_errors(self.tags, [*features, *outputs])
+        # Segments are matched on the written score row: carried columns, scores and tags, not every feature.
+        yield from segments_reference_errors(self.segments, self.tables, [*outputs, *self.tags.dictionary])

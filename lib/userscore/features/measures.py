@@ -26,7 +26,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.columns import measure_columns, trend_column
-from userscore.config.features import FeaturesConfig, FilterValue, MeasureSpec
+from userscore.config.features import FeaturesConfig, MeasureSpec
+from userscore.filters import where_condition
 from userscore.keys import USER_ID as USER
 
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
@@ -52,12 +53,6 @@ class Timing:
     def as_of_ts(self) -> Column:
         """Midnight UTC of D (the session time zone is UTC)."""
         return F.lit(self.as_of).cast("timestamp")
-
-
-def where_condition(where: Mapping[str, tuple[FilterValue, ...]]) -> Column:
-    """Rows whose columns take one of the allowed values (true when ``where`` is empty)."""
-    conditions = [F.col(c).isin(list(values)) for c, values in where.items()]
-    return reduce(lambda a, b: a & b, conditions, F.lit(True))
 
 
 def point_in_time(df: DataFrame, time_column: str, month_column: str | None, as_of: dt.date) -> DataFrame:
@@ -262,14 +257,3 @@ def _finals(name: str, spec: MeasureSpec, timing: Timing, tenure: Column, trende
         gap = span / (_SECONDS_PER_DAY * 1e6) / (n - 1)
         return [F.when(n >= 2, gap).otherwise(F.lit(0.0)).alias(name)]
     raise ValueError(f"unknown agg {spec.agg!r}")
-
-
-# -- family-level helpers --------------------------------------------------------------------------
-def with_ratios(df: DataFrame, ratios: Mapping[str, tuple[str, ...]]) -> DataFrame:
-    """Add each ratio numerator / denominator, 0 when the denominator is 0."""
-    return df.withColumns(
-        {
-            name: F.when(F.col(den) != 0, F.col(num).cast("double") / F.col(den)).otherwise(F.lit(0.0))
-            for name, (num, den) in ratios.items()
-        }
-    )

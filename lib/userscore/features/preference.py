@@ -7,8 +7,8 @@ no category/channel do not count for preferences):
   user's spend + visits_weight * its share of the user's visits;
 - ``category_1..k`` / ``category_<i>_affinity``: the top-k categories by affinity among those the user
   ordered or visited (ties by name); ``top_category`` = category_1, with ``top_category_spend_share``
-  and ``top_category_visit_share``; ``category_count`` (transaction family): categories with at least
-  one kept order;
+  and ``top_category_visit_share``; ``category_count`` (placed after a generic family's columns by
+  ``preference.placement``): categories with at least one kept order;
 - ``promotion_sensitivity`` = discounts / (amount paid + discounts) over kept orders;
 - ``preferred_channel``: the channel with most kept orders (ties by name) and its share of those orders;
 - ``preference_score``: the weighted mean of the configured shares.
