@@ -54,7 +54,7 @@ def _snapshots(spark, generate):
 
 @pytest.fixture(scope="module")
 def monitor_config(tmp_path_factory):
-    rule = {"metric": "feature_psi", "baseline": "previous", "above": 0.2}
+    rule = {"metric": "feature_psi", "baseline": "previous", "above": 0.2, "severity": "warning"}
     overrides = {
         "generate": {"users": 400, "history_days": 120, "end_date": "2026-11-01", "bad_record_share": 0.0},
         "monitor": {"alerts": {"feature_drift_previous": rule}},
