@@ -8,9 +8,10 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from tests.base_config import target_config
 from tests.conftest import make_config
 from tests.models.conftest import CHURN, REPURCHASE, VIP, events, keys, level_changes, orders
-from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from userscore.config.models import LabelRule, PopulationRule
 from userscore.errors import ConfigError
 from userscore.models.targets import labels, required_inputs
 
@@ -167,7 +168,7 @@ def test_vip_spend_counts_refunds_as_of_each_snapshot_and_window_end(spark, empt
 
 def test_where_filters_the_orders_of_population_and_label_rules(spark, empty_silver):
     # Active in books in [D1 - 30, D1); buys a book in (D1, D1 + 14] = (2026-03-01, 2026-03-15].
-    books = TargetConfig(
+    books = target_config(
         horizon_days=14,
         population=PopulationRule(kind="active_within", lookback_days=30, where={"category": ("books",)}),
         label=LabelRule(kind="any_order_within", where={"category": ("books",)}),
@@ -188,6 +189,9 @@ def test_where_filters_the_orders_of_population_and_label_rules(spark, empty_sil
     assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
 
 
+TIERS = [{"name": "high", "min": 0.5}, {"name": "low"}]
+
+
 @pytest.mark.parametrize(
     ("rule", "key", "message"),
     [
@@ -197,7 +201,7 @@ def test_where_filters_the_orders_of_population_and_label_rules(spark, empty_sil
     ],
 )
 def test_bad_rule_filters_fail_at_load(tmp_path, rule, key, message):
-    target = {"horizon_days": 14, "label": {"kind": "any_order_within"}, "population": rule}
+    target = {"horizon_days": 14, "label": {"kind": "any_order_within"}, "population": rule, "tiers": TIERS}
     with pytest.raises(ConfigError) as caught:
         make_config(tmp_path, {"models": {"targets": {"books_14d": target}}})
     assert caught.value.key_path == f"models.targets.books_14d.{key}"
