@@ -46,9 +46,9 @@ def _fetch_module():
 
 def _overrides(cdnow_dir: Path, work: Path) -> dict[str, Any]:
     from userscore.btyd import cdnow
-    from userscore.runner import _deep_merge
+    from userscore.config import deep_merge
 
-    return _deep_merge(
+    return deep_merge(
         cdnow.config_overrides(cdnow_dir),
         {
             # 2,357 customers: few partitions everywhere (Delta's log replay defaults to 50 tasks).

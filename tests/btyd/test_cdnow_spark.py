@@ -111,12 +111,13 @@ def test_btyd_job_writes_summary_and_registers_champion(
 
     from tests.conftest import TEST_SPARK
     from userscore.cli import build_parser
-    from userscore.runner import _deep_merge, run_job
+    from userscore.config import deep_merge
+    from userscore.runner import run_job
 
     config, catalog = cdnow_silver
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    overrides = _deep_merge(
-        _deep_merge(TEST_SPARK, cdnow.config_overrides(cdnow_dir)),
+    overrides = deep_merge(
+        deep_merge(TEST_SPARK, cdnow.config_overrides(cdnow_dir)),
         {
             "catalog": {"root": config.catalog.root},
             "models": {"tracking": {"uri": uri, "artifact_root": str(tmp_path / "mlruns")}},

@@ -30,9 +30,9 @@ from pyspark.sql import DataFrame, SparkSession
 from tests.conftest import REPO, TEST_PII_KEY
 from userscore.catalog import Catalog
 from userscore.cli import build_parser
-from userscore.config import load_config
+from userscore.config import deep_merge, load_config
 from userscore.logs import get_logger
-from userscore.runner import JobContext, _deep_merge, parse_overrides
+from userscore.runner import JobContext, parse_overrides
 
 USERS, SEED = 600, 7
 # Ingest's reference time for the future-timestamp check: just after the generated history (ends 2026-11-01).
@@ -88,8 +88,8 @@ def pytest_configure(config):
 
 
 def spark_conf_override(settings: Mapping[str, str]) -> list[str]:
-    """``--set spark.conf={...}``: a flow mapping, because --set key paths split on dots."""
-    return ["--set", "spark.conf={" + ", ".join(f"{k}: '{v}'" for k, v in settings.items()) + "}"]
+    """One ``--set spark.conf."<setting>"='<value>'`` per setting (quoted: the setting's name holds dots)."""
+    return [a for k, v in settings.items() for a in ("--set", f"spark.conf.\"{k}\"='{v}'")]
 
 
 def submit_opts(settings: Mapping[str, str]) -> str:
@@ -219,7 +219,7 @@ def run_in_session(spark: SparkSession, job: str, argv: Sequence[str], env: str 
     module = args.handler
     overrides = parse_overrides(args.set)
     if hasattr(module, "config_overrides"):
-        overrides = _deep_merge(overrides, module.config_overrides(args))
+        overrides = deep_merge(overrides, module.config_overrides(args))
     config = load_config(env=env, conf_dir=REPO / "conf", overrides=overrides)
     ctx = JobContext(name=job, config=config, args=args, logger=get_logger(job), _catalog=Catalog(spark, config))
     return list(module.run(ctx))

@@ -106,6 +106,16 @@ def _check_nesting(data: Any, source: str) -> None:
             stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
 
 
+def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: ``layer`` over ``base``, mappings merged key by key, anything else replaced (the rule
+    the loader applies between files; it records where each value came from in ``_merge``)."""
+    out = dict(base)
+    for key, value in layer.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = deep_merge(out[key], value) if both else value
+    return out
+
+
 def _plain(value: Any) -> Any:
     """Turn nested mappings (possibly read-only) into plain dicts so they can be merged."""
     if isinstance(value, Mapping):
