@@ -123,7 +123,7 @@ def test_invalid_yaml_and_unknown_env(conf):
     err = _error(conf)
     assert (err.file, err.key_path) == (str(path), "<file>")
     assert err.found.startswith("invalid YAML")
-    with pytest.raises(ConfigError, match=r"no overlay folder for env 'staging'; expected one of \['cluster', 'databricks', 'databricks_dev', 'local'\]"):
+    with pytest.raises(ConfigError, match=r"no overlay folder for env 'staging'; expected one of \['cdnow', 'cluster', 'databricks', 'databricks_dev', 'local'\]"):
         load_config(env="staging", conf_dir=REPO / "conf")
 
 

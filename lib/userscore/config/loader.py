@@ -1,6 +1,7 @@
 """Load layered YAML config: conf/base/*.yaml, then conf/<env>/*.yaml, then explicit overrides.
 
-Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one.
+Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one,
+and null over a mapping removes it (an overlay drops a target: ``models.targets.vip_promotion_90d: null``).
 The merged tree is parsed into the frozen ``Config`` and its references are checked, all before a
 job touches data.
 """
@@ -126,6 +127,10 @@ def _plain(value: Any) -> Any:
 def _merge(into: dict[str, Any], layer: Mapping[str, Any], path: KeyPath, source: str, origins: Origins):
     for key, value in layer.items():
         key_path = (*path, str(key))
+        if value is None and isinstance(into.get(key), dict):
+            # null over a mapping entry removes it: how an overlay drops a target, source or rule.
+            del into[key]
+            continue
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
             # The mapping now holds this layer's keys: a check over several of them (min <= max, weights
             # with a positive sum) points at this layer's file.

@@ -34,6 +34,15 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }
 FEATURE_KEYS = ("user_id", "as_of_date")
+# rule kind -> the silver inputs (keys of INPUT_COLUMNS / models.inputs) its population or label reads.
+RULE_INPUTS: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "active_within": ("orders", "events"),
+    "below_vip": ("orders", "level_changes"),
+    "any_order_within": ("orders",),
+    "no_activity_within": ("orders", "events"),
+    "level_rise_or_spend_crosses": ("orders", "level_changes"),
+}
 
 
 def _check_rule(rule: object) -> None:
@@ -112,6 +121,10 @@ class TargetConfig:
     gbt: GBTParams = GBTParams()
     lr: LRParams = LRParams()
     calibration: CalibrationParams = CalibrationParams()
+
+    def inputs(self) -> list[str]:
+        """The silver inputs this target's population and label rules read."""
+        return sorted(set(RULE_INPUTS[self.population.kind]) | set(RULE_INPUTS[self.label.kind]))
 
 
 @frozen
