@@ -28,6 +28,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from tests.conftest import REPO, TEST_PII_KEY
+from userscore import pipeline
 from userscore.catalog import Catalog
 from userscore.cli import build_parser
 from userscore.config import deep_merge, load_config
@@ -40,7 +41,7 @@ NOW = "2026-11-02T00:00:00"
 # Two snapshots 92 days apart, both with their 30-day repurchase labels inside the data (which ends
 # 2026-11-01): the older one trains, the newer one validates and is scored.
 SNAPSHOTS = ("2026-05-15", "2026-08-15")
-FEATURES_ARGS = ["--from", SNAPSHOTS[0], "--to", SNAPSHOTS[1], "--every", "92d"]
+FEATURES_ARGS = pipeline.snapshot_range(SNAPSHOTS[0], SNAPSHOTS[1], "92d")
 SCORE_DATE, SCORED_AT = SNAPSHOTS[1], "2026-08-15T06:00:00"
 # One model keeps training short: repurchase is trained and scored; churn, required by default, is made
 # optional (its columns are null), as vip and BTYD already are.
@@ -52,16 +53,20 @@ SMALL_MODEL = [
     "--set", f"models.targets.{TARGET}.gbt={{max_iter: 5, max_depth: 3, min_instances_per_node: 5}}",
 ]  # fmt: skip
 CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
-# Every scheduled job (databricks.yml's daily and monthly jobs): BTYD is fitted at the scored date, so the
-# score job applies its champion when the gate promotes it (null columns when not, in both modes alike);
-# the monitor reads the scores and builds the champion's training reference.
+# Every deployed stage of userscore.pipeline (databricks.yml's daily and monthly jobs), in its order, with
+# this run's options after the declared arguments: BTYD is fitted at the scored date, so the score job
+# applies its champion when the gate promotes it (null columns when not, in both modes alike); the monitor
+# reads the scores and builds the champion's training reference.
+RUN_OPTIONS = {
+    "ingest": ["--now", NOW],
+    "train": SMALL_MODEL,
+    "score": ["--scored-at", SCORED_AT, *CHURN_OPTIONAL],
+}
 PIPELINE: list[tuple[str, list[str]]] = [
-    ("ingest", ["--now", NOW]),
-    ("features", FEATURES_ARGS),
-    ("train", ["--target", TARGET, *SMALL_MODEL]),
-    ("btyd", ["--as-of", SCORE_DATE]),
-    ("score", ["--as-of", SCORE_DATE, "--scored-at", SCORED_AT, *CHURN_OPTIONAL]),
-    ("monitor", ["--as-of", SCORE_DATE]),
+    (job, [*argv, *RUN_OPTIONS.get(job, [])])
+    for job, argv in pipeline.commands(
+        {"snapshots": FEATURES_ARGS, "targets": pipeline.some_targets(TARGET), "as_of": SCORE_DATE}
+    )
 ]
 # Runtime SQL settings that decide partitioning, equal to the test session's (tests/conftest.py): the
 # cluster jobs get them through config (userscore.session applies spark.sql.* in submit mode).
