@@ -94,7 +94,9 @@ def run(ctx: JobContext) -> Sequence[str]:
     if missing:
         raise InputError(f"silver inputs missing: {', '.join(missing)}; run ingest first")
     # An absent source's rows are none, whatever its table holds: an empty frame of its declared schema.
-    empty = {t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in absent}
+    empty = {
+        t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in names.values() if t in absent
+    }
     sources = Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()})
     skipped = skipped_message(config, absent)
     if skipped:
