@@ -9,9 +9,9 @@ index + one-hot, assemble, GBT with --trees trees of depth --depth, isotonic cal
 
 - fused:  :func:`userscore.scoring.fuse.fused_scores` (one scan, one Python pass for every compiled
   model and its reasons, tags, tiers); also with the Spark pipelines (``compiled=False``);
-- naive:  :func:`userscore.scoring.baselines.naive_scores` (a scan, a Spark pipeline and a join per
+- naive:  :func:`score_baselines.naive_scores` (a scan, a Spark pipeline and a join per
   model, same outputs); also with the compiled models (``compiled=True``);
-- pyfunc: :func:`userscore.scoring.baselines.pyfunc_scores` (each model via mlflow.pyfunc.spark_udf;
+- pyfunc: :func:`score_baselines.pyfunc_scores` (each model via mlflow.pyfunc.spark_udf;
   no reasons: pyfunc returns only the probability), on --pyfunc-users users (default: all);
 - job:    the whole ``score_snapshot`` (fused + persisted + three Delta writes + summary).
 
@@ -29,6 +29,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +117,9 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.sql import types as T
 
+    from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
     from userscore.models.dataset import FeatureColumns
-    from userscore.models.params import CalibrationParams, GBTParams
     from userscore.models.training import FEATURES, feature_stages, gbt_classifier
 
     numeric = tuple(
@@ -134,7 +135,9 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     if client.get_experiment_by_name("bench-score") is None:
         client.create_experiment("bench-score", artifact_location=store.artifact_location)
     mlflow.set_experiment("bench-score")
-    params = GBTParams(max_iter=trees, max_depth=depth, min_instances_per_node=20, cache_node_ids=False)
+    params = replace(
+        config.models.defaults.gbt, max_iter=trees, max_depth=depth, min_instances_per_node=20, cache_node_ids=False
+    )
     for target, label in _labels().items():
         started = time.perf_counter()
         sample = features.sample(fraction=fraction, seed=3).withColumn("label", label).cache()
@@ -194,13 +197,13 @@ producing the scores rows:
   nodes of the features table in the physical plan (1; the naive plan: 4) and its Python evaluations
   (1; naive: 3), and checks that both give the same rows. The job persists the scores once
   (MEMORY_AND_DISK) because three tables are written from them; the models run once.
-- **naive** (`userscore.scoring.baselines.naive_scores`): each model in its own pass over a fresh read
+- **naive** (`scripts/score_baselines.py` `naive_scores`): each model in its own pass over a fresh read
   of the features through its Spark pipeline (MLlib's transform of the served artifact, then its
   assembled vector to Python for the reasons), its outputs joined back by user_id; same outputs.
 - **fused, Spark pipelines** and **naive, compiled** split the gain: one pass with the Spark pipelines
   applied in turn (the fused design before the models were compiled), and separate passes with the
   compiled models.
-- **pyfunc** (`userscore.scoring.baselines.pyfunc_scores`): each model through
+- **pyfunc** (`scripts/score_baselines.py` `pyfunc_scores`): each model through
   `mlflow.pyfunc.spark_udf` (rows shipped to Python workers, which run the Spark model through MLflow's
   pyfunc wrapper); probabilities only (no reasons).
 
@@ -214,11 +217,11 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "lib"))
     from pyspark.sql import functions as F
 
+    from score_baselines import naive_scores, pyfunc_scores  # beside this script: sys.path[0] is scripts/
     from userscore.catalog import Catalog
     from userscore.config import load_config
     from userscore.features import feature_columns
     from userscore.models.tracking import resolve
-    from userscore.scoring.baselines import naive_scores, pyfunc_scores
     from userscore.scoring.customer_base import load_customer_base
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions, logical_scored_at
@@ -278,15 +281,27 @@ def main() -> int:
         return read_features(catalog, config, AS_OF)
 
     _noop(
-        fused_scores(features().sample(0.01, seed=1), champions, scoring, dictionary, at, customer_base=base)
+        fused_scores(
+            features().sample(0.01, seed=1),
+            champions,
+            scoring,
+            dictionary,
+            at,
+            tiers=config.scored_tiers(),
+            customer_base=base,
+        )
     )  # warm-up
     n_pyfunc = min(args.pyfunc_users, args.users)
 
     def fused(**options):
-        return lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, **options)
+        return lambda: fused_scores(
+            features(), champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
+        )
 
     def naive(**options):
-        return lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, **options)
+        return lambda: naive_scores(
+            features, champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
+        )
 
     everyone = (args.users, cores)
     routes = {
@@ -308,6 +323,7 @@ def main() -> int:
                 scoring,
                 dictionary,
                 at,
+                tiers=config.scored_tiers(),
                 customer_base=base,
             ),
             n_pyfunc,

@@ -39,8 +39,9 @@ from sklearn.metrics import roc_auc_score
 
 from userscore.catalog import Catalog
 from userscore.config import load_config
+from userscore.hashing import uniform_hash
 from userscore.models.calibration import positive_probability
-from userscore.models.dataset import TRAIN, VALIDATION, latest_event_time, snapshot_dates, training_set, uniform_hash
+from userscore.models.dataset import TRAIN, VALIDATION, latest_event_time, snapshot_dates, training_set
 from userscore.models.evaluation import area_under
 from userscore.models.targets import KEYS, LABEL, required_inputs
 from userscore.models.training import (
@@ -106,7 +107,7 @@ def bench_target(spark, config, name: str, sizes: list[int], cutoff: dt.date | N
     results = []
     for size in sizes:
         fraction = min(1.0, size / available)
-        subset = train_all.where(uniform_hash(KEYS, "bench") < fraction)
+        subset = train_all.where(uniform_hash("bench", *KEYS) < fraction)
         assembled = prep.transform(subset).select(FEATURES, F.col(LABEL).cast("double").alias(LABEL), "weight")
         assembled = with_partitions(assembled, models.training_partitions or task_slots(spark))
         assembled = assembled.persist(StorageLevel.MEMORY_AND_DISK)

@@ -30,15 +30,15 @@ TEST_SPARK = {
 }
 
 
-def make_config(tmp_path: Path, overrides: dict | None = None) -> Config:
-    """The local config with a private warehouse and raw folder under ``tmp_path``."""
+def make_config(tmp_path: Path, overrides: dict | None = None, conf_dir: Path = REPO / "conf") -> Config:
+    """The local config (of ``conf_dir``) with a private warehouse and raw folder under ``tmp_path``."""
     base = {
         "catalog": {"root": str(tmp_path / "warehouse")},
         "generate": {"raw_dir": str(tmp_path / "raw")},
         "ingest": {"raw_dir": str(tmp_path / "raw")},
     }
     return load_config(
-        env="local", conf_dir=REPO / "conf", overrides=deep_merge(deep_merge(TEST_SPARK, base), overrides or {})
+        env="local", conf_dir=conf_dir, overrides=deep_merge(deep_merge(TEST_SPARK, base), overrides or {})
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from delta.tables import DeltaTable
@@ -376,8 +375,3 @@ class Catalog:
         done.append(f"VACUUM RETAIN {int(retention_hours)} HOURS")
         self.logger.info("purged %s: %s", name, ", ".join(done))
         return ", ".join(done)
-
-
-def is_under(path: str | Path, root: str | Path) -> bool:
-    """True when ``path`` lies inside ``root`` (used by tests and guards on local warehouses)."""
-    return Path(path).resolve().is_relative_to(Path(root).resolve())

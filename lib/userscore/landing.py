@@ -99,13 +99,6 @@ def write_manifest(raw_dir: Path, batch_id: str, manifest: dict) -> Path:
     return path
 
 
-def read_manifest(raw_dir: Path, batch_id: str) -> dict:
-    path = manifest_path(raw_dir, batch_id)
-    if not path.is_file():
-        raise InputError(f"no manifest for batch {batch_id!r} at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _data_files(path: Path) -> list[Path]:
     """The files Spark reads in a batch folder: names starting with ``_`` or ``.`` are hidden to it."""
     return sorted(

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from tests.base_config import base_config, replaced
 from userscore.btyd import (
     BGNBDParams,
     GammaGammaParams,
@@ -24,7 +25,7 @@ from userscore.btyd.model import BTYDModel, ScoreSettings, fit_btyd
 from userscore.btyd.scoring import add_btyd_scores, with_btyd_scores
 from userscore.btyd.summary import SufficientStats
 from userscore.btyd.tracking import load_model, log_and_register
-from userscore.config.btyd import BTYDConfig, BTYDGate
+from userscore.config.btyd import BTYDGate
 from userscore.models.tracking import Store
 
 # Fader, Hardie & Lee (2005) CDNOW estimates, in weeks.
@@ -159,7 +160,12 @@ def test_register_champion_and_gate(tmp_path: Path, fitted) -> None:
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     store = Store(uri, (tmp_path / "mlruns").as_uri(), "btyd-test", None)
-    btyd = BTYDConfig(model_name="userscore-btyd")
+    btyd = replaced(
+        base_config().btyd,
+        model_name="userscore-btyd",
+        time_unit="weeks",
+        gate=BTYDGate(max_repeat_error=0.05, max_spend_error=0.10),
+    )
     assert fitted.diagnostics.repeat_error < 0.05 and fitted.diagnostics.spend_error < 0.10
 
     first = log_and_register(fitted, btyd, store, "champion", tmp_path)
@@ -174,11 +180,11 @@ def test_register_champion_and_gate(tmp_path: Path, fitted) -> None:
     assert run.data.params["btyd.time_unit"] == "weeks" and run.data.tags["time_unit"] == "days"
 
     # A stricter gate than the fit can meet: registered, but the champion stays version 1.
-    strict = BTYDConfig(model_name="userscore-btyd", gate=BTYDGate(max_repeat_error=1e-12, max_spend_error=1e-12))
+    strict = replaced(btyd, gate=BTYDGate(max_repeat_error=1e-12, max_spend_error=1e-12))
     second = log_and_register(fitted, strict, store, "champion", tmp_path)
     assert (second.version, second.decision.promote, second.previous_champion) == ("2", False, "1")
     assert str(client.get_model_version_by_alias("userscore-btyd", "champion").version) == "1"
-    assert client.get_model_version("userscore-btyd", "2").tags["promotion_decision"] == "kept"
+    assert client.get_model_version("userscore-btyd", "2").tags["gate_verdict"] == "failed"
 
     # The champion loads back as the same parameters, and its pyfunc predicts the numpy scores.
     model, settings, version = load_model(store, "userscore-btyd", "champion")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from tests.base_config import base_config
 from userscore.btyd import fit_bgnbd, fit_gamma_gamma
 from userscore.btyd.model import fit_btyd
 from userscore.btyd.summary import (
@@ -23,7 +24,6 @@ from userscore.btyd.summary import (
     spend_groups,
 )
 from userscore.btyd.workflow import btyd_snapshot
-from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
 
 ORDERS = (
@@ -303,7 +303,7 @@ def test_snapshot_fit_failure_is_a_clear_input_error(spark) -> None:
     # Nobody bought twice: BG/NBD has no optimum (the likelihood rises as r -> 0); the job stops with exit 2.
     orders = _orders(spark, [("u1", "2026-01-01 10:00:00", 10.0, False), ("u2", "2026-02-01 10:00:00", 5.0, False)])
     expected = "BTYD fit at 2026-03-01 failed: BG/NBD fit needs repeat purchases: none of the 2 customers has x > 0"
-    with pytest.raises(InputError, match=re.escape(expected)), btyd_snapshot(orders, D, BTYDConfig()):
+    with pytest.raises(InputError, match=re.escape(expected)), btyd_snapshot(orders, D, base_config().btyd):
         pass
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 
 from userscore.config import load_config
 from userscore.errors import ConfigError
@@ -17,8 +18,9 @@ def _overlay(conf: Path, text: str) -> Path:
     return path
 
 
-def test_earliest_date_defaults_to_2000_and_an_overlay_sets_it(conf):
-    assert load_config(env="local", conf_dir=conf).ingest.earliest_date == dt.date(2000, 1, 1)
+def test_earliest_date_comes_from_base_and_an_overlay_sets_it(conf):
+    base = yaml.safe_load((conf / "base" / "ingest.yaml").read_text(encoding="utf-8"))["ingest"]["earliest_date"]
+    assert load_config(env="local", conf_dir=conf).ingest.earliest_date == base
     _overlay(conf, "ingest:\n  earliest_date: 2010-06-01\n")
     assert load_config(env="local", conf_dir=conf).ingest.earliest_date == dt.date(2010, 6, 1)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.conftest import REPO
 
 from userscore.cli import main
 from userscore.config import load_config
 from userscore.errors import ConfigError
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _write(path: Path, text: str) -> Path:
@@ -22,17 +26,19 @@ def test_env_overlay_wins_over_base_and_overrides_win_over_both(conf):
     _write(conf / "local" / "generate.yaml", "generate:\n  users: 500\n  seed: 7\n")
     config = load_config(env="local", conf_dir=conf, overrides={"generate": {"seed": 9}})
     assert (config.generate.users, config.generate.seed) == (500, 9)
-    # Untouched keys keep their base values, merged key by key.
-    assert config.generate.end_date == dt.date(2026, 11, 1)
-    assert config.spark.conf["spark.sql.session.timeZone"] == "UTC"
-    assert config.spark.conf["spark.sql.shuffle.partitions"] == "8"
+    # Untouched keys keep their base values, merged key by key (base and overlay spark.conf both count).
+    base, local = _yaml(conf / "base" / "generate.yaml"), _yaml(conf / "local" / "spark.yaml")
+    assert config.generate.end_date == base["generate"]["end_date"]
+    base_conf = _yaml(conf / "base" / "spark.yaml")["spark"]["conf"]
+    assert dict(config.spark.conf) == {**base_conf, **local["spark"]["conf"]}
     assert config.env == "local" and config.root == str(conf.parent)
 
 
 def test_env_comes_from_the_environment_variable(conf, monkeypatch):
+    _write(conf / "databricks" / "zz_test.yaml", "catalog:\n  catalog: test_catalog\n")
     monkeypatch.setenv("USERSCORE_ENV", "databricks")
     config = load_config(conf_dir=conf)
-    assert (config.env, config.catalog.mode, config.catalog.catalog) == ("databricks", "metastore", "userscore")
+    assert (config.env, config.catalog.catalog) == ("databricks", "test_catalog")
 
 
 def test_config_objects_are_frozen(conf):
@@ -60,7 +66,12 @@ def test_unknown_key_names_file_key_and_known_keys(conf):
 def test_wrong_type_names_what_was_found_and_expected(conf):
     path = _write(conf / "local" / "generate.yaml", "generate:\n  users: lots\n")
     err = _error(conf)
-    assert (err.file, err.key_path, err.found, err.expected) == (str(path), "generate.users", "'lots' (str)", "an integer")
+    assert (err.file, err.key_path, err.found, err.expected) == (
+        str(path),
+        "generate.users",
+        "'lots' (str)",
+        "an integer",
+    )
 
 
 def test_boolean_is_not_accepted_as_a_number(conf):
@@ -80,7 +91,9 @@ def test_missing_required_key(conf):
     _write(conf / "base" / "extra_table.yaml", "tables:\n  silver.extra:\n    columns: []\n")
     err = _error(conf)
     assert (err.file, err.key_path, err.found) == (
-        str(conf / "base" / "extra_table.yaml"), "tables.silver.extra.description", "nothing (key missing)",
+        str(conf / "base" / "extra_table.yaml"),
+        "tables.silver.extra.description",
+        "missing key 'description'",
     )
     assert err.expected == "required key 'description': a string"
 
@@ -95,24 +108,35 @@ def test_value_check_in_a_section_points_at_its_key(conf):
 def test_reference_to_an_undefined_table(conf):
     path = _write(conf / "local" / "ingest.yaml", "ingest:\n  sources:\n    orders:\n      table: silver.orderz\n")
     err = _error(conf)
-    assert (err.file, err.key_path, err.found) == (str(path), "ingest.sources.orders.table", "undefined table 'silver.orderz'")
+    assert (err.file, err.key_path, err.found) == (
+        str(path),
+        "ingest.sources.orders.table",
+        "undefined table 'silver.orderz'",
+    )
     assert "'silver.orders'" in err.expected
 
 
 def test_reference_to_an_undefined_column(conf):
-    path = _write(conf / "local" / "ingest.yaml", "ingest:\n  sources:\n    orders:\n      ranges:\n        amout: {min: 0}\n")
+    path = _write(
+        conf / "local" / "ingest.yaml", "ingest:\n  sources:\n    orders:\n      ranges:\n        amout: {min: 0}\n"
+    )
     err = _error(conf)
     assert (err.file, err.key_path, err.found) == (
-        str(path), "ingest.sources.orders.ranges.amout", "undefined column 'amout' of silver.orders",
+        str(path),
+        "ingest.sources.orders.ranges.amout",
+        "undefined column 'amout' of silver.orders",
     )
     assert "'amount'" in err.expected
 
 
 def test_partition_column_must_be_declared(conf):
-    path = _write(conf / "base" / "extra_table.yaml", (
-        "tables:\n  ops.extra:\n    description: x\n    partition_by: [day]\n"
-        "    columns:\n      - {name: id, type: string}\n"
-    ))
+    path = _write(
+        conf / "base" / "extra_table.yaml",
+        (
+            "tables:\n  ops.extra:\n    description: x\n    partition_by: [day]\n"
+            "    columns:\n      - {name: id, type: string}\n"
+        ),
+    )
     err = _error(conf)
     assert (err.file, err.key_path) == (str(path), "tables.ops.extra.partition_by")
     assert err.expected == "columns declared in 'columns', got undefined ['day']"
@@ -123,7 +147,10 @@ def test_invalid_yaml_and_unknown_env(conf):
     err = _error(conf)
     assert (err.file, err.key_path) == (str(path), "<file>")
     assert err.found.startswith("invalid YAML")
-    with pytest.raises(ConfigError, match=r"no overlay folder for env 'staging'; expected one of \['cdnow', 'cluster', 'databricks', 'databricks_dev', 'local'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no overlay folder for env 'staging'; expected one of \['cdnow', 'cluster', 'databricks', 'databricks_dev', 'local'\]",
+    ):
         load_config(env="staging", conf_dir=REPO / "conf")
 
 
@@ -133,7 +160,10 @@ def test_job_exits_2_with_the_message_before_touching_data(conf, tmp_path, capsy
     code = main(["generate", "--conf-dir", str(conf), "--set", f"generate.raw_dir={raw}"])
     out = capsys.readouterr().out
     assert code == 2
-    assert f"config error in {conf / 'local' / 'generate.yaml'} at generate.users: found 'lots' (str); expected an integer" in out
+    assert (
+        f"config error in {conf / 'local' / 'generate.yaml'} at generate.users: found 'lots' (str); expected an integer"
+        in out
+    )
     assert not raw.exists() and not (conf.parent / "warehouse").exists()
 
 

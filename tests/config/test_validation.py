@@ -6,27 +6,17 @@ error; no Spark is started.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.conftest import REPO
 
 from userscore.cli import main
 from userscore.config import load_config
-from userscore.config.btyd import BTYDConfig
-from userscore.config.features import FeaturesConfig
-from userscore.config.generate import GenerateConfig
-from userscore.config.ingest import IngestConfig
-from userscore.config.models import ModelsConfig
-from userscore.config.monitoring import MonitorConfig
-from userscore.config.scoring import ScoringConfig
-from userscore.config.segments import SegmentsConfig
-from userscore.config.typed import Origins, parse, parse_dataclass
+from userscore.config.rules import MAX_RULE_DEPTH, MAX_RULE_LENGTH, RuleError, validate_rule
+from userscore.config.typed import Origins, parse
 from userscore.errors import ConfigError
-from userscore.models.params import GBTParams, LRParams, SampleParams, SplitParams
-from userscore.tags.expressions import MAX_RULE_DEPTH, MAX_RULE_LENGTH, RuleError, validate_rule
 
 FINITE = "a finite number (not .nan or .inf)"
 DAYS = "an integer in [1, 36525]"
@@ -136,9 +126,9 @@ BAD_VALUES = {
     ),
     # Thresholds and cuts: ordered and within the scale of what they cut.
     "tier above 1": (
-        "scoring",
-        "scoring:\n  targets:\n    churn_60d:\n      tiers: [{name: high, above: 1.5}, {name: mid, min: 0.3}, {name: low}]\n",
-        "scoring.targets.churn_60d.tiers",
+        "models",
+        "models:\n  targets:\n    churn_60d:\n      tiers: [{name: high, above: 1.5}, {name: mid, min: 0.3}, {name: low}]\n",
+        "models.targets.churn_60d.tiers",
         None,
         "bounds within [0, 1], got [1.5, 0.3]",
     ),
@@ -342,45 +332,13 @@ def test_a_range_without_bounds_fails(conf):
     assert (err.found, err.expected) == ("an invalid combination", "at least one of min and max")
 
 
-def test_the_good_defaults_load_in_every_environment():
-    for env in ("local", "cluster", "databricks", "databricks_dev"):
+def test_every_environment_loads_with_its_overlay_applied():
+    envs = sorted(p.name for p in (REPO / "conf").iterdir() if p.is_dir() and p.name != "base")
+    assert "local" in envs
+    for env in envs:
+        overlay = yaml.safe_load((REPO / "conf" / env / "spark.yaml").read_text(encoding="utf-8"))
         config = load_config(env=env, conf_dir=REPO / "conf")
-        assert config.ingest.sources["orders"].ranges["amount"].max == 100_000.0
-        assert (config.features.half_life_days, config.btyd.m_x_significant_digits) == (90.0, 4)
-
-
-def _plain(value):
-    """A config object as the YAML that would produce it."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-@pytest.mark.parametrize(
-    "default",
-    [
-        GenerateConfig(),
-        IngestConfig(),
-        FeaturesConfig(),
-        ModelsConfig(),
-        ScoringConfig(),
-        SegmentsConfig(),
-        BTYDConfig(),
-        MonitorConfig(),
-        GBTParams(),
-        LRParams(),
-        SampleParams(),
-        SplitParams(),
-    ],
-    ids=lambda d: type(d).__name__,
-)
-def test_python_defaults_satisfy_their_declared_bounds(default):
-    # Defaults that YAML does not restate never pass through the parser: parse them as if written.
-    assert parse_dataclass(type(default), _plain(default), (), Origins()) == default
+        assert (config.env, config.spark.mode) == (env, overlay["spark"]["mode"])
 
 
 def test_integers_beyond_the_float_range_are_not_finite_numbers():

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from pyspark.sql import DataFrame
 
-from tests.conftest import make_config
+from tests.conftest import REPO, make_config
 from tests.features.silver import D, scenario
 from userscore.config import Config
 from userscore.features import snapshot
 
+SPEC = Path(__file__).with_name("features.yaml")
+
+
+def spec_config(tmp_path: Path, overrides: dict | None = None) -> Config:
+    """The project's config with the tests' own feature definitions (``features.yaml`` here, what
+    reference.py computes) in place of conf/base/features.yaml."""
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO / "conf", conf)
+    shutil.copyfile(SPEC, conf / "base" / "features.yaml")
+    return make_config(tmp_path, overrides, conf_dir=conf)
+
 
 @pytest.fixture(scope="module")
 def features_config(tmp_path_factory) -> Config:
-    return make_config(tmp_path_factory.mktemp("features"))
+    return spec_config(tmp_path_factory.mktemp("features"))
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return spec_config(tmp_path)
 
 
 def compute(spark, config: Config, silver, as_of=D) -> tuple[DataFrame, DataFrame]:

@@ -1,7 +1,7 @@
 """The feature definitions worked out in plain Python over the same rows (independent of the Spark code).
 
-Semantics follow conf/base/features.yaml and the documented defaults; windows are a parameter so a test
-can add one. Used as the expected side of whole-DataFrame comparisons.
+Semantics follow the tests' own feature definitions (tests/features/features.yaml, not conf/base) and
+the documented defaults; windows are a parameter so a test can add one. Used as the expected side of whole-DataFrame comparisons.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def level_as_of(user: dict, changes: list[dict], d: dt.date) -> str:
 
 
 def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3) -> list[dict]:
-    """One dict per user registered before ``d``, every feature column of the default config."""
+    """One dict per user registered before ``d``, every feature column of tests/features/features.yaml."""
     d_ts = dt.datetime(d.year, d.month, d.day)
     orders = defaultdict(list)
     for o in silver.orders:

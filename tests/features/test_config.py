@@ -1,25 +1,51 @@
-"""The features config section: defaults equal the YAML, and bad config fails at load with its key path."""
+"""The features config section: families are data, and bad config fails at load with its key path."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_config
-from userscore.config.features import FeaturesConfig
+from tests.features.conftest import spec_config
+from userscore.config.features import families_needing
 from userscore.errors import ConfigError
+from userscore.features import feature_columns
+
+LOYALTY = {
+    "measures": {
+        "wishlist_adds": {"source": "events", "agg": "count", "windowed": True, "where": {"event_type": ["favorite"]}},
+        "big_orders": {"source": "orders", "agg": "count", "where": {"is_refunded": [False]}},
+    },
+    "ratios": {"big_order_share": ["big_orders", "order_count"]},
+    "trends": ["wishlist_adds"],
+}
 
 
-def test_yaml_restates_the_defaults(features_config):
-    assert features_config.features == FeaturesConfig()
-    assert features_config.features.measure_columns()[:7] == [
-        "recency_days",
-        "frequency_30d",
-        "frequency_90d",
-        "frequency_365d",
-        "monetary_30d",
-        "monetary_90d",
-        "monetary_365d",
+def test_a_new_family_is_yaml_only_and_its_columns_follow_the_declared_families(tmp_path):
+    before = feature_columns(spec_config(tmp_path).features)
+    with_loyalty = spec_config(tmp_path / "loyalty", {"features": {"families": {"loyalty": LOYALTY}}}).features
+    assert feature_columns(with_loyalty) == [
+        *before,
+        "wishlist_adds_30d",
+        "wishlist_adds_90d",
+        "wishlist_adds_365d",
+        "big_orders",
+        "wishlist_adds_trend",
+        "big_order_share",
     ]
+    assert families_needing(with_loyalty, "events") == ["behaviour", "interaction", "loyalty", "preference"]
+    assert families_needing(with_loyalty, "orders") == ["rfm", "transaction", "interaction", "loyalty", "preference"]
+    assert families_needing(with_loyalty, "level_changes") == ["profile"]
+
+
+def test_preference_columns_go_where_placement_puts_them(tmp_path):
+    columns = feature_columns(
+        spec_config(
+            tmp_path,
+            {"features": {"preference": {"placement": {"columns": "transaction", "category_count": "behaviour"}}}},
+        ).features
+    )
+    after_transaction = columns[columns.index("coupon_order_share") + 1]
+    after_behaviour = columns[columns.index("page_views_trend") + 1]
+    assert (after_transaction, after_behaviour) == ("top_category", "category_count")
 
 
 @pytest.mark.parametrize(
@@ -28,24 +54,40 @@ def test_yaml_restates_the_defaults(features_config):
         ({"windows": [30, 30]}, "features.windows", "distinct positive"),
         ({"rfm": {"score_window": 180}}, "features.rfm", "score_window 180 must be one of windows"),
         (
-            {"behaviour": {"measures": {"logins": {"source": "events", "agg": "count", "windowd": True}}}},
-            "features.behaviour.measures.logins.windowd",
+            {
+                "families": {
+                    "behaviour": {"measures": {"logins": {"source": "events", "agg": "count", "windowd": True}}}
+                }
+            },
+            "features.families.behaviour.measures.logins.windowd",
             "unknown key",
         ),
         (
-            {"behaviour": {"measures": {"dwell": {"source": "events", "agg": "sum"}}}},
-            "features.behaviour.measures.dwell.column",
+            {"families": {"behaviour": {"measures": {"dwell": {"source": "events", "agg": "sum"}}}}},
+            "features.families.behaviour.measures.dwell.column",
             "required when agg is 'sum'",
         ),
         (
-            {"behaviour": {"measures": {"dwell": {"source": "events", "agg": "sum", "column": "dwel"}}}},
-            "features.behaviour.measures.dwell.column",
+            {"families": {"behaviour": {"measures": {"dwell": {"source": "events", "agg": "sum", "column": "dwel"}}}}},
+            "features.families.behaviour.measures.dwell.column",
             "undefined column 'dwel' of silver.events",
         ),
         (
-            {"transaction": {"ratios": {"aov": ["total_order_value", "orders"]}}},
-            "features.transaction",
+            {"families": {"transaction": {"ratios": {"aov": ["total_order_value", "orders"]}}}},
+            "features.families",
             "uses undefined measure columns ['orders']",
+        ),
+        (
+            {"families": {"loyalty": {"measures": {"logins": {"source": "events", "agg": "count"}}}}},
+            "features.families",
+            "measure 'logins' is already defined in family 'behaviour'",
+        ),
+        ({"families": {"rfm": {"measures": {}}}}, "features.families", "names other than"),
+        ({"families": {"loyalty": {"ratios": {}}}}, "features.families.loyalty.measures", "required key"),
+        (
+            {"preference": {"placement": {"columns": "loyalty"}}},
+            "features.preference",
+            "placement.columns names a family of features.families, got 'loyalty'",
         ),
         (
             {"rfm": {"segments": [{"segment": "All", "r": [1, 5], "fm": [2, 5]}]}},
@@ -62,6 +104,11 @@ def test_yaml_restates_the_defaults(features_config):
 )
 def test_bad_features_config_fails_at_load(tmp_path, overrides, key, message):
     with pytest.raises(ConfigError) as error:
-        make_config(tmp_path, {"features": overrides})
+        spec_config(tmp_path, {"features": overrides})
     assert error.value.key_path == key
     assert message in str(error.value)
+
+
+def test_families_needing_rejects_an_unknown_input(tmp_path):
+    with pytest.raises(ValueError, match="unknown feature input 'clicks'"):
+        families_needing(spec_config(tmp_path).features, "clicks")

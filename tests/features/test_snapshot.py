@@ -9,12 +9,11 @@ from pyspark.sql import Row
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
-from tests.conftest import make_config
-from tests.features.conftest import compute
+from tests.features.conftest import compute, spec_config
 from tests.features.reference import reference
 from tests.features.silver import D, after_d, scenario
+from userscore.config.columns import profile_columns
 from userscore.features import feature_columns, rfm_core
-from userscore.features.profile import profile_columns
 
 FAMILIES = {
     "profile": lambda cols: cols[: cols.index("recency_days")],
@@ -137,7 +136,7 @@ def test_a_refund_counts_only_from_the_snapshot_after_it_was_recorded(spark, fea
 
 
 def test_adding_a_window_in_config_adds_its_columns(spark, tmp_path):
-    config = make_config(tmp_path, {"features": {"windows": [7, 30, 90, 365]}})
+    config = spec_config(tmp_path, {"features": {"windows": [7, 30, 90, 365]}})
     features, _ = compute(spark, config, scenario())
     new = [c for c in features.columns if c.endswith("_7d")]
     assert new[:2] == ["frequency_7d", "monetary_7d"] and "active_days_7d" in new and "logins_7d" in new

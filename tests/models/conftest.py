@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from tests.base_config import target_config
+from userscore.config.models import LabelRule, PopulationRule
 
 ORDER_COLUMNS = (
     "user_id string, order_ts timestamp, order_month date, amount double, is_refunded boolean, refunded_at timestamp"
@@ -47,13 +48,13 @@ def keys(spark: SparkSession, users: list[str], dates: list[dt.date]) -> DataFra
     return spark.createDataFrame([(u, d) for d in dates for u in users], "user_id string, as_of_date date")
 
 
-REPURCHASE = TargetConfig(horizon_days=30, label=LabelRule(kind="any_order_within"))
-CHURN = TargetConfig(
+REPURCHASE = target_config(horizon_days=30, label=LabelRule(kind="any_order_within"))
+CHURN = target_config(
     horizon_days=60,
     population=PopulationRule(kind="active_within", lookback_days=90),
     label=LabelRule(kind="no_activity_within"),
 )
-VIP = TargetConfig(
+VIP = target_config(
     horizon_days=90,
     population=PopulationRule(kind="below_vip", levels=LEVELS, spend_threshold=1000.0),
     label=LabelRule(kind="level_rise_or_spend_crosses", levels=LEVELS, spend_threshold=1000.0),

@@ -6,8 +6,8 @@ import pytest
 from pyspark.ml import PipelineModel
 from pyspark.ml.linalg import Vectors
 
+from userscore.config.params import CalibrationParams
 from userscore.models.calibration import PlattModel, fit_calibrator
-from userscore.models.params import CalibrationParams
 
 
 def _scored(spark, pairs):

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from userscore.config import load_config
 from userscore.errors import ConfigError
 from userscore.models.tracking import config_hash, flat_params, resolve
 
+# What a new target states besides its horizon and label (training settings come from models.defaults).
+RULES = {"population": {"kind": "all"}, "tiers": [{"name": "high", "min": 0.5}, {"name": "low"}]}
+
 
 def _load(models: dict):
     return load_config(env="local", conf_dir=REPO / "conf", overrides={"models": models})
 
 
+def _base_yaml() -> dict:
+    return yaml.safe_load((REPO / "conf" / "base" / "models.yaml").read_text(encoding="utf-8"))["models"]
+
+
 def test_base_targets_load_with_their_rules():
-    targets = _load({}).models.targets
-    assert {"repurchase_30d", "churn_60d", "vip_promotion_90d"} <= set(targets)
-    churn = targets["churn_60d"]
-    assert (churn.horizon_days, churn.population.kind, churn.population.lookback_days) == (60, "active_within", 90)
-    assert targets["vip_promotion_90d"].label.levels == ("basic", "silver", "gold", "platinum")
+    targets, written = _load({}).models.targets, _base_yaml()["targets"]
+    assert list(targets) == list(written)
+    for name, target in targets.items():
+        assert (target.horizon_days, target.population.kind, target.label.kind) == (
+            written[name]["horizon_days"],
+            written[name]["population"]["kind"],
+            written[name]["label"]["kind"],
+        )
+        assert [(b.name, b.min, b.above) for b in target.tiers] == [
+            (t["name"], t.get("min"), t.get("above")) for t in written[name]["tiers"]
+        ]
 
 
 def test_a_new_target_with_an_existing_kind_is_config_only():
-    new = {"horizon_days": 14, "label": {"kind": "any_order_within", "include_refunded": True}}
-    target = _load({"targets": {"repurchase_14d": new}}).models.targets["repurchase_14d"]
-    assert (target.horizon_days, target.label.include_refunded, target.sample.max_rows) == (14, True, 1_000_000)
+    new = {"horizon_days": 14, "label": {"kind": "any_order_within", "include_refunded": True}, **RULES}
+    models = _load({"targets": {"repurchase_14d": new}}).models
+    target = models.targets["repurchase_14d"]
+    assert (target.horizon_days, target.label.include_refunded, target.sample) == (14, True, models.defaults.sample)
 
 
 @pytest.mark.parametrize(
@@ -35,8 +51,16 @@ def test_a_new_target_with_an_existing_kind_is_config_only():
     [
         ({"horizon_days": 30, "label": {"kind": "no_activity_within", "spend_threshold": 5.0}}, "does not use"),
         ({"horizon_days": 30, "label": {"kind": "level_rise_or_spend_crosses", "levels": ["a", "b"]}}, "needs"),
-        ({"horizon_days": 30, "label": {"kind": "any_order_within"}, "gbt": {"max_dept": 3}}, "unknown key"),
+        ({"horizon_days": 30, "label": {"kind": "any_order_within"}, "gbt": {"max_dept": 3}, **RULES}, "unknown key"),
         ({"horizon_days": 0, "label": {"kind": "any_order_within"}}, r"an integer in \[1, 36525\]"),
+        (
+            {"horizon_days": 30, "label": {"kind": "any_order_within"}, "tiers": RULES["tiers"]},
+            "required key 'population'",
+        ),
+        (
+            {"horizon_days": 30, "label": {"kind": "any_order_within"}, "population": {"kind": "all"}},
+            "required key 'tiers'",
+        ),
     ],
 )
 def test_bad_targets_fail_at_load_naming_the_key(target, message):
@@ -56,13 +80,15 @@ def test_tracking_uri_and_artifacts_resolve_against_the_project_root(tmp_path):
     store = resolve(config.models.tracking, tmp_path)
     assert store.uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
     assert store.artifact_location == (tmp_path.resolve() / "mlruns").as_uri()
-    remote = resolve(config.models.tracking.__class__(uri="http://mlflow:5000", artifact_root="s3://b/a"), Path("/x"))
+    remote = resolve(replace(config.models.tracking, uri="http://mlflow:5000", artifact_root="s3://b/a"), Path("/x"))
     assert (remote.uri, remote.artifact_location) == ("http://mlflow:5000", "s3://b/a")
 
 
 def test_params_flatten_and_config_hash_is_stable():
     target = _load({}).models.targets["churn_60d"]
     params = flat_params(target)
-    assert params["gbt.max_depth"] == "5" and params["population.lookback_days"] == "90"
+    written = _base_yaml()
+    assert params["gbt.max_depth"] == str(written["defaults"]["gbt"]["max_depth"])
+    assert params["population.lookback_days"] == str(written["targets"]["churn_60d"]["population"]["lookback_days"])
     assert config_hash(target) == config_hash(_load({}).models.targets["churn_60d"])
     assert config_hash(target) != config_hash(_load({}).models.targets["repurchase_30d"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import replace
 
 import pytest
 from pyspark.sql import types as T
@@ -12,6 +13,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from tests.models.conftest import REPURCHASE, orders
 from userscore.config.models import FeatureSelection
+from userscore.config.params import SplitParams
 from userscore.errors import InputError
 from userscore.models.dataset import (
     class_fractions,
@@ -20,9 +22,17 @@ from userscore.models.dataset import (
     split_snapshots,
     training_set,
 )
-from userscore.models.params import SplitParams
 
 JAN, FEB, MAR, APR = (dt.date(2026, m, 1) for m in (1, 2, 3, 4))
+# Every snapshot may train and calibrate (no limits); the other settings do not affect the split.
+SPLIT = SplitParams(
+    calibration_fraction=0.25,
+    calibration_max_rows=500_000,
+    calibration_snapshots=None,
+    validation_max_rows=1_000_000,
+    max_train_snapshots=None,
+    seed=13,
+)
 
 
 def _md5_uniform(text: str) -> float:
@@ -31,17 +41,17 @@ def _md5_uniform(text: str) -> float:
 
 def test_newest_matured_snapshot_validates_and_the_horizon_end_is_inclusive():
     # D + 30: JAN -> Jan 31, FEB -> Mar 3, MAR -> Mar 31, APR -> May 1.
-    split = split_snapshots([APR, JAN, MAR, FEB], 30, dt.datetime(2026, 3, 31), SplitParams())
+    split = split_snapshots([APR, JAN, MAR, FEB], 30, dt.datetime(2026, 3, 31), SPLIT)
     assert (split.train, split.validation, split.unmatured) == ((JAN, FEB), MAR, (APR,))
     assert split.calibration == (JAN, FEB)
-    earlier = split_snapshots([JAN, FEB, MAR, APR], 30, dt.datetime(2026, 3, 30, 23, 59, 59), SplitParams())
+    earlier = split_snapshots([JAN, FEB, MAR, APR], 30, dt.datetime(2026, 3, 30, 23, 59, 59), SPLIT)
     assert (earlier.train, earlier.validation) == ((JAN,), FEB)
     limited = split_snapshots(
-        [JAN, FEB, MAR], 30, dt.datetime(2026, 4, 1), SplitParams(max_train_snapshots=1, calibration_snapshots=1)
+        [JAN, FEB, MAR], 30, dt.datetime(2026, 4, 1), replace(SPLIT, max_train_snapshots=1, calibration_snapshots=1)
     )
     assert (limited.train, limited.calibration, limited.validation) == ((FEB,), (FEB,), MAR)
     with pytest.raises(InputError, match="need at least 2 feature snapshots"):
-        split_snapshots([JAN, FEB], 30, dt.datetime(2026, 3, 2), SplitParams())
+        split_snapshots([JAN, FEB], 30, dt.datetime(2026, 3, 2), SPLIT)
 
 
 def test_class_fractions_keep_or_cap_the_ratio_then_fit_max_rows():

@@ -6,14 +6,15 @@ import math
 
 import pytest
 
-from userscore.config.models import EvaluationConfig, Tier
+from tests.base_config import base_config, replaced
+from userscore.config.bands import Band
 from userscore.models.evaluation import evaluate, tier_consistent
 
 # 23 distinct scores (no score on a bin edge) and their labels.
 SCORES = [0.02, 0.05, 0.08, 0.11, 0.15, 0.19, 0.22, 0.26, 0.29, 0.31, 0.35, 0.38, 0.42, 0.47, 0.51, 0.55, 0.61,
           0.66, 0.72, 0.75, 0.81, 0.88, 0.95]  # fmt: skip
 LABELS = [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1]
-TIERS = (Tier(name="low", min=0.0), Tier(name="mid", min=0.3), Tier(name="high", min=0.7))
+TIERS = (Band(name="high", min=0.7), Band(name="mid", min=0.3), Band(name="low"))
 ROWS = list(zip(SCORES, LABELS, strict=True))
 P = sum(LABELS)
 N = len(ROWS)
@@ -68,7 +69,7 @@ def _deciles() -> dict[int, tuple[int, int]]:
 
 def test_metrics_equal_plain_python_over_the_same_rows(spark):
     scored = spark.createDataFrame(ROWS, "score double, label int").cache()
-    config = EvaluationConfig(ece_bins=10, curve_bins=10_000, quantile_relative_error=0.0)
+    config = replaced(base_config().models.evaluation, ece_bins=10, curve_bins=10_000, quantile_relative_error=0.0)
     ev = evaluate(scored, "score", "label", TIERS, config)
     m = ev.metrics
     assert m["rows"] == N and m["positive_rate"] == pytest.approx(P / N)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from tests.conftest import make_config
 from tests.models.conftest import CHURN, REPURCHASE, VIP, events, keys, level_changes, orders
+from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from userscore.errors import ConfigError
 from userscore.models.targets import labels, required_inputs
 
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 4, 1)  # D1 + 30 = 2026-03-31, D2 + 30 = 2026-05-01
@@ -158,3 +163,42 @@ def test_vip_spend_counts_refunds_as_of_each_snapshot_and_window_end(spark, empt
     got = labels(keys(spark, ["w1", "w2", "w3"], [D1, D2]), VIP, silver, [D1, D2])
     expected = [("w1", D2, 0), ("w2", D1, 0), ("w2", D2, 0), ("w3", D1, 1), ("w3", D2, 0)]
     assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
+
+
+def test_where_filters_the_orders_of_population_and_label_rules(spark, empty_silver):
+    # Active in books in [D1 - 30, D1); buys a book in (D1, D1 + 14] = (2026-03-01, 2026-03-15].
+    books = TargetConfig(
+        horizon_days=14,
+        population=PopulationRule(kind="active_within", lookback_days=30, where={"category": ("books",)}),
+        label=LabelRule(kind="any_order_within", where={"category": ("books",)}),
+    )
+    rows = [
+        ("b1", "2026-02-15 00:00:00", "books"), ("b1", "2026-03-10 00:00:00", "books"),
+        ("b2", "2026-02-15 00:00:00", "books"), ("b2", "2026-03-10 00:00:00", "toys"),  # another category
+        ("b3", "2026-02-15 00:00:00", "toys"), ("b3", "2026-03-10 00:00:00", "books"),  # not eligible
+        ("b4", "2026-02-15 00:00:00", "books"), ("b4", "2026-03-15 00:00:01", "books"),  # past D1 + 14
+        ("b5", "2026-02-15 00:00:00", "books"), ("b5", "2026-03-15 00:00:00", "books"),  # exactly D1 + 14
+    ]  # fmt: skip
+    categories = F.create_map(*[F.lit(x) for u, t, c in rows for x in (f"{u} {t}", c)])
+    frame = orders(spark, [(u, t, 10, False) for u, t, _ in rows])
+    key = F.concat_ws(" ", "user_id", F.date_format("order_ts", "yyyy-MM-dd HH:mm:ss"))
+    silver = {**empty_silver, "orders": frame.withColumn("category", categories[key])}
+    got = labels(keys(spark, ["b1", "b2", "b3", "b4", "b5"], [D1]), books, silver, [D1])
+    expected = [("b1", D1, 1), ("b2", D1, 0), ("b4", D1, 0), ("b5", D1, 1)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "message"),
+    [
+        ({"kind": "all", "where": {"category": ["books"]}}, "population.where", "reads no orders"),
+        ({"kind": "active_within", "lookback_days": 30, "where": {"category": []}}, "population.where", "at least"),
+        ({"kind": "active_within", "lookback_days": 30, "where": {"genre": ["x"]}}, "population.where.genre", "genre"),
+    ],
+)
+def test_bad_rule_filters_fail_at_load(tmp_path, rule, key, message):
+    target = {"horizon_days": 14, "label": {"kind": "any_order_within"}, "population": rule}
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, {"models": {"targets": {"books_14d": target}}})
+    assert caught.value.key_path == f"models.targets.books_14d.{key}"
+    assert message in str(caught.value)

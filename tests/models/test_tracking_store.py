@@ -3,11 +3,12 @@ a missing store holds no champion (pure Python, no Spark)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_config
+from tests.conftest import REPO, make_config
 from userscore.errors import InputError
 from userscore.models.tracking import local_store_path, resolve, store_exists
 
@@ -64,3 +65,11 @@ def test_btyd_champion_lookup_and_monitor_registry_create_nothing(absent, tmp_pa
     registry = Registry(absent.models.tracking, "champion", tmp_path)
     assert (registry.champion("churn_60d"), registry.version("churn_60d", "1")) == (None, None)
     assert _left(tmp_path) == before
+
+
+def test_mlflow_is_configured_in_one_module():
+    """Tracking and registry URIs, experiments and clients are set up by models/tracking.py only."""
+    setup = re.compile(r"set_tracking_uri|set_registry_uri|MlflowClient\(|set_experiment")
+    lib = REPO / "lib" / "userscore"
+    found = sorted(str(p.relative_to(lib)) for p in lib.rglob("*.py") if setup.search(p.read_text()))
+    assert found == ["models/tracking.py"]

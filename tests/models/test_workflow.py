@@ -1,5 +1,6 @@
-"""End to end on a tiny learnable world: train -> MLflow run -> registered version -> champion ->
-``userscore models``; the registered artifact scores feature rows into the logged metrics."""
+"""End to end on a tiny learnable world: train -> MLflow run -> registered version -> validated -> champion ->
+``userscore models``; the registered artifact scores feature rows into the logged metrics; the same version is
+then re-validated and promoted as separate steps, and the monitor reads its typed record."""
 
 from __future__ import annotations
 
@@ -59,12 +60,13 @@ def _empty(spark, catalog, name):
     return spark.createDataFrame([], declared_schema(catalog.spec(name)))
 
 
-def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
+def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
     import mlflow
     from mlflow.models import Model
     from mlflow.tracking import MlflowClient
 
     from userscore.models.workflow import train_targets
+    from userscore.monitoring.models import Registry
 
     config, catalog, features, bought, tmp_path = world
     outcome = train_targets(catalog, config, ["repurchase_30d"], dt.date(2026, 4, 1), logging.getLogger("test"))
@@ -79,7 +81,7 @@ def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
     assert str(champion.version) == "1"
     assert run.data.tags["validation_snapshot"] == "2026-03-01"
     assert run.data.tags["train_snapshots"] == "2026-01-01,2026-02-01"
-    assert run.data.tags["promotion_decision"] == "promoted"
+    assert client.get_model_version("userscore-repurchase_30d", "1").tags["gate_verdict"] == "passed"
     assert run.data.params["gbt.max_iter"] == "5"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
     assert {f"evaluation/{n}.png" for n in ("roc", "lift_gain", "calibration", "feature_importance")} <= artifacts
@@ -120,12 +122,15 @@ def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
     labels = [int((f["user_id"], E2E_DATES[2]) in bought) for f in march]
     expected_auc = _auc([scored[f["user_id"]] for f in march], labels)
     assert run.data.metrics["auc"] == pytest.approx(expected_auc, abs=1e-9)
+    # The gate saw that AUC (no champion before: the absolute limits of the fixture, min_auc 0.5, only).
+    assert report.decision.reasons[1:] == (f"AUC {expected_auc:.4f} >= minimum 0.5000", "no current champion")
     assert run.data.metrics["rows"] == len(march)
     assert run.data.metrics["positive_rate"] == pytest.approx(sum(labels) / len(labels))
     assert all(0.0 <= p <= 1.0 for p in scored.values())
 
     capsys.readouterr()
-    code = main(["models", "--set", f"models.tracking.uri={uri}", "--set", f"catalog.root={tmp_path}/warehouse"])
+    common = ["--set", f"models.tracking.uri={uri}", "--set", f"catalog.root={tmp_path}/warehouse"]
+    code = main(["models", *common])
     out = capsys.readouterr().out
     assert code == 0
     row = next(line for line in out.splitlines() if line.strip().startswith("userscore-repurchase_30d"))
@@ -135,12 +140,37 @@ def test_train_registers_champion_and_models_lists_it(spark, world, capsys):
     assert float(fields[4]) == pytest.approx(round(run.data.metrics["auc"], 4))
     assert float(fields[5]) == pytest.approx(round(run.data.metrics["ece"], 4))
     assert float(fields[6]) == pytest.approx(round(run.data.metrics["lr_auc"], 4))
-    assert fields[7] == "promoted"
+    assert fields[7] == "passed"
     # Where to look, in the one format train, btyd and models share (the demo lists each line once).
     assert [line.strip() for line in out.splitlines() if line.strip().startswith("MLflow")] == [
         f"MLflow tracking: {uri} (artifacts {(REPO / 'mlruns').resolve().as_uri()})",
         f"MLflow UI:       mlflow ui --backend-store-uri {uri}",
     ]
+
+    # The monitor reads the typed record of the champion: validation snapshot, inputs and validation AUC.
+    name = "userscore-repurchase_30d"
+    record = Registry(config.models.tracking, "champion", tmp_path).champion("repurchase_30d")
+    assert (record.target, record.model_name, record.version) == ("repurchase_30d", name, "1")
+    assert (record.validation_date, record.train_snapshots) == (E2E_DATES[2], tuple(E2E_DATES[:2]))
+    assert (record.numeric_features, record.categorical_features) == (("signal", "noise"), ())
+    assert record.training_auc == pytest.approx(expected_auc, abs=1e-9)
+    assert record.metrics["rows"] == len(march) and record.champion_version is None
+
+    # Re-validated under a min_auc above its AUC: failed, recorded; promote refuses (exit 2) and says why;
+    # the champion alias stays (it was promoted under the earlier verdict).
+    lenient = ["--set", "models.promotion={max_ece: 1.0, min_auc: 0.5}"]  # the fixture's gate
+    strict = [*lenient, "--set", "models.promotion.min_auc=0.999"]
+    assert main(["models", "validate", "--target", "repurchase_30d", *strict, *common]) == 0
+    assert f"{name} v1 (run {record.run_id}): KEEP: " in capsys.readouterr().out
+    assert main(["models", "promote", "--target", "repurchase_30d", "--version", "1", *common]) == 2
+    assert f"{name} v1 failed the gate, not promoted: " in capsys.readouterr().out
+    assert client.get_model_version(name, "1").tags["gate_verdict"] == "failed"
+    # Back under the fixture's gate: passes again (compared with itself, the current champion).
+    assert main(["models", "validate", "--target", "repurchase_30d", *lenient, *common]) == 0
+    out = capsys.readouterr().out
+    assert "PROMOTE: " in out and "v1 is the current champion" in out
+    assert main(["models", "promote", "--target", "repurchase_30d", *common]) == 0
+    assert f"{name}@champion stays at v1" in capsys.readouterr().out
 
 
 def test_unknown_target_and_missing_features_fail_before_training(spark, tmp_path):

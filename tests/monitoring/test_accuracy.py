@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from tests.base_config import target_config
 from tests.monitoring.world import FEB, JAN, MAR, USERS, P, order_rows, repurchase_tier
-from userscore.config.models import LabelRule, TargetConfig
+from userscore.config.models import LabelRule
 from userscore.monitoring.accuracy import matured_snapshots, realised_accuracy
 
-REPURCHASE = TargetConfig(horizon_days=30, label=LabelRule(kind="any_order_within", include_refunded=False))
+REPURCHASE = target_config(horizon_days=30, label=LabelRule(kind="any_order_within", include_refunded=False))
 
 
 def test_only_snapshots_whose_horizon_ended_by_the_cutoff_are_matured():

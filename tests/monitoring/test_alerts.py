@@ -10,10 +10,10 @@ from userscore.monitoring.alerts import evaluate_rules
 D = dt.date(2026, 3, 1)
 RULES = {
     "score_drift": AlertRule(metric="score_psi", baseline="reference", above=0.2, severity="critical"),
-    "feature_drift_prev": AlertRule(metric="feature_psi", baseline="previous", above=0.2),
-    "auc_drop": AlertRule(metric="auc_drop", above=0.05, severity="critical"),
-    "tier_shift": AlertRule(metric="band_share_change", baseline="previous", above=0.10),
-    "mean_shift": AlertRule(metric="mean_change", baseline="reference", above=0.05),
+    "feature_drift_prev": AlertRule(metric="feature_psi", baseline="previous", above=0.2, severity="warning"),
+    "auc_drop": AlertRule(metric="auc_drop", baseline="reference", above=0.05, severity="critical"),
+    "tier_shift": AlertRule(metric="band_share_change", baseline="previous", above=0.10, severity="warning"),
+    "mean_shift": AlertRule(metric="mean_change", baseline="reference", above=0.05, severity="warning"),
 }
 
 

@@ -21,7 +21,7 @@ from tests.conftest import make_config
 from userscore.generate import generate_user_base
 from userscore.generate.timeline import epoch_seconds
 from userscore.monitoring.alerts import evaluate_rules
-from userscore.monitoring.pipeline import feature_drift
+from userscore.monitoring.drift import feature_drift
 
 BEFORE, AFTER = dt.date(2026, 10, 1), dt.date(2026, 11, 1)
 FLAT = (0.9, 0.8, 0.95, 0.95, 1.0, 1.05, 0.95, 0.95, 1.0, 1.0, 1.55, 1.35)  # the default: Sep = Oct = 1.0
@@ -54,7 +54,7 @@ def _snapshots(spark, generate):
 
 @pytest.fixture(scope="module")
 def monitor_config(tmp_path_factory):
-    rule = {"metric": "feature_psi", "baseline": "previous", "above": 0.2}
+    rule = {"metric": "feature_psi", "baseline": "previous", "above": 0.2, "severity": "warning"}
     overrides = {
         "generate": {"users": 400, "history_days": 120, "end_date": "2026-11-01", "bad_record_share": 0.0},
         "monitor": {"alerts": {"feature_drift_previous": rule}},

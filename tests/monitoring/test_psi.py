@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from userscore.config.monitoring import PsiConfig
-from userscore.monitoring.pipeline import score_drift
+from tests.base_config import base_config, replaced
+from userscore.monitoring.drift import score_drift
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings, psi
 
 
@@ -60,7 +60,9 @@ def test_score_psi_against_the_previous_snapshot_by_hand(spark):
     current = [0.1, 0.3, 0.7, 0.7, 0.8, 0.8, 0.9, 0.9]
     rows = [(f"u{i}", d1, p) for i, p in enumerate(previous)] + [(f"u{i}", d2, p) for i, p in enumerate(current)]
     scores = spark.createDataFrame(rows, "user_id string, as_of_date date, s double")
-    drift = score_drift(scores, d2, d1, ["s"], {}, PsiConfig(bins=4, quantile_relative_error=0.0))
+    drift = score_drift(
+        scores, d2, d1, ["s"], {}, replaced(base_config().monitor.psi, bins=4, quantile_relative_error=0.0)
+    )
     # previous quartile edges: 0.2, 0.4, 0.6 -> previous 2/2/2/2; current: <=0.2: 0.1 (1); (0.2,0.4]: 0.3 (1);
     # (0.4,0.6]: none (0 -> 1e-4); >0.6: 6. Shares e = .25 each; a = .125, .125, 0, .75
     e = [0.25, 0.25, 0.25, 0.25]

@@ -60,7 +60,15 @@ def rescored(spark, tmp_path_factory):
     registry = Registry(config.models.tracking, "champion", tmp)
     info = registry.champion("repurchase_30d")
     output = config.scoring.targets["repurchase_30d"]
-    ref = build_reference(catalog, config.monitor, info, output, registry, logging.getLogger("test"))
+    ref = build_reference(
+        catalog,
+        config.monitor,
+        info,
+        output,
+        config.models.targets["repurchase_30d"].tiers,
+        registry,
+        logging.getLogger("test"),
+    )
     return catalog, config, info, ref
 
 

@@ -98,8 +98,8 @@ def train_champion(spark: SparkSession, target: str, rows: list[dict], config: C
     from pyspark.ml.classification import GBTClassifier
     from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
 
+    from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
-    from userscore.models.params import CalibrationParams
 
     rng = np.random.default_rng(len(target))
     numeric = MODEL_NUMERIC[target]

@@ -10,7 +10,8 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from userscore.config.scoring import DEFAULT_GRADES, DEFAULT_TIERS, ModelComponent, RuleComponent, ValueScoreConfig
+from userscore.config.bands import Band
+from userscore.config.scoring import ModelComponent, RuleComponent, ValueScoreConfig
 from userscore.config.segments import FamilySpec, SegmentsConfig, SegmentSpec
 from userscore.config.tags import TagBins, TagDefinition, TagsConfig, TagSpec
 from userscore.scoring.audiences import segment_members
@@ -19,28 +20,38 @@ from userscore.scoring.tiers import band
 from userscore.scoring.value import value_components, value_reasons, value_score
 from userscore.tags import load_dictionary
 
+# The brief's churn tiers and four grades, written out here (not read from conf/base).
+CHURN_TIERS = (Band(name="high", above=0.7), Band(name="mid", min=0.3), Band(name="low"))
+GRADES = (Band(name="A", min=80.0), Band(name="B", min=60.0), Band(name="C", min=40.0), Band(name="D"))
+
 
 def test_churn_tiers_cut_as_the_brief_says(spark):
     # high > 0.70, mid 0.30-0.70 (both ends included), low < 0.30; null stays null.
     values = [0.0, 0.2999, 0.3, 0.5, 0.7, 0.7001, 1.0, None]
     frame = spark.createDataFrame([(v,) for v in values], "p double")
-    got = [r[0] for r in frame.select(band(F.col("p"), DEFAULT_TIERS)).collect()]
+    got = [r[0] for r in frame.select(band(F.col("p"), CHURN_TIERS)).collect()]
     assert got == ["low", "low", "mid", "mid", "mid", "high", "high", None]
 
 
 def test_grades_cut_at_configured_minimums(spark):
     frame = spark.createDataFrame([(v,) for v in (100.0, 80.0, 79.99, 60.0, 40.0, 39.99, 0.0)], "v double")
-    got = [r[0] for r in frame.select(band(F.col("v"), DEFAULT_GRADES)).collect()]
+    got = [r[0] for r in frame.select(band(F.col("v"), GRADES)).collect()]
     assert got == ["A", "A", "B", "B", "C", "D", "D"]
 
 
 VALUE = ValueScoreConfig(
     rule_weight=0.6,
     rule=MappingProxyType(
-        {"rfm_score": RuleComponent(weight=3.0, min=1.0, max=5.0), "preference_score": RuleComponent(weight=1.0)}
+        {
+            "rfm_score": RuleComponent(weight=3.0, min=1.0, max=5.0),
+            "preference_score": RuleComponent(weight=1.0, min=0.0, max=1.0),
+        }
     ),
     model=MappingProxyType(
-        {"repurchase_30d": ModelComponent(weight=1.0), "churn_60d": ModelComponent(weight=1.0, sign="negative")}
+        {
+            "repurchase_30d": ModelComponent(weight=1.0, sign="positive"),
+            "churn_60d": ModelComponent(weight=1.0, sign="negative"),
+        }
     ),
 )
 
@@ -125,6 +136,7 @@ def _control(salt: str, family: str, user: str) -> float:
 def test_segments_one_per_family_by_priority_with_hash_control_group(spark):
     segments = SegmentsConfig(
         table="audiences.segment_members",
+        excluded_table="audiences.excluded_members",
         control_salt="salt-1",
         families=MappingProxyType(
             {

@@ -1,7 +1,7 @@
 """Compiled champions (scoring.compiled) score like their Spark pipelines.
 
 The reference is MLlib itself: the same fitted PipelineModel's ``transform`` for the probabilities, and
-the vector-based Saabas route (reasons.saabas over the assembled vector MLlib builds) for the reasons.
+the vector-based Saabas route (saabas.saabas over the assembled vector MLlib builds) for the reasons.
 The data has what production sees: nulls and NaN in imputed and non-imputed numbers, an integer column
 imputed with a non-integer mean, unseen and null categories, and both calibrations.
 """
@@ -18,9 +18,9 @@ from pyspark.ml.classification import GBTClassifier
 from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 
+from userscore.config.params import CalibrationParams
 from userscore.config.scoring import ReasonsConfig
 from userscore.models.calibration import fit_calibrator
-from userscore.models.params import CalibrationParams
 from userscore.scoring.compiled import (
     Calibration,
     CompiledModel,
@@ -29,7 +29,9 @@ from userscore.scoring.compiled import (
     compile_pipeline,
     score_batch,
 )
-from userscore.scoring.reasons import ensemble_from_nodes, gbt_ensemble, saabas
+from userscore.scoring.ensemble import ensemble_from_nodes
+from userscore.scoring.gbt_trees import gbt_ensemble
+from userscore.scoring.saabas import saabas
 
 LEVELS = ("basic", "silver", "gold")
 CHANNELS = ("app", "web", "store", "mini")

@@ -78,6 +78,19 @@ def test_hostile_segment_rule_names_family_and_segment(tmp_path):
     assert "retention.sneaky" in caught.value.found and "function 'exists' is not allowed" in caught.value.found
 
 
+def test_segment_rules_read_the_score_row_not_every_feature(tmp_path):
+    # Segments are matched on the written score row (carried columns, scores, tags): a feature that is not
+    # carried (app_sessions_30d) would be an unresolved column at scoring time, so load rejects it.
+    carried = {"priority": 9, "rule": "rfm_score >= 4 AND high_value", "strategy": "s", "channel": "c"}
+    config = make_config(tmp_path, {"segments": {"families": {"retention": {"segments": {"ok": carried}}}}})
+    assert config.segments.families["retention"].segments["ok"].rule == "rfm_score >= 4 AND high_value"
+    feature = {"priority": 9, "rule": "logins_30d >= 1", "strategy": "s", "channel": "c"}
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, {"segments": {"families": {"retention": {"segments": {"active": feature}}}}})
+    assert caught.value.key_path == "segments.families.retention.segments.active.rule"
+    assert "unknown column 'logins_30d'" in caught.value.found
+
+
 def test_segment_priorities_are_unique_within_a_family(tmp_path):
     segment = {"priority": 1, "rule": "high_value", "strategy": "s", "channel": "c"}
     with pytest.raises(ConfigError, match=r"segments\.families\.retention\.segments.*distinct priorities"):
@@ -90,7 +103,7 @@ def test_segment_priorities_are_unique_within_a_family(tmp_path):
         ({"scoring": {"targets": {"ltv_365d": {"prefix": "ltv"}}}}, "scoring.targets.ltv_365d", "undefined target"),
         (
             {
-                "scoring": {
+                "models": {
                     "targets": {
                         "churn_60d": {
                             "tiers": [{"name": "high", "min": 0.3}, {"name": "low", "min": 0.5}, {"name": "x"}]
@@ -98,7 +111,7 @@ def test_segment_priorities_are_unique_within_a_family(tmp_path):
                     }
                 }
             },
-            "scoring.targets.churn_60d.tiers",
+            "models.targets.churn_60d.tiers",
             "strictly decreasing",
         ),
         ({"scoring": {"grades": [{"name": "A", "min": 50}, {"name": "B", "min": 10}]}}, "scoring.grades", "last band"),

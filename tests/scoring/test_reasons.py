@@ -11,18 +11,10 @@ from pyspark.ml.linalg import Vectors
 from pyspark.sql import functions as F
 
 from tests.scoring.conftest import features_frame
-from userscore.scoring.reasons import (
-    Explainer,
-    _nodes_via_json,
-    _nodes_via_walk,
-    ensemble_from_nodes,
-    gbt_ensemble,
-    number_texts,
-    reason_texts,
-    reasons_text,
-    saabas,
-    top_k,
-)
+from userscore.scoring.ensemble import ensemble_from_nodes
+from userscore.scoring.gbt_trees import _nodes_via_json, _nodes_via_walk, gbt_ensemble
+from userscore.scoring.reasons import Explainer, number_texts, reason_texts, reasons_text, top_k
+from userscore.scoring.saabas import saabas
 
 
 def _leaf(node_id: int, value: float) -> dict:

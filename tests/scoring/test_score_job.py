@@ -217,7 +217,8 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
 
 
 def test_features_are_scanned_once_in_the_fused_plan(spark, world):
-    from userscore.scoring.baselines import naive_scores
+    from scripts.score_baselines import naive_scores
+
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions
     from userscore.scoring.pipeline import read_features
@@ -245,10 +246,22 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
 
     base = load_customer_base(catalog, config, D1)  # no BTYD champion in this store: null columns
     fused = fused_scores(
-        read_features(catalog, config, D1), champions, config.scoring, dictionary, at, customer_base=base
+        read_features(catalog, config, D1),
+        champions,
+        config.scoring,
+        dictionary,
+        at,
+        tiers=config.scored_tiers(),
+        customer_base=base,
     )
     naive = naive_scores(
-        lambda: read_features(catalog, config, D1), champions, config.scoring, dictionary, at, customer_base=base
+        lambda: read_features(catalog, config, D1),
+        champions,
+        config.scoring,
+        dictionary,
+        at,
+        tiers=config.scored_tiers(),
+        customer_base=base,
     )
     assert scans(fused) == 1
     assert scans(naive) == 4  # the counter sees one scan per model plus the base read
@@ -330,7 +343,8 @@ def test_next_snapshot_changes_only_changed_wide_rows_and_reruns_change_nothing(
 
 def test_missing_champion_fails_before_anything_is_written(tmp_path, champion_store, capsys):
     store_dir, _, _ = champion_store
-    extra = ["--set", "models.targets.ltv_365d={horizon_days: 365, label: {kind: any_order_within}}",
+    extra = ["--set", "models.targets.ltv_365d={horizon_days: 365, population: {kind: all}, label: {kind: any_order_within}, "
+             "tiers: [{name: high, min: 0.5}, {name: low}]}",
              "--set", "scoring.targets.ltv_365d={prefix: ltv}"]  # fmt: skip
     sets = [
         "--set",
@@ -371,7 +385,14 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
 
     store_dir, _, _ = champion_store
     overrides = tracking_overrides(store_dir)
-    overrides["models"]["targets"] = {"ltv_365d": {"horizon_days": 365, "label": {"kind": "any_order_within"}}}
+    overrides["models"]["targets"] = {
+        "ltv_365d": {
+            "horizon_days": 365,
+            "population": {"kind": "all"},
+            "label": {"kind": "any_order_within"},
+            "tiers": [{"name": "high", "min": 0.5}, {"name": "low"}],
+        }
+    }
     overrides["scoring"] = {"targets": {"ltv_365d": {"prefix": "ltv", "optional": True}}}
     config = make_config(tmp_path, overrides)
     champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
@@ -385,6 +406,7 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         config.scoring,
         load_dictionary(config.tags),
         dt.datetime(2026, 3, 1),
+        tiers=config.scored_tiers(),
         customer_base=load_customer_base(catalog, config, D1),
     )
     got = frame.select("user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", "value_score")
@@ -414,5 +436,5 @@ def test_features_without_a_model_input_fail_naming_the_model_and_the_column(spa
     with pytest.raises(InputError, match=r"userscore-churn_60d v1 cannot score these features: no column logins_30d"):
         fused_scores(
             features, champions, config.scoring, load_dictionary(config.tags), dt.datetime(2026, 3, 1),
-            customer_base=None,
+            tiers=config.scored_tiers(), customer_base=None,
         )  # fmt: skip

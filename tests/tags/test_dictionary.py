@@ -9,6 +9,8 @@ import yaml
 
 from tests.conftest import make_config
 from userscore.cli import main
+from userscore.config.tags import TagsConfig
+from userscore.config.typed import Origins, parse_dataclass
 from userscore.errors import InputError
 from userscore.tags import load_dictionary
 
@@ -22,28 +24,43 @@ def raw_tags() -> dict:
     return yaml.safe_load((REPO / "conf" / "base" / "tags.yaml").read_text())["tags"]["dictionary"]
 
 
-def test_dictionary_is_realistic_and_complete(raw_tags):
-    assert 15 <= len(raw_tags) <= 25
-    assert {t["category"] for t in raw_tags.values()} >= {"value", "risk", "preference", "lifecycle", "engagement"}
-    for tag_id, tag in raw_tags.items():
-        assert set(tag) == set(FIELDS), tag_id
-        assert all(str(tag[f]).strip() for f in FIELDS), tag_id
+def _tag(definition: dict, **fields: str) -> dict:
+    governance = {"name": "A tag", "category": "value", "owner": "crm", "refresh": "daily", "sensitivity": "internal"}
+    return {**governance, "description": "For the test.", **fields, "definition": definition}
+
+
+def test_a_tag_added_by_an_overlay_is_one_more_tag_with_its_governance_fields(tmp_path, raw_tags):
+    extra = {"weekend_shopper": _tag({"rule": "recency_days < 7"}, name="Weekend shopper", owner="growth")}
+    dictionary = load_dictionary(make_config(tmp_path, {"tags": {"dictionary": extra}}).tags)
+    assert dictionary.ids == (*raw_tags, "weekend_shopper")
+    tag = dictionary.get("weekend_shopper")
+    assert (tag.name, tag.category, tag.kind, tag.owner, tag.definition_text) == (
+        "Weekend shopper", "value", "rule", "growth", "recency_days < 7",
+    )  # fmt: skip
 
 
 def test_loaded_dictionary_keeps_config_order_and_fields(tmp_path, raw_tags):
     dictionary = load_dictionary(make_config(tmp_path).tags)
     assert dictionary.ids == tuple(raw_tags)
-    spend = dictionary.get("spend_band")
-    assert (spend.name, spend.category, spend.kind, spend.owner, spend.refresh, spend.sensitivity) == (
-        "12-month spend band", "value", "bins", "crm-analytics", "daily", "confidential",
-    )  # fmt: skip
-    assert spend.definition_text == (
-        "monetary_365d: none < 0.01, 0.01 <= low < 200, 200 <= mid < 1000, 1000 <= high < 5000, top >= 5000"
-    )
-    assert dictionary.get("high_value").definition_text == "value_score >= 80"
-    assert dictionary.get("churn_risk").kind == "column"
+    for tag_id, raw in raw_tags.items():
+        tag = dictionary.get(tag_id)
+        assert tuple(getattr(tag, f) for f in FIELDS if f != "definition") == tuple(
+            raw[f] for f in FIELDS if f != "definition"
+        )
     with pytest.raises(InputError, match="no tag 'nope' in the tag dictionary"):
         dictionary.get("nope")
+
+
+def test_definitions_print_as_one_line(tmp_path):
+    bins = {"column": "monetary_365d", "bins": {"edges": [0.01, 200, 1000], "labels": ["none", "low", "mid", "top"]}}
+    tags = {"band": _tag(bins), "rule": _tag({"rule": "value_score >= 80"}), "col": _tag({"column": "churn_tier"})}
+    config = parse_dataclass(TagsConfig, {"dictionary": tags}, ("tags",), Origins())
+    dictionary = load_dictionary(config)
+    assert [(t, dictionary.get(t).kind, dictionary.get(t).definition_text) for t in tags] == [
+        ("band", "bins", "monetary_365d: none < 0.01, 0.01 <= low < 200, 200 <= mid < 1000, top >= 1000"),
+        ("rule", "rule", "value_score >= 80"),
+        ("col", "column", "churn_tier"),
+    ]
 
 
 def test_tags_list_prints_every_tag_by_category(capsys, raw_tags):
@@ -53,14 +70,16 @@ def test_tags_list_prints_every_tag_by_category(capsys, raw_tags):
     expected_order = sorted(raw_tags, key=lambda t: (raw_tags[t]["category"], t))
     assert listed == expected_order
     assert f"  {len(raw_tags)} tags" in out
-    spend = next(line for line in out if " spend_band " in line).split()
-    assert spend[0] == "value" and spend[-3:] == ["daily", "confidential", "crm-analytics"]
+    first_id, first = next(iter(raw_tags.items()))
+    line = next(line for line in out if f" {first_id} " in line).split()
+    assert line[0] == first["category"] and line[-3:] == [first["refresh"], first["sensitivity"], first["owner"]]
 
 
 def test_tags_show_prints_every_field_and_unknown_id_exits_2(capsys, raw_tags):
-    assert main(["tags", "show", "recall_candidate"]) == 0
+    tag_id = next(t for t, raw in raw_tags.items() if "rule" in raw["definition"])
+    assert main(["tags", "show", tag_id]) == 0
     out = capsys.readouterr().out
-    tag = raw_tags["recall_candidate"]
+    tag = raw_tags[tag_id]
     assert f"  definition:  {tag['definition']['rule']}\n" in out
     for field in ("name", "category", "owner", "refresh", "sensitivity", "description"):
         assert f"  {field + ':':<13}{tag[field]}\n" in out

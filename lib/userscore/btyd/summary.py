@@ -27,9 +27,9 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.keys import USER_ID as USER
 from userscore.refunds import refunded_as_of
 
-USER = "user_id"
 X = "x"
 T_X_DAYS = "t_x_days"
 T_CAL_DAYS = "t_cal_days"

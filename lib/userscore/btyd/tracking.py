@@ -1,8 +1,9 @@
 """MLflow for BTYD: one run per fit (parameters, log-likelihoods, diagnostics), the pyfunc registered as
 ``btyd.model_name`` and the champion alias moved when the gate passes; loading the champion back.
 
-The store, the experiment and the alias mechanics are the GBT models' (userscore.models.tracking and
-userscore.models.promotion); only what is BTYD-specific lives here.
+The store and experiment are the GBT models' (userscore.models.tracking); versions, verdicts and the champion
+alias go through userscore.models.registry and userscore.models.lifecycle (so ``userscore models promote /
+rollback --target btyd`` work on these versions); only what is BTYD-specific lives here.
 """
 
 from __future__ import annotations
@@ -16,17 +17,9 @@ from userscore.btyd.model import BTYDFit, BTYDModel, ScoreSettings, gate
 from userscore.btyd.summary import M_X, T_CAL_DAYS, T_X_DAYS, X
 from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
-from userscore.models.promotion import Decision, apply
-from userscore.models.tracking import (
-    MODEL_ARTIFACT,
-    Store,
-    champion_version,
-    config_hash,
-    connect,
-    flat_params,
-    git_commit,
-    reader,
-)
+from userscore.models import lifecycle, registry
+from userscore.models.promotion import Decision
+from userscore.models.tracking import MODEL_ARTIFACT, Store, config_hash, connect, flat_params, git_commit, reader
 
 # A few typical customers as the logged input example (no real user's data leaves the cluster).
 _EXAMPLE = {X: [0, 1, 4], T_X_DAYS: [0, 30, 200], T_CAL_DAYS: [10, 90, 250], M_X: [None, 42.5, 80.0]}
@@ -65,7 +58,7 @@ def log_and_register(
 
     client, experiment_id = connect(store)
     name = btyd.model_name
-    previous = champion_version(client, name, alias)
+    previous = registry.champion(client, name, alias)
     decision = gate(fit.diagnostics, btyd.gate.max_repeat_error, btyd.gate.max_spend_error)
     settings = ScoreSettings.of(btyd.scoring)
     pyfunc = BTYDPyfunc(fit.model, settings)
@@ -80,8 +73,6 @@ def log_and_register(
         "config_hash": config_hash(btyd),
         "git_commit": git_commit(root),
         "registered_model": name,
-        "promotion_decision": "promoted" if decision.promote else "kept",
-        "promotion_reasons": "; ".join(decision.reasons),
         **(extra_tags or {}),
     }
     report = {
@@ -110,7 +101,9 @@ def log_and_register(
                 pip_requirements=_requirements(),
             )
     version = str(info.registered_model_version)
-    apply(client, name, version, decision, alias)
+    registry.record_verdict(client, name, version, decision)
+    if decision.promote:
+        lifecycle.promote(client, name, version, alias)
     return Registered(name, run.info.run_id, version, decision, str(previous.version) if previous else None)
 
 
@@ -134,7 +127,7 @@ def load_model(store: Store, name: str, alias: str) -> tuple[BTYDModel, ScoreSet
     import mlflow
 
     client = reader(store)
-    version = champion_version(client, name, alias) if client is not None else None
+    version = registry.champion(client, name, alias) if client is not None else None
     if version is None:
         raise InputError(f"no version of {name} holds alias {alias!r} in {store.uri}: run `userscore btyd` first")
     loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")

@@ -18,8 +18,7 @@ from userscore.btyd.model import BTYDFit, fit_btyd
 from userscore.btyd.summary import SUMMARY_COLUMNS, SufficientStats, calibration_summary, collect_groups
 from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
-
-AS_OF = "as_of_date"
+from userscore.keys import AS_OF
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,10 @@ class BTYDScoring:
     step's end with ``annual_discount_rate`` (per year of 365.25 days; 0 = no discounting).
     """
 
-    horizons_days: tuple[Days, ...] = (30, 90, 365)
-    clv_horizon_days: Days = 365
-    clv_step_days: Days = 30
-    annual_discount_rate: Annotated[float, Range(-1.0, 10.0, low_open=True, high_open=True)] = 0.10
+    horizons_days: tuple[Days, ...]
+    clv_horizon_days: Days
+    clv_step_days: Days
+    annual_discount_rate: Annotated[float, Range(-1.0, 10.0, low_open=True, high_open=True)]
 
     def __post_init__(self):
         if not self.horizons_days or len(set(self.horizons_days)) != len(self.horizons_days):
@@ -79,8 +79,8 @@ class BTYDGate:
     (customers with x > 0) by at most this share; it must be finite (q > 1) for CLV to exist.
     """
 
-    max_repeat_error: _ErrorShare = 0.05
-    max_spend_error: _ErrorShare = 0.10
+    max_repeat_error: _ErrorShare
+    max_spend_error: _ErrorShare
 
 
 @frozen
@@ -93,25 +93,25 @@ class BTYDConfig:
     m_x_significant_digits: m_x is rounded to this many significant digits before the (x, m_x) groups of
     the Gamma-Gamma fit are formed, which bounds their number by decades of spend, not by customers.
     fit_resolution_days: t_x and T are rounded to the nearest multiple of this many days before the
-    (x, t_x, T) groups of the BG/NBD fit are formed; null (the default) = one time_unit (7 for weeks),
+    (x, t_x, T) groups of the BG/NBD fit are formed; null (as in conf/base) = one time_unit (7 for weeks),
     1 = exact days. At day resolution the groups approach one per customer at millions of customers
     (653,874 groups for 845,755 customers in the 1M benchmark); one time unit bounds them by the history
     length in units, and moves the parameters by about 1-2% (docs/benchmarks.md, docs/validation.md).
     Scores always use each customer's exact days.
     """
 
-    orders_table: str = "silver.orders"
-    summary_table: str = "features.btyd_summary"
-    time_unit: TimeUnit = "weeks"
+    orders_table: str
+    summary_table: str
+    time_unit: TimeUnit
     calibration_days: Days | None = None
-    exclude_refunded: bool = True
-    m_x_significant_digits: Annotated[int, Range(1, 15)] = 4  # a double holds 15-17 significant digits
+    exclude_refunded: bool
+    m_x_significant_digits: Annotated[int, Range(1, 15)]  # a double holds 15-17 significant digits
     fit_resolution_days: Annotated[int, Range(1, 28)] | None = None
-    penalizer: NonNegative = 0.0
-    max_iter: Annotated[int, Range(10)] = 1000
-    model_name: str = "userscore-btyd"
-    gate: BTYDGate = BTYDGate()
-    scoring: BTYDScoring = BTYDScoring()
+    penalizer: NonNegative
+    max_iter: Annotated[int, Range(10)]
+    model_name: str
+    gate: BTYDGate
+    scoring: BTYDScoring
 
     def __post_init__(self):
         if not self.model_name.strip():

@@ -18,8 +18,8 @@ COLUMNS = ("user_id", "purpose", "status", "consented_at")
 class ConsentConfig:
     """``missing``: the consent of a user with no record for a purpose. ``required``: stage -> purposes."""
 
-    table: str = "silver.consents"
-    missing: Literal["denied", "granted"] = "denied"
+    table: str
+    missing: Literal["denied", "granted"]
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -8,6 +8,7 @@ adding a window or a measure is a config change only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import field
 from types import MappingProxyType
@@ -16,13 +17,22 @@ from typing import Annotated, Literal
 from userscore.config.typed import Days, NonNegative, Positive, Range, frozen
 
 Source = Literal["orders", "events"]
+# The silver inputs of a snapshot: measures read orders or events; the profile reads users and level changes.
+INPUTS = ("users", "orders", "events", "level_changes")
 # count / sum: windowed or all-history, optionally time-decayed; distinct_days: days with a matching
 # row in each window; days_since_last / days_since_first: whole days from the row's date to the
 # snapshot date; mean_gap_days: (last - first) / (n - 1) in days, the mean of consecutive gaps.
 AggKind = Literal["count", "sum", "distinct_days", "days_since_last", "days_since_first", "mean_gap_days"]
 _WINDOWED_AGGS = ("count", "sum", "distinct_days")
 _TRENDABLE_AGGS = ("count", "sum", "distinct_days")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 FilterValue = str | bool
+Where = Mapping[str, tuple[FilterValue, ...]]
+
+
+def where_errors(where: Where) -> list[str]:
+    """Problems of a ``where`` filter (rows whose column takes one of the listed values)."""
+    return [f"at least one allowed value for {column!r}" for column, values in where.items() if not values]
 
 
 @frozen
@@ -35,7 +45,7 @@ class MeasureSpec:
     source: Source
     agg: AggKind
     column: str | None = None
-    where: Mapping[str, tuple[FilterValue, ...]] = field(default_factory=dict)
+    where: Where = field(default_factory=dict)
     windowed: bool = False
     decay: bool = False
 
@@ -50,9 +60,9 @@ class MeasureSpec:
             raise ValueError("windowed: distinct_days is counted per window; set windowed: true")
         if self.decay and (self.agg not in ("count", "sum") or self.windowed):
             raise ValueError("decay: only for all-history (windowed: false) count or sum measures")
-        for column, values in self.where.items():
-            if not values:
-                raise ValueError(f"where: at least one allowed value for {column!r}")
+        problems = where_errors(self.where)
+        if problems:
+            raise ValueError(f"where: {problems[0]}")
 
 
 @frozen
@@ -66,10 +76,10 @@ class SourceSpec:
 
 @frozen
 class FeatureSources:
-    users: SourceSpec = SourceSpec(table="silver.users", time="registered_at")
-    orders: SourceSpec = SourceSpec(table="silver.orders", time="order_ts", month="order_month")
-    events: SourceSpec = SourceSpec(table="silver.events", time="event_ts", month="event_month")
-    level_changes: SourceSpec = SourceSpec(table="silver.level_changes", time="changed_at")
+    users: SourceSpec
+    orders: SourceSpec
+    events: SourceSpec
+    level_changes: SourceSpec
 
 
 @frozen
@@ -81,7 +91,7 @@ class FamilyConfig:
     consecutive ``trend_days`` periods (the +1 smoothing keeps it defined and finite at 0 activity).
     """
 
-    measures: Mapping[str, MeasureSpec] = field(default_factory=dict)
+    measures: Mapping[str, MeasureSpec]
     ratios: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     trends: tuple[str, ...] = ()
 
@@ -96,12 +106,17 @@ class FamilyConfig:
             if spec.agg not in _TRENDABLE_AGGS or spec.decay:
                 raise ValueError(f"trends: a count, sum or distinct_days measure without decay, got {name!r}")
 
+    @property
+    def sources(self) -> set[str]:
+        """The sources this family's measures read."""
+        return {spec.source for spec in self.measures.values()}
+
 
 @frozen
 class RfmWeights:
-    r: NonNegative = 0.4
-    f: NonNegative = 0.3
-    m: NonNegative = 0.3
+    r: NonNegative
+    f: NonNegative
+    m: NonNegative
 
 
 @frozen
@@ -119,50 +134,6 @@ class SegmentRule:
                 raise ValueError(f"{attr}: an inclusive range [low, high], got {list(bounds)}")
 
 
-def _rule(segment: str, r: tuple[int, int], fm: tuple[int, int]) -> SegmentRule:
-    return SegmentRule(segment=segment, r=r, fm=fm)
-
-
-# The standard R x FM grid (rows: R score, columns: FM score, both 1-5):
-#   R5: New customers   Potential loyalist  Loyal           Champions        Champions
-#   R4: Promising       Potential loyalist  Loyal           Champions        Champions
-#   R3: Promising       Need attention      Need attention  Loyal            Loyal
-#   R2: About to sleep  About to sleep      At risk         At risk          Can't lose them
-#   R1: Lost            Hibernating         At risk         Can't lose them  Can't lose them
-DEFAULT_SEGMENTS: tuple[SegmentRule, ...] = (
-    _rule("Champions", (4, 5), (4, 5)),
-    _rule("Loyal", (4, 5), (3, 3)),
-    _rule("Loyal", (3, 3), (4, 5)),
-    _rule("Potential loyalist", (4, 5), (2, 2)),
-    _rule("New customers", (5, 5), (1, 1)),
-    _rule("Promising", (3, 4), (1, 1)),
-    _rule("Need attention", (3, 3), (2, 3)),
-    _rule("About to sleep", (2, 2), (1, 2)),
-    _rule("At risk", (2, 2), (3, 4)),
-    _rule("At risk", (1, 1), (3, 3)),
-    _rule("Can't lose them", (1, 2), (5, 5)),
-    _rule("Can't lose them", (1, 1), (4, 4)),
-    _rule("Hibernating", (1, 1), (2, 2)),
-    _rule("Lost", (1, 1), (1, 1)),
-)
-
-_KEPT_ORDERS: Mapping[str, tuple[FilterValue, ...]] = MappingProxyType({"is_refunded": (False,)})
-
-
-def _default_rfm_measures() -> Mapping[str, MeasureSpec]:
-    return MappingProxyType(
-        {
-            "recency_days": MeasureSpec(source="orders", agg="days_since_last", where=_KEPT_ORDERS),
-            "frequency": MeasureSpec(source="orders", agg="count", where=_KEPT_ORDERS, windowed=True),
-            "monetary": MeasureSpec(source="orders", agg="sum", column="amount", where=_KEPT_ORDERS, windowed=True),
-            "decayed_frequency": MeasureSpec(source="orders", agg="count", where=_KEPT_ORDERS, decay=True),
-            "decayed_monetary": MeasureSpec(
-                source="orders", agg="sum", column="amount", where=_KEPT_ORDERS, decay=True
-            ),
-        }
-    )
-
-
 @frozen
 class RfmConfig(FamilyConfig):
     """RFM core measures and their dynamic 1..bins scores.
@@ -172,15 +143,14 @@ class RfmConfig(FamilyConfig):
     quantiles with ``relative_error``); rfm_score is the weighted mean of the three scores.
     """
 
-    measures: Mapping[str, MeasureSpec] = field(default_factory=_default_rfm_measures)
-    recency: str = "recency_days"
-    frequency: str = "frequency"
-    monetary: str = "monetary"
-    score_window: Days = 365
-    bins: Annotated[int, Range(2, 20)] = 5
-    relative_error: Annotated[float, Range(0.0, 0.5, low_open=True, high_open=True)] = 0.001
-    weights: RfmWeights = RfmWeights()
-    segments: tuple[SegmentRule, ...] = DEFAULT_SEGMENTS
+    recency: str
+    frequency: str
+    monetary: str
+    score_window: Days
+    bins: Annotated[int, Range(2, 20)]
+    relative_error: Annotated[float, Range(0.0, 0.5, low_open=True, high_open=True)]
+    weights: RfmWeights
+    segments: tuple[SegmentRule, ...]
 
     def __post_init__(self):
         super().__post_init__()
@@ -213,12 +183,21 @@ class RfmConfig(FamilyConfig):
 
 @frozen
 class AffinityWeights:
-    spend: NonNegative = 0.6
-    visits: NonNegative = 0.4
+    spend: NonNegative
+    visits: NonNegative
 
     def __post_init__(self):
         if self.spend + self.visits <= 0:
             raise ValueError(f"spend and visits weights with a positive sum, got {self.spend} and {self.visits}")
+
+
+@frozen
+class PreferencePlacement:
+    """Where the preference columns sit in the snapshot's column order (model inputs follow that order):
+    after the columns of the generic family ``columns``, and category_count after those of ``category_count``."""
+
+    columns: str
+    category_count: str
 
 
 PREFERENCE_SIGNALS = ("top_category_spend_share", "top_category_visit_share", "preferred_channel_share")
@@ -235,26 +214,14 @@ class PreferenceConfig:
     aggregate of the per-user aggregation (rows with other values do not count for preferences).
     """
 
-    top_k: Annotated[int, Range(1, 20)] = 3
-    order_where: Mapping[str, tuple[FilterValue, ...]] = field(default_factory=lambda: _KEPT_ORDERS)
-    visit_event_types: tuple[str, ...] = ("page_view", "click", "favorite", "add_to_cart")
-    categories: tuple[str, ...] = (
-        "apparel",
-        "beauty",
-        "books",
-        "electronics",
-        "grocery",
-        "home",
-        "sports",
-        "toys",
-    )
-    channels: tuple[str, ...] = ("app", "web", "store", "mini_program")
-    affinity_weights: AffinityWeights = AffinityWeights()
-    score_weights: Mapping[str, NonNegative] = field(
-        default_factory=lambda: MappingProxyType(
-            {"top_category_spend_share": 0.4, "top_category_visit_share": 0.3, "preferred_channel_share": 0.3}
-        )
-    )
+    top_k: Annotated[int, Range(1, 20)]
+    order_where: Mapping[str, tuple[FilterValue, ...]]
+    visit_event_types: tuple[str, ...]
+    categories: tuple[str, ...]
+    channels: tuple[str, ...]
+    affinity_weights: AffinityWeights
+    score_weights: Mapping[str, NonNegative]
+    placement: PreferencePlacement
 
     def __post_init__(self):
         for attr in ("categories", "channels"):
@@ -272,118 +239,76 @@ class PreferenceConfig:
 class ProfileConfig:
     """Profile columns copied from the users table (nulls become ``unknown_value``)."""
 
-    columns: tuple[str, ...] = ("region", "registration_channel", "age_band")
-    level_column: str = "member_level"
-    unknown_value: str = "unknown"
+    columns: tuple[str, ...]
+    level_column: str
+    unknown_value: str
 
 
-def _measures(**specs: MeasureSpec) -> Mapping[str, MeasureSpec]:
-    return MappingProxyType(specs)
-
-
-def _default_transaction() -> FamilyConfig:
-    orders = {"source": "orders"}
-    return FamilyConfig(
-        measures=_measures(
-            orders_placed=MeasureSpec(**orders, agg="count"),
-            order_count=MeasureSpec(**orders, agg="count", where=_KEPT_ORDERS),
-            total_order_value=MeasureSpec(**orders, agg="sum", column="amount", where=_KEPT_ORDERS),
-            refunded_orders=MeasureSpec(**orders, agg="count", where={"is_refunded": (True,)}),
-            coupon_orders=MeasureSpec(**orders, agg="count", where={**_KEPT_ORDERS, "coupon_used": (True,)}),
-            days_between_orders_mean=MeasureSpec(**orders, agg="mean_gap_days", where=_KEPT_ORDERS),
-            days_since_first_order=MeasureSpec(**orders, agg="days_since_first", where=_KEPT_ORDERS),
-        ),
-        ratios=MappingProxyType(
-            {
-                "avg_order_value": ("total_order_value", "order_count"),
-                "refund_rate": ("refunded_orders", "orders_placed"),
-                "coupon_order_share": ("coupon_orders", "order_count"),
-            }
-        ),
-    )
-
-
-def _event_count(*types: str, windowed: bool = True) -> MeasureSpec:
-    return MeasureSpec(source="events", agg="count", where={"event_type": types}, windowed=windowed)
-
-
-def _default_behaviour() -> FamilyConfig:
-    return FamilyConfig(
-        measures=_measures(
-            logins=_event_count("login"),
-            active_days=MeasureSpec(source="events", agg="distinct_days", windowed=True),
-            page_views=_event_count("page_view"),
-            dwell_seconds=MeasureSpec(source="events", agg="sum", column="dwell_seconds", windowed=True),
-            favorites=_event_count("favorite"),
-            carts=_event_count("add_to_cart"),
-            shares=_event_count("share"),
-            comments=_event_count("comment"),
-            searches=_event_count("search"),
-            days_since_last_activity=MeasureSpec(source="events", agg="days_since_last"),
-        ),
-        trends=("logins", "active_days", "page_views"),
-    )
-
-
-def _default_interaction() -> FamilyConfig:
-    return FamilyConfig(
-        measures=_measures(
-            coupons_claimed=_event_count("coupon_claim"),
-            coupons_used=MeasureSpec(source="orders", agg="count", where={"coupon_used": (True,)}, windowed=True),
-            campaigns_joined=_event_count("campaign_join"),
-            service_contacts=_event_count("service_contact"),
-        )
-    )
+# Families with their own Python (profile, rfm scores, preference); a generic family may not take these names.
+BUILT_IN_FAMILIES = ("profile", "rfm", "preference")
 
 
 @frozen
 class FeaturesConfig:
-    """Every feature family of the point-in-time snapshot (features.user_features)."""
+    """Every feature family of the point-in-time snapshot (features.user_features).
 
-    output_table: str = "features.user_features"
-    boundaries_table: str = "features.rfm_boundaries"
-    sources: FeatureSources = FeatureSources()
-    windows: tuple[Days, ...] = (30, 90, 365)
-    trend_days: Days = 30
-    half_life_days: Positive = 90.0
-    rfm: RfmConfig = RfmConfig()
-    transaction: FamilyConfig = field(default_factory=_default_transaction)
-    behaviour: FamilyConfig = field(default_factory=_default_behaviour)
-    interaction: FamilyConfig = field(default_factory=_default_interaction)
-    preference: PreferenceConfig = PreferenceConfig()
-    profile: ProfileConfig = ProfileConfig()
+    ``families`` are the generic families, in output order: measures, trends and ratios declared in YAML
+    and computed by one builder, so a new family over orders or events is a config change only.
+    """
+
+    output_table: str
+    boundaries_table: str
+    sources: FeatureSources
+    windows: tuple[Days, ...]
+    trend_days: Days
+    half_life_days: Positive
+    rfm: RfmConfig
+    families: Mapping[str, FamilyConfig]
+    preference: PreferenceConfig
+    profile: ProfileConfig
 
     def __post_init__(self):
         if not self.windows or len(set(self.windows)) != len(self.windows):
             raise ValueError(f"windows: distinct positive numbers of days, got {list(self.windows)}")
         if self.rfm.score_window not in self.windows:
             raise ValueError(f"rfm: score_window {self.rfm.score_window} must be one of windows {list(self.windows)}")
+        bad = [f for f in self.families if not _NAME.match(f) or f in BUILT_IN_FAMILIES]
+        if bad:
+            raise ValueError(f"families: lower_snake_case names other than {list(BUILT_IN_FAMILIES)}, got {bad}")
+        placement = self.preference.placement
+        for key in ("columns", "category_count"):
+            if getattr(placement, key) not in self.families:
+                raise ValueError(
+                    f"preference: placement.{key} names a family of features.families, got "
+                    f"{getattr(placement, key)!r} (families: {list(self.families)})"
+                )
         seen: dict[str, str] = {}
-        for family, config in self.families.items():
+        for family, config in self.measure_families().items():
             for name in config.measures:
                 if name in seen:
-                    raise ValueError(f"{family}: measure {name!r} is already defined in family {seen[name]!r}")
+                    raise ValueError(
+                        f"{self._key(family)}: measure {name!r} is already defined in family {seen[name]!r}"
+                    )
                 seen[name] = family
         known = set(self.measure_columns())
-        for family, config in self.families.items():
+        for family, config in self.measure_families().items():
             for ratio, operands in config.ratios.items():
                 missing = [o for o in operands if o not in known]
                 if missing:
-                    raise ValueError(f"{family}: ratio {ratio!r} uses undefined measure columns {missing}")
+                    raise ValueError(f"{self._key(family)}: ratio {ratio!r} uses undefined measure columns {missing}")
 
-    @property
-    def families(self) -> dict[str, FamilyConfig]:
-        """The measure-bearing families, in output order."""
-        return {
-            "rfm": self.rfm,
-            "transaction": self.transaction,
-            "behaviour": self.behaviour,
-            "interaction": self.interaction,
-        }
+    @staticmethod
+    def _key(family: str) -> str:
+        # The key a family's error is reported at: families.<name> is not a field, so report ``families``.
+        return "rfm" if family == "rfm" else "families"
+
+    def measure_families(self) -> dict[str, FamilyConfig]:
+        """Every measure-bearing family (rfm, then the generic families), in output order."""
+        return {"rfm": self.rfm, **self.families}
 
     def measures(self) -> dict[str, MeasureSpec]:
         """Every declared measure of every family, by name."""
-        return {name: spec for family in self.families.values() for name, spec in family.measures.items()}
+        return {name: spec for family in self.measure_families().values() for name, spec in family.measures.items()}
 
     def measure_columns(self) -> list[str]:
         """The output columns the measures generate (``<name>_<N>d`` per window for windowed ones)."""
@@ -392,6 +317,20 @@ class FeaturesConfig:
             for name, spec in self.measures().items()
             for column in ([f"{name}_{n}d" for n in self.windows] if spec.windowed else [name])
         ]
+
+    def family_inputs(self) -> dict[str, set[str]]:
+        """Family name -> the silver inputs it reads (profile: users and level changes; the others their
+        measures' sources; preference: orders and events)."""
+        inputs = {"profile": {"users", "level_changes"}}
+        inputs |= {name: family.sources for name, family in self.measure_families().items()}
+        return inputs | {"preference": {"orders", "events"}}
+
+
+def families_needing(features: FeaturesConfig, source: str) -> list[str]:
+    """The families that read silver input ``source`` (one of INPUTS), in output order."""
+    if source not in INPUTS:
+        raise ValueError(f"unknown feature input {source!r}: one of {list(INPUTS)}")
+    return [name for name, inputs in features.family_inputs().items() if source in inputs]
 
 
 # Columns the engine reads besides those named by measures, per source (checked against the tables).
@@ -437,9 +376,9 @@ def reference_errors(features: FeaturesConfig, tables: Mapping[str, object]) -> 
         check((*at, "month"), source, spec.month)
         for column in REQUIRED_COLUMNS[source]:
             check((*at, "table"), source, column)
-    for family, config in features.families.items():
+    for family, config in features.measure_families().items():
         for name, measure in config.measures.items():
-            at = ("features", family, "measures", name)
+            at = ("features", *(("rfm",) if family == "rfm" else ("families", family)), "measures", name)
             check((*at, "column"), measure.source, measure.column)
             for column in measure.where:
                 check((*at, "where", column), measure.source, column)

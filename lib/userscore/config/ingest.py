@@ -62,7 +62,7 @@ class SourceConfig:
     format: Literal["json", "parquet", "delta"]
     path: str
     table: str
-    write: Literal["batch", "merge"] = "batch"
+    write: Literal["batch", "merge"]
     event_time: str | None = None
     month_column: str | None = None
     keep_latest_by: str | None = None
@@ -101,11 +101,11 @@ class IngestConfig:
     whose population or label reads one is a config error.
     """
 
-    raw_dir: str = "data/raw"
-    pii_key_env: str = "USERSCORE_PII_KEY"
-    max_string_length: int = 1000
-    earliest_date: dt.date = dt.date(2000, 1, 1)
-    future_tolerance_hours: int = 24
+    raw_dir: str
+    pii_key_env: str
+    max_string_length: int
+    earliest_date: dt.date
+    future_tolerance_hours: int
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     absent_sources: tuple[str, ...] = ()
 

@@ -2,6 +2,7 @@
 
 Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one,
 and null over a mapping removes it (an overlay drops a target: ``models.targets.vip_promotion_90d: null``).
+Then each ``models.targets.<t>`` is merged over ``models.defaults`` the same way.
 The merged tree is parsed into the frozen ``Config`` and its references are checked, all before a
 job touches data.
 """
@@ -59,7 +60,8 @@ def load_config(
         known = sorted(p.name for p in conf_dir.iterdir() if p.is_dir() and p.name != "base")
         raise ConfigError(str(env_dir), "<env>", f"no overlay folder for env {env!r}", f"one of {known}")
 
-    origins = Origins()
+    # A key no file sets (a section missing everywhere) is reported against the base folder.
+    origins = Origins(default=str(base_dir))
     merged: dict[str, Any] = {}
     for layer in (base_dir, env_dir):
         for path in sorted(layer.glob("*.yaml")):
@@ -68,12 +70,46 @@ def load_config(
         _check_nesting(overrides, "<override>")
         _merge(merged, _plain(overrides), (), "<override>", origins)
 
+    _apply_target_defaults(merged, origins)
     root_dir = Path(root) if root else conf_dir.resolve().parent
     _merge(merged, {"env": env, "root": str(root_dir)}, (), "<loader>", origins)
     config = parse_dataclass(Config, merged, (), origins)
     for key_path, found, expected in config.reference_errors():
         raise origins.error(key_path, found, expected)
     return config
+
+
+def _apply_target_defaults(merged: dict[str, Any], origins: Origins) -> None:
+    """Merge each target's own keys over ``models.defaults`` (key by key): the defaults live in YAML only.
+
+    A key taken from the defaults keeps the file that set it there, so an error names that file.
+    """
+    models = merged.get("models")
+    if not isinstance(models, dict) or not isinstance(models.get("defaults"), Mapping):
+        return
+    targets = models.get("targets")
+    if not isinstance(targets, dict):
+        return
+    for name, target in targets.items():
+        if isinstance(target, dict):
+            _fill(target, models["defaults"], ("models", "targets", str(name)), ("models", "defaults"), origins)
+
+
+def _fill(into: dict[str, Any], defaults: Mapping[str, Any], path: KeyPath, source: KeyPath, origins: Origins):
+    for key, value in defaults.items():
+        key_path, from_path = (*path, str(key)), (*source, str(key))
+        if key not in into:
+            into[key] = _plain(value)
+            _record_all_from(into[key], key_path, from_path, origins)
+        elif isinstance(value, Mapping) and isinstance(into[key], dict):
+            _fill(into[key], value, key_path, from_path, origins)
+
+
+def _record_all_from(value: Any, path: KeyPath, source: KeyPath, origins: Origins) -> None:
+    origins.record(path, origins.file_of(source))
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _record_all_from(item, (*path, str(key)), (*source, str(key)), origins)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Config section ``models``: targets as data (population, label rule, features, sampling, estimators),
-the MLflow tracking store, the evaluation settings and the champion promotion gate."""
+"""Config section ``models``: targets as data (population, label rule, risk tiers, features, sampling,
+estimators; training settings merged over ``models.defaults``), the MLflow tracking store, the evaluation
+settings and the champion promotion gate."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import field, fields
 from typing import Annotated, Literal
 
+from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
+from userscore.config.features import Where, where_errors
+from userscore.config.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
-from userscore.models.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
+from userscore.keys import KEY_COLUMNS
 
 PopulationKind = Literal["all", "active_within", "below_vip"]
 LabelKind = Literal["any_order_within", "no_activity_within", "level_rise_or_spend_crosses"]
@@ -33,7 +37,6 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("user_id", "event_ts", "event_month", "event_type"),
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }
-FEATURE_KEYS = ("user_id", "as_of_date")
 # rule kind -> the silver inputs (keys of INPUT_COLUMNS / models.inputs) its population or label reads.
 RULE_INPUTS: dict[str, tuple[str, ...]] = {
     "all": (),
@@ -56,6 +59,11 @@ def _check_rule(rule: object) -> None:
         raise ValueError(f"kind: {rule.kind!r} does not use {unused} (uses {sorted(required | optional)})")
     if rule.levels is not None and (len(rule.levels) < 2 or len(set(rule.levels)) != len(rule.levels)):
         raise ValueError(f"levels: at least two distinct member levels, lowest first, got {rule.levels}")
+    if rule.where and rule.kind == "all":
+        raise ValueError("where: kind 'all' reads no orders to filter")
+    problems = where_errors(rule.where)
+    if problems:
+        raise ValueError(f"where: {problems[0]}")
 
 
 @frozen
@@ -64,14 +72,16 @@ class PopulationRule:
 
     all: every user in the feature snapshot; active_within: an order or event in [D - lookback_days, D);
     below_vip: below the top level of ``levels`` and cumulative spend below ``spend_threshold``.
+    where: the orders the rule reads, as for measures ({column: [allowed values]}; empty: every order).
     """
 
-    kind: PopulationKind = "all"
+    kind: PopulationKind
     include_refunded: bool | None = None
     lookback_days: Days | None = None
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
     spend_threshold: Positive | None = None
+    where: Where = field(default_factory=dict)
 
     def __post_init__(self):
         _check_rule(self)
@@ -83,7 +93,8 @@ class LabelRule:
 
     any_order_within: an order (refunded ones only if include_refunded); no_activity_within: no order
     and no event (label 1 = churned); level_rise_or_spend_crosses: a higher member level than at D, or
-    cumulative spend reaching ``spend_threshold``.
+    cumulative spend reaching ``spend_threshold``. where: the orders the rule reads ({column: [allowed
+    values]}, e.g. ``{category: [books]}`` for "buys a book"; empty: every order).
     """
 
     kind: LabelKind
@@ -92,6 +103,7 @@ class LabelRule:
     event_types: tuple[str, ...] | None = None
     levels: tuple[str, ...] | None = None
     spend_threshold: Positive | None = None
+    where: Where = field(default_factory=dict)
 
     def __post_init__(self):
         _check_rule(self)
@@ -114,13 +126,17 @@ class TargetConfig:
     horizon_days: Days
     label: LabelRule
     description: str = ""
-    population: PopulationRule = PopulationRule()
-    features: FeatureSelection = FeatureSelection()
-    sample: SampleParams = SampleParams()
-    split: SplitParams = SplitParams()
-    gbt: GBTParams = GBTParams()
-    lr: LRParams = LRParams()
-    calibration: CalibrationParams = CalibrationParams()
+    population: PopulationRule
+    tiers: tuple[Band, ...]
+    features: FeatureSelection
+    sample: SampleParams
+    split: SplitParams
+    gbt: GBTParams
+    lr: LRParams
+    calibration: CalibrationParams
+
+    def __post_init__(self):
+        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
 
     def inputs(self) -> list[str]:
         """The silver inputs this target's population and label rules read."""
@@ -128,11 +144,16 @@ class TargetConfig:
 
 
 @frozen
-class Tier:
-    """A risk tier: scores in [min, next tier's min) (the last tier runs to 1)."""
+class TargetDefaults:
+    """``models.defaults``: the training settings of every target. The loader merges each target's own
+    keys over these (key by key), so a target states only what differs, e.g. ``gbt: {max_depth: 6}``."""
 
-    name: str
-    min: Share
+    features: FeatureSelection
+    sample: SampleParams
+    split: SplitParams
+    gbt: GBTParams
+    lr: LRParams
+    calibration: CalibrationParams
 
 
 @frozen
@@ -146,11 +167,11 @@ class TrackingConfig:
     is what Databricks-managed experiments need).
     """
 
-    uri: str = "sqlite:///mlflow.db"
+    uri: str
     registry_uri: str | None = None
-    artifact_root: str | None = "mlruns"
-    experiment: str = "userscore"
-    model_prefix: str = "userscore-"
+    artifact_root: str | None
+    experiment: str
+    model_prefix: str
     dfs_tmpdir: str | None = None
 
 
@@ -160,57 +181,51 @@ class PromotionConfig:
     ``max_ece`` and its AUC is at least ``min_auc`` and at least the champion's AUC (on the same
     validation rows) minus ``auc_tolerance``."""
 
-    alias: str = "champion"
-    min_auc: Share = 0.6
-    max_ece: Share = 0.02
-    auc_tolerance: Share = 0.005
+    alias: str
+    min_auc: Share
+    max_ece: Share
+    auc_tolerance: Share
 
 
 @frozen
 class EvaluationConfig:
     """Bounded-size aggregations the metrics are computed from."""
 
-    ece_bins: Annotated[int, Range(1, 1000)] = 10
-    curve_bins: Annotated[int, Range(2, 1_000_000)] = 10_000
-    quantile_relative_error: Annotated[float, Range(0.0, 0.1, high_open=True)] = 1e-4
-    top_features: Count = 25
+    ece_bins: Annotated[int, Range(1, 1000)]
+    curve_bins: Annotated[int, Range(2, 1_000_000)]
+    quantile_relative_error: Annotated[float, Range(0.0, 0.1, high_open=True)]
+    top_features: Count
 
 
 @frozen
 class ModelInputs:
     """Tables training reads: the feature snapshots and the silver tables labels come from."""
 
-    features: str = "features.user_features"
-    orders: str = "silver.orders"
-    events: str = "silver.events"
-    level_changes: str = "silver.level_changes"
+    features: str
+    orders: str
+    events: str
+    level_changes: str
 
 
 @frozen
 class ModelsConfig:
     """Targets and everything shared by their training runs."""
 
-    inputs: ModelInputs = ModelInputs()
+    inputs: ModelInputs
     # Where GBT checkpoints its node-id cache; None: <catalog.root>/_checkpoints (set a DFS path on a cluster).
     checkpoint_dir: str | None = None
     # Partitions of the cached training vectors; None: one per task slot of the session.
     training_partitions: Count | None = None
-    tracking: TrackingConfig = TrackingConfig()
-    tiers: tuple[Tier, ...] = (Tier(name="low", min=0.0), Tier(name="mid", min=0.3), Tier(name="high", min=0.7))
-    promotion: PromotionConfig = PromotionConfig()
-    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig
+    defaults: TargetDefaults
+    promotion: PromotionConfig
+    evaluation: EvaluationConfig
     targets: Mapping[str, TargetConfig] = field(default_factory=dict)
 
     def __post_init__(self):
         bad = [name for name in self.targets if not _TARGET_NAME.match(name)]
         if bad:
             raise ValueError(f"targets: lower_snake_case target names, got {bad}")
-        mins = [t.min for t in self.tiers]
-        if not mins or mins[0] != 0.0 or any(b <= a for a, b in zip(mins, mins[1:], strict=False)) or mins[-1] >= 1:
-            raise ValueError(f"tiers: increasing minimums starting at 0.0 and below 1, got {mins}")
-
-    def target(self, name: str) -> TargetConfig:
-        return self.targets[name]
 
 
 def input_tables(inputs: ModelInputs) -> dict[str, str]:
@@ -223,7 +238,7 @@ def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> I
     if not models.targets:
         return
     known = sorted(tables)
-    needed = {"features": (models.inputs.features, FEATURE_KEYS)}
+    needed = {"features": (models.inputs.features, KEY_COLUMNS)}
     needed |= {name: (table, INPUT_COLUMNS[name]) for name, table in input_tables(models.inputs).items()}
     for name, (table, columns) in needed.items():
         at: KeyPath = ("models", "inputs", name)
@@ -233,3 +248,13 @@ def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> I
         missing = [c for c in columns if c not in tables[table].column_names]
         if missing:
             yield at, f"table {table} without columns {missing}", f"a table declaring columns {list(columns)}"
+    orders = tables.get(models.inputs.orders)
+    for name, target in models.targets.items():
+        for rule in ("population", "label"):
+            for column in getattr(target, rule).where:
+                if orders is not None and column not in orders.column_names:
+                    yield (
+                        ("models", "targets", name, rule, "where", column),
+                        f"undefined column {column!r} of {models.inputs.orders}",
+                        f"one of {list(orders.column_names)}",
+                    )

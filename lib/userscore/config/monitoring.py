@@ -2,15 +2,14 @@
 (jobs/monitor.py, ``userscore monitor --as-of D``).
 
 Which scores are watched follows the scoring section: every scored target's ``<prefix>_probability`` (with
-its ``<prefix>_tier`` as the band column) plus the columns listed in ``scores`` (default value_score with
-grade). Model features come from the champions' MLflow runs; nothing here repeats those lists.
+its ``<prefix>_tier`` as the band column) plus the columns listed in ``scores`` (value_score with
+its grade in conf/base). Model features come from the champions' MLflow runs; nothing here repeats those lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import field
-from types import MappingProxyType
 from typing import Annotated, Literal
 
 from userscore.config.typed import Count, KeyPath, NonNegative, Range, frozen
@@ -27,11 +26,11 @@ _SHARE_METRICS = ("auc_drop", "band_share_change")
 class MonitorTables:
     """Where the monitor writes (all partitioned by as_of_date, declared in conf/base/tables_monitor.yaml)."""
 
-    ladder: str = "monitor.score_ladder"
-    drift: str = "monitor.drift"
-    accuracy: str = "monitor.accuracy"
-    alerts: str = "monitor.alerts"
-    reference: str = "monitor.reference"
+    ladder: str
+    drift: str
+    accuracy: str
+    alerts: str
+    reference: str
 
 
 @frozen
@@ -43,10 +42,10 @@ class PsiConfig:
     distinct values gets fewer bins); missing values are a bin of their own; string columns bin by value.
     """
 
-    bins: Annotated[int, Range(2, 100)] = 10
-    epsilon: Annotated[float, Range(0.0, 0.01, low_open=True, high_open=True)] = 1e-4
-    quantile_relative_error: _QuantileError = 1e-3
-    top_features: Count = 10
+    bins: Annotated[int, Range(2, 100)]
+    epsilon: Annotated[float, Range(0.0, 0.01, low_open=True, high_open=True)]
+    quantile_relative_error: _QuantileError
+    top_features: Count
 
 
 @frozen
@@ -54,8 +53,8 @@ class AccuracyConfig:
     """Realised accuracy of earlier snapshots whose label window (S, S + horizon] has passed by D (and by
     the newest order or event in silver): the newest ``max_snapshots`` of them per target."""
 
-    max_snapshots: Count = 6
-    quantile_relative_error: _QuantileError = 1e-3
+    max_snapshots: Count
+    quantile_relative_error: _QuantileError
 
 
 @frozen
@@ -70,8 +69,8 @@ class AlertRule:
 
     metric: AlertMetric
     above: NonNegative
-    baseline: Baseline = "reference"
-    severity: Literal["warning", "critical"] = "warning"
+    baseline: Baseline
+    severity: Literal["warning", "critical"]
     description: str = ""
 
     def __post_init__(self):
@@ -83,36 +82,26 @@ class AlertRule:
 class ReportConfig:
     """The self-contained HTML report: where it goes and how much history it draws."""
 
-    dir: str = "reports/monitor"
-    history_snapshots: Count = 12
-    log_to_mlflow: bool = True
-    mlflow_experiment: str = "userscore-monitor"
-
-
-def _default_scores() -> Mapping[str, str | None]:
-    return MappingProxyType({"value_score": "grade"})
-
-
-def _default_quantiles() -> tuple[float, ...]:
-    return (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+    dir: str
+    history_snapshots: Count
+    log_to_mlflow: bool
+    mlflow_experiment: str
 
 
 @frozen
 class MonitorConfig:
     """The monitor job's inputs, outputs, statistics, alert rules and report."""
 
-    scores_table: str = "scores.user_scores"
-    features_table: str = "features.user_features"
-    tables: MonitorTables = MonitorTables()
+    scores_table: str
+    features_table: str
+    tables: MonitorTables
     # Score columns watched besides the target probabilities: column -> its band column (or null).
-    scores: Mapping[str, str | None] = field(default_factory=_default_scores)
-    quantiles: tuple[Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)], ...] = field(
-        default_factory=_default_quantiles
-    )
-    psi: PsiConfig = PsiConfig()
-    accuracy: AccuracyConfig = AccuracyConfig()
+    scores: Mapping[str, str | None]
+    quantiles: tuple[Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)], ...]
+    psi: PsiConfig
+    accuracy: AccuracyConfig
     alerts: Mapping[str, AlertRule] = field(default_factory=dict)
-    report: ReportConfig = ReportConfig()
+    report: ReportConfig
 
     def __post_init__(self):
         qs = list(self.quantiles)

@@ -17,11 +17,11 @@ class SparkConfig:
     spark-submit configured; ``databricks`` uses the session the platform already runs.
     """
 
-    mode: Literal["local", "submit", "databricks"] = "local"
-    master: str = "local[*]"
-    app_name: str = "userscore"
-    jars_dir: str = ".jars"
-    log_level: str = "WARN"
+    mode: Literal["local", "submit", "databricks"]
+    master: str
+    app_name: str
+    jars_dir: str
+    log_level: str
     conf: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -33,8 +33,8 @@ class CatalogConfig:
     ``<catalog>.<layer>.<name>`` (Unity Catalog on Databricks), with optional per-layer schema names.
     """
 
-    mode: Literal["path", "metastore"] = "path"
-    root: str = "warehouse"
+    mode: Literal["path", "metastore"]
+    root: str
     catalog: str | None = None
     schemas: Mapping[str, str] = field(default_factory=dict)
 
@@ -47,4 +47,4 @@ class CatalogConfig:
 class ObservabilityConfig:
     """Job logging."""
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]

@@ -6,9 +6,6 @@ from typing import Literal
 
 from userscore.config.typed import frozen
 
-# Delta's default for delta.deletedFileRetentionDuration; VACUUM below it needs the safety check off.
-DELTA_DEFAULT_RETENTION_HOURS = 168
-
 
 @frozen
 class ErasureConfig:
@@ -19,8 +16,8 @@ class ErasureConfig:
     ``keep`` them (with ``keep_reason``, e.g. a legal hold, recorded in the erasure log).
     """
 
-    vacuum_retention_hours: int = DELTA_DEFAULT_RETENTION_HOURS
-    raw_files: Literal["rewrite", "keep"] = "rewrite"
+    vacuum_retention_hours: int
+    raw_files: Literal["rewrite", "keep"]
     keep_reason: str = ""
 
     def __post_init__(self):
@@ -32,4 +29,4 @@ class ErasureConfig:
 
 @frozen
 class PrivacyConfig:
-    erasure: ErasureConfig = ErasureConfig()
+    erasure: ErasureConfig

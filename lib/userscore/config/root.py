@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from userscore.config.bands import Band
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
@@ -35,33 +36,31 @@ ReferenceError_ = tuple[KeyPath, str, str]
 
 @frozen
 class Config:
-    """Parsed config. ``env`` and ``root`` are set by the loader, not by YAML files."""
+    """Parsed config. ``env`` and ``root`` are set by the loader, not by YAML files; every section comes
+    from conf/base (a section missing there fails the load with the key named)."""
 
     env: str
     root: str
     tables: Mapping[str, TableSpec]
-    spark: SparkConfig = SparkConfig()
-    catalog: CatalogConfig = CatalogConfig()
-    observability: ObservabilityConfig = ObservabilityConfig()
-    generate: GenerateConfig = GenerateConfig()
-    ingest: IngestConfig = IngestConfig()
-    features: FeaturesConfig = FeaturesConfig()
-    models: ModelsConfig = ModelsConfig()
-    scoring: ScoringConfig = ScoringConfig()
-    tags: TagsConfig = TagsConfig()
-    segments: SegmentsConfig = SegmentsConfig()
-    consent: ConsentConfig = ConsentConfig()
-    btyd: BTYDConfig = BTYDConfig()
-    monitor: MonitorConfig = MonitorConfig()
-    privacy: PrivacyConfig = PrivacyConfig()
+    spark: SparkConfig
+    catalog: CatalogConfig
+    observability: ObservabilityConfig
+    generate: GenerateConfig
+    ingest: IngestConfig
+    features: FeaturesConfig
+    models: ModelsConfig
+    scoring: ScoringConfig
+    tags: TagsConfig
+    segments: SegmentsConfig
+    consent: ConsentConfig
+    btyd: BTYDConfig
+    monitor: MonitorConfig
+    privacy: PrivacyConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
         path = Path(relative)
         return path if path.is_absolute() else Path(self.root) / path
-
-    def table(self, name: str) -> TableSpec:
-        return self.tables[name]
 
     def reference_errors(self) -> Iterator[ReferenceError_]:
         """Every reference to an undefined table or column, as (key path, found, expected)."""
@@ -99,6 +98,10 @@ class Config:
         yield from consent_reference_errors(self.consent, self.tables)
         yield from self._scoring_reference_errors()
 
+    def scored_tiers(self) -> dict[str, tuple[Band, ...]]:
+        """Each scored target's risk tiers (its one tier definition, ``models.targets.<t>.tiers``)."""
+        return {target: self.models.targets[target].tiers for target in self.scoring.targets}
+
     def btyd_score_columns(self) -> list[str]:
         """The customer-base columns the scoring stage writes (none when ``scoring.btyd.enabled`` is off)."""
         return [*self.btyd.scoring.columns, BTYD_MODEL_VERSION] if self.scoring.btyd.enabled else []
@@ -110,6 +113,7 @@ class Config:
         features = known_feature_columns(self.features)
         btyd = self.btyd_score_columns()
         yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets), btyd)
-        scored = [*features, *self.scoring.output_columns(btyd)]
-        yield from tags_reference_errors(self.tags, scored)
-        yield from segments_reference_errors(self.segments, self.tables, [*scored, *self.tags.dictionary])
+        outputs = self.scoring.output_columns(btyd)
+        yield from tags_reference_errors(self.tags, [*features, *outputs])
+        # Segments are matched on the written score row: carried columns, scores and tags, not every feature.
+        yield from segments_reference_errors(self.segments, self.tables, [*outputs, *self.tags.dictionary])

@@ -1,5 +1,6 @@
-"""Config section ``scoring``: which champion models are scored, their tiers, the value-score fusion,
-grades and reasons (jobs/score.py, ``userscore score --as-of D``).
+"""Config section ``scoring``: which champion models are scored (each cut into the tiers of its target,
+``models.targets.<t>.tiers``), the value-score fusion, grades and reasons (jobs/score.py,
+``userscore score --as-of D``).
 
 Every output column is named from config: per target ``<prefix>_probability``, ``<prefix>_tier``,
 ``<prefix>_reasons`` and ``<prefix>_model_version``; then ``value_score``, ``grade``, ``value_reasons``
@@ -11,63 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field
-from types import MappingProxyType
 from typing import Annotated, Literal
 
+from userscore.config.bands import VALUE_SCALE, Band, check_bands
+from userscore.config.columns import feature_columns
+from userscore.config.features import FeaturesConfig
 from userscore.config.typed import KeyPath, NonNegative, Range, Share, frozen
+from userscore.keys import KEY_COLUMNS
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-KEY_COLUMNS = ("user_id", "as_of_date")
 VALUE_COLUMNS = ("value_score", "grade", "value_reasons", "scored_at")
 TARGET_SUFFIXES = ("probability", "tier", "reasons", "model_version")
-
-
-@frozen
-class Band:
-    """One tier or grade. Bands are tried in order: the first whose bound holds wins.
-
-    ``above``: value > above; ``min``: value >= min; the last band has neither (everything else).
-    """
-
-    name: str
-    min: float | None = None
-    above: float | None = None
-
-    def __post_init__(self):
-        if self.min is not None and self.above is not None:
-            raise ValueError(f"min: give min or above, not both (band {self.name!r})")
-
-    @property
-    def bound(self) -> float | None:
-        return self.min if self.min is not None else self.above
-
-
-def check_bands(bands: Sequence[Band], what: str, scale: tuple[float, float]) -> None:
-    """Bands with distinct names, strictly decreasing bounds within ``scale`` (the range of the banded
-    value: a bound outside it makes a band empty or catch everything) and a last catch-all band."""
-    names = [b.name for b in bands]
-    if len(bands) < 2 or len(set(names)) != len(names):
-        raise ValueError(f"{what}: at least two bands with distinct names, got {names}")
-    *bounded, last = bands
-    if last.bound is not None:
-        raise ValueError(f"{what}: the last band ({last.name!r}) takes everything else: no min/above")
-    bounds = [b.bound for b in bounded]
-    if any(b is None for b in bounds):
-        raise ValueError(f"{what}: every band but the last needs min or above, got {names}")
-    if any(b <= a for a, b in zip(bounds[1:], bounds, strict=False)):
-        raise ValueError(f"{what}: bounds strictly decreasing from the first band, got {bounds}")
-    low, high = scale
-    if any(not low <= b <= high for b in bounds):
-        raise ValueError(f"{what}: bounds within [{low:g}, {high:g}], got {bounds}")
-
-
-# The ranges banded values take: tiers cut calibrated probabilities, grades cut value_score.
-PROBABILITY_SCALE = (0.0, 1.0)
-VALUE_SCALE = (0.0, 100.0)
-
-# The brief's churn risk tiers: high > 70%, mid 30-70%, low < 30%.
-DEFAULT_TIERS = (Band(name="high", above=0.7), Band(name="mid", min=0.3), Band(name="low"))
-DEFAULT_GRADES = (Band(name="A", min=80.0), Band(name="B", min=60.0), Band(name="C", min=40.0), Band(name="D"))
 
 
 @frozen
@@ -80,12 +35,10 @@ class TargetOutput:
 
     prefix: str
     optional: bool = False
-    tiers: tuple[Band, ...] = DEFAULT_TIERS
 
     def __post_init__(self):
         if not _NAME.match(self.prefix):
             raise ValueError(f"prefix: a lower_snake_case column prefix, got {self.prefix!r}")
-        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
 
     def column(self, suffix: str) -> str:
         return f"{self.prefix}_{suffix}"
@@ -96,8 +49,8 @@ class RuleComponent:
     """A feature column in the rule part, normalised to [0, 1] as (x - min) / (max - min), clipped."""
 
     weight: NonNegative
-    min: float = 0.0
-    max: float = 1.0
+    min: float
+    max: float
 
     def __post_init__(self):
         if not self.max > self.min:
@@ -109,16 +62,7 @@ class ModelComponent:
     """A target's calibrated probability in the model part: p (positive) or 1 - p (negative)."""
 
     weight: NonNegative
-    sign: Literal["positive", "negative"] = "positive"
-
-
-def _default_rule() -> Mapping[str, RuleComponent]:
-    return MappingProxyType(
-        {
-            "rfm_score": RuleComponent(weight=0.7, min=1.0, max=5.0),
-            "preference_score": RuleComponent(weight=0.3, min=0.0, max=1.0),
-        }
-    )
+    sign: Literal["positive", "negative"]
 
 
 @frozen
@@ -127,8 +71,8 @@ class ValueScoreConfig:
     weighted mean of its normalised components. Without any model component available the rule part
     takes the whole weight."""
 
-    rule_weight: Share = 0.5
-    rule: Mapping[str, RuleComponent] = field(default_factory=_default_rule)
+    rule_weight: Share
+    rule: Mapping[str, RuleComponent]
     model: Mapping[str, ModelComponent] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -142,8 +86,8 @@ class ValueScoreConfig:
 class ReasonsConfig:
     """How many reasons each score carries and how contributions are printed."""
 
-    top_k: Annotated[int, Range(1, 10)] = 3
-    decimals: Annotated[int, Range(0, 6)] = 2
+    top_k: Annotated[int, Range(1, 10)]
+    decimals: Annotated[int, Range(0, 6)]
 
 
 @frozen
@@ -152,27 +96,23 @@ class CustomerBaseOutput:
     section): the champion of ``btyd.model_name`` applied to the BTYD summary at D. ``optional``: without
     a champion those columns are null instead of the job failing."""
 
-    enabled: bool = True
-    optional: bool = True
-
-
-def _default_carry() -> tuple[str, ...]:
-    return ("r_score", "f_score", "m_score", "rfm_score", "rfm_segment", "preference_score")
+    enabled: bool
+    optional: bool
 
 
 @frozen
 class ScoringConfig:
     """The fused scoring pass: inputs, outputs and every business setting of the scores."""
 
-    features_table: str = "features.user_features"
-    scores_table: str = "scores.user_scores"
-    wide_table: str = "tags.user_tag_wide"
-    carry: tuple[str, ...] = field(default_factory=_default_carry)
+    features_table: str
+    scores_table: str
+    wide_table: str
+    carry: tuple[str, ...]
     targets: Mapping[str, TargetOutput] = field(default_factory=dict)
-    value_score: ValueScoreConfig = ValueScoreConfig()
-    grades: tuple[Band, ...] = DEFAULT_GRADES
-    reasons: ReasonsConfig = ReasonsConfig()
-    btyd: CustomerBaseOutput = CustomerBaseOutput()
+    value_score: ValueScoreConfig
+    grades: tuple[Band, ...]
+    reasons: ReasonsConfig
+    btyd: CustomerBaseOutput
 
     def __post_init__(self):
         prefixes = [t.prefix for t in self.targets.values()]
@@ -193,10 +133,8 @@ class ScoringConfig:
         return [*self.carry, *self.target_columns(), *btyd_columns, *VALUE_COLUMNS]
 
 
-def known_feature_columns(features) -> list[str]:
-    """The feature snapshot's columns (imported lazily: the features package imports Spark)."""
-    from userscore.features import feature_columns
-
+def known_feature_columns(features: FeaturesConfig) -> list[str]:
+    """The feature snapshot's columns, keys first."""
     return [*KEY_COLUMNS, *feature_columns(features)]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import field
 from typing import Annotated
 
+from userscore.config.rules import RuleError, validate_rule
 from userscore.config.typed import Count, KeyPath, Range, frozen
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -38,7 +39,7 @@ class FamilySpec:
 
     segments: Mapping[str, SegmentSpec]
     description: str = ""
-    control_share: ControlShare = 0.1
+    control_share: ControlShare
 
     def __post_init__(self):
         if not self.segments:
@@ -60,9 +61,9 @@ class FamilySpec:
 
 @frozen
 class SegmentsConfig:
-    table: str = "audiences.segment_members"
-    excluded_table: str = "audiences.excluded_members"
-    control_salt: str = "userscore-control"
+    table: str
+    excluded_table: str
+    control_salt: str
     families: Mapping[str, FamilySpec] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -78,8 +79,6 @@ def reference_errors(
     (features, scores and tags); the key path names the family and the segment."""
     if not segments.families:
         return
-    from userscore.tags.expressions import RuleError, validate_rule
-
     for key in ("table", "excluded_table"):
         if getattr(segments, key) not in tables:
             yield ("segments", key), f"undefined table {getattr(segments, key)!r}", f"one of {sorted(tables)}"

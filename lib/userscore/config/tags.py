@@ -7,7 +7,7 @@ definition is one of:
 - ``column`` with ``bins``: a numeric column cut at ``edges`` into ``labels`` (len(edges) + 1 labels;
   ``labels[i]`` for edges[i-1] <= x < edges[i]); null stays null;
 - ``column`` alone: the column's value as a string (e.g. a model tier or the top category).
-Rules are checked by :func:`userscore.tags.validate_rule` at load time; a bad rule fails with the tag id
+Rules are checked by :func:`userscore.config.rules.validate_rule` at load time; a bad rule fails with the tag id
 in the key path.
 """
 
@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import field
 from typing import Literal
 
+from userscore.config.rules import RuleError, validate_rule
 from userscore.config.typed import KeyPath, frozen
 
 TagCategory = Literal["value", "risk", "preference", "lifecycle", "engagement", "profile"]
@@ -85,8 +86,6 @@ class TagsConfig:
 def reference_errors(tags: TagsConfig, columns: Collection[str]) -> Iterator[tuple[KeyPath, str, str]]:
     """Rules outside the safe subset or over unknown columns, unknown source columns, and tag ids that
     clash with a feature or score column; each error's key path names the tag."""
-    from userscore.tags.expressions import RuleError, validate_rule
-
     known = set(columns)
     for tag_id, spec in tags.dictionary.items():
         at: KeyPath = ("tags", "dictionary", tag_id)

@@ -234,7 +234,7 @@ def parse_dataclass(cls: type, value: Any, path: KeyPath, origins: Origins) -> A
             kwargs[name] = parse(hints[name], value[name], (*path, name), origins)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             raise origins.error(
-                (*path, name), "nothing (key missing)", f"required key {name!r}: {_type_name(hints[name])}"
+                (*path, name), f"missing key {name!r}", f"required key {name!r}: {_type_name(hints[name])}"
             )
     try:
         return cls(**kwargs)

@@ -25,9 +25,11 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import FamilyConfig, FeaturesConfig, FilterValue, MeasureSpec
+from userscore.config.columns import measure_columns, trend_column
+from userscore.config.features import FeaturesConfig, MeasureSpec
+from userscore.filters import where_condition
+from userscore.keys import USER_ID as USER
 
-USER = "user_id"
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
 _AGE_DAYS = "_age_days"  # fractional days from the row's time to D (decay weights)
 _SECONDS_PER_DAY = 86400.0
@@ -53,12 +55,6 @@ class Timing:
         return F.lit(self.as_of).cast("timestamp")
 
 
-def where_condition(where: Mapping[str, tuple[FilterValue, ...]]) -> Column:
-    """Rows whose columns take one of the allowed values (true when ``where`` is empty)."""
-    conditions = [F.col(c).isin(list(values)) for c, values in where.items()]
-    return reduce(lambda a, b: a & b, conditions, F.lit(True))
-
-
 def point_in_time(df: DataFrame, time_column: str, month_column: str | None, as_of: dt.date) -> DataFrame:
     """Rows with event time < D; the month predicate lets Delta prune partitions of later months."""
     if month_column:
@@ -74,10 +70,6 @@ def with_age(df: DataFrame, time_column: str, timing: Timing, measures: Mapping[
         seconds = F.unix_micros(timing.as_of_ts) - F.unix_micros(F.col(time_column))
         df = df.withColumn(_AGE_DAYS, seconds / (_SECONDS_PER_DAY * 1e6))
     return df
-
-
-def output_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
-    return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
 
 
 def measure_aggregates(
@@ -129,14 +121,10 @@ def finish_measures(
         c
         for name, spec in measures.items()
         if spec.agg in ("count", "sum")
-        for c in output_columns(name, spec, timing.windows)
+        for c in measure_columns(name, spec, timing.windows)
     }
     kept = [c for c in df.columns if c not in replaced and not _is_internal_of(c, measures)]
     return df.select(*kept, *outputs)
-
-
-def trend_column(name: str) -> str:
-    return f"{name}_trend"
 
 
 # -- per-kind aggregation and finish ---------------------------------------------------------------
@@ -248,7 +236,7 @@ def _finals(name: str, spec: MeasureSpec, timing: Timing, tenure: Column, trende
         return out
     if spec.agg in ("count", "sum"):
         zero = F.lit(0) if spec.agg == "count" and not spec.decay else F.lit(0.0)
-        columns = output_columns(name, spec, timing.windows)
+        columns = measure_columns(name, spec, timing.windows)
         out = [F.coalesce(F.col(c), zero).alias(c) for c in columns]
         if trended:
             last = F.coalesce(F.col(internal_column(name, "last")), zero)
@@ -269,22 +257,3 @@ def _finals(name: str, spec: MeasureSpec, timing: Timing, tenure: Column, trende
         gap = span / (_SECONDS_PER_DAY * 1e6) / (n - 1)
         return [F.when(n >= 2, gap).otherwise(F.lit(0.0)).alias(name)]
     raise ValueError(f"unknown agg {spec.agg!r}")
-
-
-# -- family-level helpers --------------------------------------------------------------------------
-def with_ratios(df: DataFrame, ratios: Mapping[str, tuple[str, ...]]) -> DataFrame:
-    """Add each ratio numerator / denominator, 0 when the denominator is 0."""
-    return df.withColumns(
-        {
-            name: F.when(F.col(den) != 0, F.col(num).cast("double") / F.col(den)).otherwise(F.lit(0.0))
-            for name, (num, den) in ratios.items()
-        }
-    )
-
-
-def family_columns(family: FamilyConfig, windows: Iterable[int]) -> list[str]:
-    """A family's output columns in order: measures (per window), trends, ratios."""
-    windows = tuple(windows)
-    columns = [c for name, spec in family.measures.items() for c in output_columns(name, spec, windows)]
-    columns += [trend_column(name) for name in family.trends]
-    return columns + list(family.ratios)

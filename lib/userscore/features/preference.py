@@ -7,8 +7,8 @@ no category/channel do not count for preferences):
   user's spend + visits_weight * its share of the user's visits;
 - ``category_1..k`` / ``category_<i>_affinity``: the top-k categories by affinity among those the user
   ordered or visited (ties by name); ``top_category`` = category_1, with ``top_category_spend_share``
-  and ``top_category_visit_share``; ``category_count`` (transaction family): categories with at least
-  one kept order;
+  and ``top_category_visit_share``; ``category_count`` (placed after a generic family's columns by
+  ``preference.placement``): categories with at least one kept order;
 - ``promotion_sensitivity`` = discounts / (amount paid + discounts) over kept orders;
 - ``preferred_channel``: the channel with most kept orders (ties by name) and its share of those orders;
 - ``preference_score``: the weighted mean of the configured shares.
@@ -24,6 +24,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.columns import CATEGORY_COUNT
 from userscore.config.features import PREFERENCE_SIGNALS, MeasureSpec, PreferenceConfig
 
 NONE = "none"
@@ -55,20 +56,6 @@ def internal_measures(preference: PreferenceConfig) -> dict[str, MeasureSpec]:
             source="orders", agg="count", where={**kept, "channel": (channel,)}
         )
     return measures
-
-
-def output_columns(preference: PreferenceConfig) -> list[str]:
-    ranked = [c for i in range(1, preference.top_k + 1) for c in (f"category_{i}", f"category_{i}_affinity")]
-    return [
-        "top_category",
-        "top_category_spend_share",
-        "top_category_visit_share",
-        *ranked,
-        "promotion_sensitivity",
-        "preferred_channel",
-        "preferred_channel_share",
-        "preference_score",
-    ]
 
 
 def _share(part: Column, total: Column) -> Column:
@@ -133,7 +120,7 @@ def finish_preference(df: DataFrame, preference: PreferenceConfig) -> DataFrame:
     channel, channel_share = _preferred_channel(preference)
     ordered = [F.when(F.col(_column("orders", i)) > 0, 1).otherwise(0) for i in range(len(preference.categories))]
     columns: dict[str, Column] = {
-        "category_count": _total(ordered).cast("long"),
+        CATEGORY_COUNT: _total(ordered).cast("long"),
         "top_category": F.coalesce(top["category"], none),
         "top_category_spend_share": _share(F.coalesce(top["spend"], F.lit(0.0)), spend_total),
         "top_category_visit_share": _share(F.coalesce(top["visits"], F.lit(0.0)), visit_total),

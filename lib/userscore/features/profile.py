@@ -13,15 +13,11 @@ import datetime as dt
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.columns import TENURE
 from userscore.config.features import FeatureSources, ProfileConfig
 from userscore.features.measures import USER
 
-TENURE = "tenure_days"
 _BEFORE, _AFTER = "_level_before", "_level_after"
-
-
-def profile_columns(profile: ProfileConfig) -> list[str]:
-    return [profile.level_column, *profile.columns, TENURE]
 
 
 def users_base(users: DataFrame, sources: FeatureSources, profile: ProfileConfig, as_of: dt.date) -> DataFrame:

@@ -18,6 +18,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.columns import RFM_SCORE_COLUMNS
 from userscore.config.features import FeaturesConfig, MeasureSpec, RfmConfig
 from userscore.features.binning import BinSpec, ColumnBins, quantile_bins, score_column
 from userscore.features.measures import (
@@ -31,7 +32,7 @@ from userscore.features.segments import fm_score, segment
 from userscore.refunds import refunds_as_of
 
 BUYER = "_rfm_buyer"
-SCORE_COLUMNS = ("r_score", "f_score", "m_score", "fm_score", "rfm_score", "rfm_segment")
+SCORE_COLUMNS = RFM_SCORE_COLUMNS
 NO_ORDERS_SCORE = 1
 
 

@@ -26,21 +26,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.columns import TENURE, feature_columns
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
-from userscore.features import behaviour, interaction, preference, profile, rfm, transaction
+from userscore.features import preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
+from userscore.features.families import finish_families
 from userscore.features.measures import (
-    USER,
     Timing,
     aggregate_measures,
-    family_columns,
     finish_measures,
     point_in_time,
 )
+from userscore.keys import AS_OF, KEY_COLUMNS
+from userscore.keys import USER_ID as USER
 from userscore.refunds import refunds_as_of
-
-AS_OF = "as_of_date"
-KEY_COLUMNS = (USER, AS_OF)
 
 
 @dataclass(frozen=True)
@@ -61,19 +60,6 @@ class Snapshot:
     features: DataFrame
     boundaries: DataFrame
     bins: tuple[ColumnBins, ...]
-
-
-def feature_columns(config: FeaturesConfig) -> list[str]:
-    """Every feature column of a snapshot, in output order (after user_id, as_of_date)."""
-    return [
-        *profile.profile_columns(config.profile),
-        *family_columns(config.rfm, config.windows),
-        *rfm.SCORE_COLUMNS,
-        *transaction.columns(config),
-        *behaviour.columns(config),
-        *preference.output_columns(config.preference),
-        *interaction.columns(config),
-    ]
 
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
@@ -100,7 +86,7 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
     timing = Timing.of(as_of, config)
     pref = config.preference
     measures = {**config.measures(), **preference.internal_measures(pref)}
-    trends = {name for family in config.families.values() for name in family.trends}
+    trends = {name for family in config.measure_families().values() for name in family.trends}
     joined = profile.users_base(sources.users, config.sources, config.profile, as_of).transform(
         profile.with_member_level,
         profile.levels_as_of(sources.level_changes, config.sources, as_of),
@@ -116,10 +102,8 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
             joined = joined.join(per_user, USER, "left")
     finished = (
         joined.withColumn(rfm.BUYER, F.coalesce(rfm.buyer_flag(config.rfm), F.lit(False)))
-        .transform(finish_measures, measures, timing, trends, profile.TENURE)
-        .transform(transaction.finish, config)
-        .transform(behaviour.finish, config)
-        .transform(interaction.finish, config)
+        .transform(finish_measures, measures, timing, trends, TENURE)
+        .transform(finish_families, config.measure_families())
         .transform(preference.finish_preference, pref)
     )
     unscored = [c for c in feature_columns(config) if c not in rfm.SCORE_COLUMNS]

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-LEVEL_CHANGE_COLUMNS = ["change_id", "idx", "user_id", "ts", "from_level", "to_level", "level"]
-
 
 def level_index(cents: Column, thresholds: tuple[float, ...]) -> Column:
     """How many thresholds above the first (0) a cumulative spend in cents has reached."""

@@ -32,7 +32,6 @@ from userscore.ingest.rules import PROBLEMS, problem
 
 STATUS = "_status"
 ACCEPTED, QUARANTINED, DUPLICATE = "accepted", "quarantined", "duplicate"
-STATUSES = (ACCEPTED, QUARANTINED, DUPLICATE)
 
 
 def _content(columns: Sequence[str]):

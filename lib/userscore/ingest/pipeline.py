@@ -53,9 +53,9 @@ from userscore.ingest.parse import json_records, raw_names, source_fields, table
 from userscore.ingest.pii import hash_identifier, pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE, quarantine_rows
 from userscore.ingest.rules import check_known_users, with_problems
+from userscore.keys import USER_ID
 
 USERS_TABLE = "silver.users"
-USER_ID = "user_id"
 
 Stage = Callable[[str], AbstractContextManager]
 

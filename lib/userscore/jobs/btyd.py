@@ -9,39 +9,33 @@ its partition as_of_date = D, with one row per customer who bought before D (x, 
 The driver receives only the distinct (x, t_x, T) groups (t_x and T rounded to btyd.fit_resolution_days, by
 default one time unit) and (x, m_x) groups. Then logs one MLflow run (parameters, log-likelihoods,
 diagnostics) to the store of models.tracking, registers the pyfunc as btyd.model_name and moves
-models.promotion.alias (champion) to it when the in-sample gate (btyd.gate) passes. Exit code 2, before
+models.promotion.alias (champion) to it when the in-sample gate (btyd.gate) passes (`userscore models
+rollback --target btyd` moves it back). Exit code 2, before
 anything is written, on a missing orders table, no purchases before D or a fit that does not converge.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
 from userscore.errors import InputError
+from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
 HELP = "fit BG/NBD + Gamma-Gamma at a snapshot: features.btyd_summary, MLflow run, userscore-btyd@champion"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=_date, metavar="D", required=True, help="snapshot date (YYYY-MM-DD)")
+    parser.add_argument("--as-of", type=iso_date, metavar="D", required=True, help="snapshot date (YYYY-MM-DD)")
     parser.add_argument("--no-register", action="store_true", help="skip MLflow logging and registration")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a date YYYY-MM-DD, got {text!r}") from None
 
 
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.btyd.tracking import log_and_register
     from userscore.btyd.workflow import AS_OF, btyd_snapshot, summary_lines
-    from userscore.models.tracking import resolve
+    from userscore.models.tracking import store_of
 
     args, config = ctx.args, ctx.config
     btyd = config.btyd
@@ -58,7 +52,7 @@ def run(ctx: JobContext) -> Sequence[str]:
             catalog.overwrite_where(btyd.summary_table, snap.summary, {AS_OF: args.as_of})
     if args.no_register:
         return [*lines, "MLflow: skipped (--no-register)"]
-    store = resolve(config.models.tracking, Path(config.root))
+    store = store_of(config)
     alias = config.models.promotion.alias
     with ctx.stage("mlflow"):
         registered = log_and_register(snap.fit, btyd, store, alias, Path(config.root))

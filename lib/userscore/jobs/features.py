@@ -33,6 +33,7 @@ from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
 from userscore.features import AS_OF, Sources, snapshot
 from userscore.features.inputs import missing_inputs, skipped_by_source
+from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
 HELP = "point-in-time feature snapshot(s) -> features.user_features"
@@ -40,22 +41,15 @@ MAX_SNAPSHOTS = 400
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=_date, metavar="D", help="snapshot date (YYYY-MM-DD)")
-    parser.add_argument("--from", dest="start", type=_date, metavar="D1", help="first snapshot date of a backfill")
-    parser.add_argument("--to", dest="end", type=_date, metavar="D2", help="last snapshot date of a backfill")
+    parser.add_argument("--as-of", type=iso_date, metavar="D", help="snapshot date (YYYY-MM-DD)")
+    parser.add_argument("--from", dest="start", type=iso_date, metavar="D1", help="first snapshot date of a backfill")
+    parser.add_argument("--to", dest="end", type=iso_date, metavar="D2", help="last snapshot date of a backfill")
     parser.add_argument("--every", default="7d", metavar="Nd", help="backfill step in days (default 7d)")
     parser.add_argument(
         "--allow-empty",
         action="store_true",
         help="write snapshots for dates with no users or no orders before them (default: exit 2)",
     )
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a date YYYY-MM-DD, got {text!r}") from None
 
 
 def snapshot_dates(

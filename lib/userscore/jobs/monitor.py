@@ -16,11 +16,11 @@ Exit code 2, nothing written, when the scores partition D is missing.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
 from userscore.errors import UserscoreError
+from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
 HELP = "score ladder, PSI drift, realised accuracy, alerts -> monitor.* tables and an HTML report"
@@ -33,17 +33,10 @@ class AlertsFired(UserscoreError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=_date, metavar="D", help="monitored snapshot date (default: newest scored)")
+    parser.add_argument("--as-of", type=iso_date, metavar="D", help="monitored snapshot date (default: newest scored)")
     parser.add_argument("--fail-on-alert", action="store_true", help="exit 3 when an alert fires")
     parser.add_argument("--report", metavar="PATH", help="HTML report path (default: monitor.report.dir)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the report to MLflow")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a date YYYY-MM-DD, got {text!r}") from None
 
 
 def run(ctx: JobContext) -> Sequence[str]:

@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from userscore.errors import InputError
+from userscore.jobs.arguments import parse_date
 from userscore.runner import JobContext
 
 HELP = "score snapshot D: all champions, tiers, value score, grade, reasons, tags and audiences in one pass"
@@ -34,13 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--show-examples", action="store_true", help="print three users' rows in the summary (personal data)"
     )
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--as-of: a date YYYY-MM-DD or 'latest', got {text!r}") from None
 
 
 def _timestamp(text: str | None) -> dt.datetime | None:
@@ -61,7 +55,9 @@ def run(ctx: JobContext) -> Sequence[str]:
     if not scoring.targets:
         raise InputError("no targets to score: scoring.targets is empty in conf")
     scored_at = _timestamp(ctx.args.scored_at)
-    as_of = None if ctx.args.as_of == "latest" else _date(ctx.args.as_of)
+    as_of = (
+        None if ctx.args.as_of == "latest" else parse_date("--as-of", ctx.args.as_of, "a date YYYY-MM-DD or 'latest'")
+    )
     if as_of is None:
         as_of = latest_snapshot(ctx.catalog, scoring.features_table)
     with ctx.stage("score"):

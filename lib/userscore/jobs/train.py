@@ -1,5 +1,7 @@
 """Train targets: labels from silver over (D, D + horizon], GBT + LR baseline + calibration, validation
-metrics and plots, one MLflow run per target, a registered version, and the champion gate.
+metrics and plots, one MLflow run per target and a registered version; then the same steps as
+`userscore models validate` (the champion gate, verdict recorded on the version) and `userscore models
+promote` when the gate passes.
 
 Parameters:
   --target T ...   targets to train, as named in models.targets (repeatable)
@@ -16,10 +18,10 @@ training, on an unknown target, a missing input table or too few matured snapsho
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Sequence
 
 from userscore.errors import InputError
+from userscore.jobs.arguments import parse_date
 from userscore.runner import JobContext
 
 HELP = "train, evaluate, register and gate models for targets (GBT + LR baseline + calibration, MLflow)"
@@ -29,15 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", nargs="+", action="extend", default=[], metavar="T", help="targets to train")
     parser.add_argument("--all", action="store_true", help="train every target in models.targets")
     parser.add_argument("--cutoff", help="data complete up to this date, YYYY-MM-DD (default: newest event in silver)")
-
-
-def _cutoff(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"--cutoff: a date YYYY-MM-DD, got {text!r}") from None
 
 
 def run(ctx: JobContext) -> Sequence[str]:
@@ -50,7 +43,7 @@ def run(ctx: JobContext) -> Sequence[str]:
     unknown = [n for n in names if n not in models.targets]
     if unknown:
         raise InputError(f"unknown targets {unknown}: defined in conf (models.targets) are {sorted(models.targets)}")
-    cutoff = _cutoff(args.cutoff)
+    cutoff = None if args.cutoff is None else parse_date("--cutoff", args.cutoff)
     with ctx.stage("train"):
         outcome = train_targets(ctx.catalog, ctx.config, names, cutoff, ctx.logger)
     return summary_lines(outcome)

@@ -18,7 +18,7 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.models.params import CalibrationParams
+from userscore.config.params import CalibrationParams
 
 PROBABILITY = "probability"
 PREDICTION = "prediction"

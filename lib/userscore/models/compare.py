@@ -67,7 +67,7 @@ def compare_target(
     data = training_set(features, silver, target, cut, dates)
     fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
-    evaluations = {m: evaluate(scored, m, LABEL, models.tiers, models.evaluation) for m in MODELS}
+    evaluations = {m: evaluate(scored, m, LABEL, target.tiers, models.evaluation) for m in MODELS}
     scored.unpersist()
     data.rows.unpersist()
     weights = (float(v) for v in fitted.gbt.featureImportances.toArray())

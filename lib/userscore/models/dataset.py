@@ -14,13 +14,15 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from userscore.config.models import FEATURE_KEYS, FeatureSelection, TargetConfig
+from userscore.config.models import FeatureSelection, TargetConfig
+from userscore.config.params import SampleParams, SplitParams
 from userscore.errors import InputError
-from userscore.models.params import SampleParams, SplitParams
+from userscore.hashing import uniform_hash
+from userscore.keys import KEY_COLUMNS, USER_ID
 from userscore.models.targets import KEYS, LABEL, Silver, labels
 
 SPLIT = "split"
@@ -80,10 +82,6 @@ class TrainingSet:
     def part(self, split: str) -> DataFrame:
         return self.rows.where(F.col(SPLIT) == split)
 
-    def sampled(self, split: str, label: int) -> int:
-        """Expected sampled rows of one (split, class): its count times its fraction."""
-        return round(self.counts.get((split, label), 0) * self.fractions.get((split, label), 0.0))
-
 
 # -- snapshots -------------------------------------------------------------------------------------------
 def matured(dates: Sequence[dt.date], horizon_days: int, cutoff: dt.datetime) -> list[dt.date]:
@@ -119,7 +117,7 @@ def feature_columns(schema: T.StructType, selection: FeatureSelection) -> Featur
     missing = sorted({c for c in wanted if c not in types})
     if missing:
         raise InputError(f"feature columns {missing} are not in the feature snapshot; it has {sorted(types)}")
-    candidates = selection.include or [c for c in types if c not in FEATURE_KEYS and c != LABEL]
+    candidates = selection.include or [c for c in types if c not in KEY_COLUMNS and c != LABEL]
     numeric = [c for c in candidates if c not in selection.exclude and c not in selection.categorical]
     not_numeric = [c for c in numeric if not isinstance(types[c], _NUMERIC)]
     if selection.include and not_numeric:
@@ -134,19 +132,10 @@ def feature_columns(schema: T.StructType, selection: FeatureSelection) -> Featur
 
 
 # -- split and sampling ----------------------------------------------------------------------------------
-def uniform_hash(columns: Sequence[str], salt: str) -> Column:
-    """A deterministic number in [0, 1) from the first 32 bits of md5('salt|c1|c2...').
-
-    Reproducible outside Spark: int(md5(text).hexdigest()[:8], 16) / 2**32.
-    """
-    text = F.concat_ws("|", F.lit(salt), *[F.col(c).cast("string") for c in columns])
-    return F.conv(F.substring(F.md5(text), 1, 8), 16, 10).cast("double") / float(2**32)
-
-
 def with_split(df: DataFrame, snapshots: SnapshotSplit, split: SplitParams) -> DataFrame:
     """Add ``split``: validation (newest snapshot), calibration (held-out users in the calibration
     snapshots) or train; rows of held-out users outside the calibration snapshots are dropped."""
-    held_out = uniform_hash(["user_id"], f"calibration-{split.seed}") < split.calibration_fraction
+    held_out = uniform_hash(f"calibration-{split.seed}", USER_ID) < split.calibration_fraction
     date = F.col("as_of_date")
     column = (
         F.when(date == F.lit(snapshots.validation), F.lit(VALIDATION))
@@ -189,7 +178,7 @@ def sample_rows(df: DataFrame, fractions: Mapping[tuple[str, int], float], seed:
     fraction = F.lit(0.0)
     for (split, label), value in sorted(fractions.items()):
         fraction = F.when((F.col(SPLIT) == split) & (F.col(LABEL) == label), F.lit(value)).otherwise(fraction)
-    return df.where(uniform_hash(KEYS, f"sample-{seed}") < fraction)
+    return df.where(uniform_hash(f"sample-{seed}", *KEYS) < fraction)
 
 
 def balanced_weights(counts: Mapping[int, float]) -> dict[int, float]:

@@ -2,7 +2,7 @@
 
 - AUC-ROC and AUC-PR: Spark's BinaryClassificationEvaluator with numBins=0 (exact: the curve over
   every distinct score, sorted on the executors).
-- Brier score and precision/recall/accuracy at each tier threshold (predict 1 when score >= t): one
+- Brier score and precision/recall/accuracy at each tier threshold (predict 1 in that tier or above): one
   global aggregation.
 - KS and the ROC plot: counts per fine score bin (``curve_bins`` equal-width bins), cumulated on the
   driver; exact when no two distinct scores share a bin.
@@ -22,7 +22,8 @@ from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.models import EvaluationConfig, Tier
+from userscore.config.bands import Band
+from userscore.config.models import EvaluationConfig
 
 _DECILES = [i / 10 for i in range(1, 10)]
 
@@ -42,10 +43,24 @@ def _bin(score: Column, bins: int) -> Column:
     return F.least(F.floor(score * bins), F.lit(bins - 1)).cast("int")
 
 
-def tier_bounds(tiers: Sequence[Tier]) -> list[tuple[str, float, float]]:
-    """(name, lower bound inclusive, upper bound exclusive; 1.0 inclusive for the last tier)."""
-    mins = [t.min for t in tiers]
-    return [(t.name, t.min, (mins[i + 1] if i + 1 < len(mins) else 1.0)) for i, t in enumerate(tiers)]
+def tier_bounds(tiers: Sequence[Band]) -> list[tuple[str, float, float]]:
+    """The target's tiers (highest first, as configured) lowest first: (name, lower bound, upper bound);
+    the lowest tier starts at 0 and the highest ends at 1. Whether a bound itself belongs to the tier above
+    (``min``) or below (``above``) is decided by :func:`_tier_index`, exactly as scoring cuts."""
+    ascending = list(reversed(tiers))
+    lows = [0.0 if b.bound is None else b.bound for b in ascending]
+    return [(b.name, lows[i], lows[i + 1] if i + 1 < len(lows) else 1.0) for i, b in enumerate(ascending)]
+
+
+def _tier_index(score: Column, tiers: Sequence[Band]) -> Column:
+    """The position of a score's tier counted from the lowest (0): the first tier whose bound holds."""
+    *bounded, _ = tiers
+    top = len(tiers) - 1
+    expr = None
+    for i, b in enumerate(bounded):
+        holds = score > F.lit(b.above) if b.above is not None else score >= F.lit(b.min)
+        expr = F.when(holds, F.lit(top - i)) if expr is None else expr.when(holds, F.lit(top - i))
+    return expr.otherwise(F.lit(0))
 
 
 def area_under(scored: DataFrame, score: str, label: str, metric: str) -> float:
@@ -58,8 +73,9 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def evaluate(scored: DataFrame, score: str, label: str, tiers: Sequence[Tier], config: EvaluationConfig) -> Evaluation:
-    """All validation metrics of ``score`` (a probability in [0, 1]) against ``label`` (0/1).
+def evaluate(scored: DataFrame, score: str, label: str, tiers: Sequence[Band], config: EvaluationConfig) -> Evaluation:
+    """All validation metrics of ``score`` (a probability in [0, 1]) against ``label`` (0/1); ``tiers``:
+    the target's risk tiers (``models.targets.<t>.tiers``, the ones scoring cuts with).
 
     Four Spark jobs: decile cut points, one aggregation by (fine bin, ECE bin, tier, decile) whose
     result is bounded by the bin counts, and the two exact curve areas. ``scored`` should be cached.
@@ -68,9 +84,7 @@ def evaluate(scored: DataFrame, score: str, label: str, tiers: Sequence[Tier], c
     bounds = tier_bounds(tiers)
     cuts = data.approxQuantile("s", _DECILES, config.quantile_relative_error)
     decile = F.lit(10) - sum((F.col("s") > F.lit(c)).cast("int") for c in cuts) if cuts else F.lit(1)
-    tier = F.lit(0)
-    for i, (_, low, _) in enumerate(bounds):
-        tier = F.when(F.col("s") >= low, F.lit(i)).otherwise(tier)
+    tier = _tier_index(F.col("s"), tiers)
     groups = (
         data.groupBy(
             _bin(F.col("s"), config.curve_bins).alias("fine"),

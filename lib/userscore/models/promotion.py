@@ -1,4 +1,5 @@
-"""The champion gate: a pure decision, and the MLflow alias call that applies it."""
+"""The champion gate as a pure decision. The lifecycle steps that apply it to registered versions
+(validate, promote, rollback) are in userscore.models.lifecycle."""
 
 from __future__ import annotations
 
@@ -48,11 +49,3 @@ def decide(candidate_auc: float, candidate_ece: float, champion_auc: float | Non
             f"AUC {candidate_auc:.4f} {relation} champion {champion_auc:.4f} - tolerance {policy.auc_tolerance:.4f}"
         )
     return Decision(ok, tuple(reasons))
-
-
-def apply(client, model_name: str, version: str, decision: Decision, alias: str) -> None:
-    """Record the decision on the model version and move ``alias`` to it when promoted."""
-    client.set_model_version_tag(model_name, version, "promotion_decision", "promoted" if decision.promote else "kept")
-    client.set_model_version_tag(model_name, version, "promotion_reasons", "; ".join(decision.reasons))
-    if decision.promote:
-        client.set_registered_model_alias(model_name, alias, version)

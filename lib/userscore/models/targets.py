@@ -20,9 +20,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from userscore.config.models import LabelRule, PopulationRule, TargetConfig
+from userscore.filters import where_condition
+from userscore.keys import KEY_COLUMNS
 from userscore.refunds import REFUNDED, REFUNDED_AT, refunded_as_of
 
-KEYS = ["user_id", "as_of_date"]
+KEYS = list(KEY_COLUMNS)  # a list: DataFrame.join takes a list of names, not a tuple
 LABEL = "label"
 Silver = Mapping[str, DataFrame]
 
@@ -188,10 +190,19 @@ def _vip_state(
 
 
 # -- populations: keys -> eligible keys ------------------------------------------------------------------
+def _orders_of(silver: Silver, rule: PopulationRule | LabelRule) -> Silver:
+    """``silver`` with only the orders the rule's ``where`` keeps (filtered before any window or refund
+    logic, so a filtered rule is exactly the unfiltered rule over fewer orders)."""
+    if not rule.where:
+        return silver
+    return {**silver, "orders": silver["orders"].where(where_condition(rule.where))}
+
+
 def eligible(keys: DataFrame, rule: PopulationRule, silver: Silver, dates: Sequence[dt.date]) -> DataFrame:
     """The rows of ``keys`` (user_id, as_of_date) eligible for a label under ``rule``."""
     if rule.kind == "all":
         return keys
+    silver = _orders_of(silver, rule)
     if rule.kind == "active_within":
         active = _active_keys(
             silver, dates, -rule.lookback_days, 0, "left", rule.event_types, _default(rule.include_refunded, True)
@@ -209,6 +220,7 @@ def with_label(
     keys: DataFrame, rule: LabelRule, horizon_days: int, silver: Silver, dates: Sequence[dt.date]
 ) -> DataFrame:
     """``keys`` with an int ``label`` (1 = the outcome happened) from rows in (D, D + horizon_days]."""
+    silver = _orders_of(silver, rule)
     if rule.kind == "any_order_within":
         orders = window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right").transform(
             _kept_orders, _default(rule.include_refunded, False), horizon_days, "right"

@@ -1,5 +1,6 @@
-"""MLflow: where runs go, one run per target with params, metrics, tags and artifacts, and the served
-model logged with signature and input example and registered as ``<prefix><target>``."""
+"""MLflow, configured here and nowhere else: the store resolved from models.tracking, the tracking and
+registry URIs set, clients made (``reader``, ``connect``); plus the helpers a run is logged with (params,
+config hash, git commit, the served model with signature and input example)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from userscore.config.models import TrackingConfig
+
+if TYPE_CHECKING:
+    from userscore.config import Config
 
 MODEL_ARTIFACT = "model"
 
@@ -78,33 +82,44 @@ def store_exists(store: Store) -> bool:
     return path is None or path.exists()
 
 
-def reader(store: Store):
-    """A client to read the registry and runs (and MLflow pointed at the store for ``models:/`` URIs),
-    or None when the local store does not exist; creates nothing, unlike :func:`connect`."""
+def store_of(config: Config) -> Store:
+    """The configured store (models.tracking resolved against the project root)."""
+    return resolve(config.models.tracking, Path(config.root))
+
+
+def _client(store: Store):
+    """The one place MLflow is pointed at a store: the fluent API (``models:/`` URIs, runs) and a client."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    if not store_exists(store):
-        return None
     mlflow.set_tracking_uri(store.uri)
     mlflow.set_registry_uri(store.registry)
     return MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
 
 
+def reader(store: Store):
+    """A client to read the registry and runs (and MLflow pointed at the store for ``models:/`` URIs),
+    or None when the local store does not exist; creates nothing, unlike :func:`connect`."""
+    return _client(store) if store_exists(store) else None
+
+
 def connect(store: Store):
     """Point MLflow at the store, create the experiment if needed; return (client, experiment id)."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.registry)
-    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.registry)
+    client = _client(store)
     experiment = client.get_experiment_by_name(store.experiment)
     if experiment is None:
         experiment_id = client.create_experiment(store.experiment, artifact_location=store.artifact_location)
     else:
         experiment_id = experiment.experiment_id
     return client, experiment_id
+
+
+def load_spark_model(store: Store, model_name: str, version: str):
+    """The served Spark pipeline of exactly this registered version."""
+    import mlflow
+
+    _client(store)
+    return mlflow.spark.load_model(f"models:/{model_name}/{version}", dfs_tmpdir=store.dfs_tmpdir)
 
 
 def git_commit(root: Path) -> str:

@@ -1,8 +1,10 @@
-"""Train targets end to end: labelled sample -> GBT + LR baseline + calibration -> validation metrics
-and plots -> one MLflow run -> registered version -> champion gate."""
+"""Train targets: labelled sample -> GBT + LR baseline + calibration -> validation metrics and plots -> one
+MLflow run -> registered version (:func:`train`); ``train_targets`` then validates and promotes each version
+through userscore.models.lifecycle, the steps ``userscore models validate / promote`` run on their own."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -19,7 +21,7 @@ from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.models import TargetConfig, input_tables
 from userscore.errors import InputError
-from userscore.models import plots
+from userscore.models import plots, registry
 from userscore.models.calibration import PREDICTION, positive_probability
 from userscore.models.dataset import (
     SPLIT,
@@ -33,18 +35,21 @@ from userscore.models.dataset import (
     training_set,
 )
 from userscore.models.evaluation import Evaluation, area_under, evaluate
-from userscore.models.promotion import Decision, apply, decide
+from userscore.models.lifecycle import promote, validate
+from userscore.models.promotion import Decision
+from userscore.models.registry import RunRecord
 from userscore.models.targets import LABEL, required_inputs
 from userscore.models.tracking import (
     Store,
-    champion_version,
     config_hash,
     connect,
     flat_params,
     git_commit,
+    load_spark_model,
     log_model,
     plain,
-    resolve,
+    reader,
+    store_of,
 )
 from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
 
@@ -89,7 +94,7 @@ def train_targets(
     for name in names:  # every target's snapshots are checked before any training or logging
         target = models.targets[name]
         split_snapshots(dates, target.horizon_days, cut, target.split)
-    store = resolve(models.tracking, Path(config.root))
+    store = store_of(config)
     reports = []
     for name in names:
         logger.info("target %s: cut-off %s, snapshots %s", name, cut, [d.isoformat() for d in dates])
@@ -119,7 +124,21 @@ def training_inputs(
     return features, silver, dates, cut
 
 
-def _train_one(
+@dataclass
+class Trained:
+    """What fitting and evaluating one target produced, before anything is logged."""
+
+    data: TrainingSet
+    fitted: FittedModels
+    served: Evaluation
+    raw: Evaluation
+    baseline: Evaluation
+    importances: list[tuple[str, float]]
+    rows: dict[str, dict[int, int]]
+    seconds: dict[str, float]
+
+
+def train(
     name: str,
     config: Config,
     features: DataFrame,
@@ -128,7 +147,9 @@ def _train_one(
     cutoff: dt.datetime,
     store: Store,
     logger: logging.Logger,
-) -> TargetReport:
+) -> tuple[RunRecord, Trained]:
+    """Fit and evaluate one target, re-score the current champion on the same validation rows, log one run
+    and register the served model as a new version (not gated, no alias moved)."""
     models = config.models
     target = models.targets[name]
     seconds: dict[str, float] = {}
@@ -148,36 +169,68 @@ def _train_one(
 
     started = time.perf_counter()
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
-    served = evaluate(scored, "served", LABEL, models.tiers, models.evaluation)
-    raw = evaluate(scored, "raw", LABEL, models.tiers, models.evaluation)
-    baseline = evaluate(scored, "lr", LABEL, models.tiers, models.evaluation)
+    served = evaluate(scored, "served", LABEL, target.tiers, models.evaluation)
+    raw = evaluate(scored, "raw", LABEL, target.tiers, models.evaluation)
+    baseline = evaluate(scored, "lr", LABEL, target.tiers, models.evaluation)
     importances = sorted(
         zip(fitted.feature_names, (float(v) for v in fitted.gbt.featureImportances.toArray()), strict=True),
         key=lambda item: -item[1],
     )[: models.evaluation.top_features]
+    scored.unpersist()
     seconds["evaluate"] = time.perf_counter() - started
+    trained = Trained(data, fitted, served, raw, baseline, importances, rows, seconds)
 
     model_name = f"{models.tracking.model_prefix}{name}"
     client, experiment_id = connect(store)
-    champion = champion_version(client, model_name, models.promotion.alias)
-    champion_auc, champion_note = _champion_auc(client, champion, store, data.part(VALIDATION))
-    decision = decide(served.metrics["auc"], served.metrics["ece"], champion_auc, models.promotion)
-    if champion_note:
-        decision = Decision(decision.promote, (*decision.reasons, champion_note))
-    scored.unpersist()
-
+    champion = registry.champion(client, model_name, models.promotion.alias)
+    champion_auc, champion_note = _champion_auc(champion, store, data.part(VALIDATION))
+    record = RunRecord(
+        target=name,
+        model_name=model_name,
+        version="",
+        run_id="",
+        metrics=_metrics(trained),
+        validation_date=split.validation,
+        train_snapshots=split.train,
+        calibration_snapshots=split.calibration,
+        cutoff=split.cutoff,
+        numeric_features=tuple(data.features.numeric),
+        categorical_features=tuple(data.features.categorical),
+        champion_version=champion.version if champion else None,
+        champion_auc=champion_auc,
+        champion_note=champion_note,
+        config_hash=config_hash(target, models.promotion, models.evaluation),
+        git_commit=git_commit(Path(config.root)),
+    )
     started = time.perf_counter()
-    run_id, version = _log_run(
-        name, model_name, config, data, fitted, served, raw, baseline, importances, decision, champion, champion_auc,
-        rows, seconds, store, experiment_id,
-    )  # fmt: skip
-    apply(client, model_name, version, decision, models.promotion.alias)
+    run_id, version = _log_run(record, trained, target, store, experiment_id)
     seconds["mlflow"] = time.perf_counter() - started
-    logger.info("target %s: %s version %s: %s", name, model_name, version, decision)
     data.rows.unpersist()
+    logger.info("target %s: registered %s version %s (run %s)", name, model_name, version, run_id)
+    return dataclasses.replace(record, run_id=run_id, version=version), trained
+
+
+def _train_one(
+    name: str,
+    config: Config,
+    features: DataFrame,
+    silver: dict[str, DataFrame],
+    dates: list[dt.date],
+    cutoff: dt.datetime,
+    store: Store,
+    logger: logging.Logger,
+) -> TargetReport:
+    """Train, then validate, then promote when the gate passes: the three steps in a row."""
+    policy, alias = config.models.promotion, config.models.promotion.alias
+    record, trained = train(name, config, features, silver, dates, cutoff, store, logger)
+    client = reader(store)
+    _, decision = validate(client, record.model_name, record.version, policy, alias)
+    if decision.promote:
+        promote(client, record.model_name, record.version, alias)
+    logger.info("target %s: %s version %s: %s", name, record.model_name, record.version, decision)
     return TargetReport(
-        name, model_name, run_id, version, decision, data.snapshots, rows, served, raw, baseline, champion_auc,
-        importances, seconds,
+        name, record.model_name, record.run_id, record.version, decision, trained.data.snapshots, trained.rows,
+        trained.served, trained.raw, trained.baseline, record.champion_auc, trained.importances, trained.seconds,
     )  # fmt: skip
 
 
@@ -204,75 +257,65 @@ def score_validation(fitted: FittedModels, validation: DataFrame) -> DataFrame:
     )
 
 
-def _champion_auc(client, champion, store: Store, validation: DataFrame) -> tuple[float | None, str]:
+def _champion_auc(champion: RunRecord | None, store: Store, validation: DataFrame) -> tuple[float | None, str]:
     """The champion's AUC on this run's validation rows; its logged AUC if it cannot score them."""
     if champion is None:
         return None, ""
-    import mlflow
-
     try:
-        model = mlflow.spark.load_model(f"models:/{champion.name}/{champion.version}", dfs_tmpdir=store.dfs_tmpdir)
+        model = load_spark_model(store, champion.model_name, champion.version)
         scored = model.transform(validation).select(
             F.col(PREDICTION).alias("s"), F.col(LABEL).cast("double").alias("y")
         )
         return area_under(scored, "s", "y", "areaUnderROC"), f"champion v{champion.version} re-scored on the same rows"
     except Exception as exc:  # noqa: BLE001 - any failure to re-score falls back to the logged metric
-        logged = client.get_run(champion.run_id).data.metrics.get("auc")
         note = f"champion v{champion.version} could not score these rows ({type(exc).__name__}); its logged AUC used"
-        return logged, note
+        return champion.training_auc, note
 
 
-def _log_run(
-    name, model_name, config, data, fitted, served, raw, baseline, importances, decision, champion, champion_auc,
-    rows, seconds, store, experiment_id,
-) -> tuple[str, str]:  # fmt: skip
-    import mlflow
-    import pyspark
-
-    models = config.models
-    target = models.targets[name]
-    snapshots = data.snapshots
-    tags = {
-        "target": name,
-        "train_snapshots": ",".join(d.isoformat() for d in snapshots.train),
-        "calibration_snapshots": ",".join(d.isoformat() for d in snapshots.calibration),
-        "validation_snapshot": snapshots.validation.isoformat(),
-        "cutoff": snapshots.cutoff.isoformat(sep=" "),
-        "config_hash": config_hash(target, models.tiers, models.promotion, models.evaluation),
-        "git_commit": git_commit(Path(config.root)),
-        "registered_model": model_name,
-        "promotion_decision": "promoted" if decision.promote else "kept",
-        "promotion_reasons": "; ".join(decision.reasons),
-    }
-    params = flat_params(target) | {
-        "features.numeric": json.dumps(list(data.features.numeric)),
-        "features.count": str(len(fitted.feature_names)),
-        "class_weights": json.dumps({str(k): round(v, 6) for k, v in data.class_weights.items()}),
-        "sample_fractions": json.dumps({f"{s}/{c}": round(f, 6) for (s, c), f in sorted(data.fractions.items())}),
-        "eligible_counts": json.dumps({f"{s}/{c}": n for (s, c), n in sorted(data.counts.items())}),
-    }
-    metrics = dict(served.metrics)
-    metrics |= {f"raw_{k}": v for k, v in raw.metrics.items()}
-    metrics |= {f"lr_{k}": v for k, v in baseline.metrics.items()}
-    metrics |= {f"seconds_{k}": v for k, v in seconds.items()}
-    for split, by_class in rows.items():
+def _metrics(trained: Trained) -> dict[str, float]:
+    """The run's metrics: served, raw GBT and LR evaluation, stage seconds, rows and positive rate per split."""
+    metrics = dict(trained.served.metrics)
+    metrics |= {f"raw_{k}": v for k, v in trained.raw.metrics.items()}
+    metrics |= {f"lr_{k}": v for k, v in trained.baseline.metrics.items()}
+    metrics |= {f"seconds_{k}": v for k, v in trained.seconds.items()}
+    for split, by_class in trained.rows.items():
         total = sum(by_class.values())
         metrics[f"{split}_rows"] = float(total)
         metrics[f"{split}_positive_rate"] = by_class.get(1, 0) / total if total else 0.0
-    if champion_auc is not None:
-        metrics["champion_auc"] = champion_auc
-    with tempfile.TemporaryDirectory(prefix=f"userscore-{name}-") as tmp:
+    return metrics
+
+
+def _log_run(
+    record: RunRecord, trained: Trained, target: TargetConfig, store: Store, experiment_id: str
+) -> tuple[str, str]:
+    """Log ``record`` with the target's params, the evaluation report and plots, and the served model
+    (registered as ``record.model_name``); return (run id, version)."""
+    import mlflow
+    import pyspark
+
+    data, served, raw, baseline = trained.data, trained.served, trained.raw, trained.baseline
+    tags, record_params, metrics = record.run_fields()
+    params = (
+        flat_params(target)
+        | record_params
+        | {
+            "features.count": str(len(trained.fitted.feature_names)),
+            "class_weights": json.dumps({str(k): round(v, 6) for k, v in data.class_weights.items()}),
+            "sample_fractions": json.dumps({f"{s}/{c}": round(f, 6) for (s, c), f in sorted(data.fractions.items())}),
+            "eligible_counts": json.dumps({f"{s}/{c}": n for (s, c), n in sorted(data.counts.items())}),
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix=f"userscore-{record.target}-") as tmp:
         folder = Path(tmp)
         plots.roc_curve({"GBT calibrated": served, "GBT raw": raw, "LR baseline": baseline}, folder / "roc.png")
         plots.lift_gain(served, folder / "lift_gain.png")
         plots.calibration_curve({"before (GBT raw)": raw, "after (calibrated)": served}, folder / "calibration.png")
-        plots.feature_importance(importances, folder / "feature_importance.png")
+        plots.feature_importance(trained.importances, folder / "feature_importance.png")
         report = {
-            "target": name,
-            "snapshots": plain({"train": snapshots.train, "validation": snapshots.validation}),
-            "rows": {s: {str(c): n for c, n in v.items()} for s, v in rows.items()},
-            "decision": {"promote": decision.promote, "reasons": list(decision.reasons)},
-            "feature_importance": importances,
+            "target": record.target,
+            "snapshots": plain({"train": data.snapshots.train, "validation": data.snapshots.validation}),
+            "rows": {s: {str(c): n for c, n in v.items()} for s, v in trained.rows.items()},
+            "feature_importance": trained.importances,
             **{
                 key: {"metrics": ev.metrics, "deciles": ev.deciles, "calibration": ev.calibration, "tiers": ev.tiers}
                 for key, ev in (("served", served), ("raw", raw), ("baseline", baseline))
@@ -284,16 +327,17 @@ def _log_run(
         example_pd = example.toPandas()
         numeric = list(data.features.numeric)
         example_pd[numeric] = example_pd[numeric].astype("float64")
-        predictions = fitted.served.transform(example).select(PREDICTION).toPandas()[PREDICTION]
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"{name} {snapshots.validation}", tags=tags) as run:
+        predictions = trained.fitted.served.transform(example).select(PREDICTION).toPandas()[PREDICTION]
+        run_name = f"{record.target} {data.snapshots.validation}"
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
             mlflow.log_artifacts(str(folder), artifact_path="evaluation")
             info = log_model(
-                fitted.served,
+                trained.fitted.served,
                 example_pd,
                 predictions,
-                model_name,
+                record.model_name,
                 store.dfs_tmpdir,
                 [f"pyspark=={pyspark.__version__}", f"mlflow=={mlflow.__version__}"],
             )

@@ -11,15 +11,20 @@ snapshot; only cut points and cell counts reach the driver.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.catalog import Catalog
+from userscore.config import Config
 from userscore.config.models import TargetConfig
+from userscore.keys import AS_OF, USER_ID
+from userscore.models.dataset import latest_event_time
 from userscore.models.evaluation import area_under
-from userscore.models.targets import KEYS, LABEL, Silver, labels
+from userscore.models.targets import KEYS, LABEL, Silver, labels, required_inputs
+from userscore.monitoring.models import ModelInfo, Registry
 
 DECILES = [i / 10 for i in range(1, 10)]
 P, TIER, VERSION = "_p", "_tier", "_version"
@@ -110,3 +115,69 @@ def _row(common: dict, level: str, bucket: str, cells: list, base: float | None,
         "lift": rate / base if rate is not None and base else None,
         "auc": auc,
     }
+
+
+def target_accuracy(
+    catalog: Catalog,
+    config: Config,
+    scores: DataFrame,
+    dates: Sequence[dt.date],
+    as_of: dt.date,
+    models: Mapping[str, ModelInfo],
+    registry: Registry | None,
+) -> tuple[list[dict], list[str]]:
+    """Realised accuracy at ``as_of`` of every scored target's matured snapshots, each overall row set
+    against its model version's training AUC; and notes on the targets that could not be measured."""
+    inputs = config.models.inputs
+    tables = {"orders": inputs.orders, "events": inputs.events, "level_changes": inputs.level_changes}
+    silver = {name: catalog.read(t) for name, t in tables.items() if catalog.exists(t)}
+    if not silver:
+        return [], ["no silver tables: no realised accuracy"]
+    latest = latest_event_time(silver)
+    cutoff = dt.datetime.combine(as_of, dt.time())
+    cutoff = min(cutoff, latest) if latest is not None else cutoff
+    rows, notes = [], []
+    for target, output in config.scoring.targets.items():
+        spec = config.models.targets.get(target)
+        p, tier, version = (output.column(s) for s in ("probability", "tier", "model_version"))
+        if spec is None or p not in scores.columns:
+            continue
+        missing = [i for i in required_inputs(spec) if i not in silver]
+        if missing:
+            notes.append(f"{target}: silver inputs {missing} missing: no realised accuracy")
+            continue
+        matured = matured_snapshots(dates, as_of, spec.horizon_days, cutoff, config.monitor.accuracy.max_snapshots)
+        if not matured:
+            notes.append(f"{target}: no scored snapshot has matured its {spec.horizon_days}-day horizon by {cutoff}")
+            continue
+        scored = scores.select(
+            USER_ID,
+            AS_OF,
+            F.col(p).alias(P),
+            F.col(tier).alias(TIER),
+            F.coalesce(F.col(version).cast("string"), F.lit("")).alias(VERSION)
+            if version in scores.columns
+            else F.lit("").alias(VERSION),
+        )
+        tiers = [b.name for b in spec.tiers]
+        found = realised_accuracy(scored, spec, silver, matured, tiers, config.monitor.accuracy.quantile_relative_error)
+        for r in found:
+            info = models.get(target)
+            if registry is not None and r["model_version"]:
+                info = registry.version(target, r["model_version"]) or (
+                    info if info and info.version == r["model_version"] else None
+                )
+            elif info is not None and info.version != r["model_version"]:
+                info = None
+            training = info.training_auc if info else None
+            overall = r["level"] == "overall"
+            r |= {
+                "as_of_date": as_of,
+                "target": target,
+                "training_auc": training if overall else None,
+                "auc_drop": (training - r["auc"])
+                if overall and training is not None and r["auc"] is not None
+                else None,
+            }
+        rows += found
+    return rows, notes

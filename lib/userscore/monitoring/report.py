@@ -10,15 +10,13 @@ import html
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-if TYPE_CHECKING:
-    from userscore.monitoring.pipeline import MonitorOutcome
+from userscore.monitoring.outcome import MonitorOutcome
 
 _COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 _BAND_COLORS = {

@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.config.segments import SegmentsConfig
+from userscore.hashing import uniform_hash
 
 MEMBER_COLUMNS = (
     "as_of_date",
@@ -36,12 +37,6 @@ _LOOKUP_SCHEMA = T.StructType(
         T.StructField("control_share", T.DoubleType(), False),
     ]
 )
-
-
-def uniform_hash(salt: str, *columns: Column) -> Column:
-    """A deterministic number in [0, 1) from the first 32 bits of md5('salt|c1|c2...')."""
-    text = F.concat_ws("|", F.lit(salt), *[c.cast("string") for c in columns])
-    return F.conv(F.substring(F.md5(text), 1, 8), 16, 10).cast("double") / float(2**32)
 
 
 def family_segment(segments: SegmentsConfig, family_id: str) -> Column:

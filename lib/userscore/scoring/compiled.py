@@ -24,14 +24,10 @@ import numpy as np
 import pandas as pd
 
 from userscore.config.scoring import ReasonsConfig
-from userscore.scoring.reasons import (
-    TreeEnsemble,
-    contributions,
-    descend,
-    gbt_ensemble,
-    margin,
-    reason_texts,
-)
+from userscore.scoring.ensemble import TreeEnsemble
+from userscore.scoring.gbt_trees import gbt_ensemble
+from userscore.scoring.reasons import reason_texts
+from userscore.scoring.saabas import contributions, descend, margin
 
 _PLATT_EPS = 1e-7  # userscore.models.calibration clips probabilities before the logit
 
@@ -184,7 +180,7 @@ class CompiledModel:
 def compile_pipeline(model, ensemble: TreeEnsemble | None = None) -> CompiledModel | None:
     """The compiled form of a served pipeline (Imputer / StringIndexer / OneHotEncoder / VectorAssembler,
     a binary GBT, an isotonic or Platt calibration), or None when it holds anything else. ``ensemble``:
-    the GBT's trees when already read (reasons.gbt_ensemble)."""
+    the GBT's trees when already read (gbt_trees.gbt_ensemble)."""
     from pyspark.ml.classification import GBTClassificationModel
     from pyspark.ml.feature import ImputerModel, OneHotEncoderModel, StringIndexerModel, VectorAssembler
     from pyspark.ml.regression import IsotonicRegressionModel

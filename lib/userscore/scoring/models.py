@@ -21,7 +21,9 @@ from userscore.config.scoring import TargetOutput
 from userscore.errors import InputError
 from userscore.logs import get_logger
 from userscore.scoring.compiled import CompiledModel, compile_pipeline
-from userscore.scoring.reasons import Explainer, TreeEnsemble, gbt_ensemble
+from userscore.scoring.ensemble import TreeEnsemble
+from userscore.scoring.gbt_trees import gbt_ensemble
+from userscore.scoring.reasons import Explainer
 
 log = get_logger(__name__)
 

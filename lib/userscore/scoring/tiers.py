@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from userscore.config.scoring import Band
+from userscore.config.bands import Band
 
 
 def band(value: Column, bands: Sequence[Band]) -> Column:

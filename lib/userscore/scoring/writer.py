@@ -25,10 +25,10 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog, WriteResult
 from userscore.config.scoring import ScoringConfig
 from userscore.config.segments import SegmentsConfig
+from userscore.keys import AS_OF
 from userscore.privacy.consent import REASON, with_exclusion_reason
 from userscore.scoring.audiences import segment_members
 
-AS_OF = "as_of_date"
 UNCHANGED_IF_ONLY = ("as_of_date", "scored_at")
 
 

@@ -1,8 +1,8 @@
-"""Every estimator and training default, in one typed place.
+"""The types of every estimator and training setting, in one place.
 
-These frozen dataclasses are config sections (a target in conf/base/models.yaml may override any
-key), so the defaults below are the only ones: nothing in the training code passes a literal
-hyper-parameter. Why each default is what it is: docs/training.md.
+These frozen dataclasses are config sections: their values live in conf/base/models.yaml (the
+``models.defaults`` block, which each target's own keys are merged over); nothing in the training code
+passes a literal hyper-parameter. Why each value is what it is: docs/training.md.
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ _OpenShare = Annotated[float, Range(0.0, 1.0, low_open=True)]  # a share that mu
 class GBTParams:
     """Spark MLlib GBTClassifier settings (names follow the Spark params in snake_case)."""
 
-    max_iter: Count = 80
-    max_depth: Annotated[int, Range(1, 30)] = 5  # Spark's limit
-    step_size: _OpenShare = 0.1
-    max_bins: Annotated[int, Range(2)] = 32
-    min_instances_per_node: Count = 50
-    min_info_gain: NonNegative = 0.0
-    subsampling_rate: _OpenShare = 0.8
-    feature_subset_strategy: str = "all"
+    max_iter: Count
+    max_depth: Annotated[int, Range(1, 30)]  # Spark's limit
+    step_size: _OpenShare
+    max_bins: Annotated[int, Range(2)]
+    min_instances_per_node: Count
+    min_info_gain: NonNegative
+    subsampling_rate: _OpenShare
+    feature_subset_strategy: str
     # Node-id cache + checkpointing: each iteration reads cached node ids instead of re-walking every
     # tree, and the checkpoint truncates the lineage that grows by one step per tree.
-    cache_node_ids: bool = True
-    checkpoint_interval: Annotated[int, Range(-1)] = 10
-    max_memory_in_mb: Count = 512
+    cache_node_ids: bool
+    checkpoint_interval: Annotated[int, Range(-1)]
+    max_memory_in_mb: Count
     # Early stopping on a hash-chosen share of the training sample (0 = off, train all max_iter trees).
-    early_stopping_fraction: Annotated[float, Range(0.0, 0.5, high_open=True)] = 0.0
-    validation_tol: NonNegative = 0.01
-    seed: int = 17
+    early_stopping_fraction: Annotated[float, Range(0.0, 0.5, high_open=True)]
+    validation_tol: NonNegative
+    seed: int
 
     def __post_init__(self):
         if self.checkpoint_interval == 0:
@@ -43,12 +43,12 @@ class GBTParams:
 
 @frozen
 class LRParams:
-    """The logistic-regression baseline (standardised features, L2 by default)."""
+    """The logistic-regression baseline (standardised features, L2-regularised)."""
 
-    max_iter: Count = 100
-    reg_param: NonNegative = 0.001
-    elastic_net_param: Share = 0.0
-    tol: NonNegative = 1e-6
+    max_iter: Count
+    reg_param: NonNegative
+    elastic_net_param: Share
+    tol: NonNegative
 
 
 @frozen
@@ -59,7 +59,7 @@ class CalibrationParams:
     platt: a logistic fit on the model's log-odds (two parameters; for small calibration slices).
     """
 
-    method: Literal["isotonic", "platt"] = "isotonic"
+    method: Literal["isotonic", "platt"]
 
 
 @frozen
@@ -73,10 +73,10 @@ class SampleParams:
     to the true base rate.
     """
 
-    max_rows: Annotated[int, Range(10)] = 1_000_000
+    max_rows: Annotated[int, Range(10)]
     max_majority_ratio: Annotated[float, Range(1.0)] | None = None
-    class_weight: Literal["none", "balanced"] = "none"
-    seed: int = 11
+    class_weight: Literal["none", "balanced"]
+    seed: int
 
 
 @frozen
@@ -88,9 +88,9 @@ class SplitParams:
     (None: all of them); ``max_train_snapshots`` limits training to the newest N.
     """
 
-    calibration_fraction: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] = 0.25
-    calibration_max_rows: Count = 500_000
+    calibration_fraction: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)]
+    calibration_max_rows: Count
     calibration_snapshots: Count | None = None
-    validation_max_rows: Count = 1_000_000
+    validation_max_rows: Count
     max_train_snapshots: Count | None = None
-    seed: int = 13
+    seed: int

@@ -1,5 +1,6 @@
-"""The two ways of scoring the fused pass is compared with (scripts/bench_score.py). Same outputs as
-:func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
+"""The two ways of scoring the fused pass is compared with: benchmark-only, so outside the library
+(scripts/bench_score.py imports it, run as a script; tests import ``scripts.score_baselines``). Same
+outputs as :func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
 
 - :func:`naive_scores`: each champion in its own pass over a fresh read of the features, its outputs
   (user_id, probability, reasons) joined back by user_id: one scan and one join per model; each model
@@ -12,11 +13,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from userscore.config.bands import Band
 from userscore.config.scoring import ScoringConfig
 from userscore.scoring.customer_base import CustomerBase
 from userscore.scoring.fuse import apply_champions, finish_scores
@@ -31,6 +33,7 @@ def naive_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
+    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
     explain: bool = True,
     compiled: bool = False,
@@ -42,7 +45,7 @@ def naive_scores(
         scored = apply_champions(read_features(), [champion], scoring.reasons, explain, compiled)
         scored = scored.select("user_id", *outputs)
         df = df.join(scored, "user_id")
-    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, tiers=tiers, customer_base=customer_base)
 
 
 def pyfunc_scores(
@@ -52,6 +55,7 @@ def pyfunc_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
+    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
     env_manager: str = "local",
 ) -> DataFrame:
@@ -71,4 +75,4 @@ def pyfunc_scores(
                 champion.output.column("reasons"): F.lit(None).cast("string"),
             }
         )
-    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, tiers=tiers, customer_base=customer_base)

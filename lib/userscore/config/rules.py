@@ -1,4 +1,4 @@
-"""Validate rule expressions (tag and segment definitions) before Spark ever sees them.
+"""Validate rule expressions (tag and segment definitions) at config load, before Spark ever sees them.
 
 A rule is a Spark SQL boolean or value expression over known columns, e.g.
 ``churn_probability > 0.7 AND promotion_sensitivity >= 0.5``. Config is data written by people, so a

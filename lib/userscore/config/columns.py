@@ -1,0 +1,69 @@
+"""The feature snapshot's column names, derived from the ``features`` section alone (no Spark).
+
+Config load checks tag, segment and scoring references against these names, and the features package
+names its output columns with the same functions, so a name is declared once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from userscore.config.features import FamilyConfig, FeaturesConfig, MeasureSpec, PreferenceConfig, ProfileConfig
+
+TENURE = "tenure_days"
+RFM_SCORE_COLUMNS = ("r_score", "f_score", "m_score", "fm_score", "rfm_score", "rfm_segment")
+CATEGORY_COUNT = "category_count"
+
+
+def measure_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
+    """A measure's output columns: ``<name>_<N>d`` per window when windowed, else ``<name>``."""
+    return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
+
+
+def trend_column(name: str) -> str:
+    return f"{name}_trend"
+
+
+def family_columns(family: FamilyConfig, windows: Iterable[int]) -> list[str]:
+    """A family's output columns in order: measures (per window), trends, ratios."""
+    windows = tuple(windows)
+    columns = [c for name, spec in family.measures.items() for c in measure_columns(name, spec, windows)]
+    columns += [trend_column(name) for name in family.trends]
+    return columns + list(family.ratios)
+
+
+def profile_columns(profile: ProfileConfig) -> list[str]:
+    return [profile.level_column, *profile.columns, TENURE]
+
+
+def preference_columns(preference: PreferenceConfig) -> list[str]:
+    """The preference family's columns except category_count (placed on its own)."""
+    ranked = [c for i in range(1, preference.top_k + 1) for c in (f"category_{i}", f"category_{i}_affinity")]
+    return [
+        "top_category",
+        "top_category_spend_share",
+        "top_category_visit_share",
+        *ranked,
+        "promotion_sensitivity",
+        "preferred_channel",
+        "preferred_channel_share",
+        "preference_score",
+    ]
+
+
+def feature_columns(features: FeaturesConfig) -> list[str]:
+    """Every feature column of a snapshot, in output order (after user_id, as_of_date).
+
+    Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
+    columns where ``preference.placement`` puts them.
+    """
+    columns = [*profile_columns(features.profile), *family_columns(features.rfm, features.windows)]
+    columns += RFM_SCORE_COLUMNS
+    placement = features.preference.placement
+    for name, family in features.families.items():
+        columns += family_columns(family, features.windows)
+        if name == placement.category_count:
+            columns.append(CATEGORY_COUNT)
+        if name == placement.columns:
+            columns += preference_columns(features.preference)
+    return columns

@@ -1,0 +1,21 @@
+"""Row filters declared in YAML (``where: {column: [allowed values]}``) as Spark conditions.
+
+Feature measures and target rules filter their source rows the same way, so the meaning of ``where`` is
+defined once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import reduce
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from userscore.config.features import FilterValue
+
+
+def where_condition(where: Mapping[str, tuple[FilterValue, ...]]) -> Column:
+    """Rows whose columns take one of the allowed values (true when ``where`` is empty)."""
+    conditions = [F.col(c).isin(list(values)) for c, values in where.items()]
+    return reduce(lambda a, b: a & b, conditions, F.lit(True))
