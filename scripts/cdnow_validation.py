@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Validate the BTYD models on CDNOW through the project's own jobs, and compare holdout rankings.
 
-Steps (all in a private work folder, recreated each run):
+Every pipeline step is a ``userscore`` command (the CLI entry point, in this process) with the CDNOW
+overlay ``--env cdnow`` (conf/cdnow/: users and orders only, every other source declared absent, the
+13-week target, BTYD in weeks); ``--set`` only moves its paths into the work folder. Steps (all in a
+private work folder, recreated each run):
 1. scripts/fetch_cdnow.py lands the CDNOW sample as raw batch ``cdnow-sample`` (downloaded once);
-2. ``userscore ingest`` (users read as JSON lines; events and level changes are empty tables: CDNOW has none);
+2. ``userscore ingest`` (users read as JSON lines; the absent sources' silver tables are created empty);
 3. ``userscore btyd --as-of 1997-10-01`` in weeks: Spark summary, fit on the groups, MLflow, champion; the
    fit is compared with the published estimates (Fader, Hardie & Lee 2005);
 4. the project's GBT: ``userscore features`` at 1997-04-01 .. 1997-07-01 every 14 days and at 1997-10-01,
    ``userscore train`` of a 13-week repurchase target with cut-off 1997-10-01 (so no label reads the holdout;
    39-week labels would need snapshots before the first purchase), then the served model scores 1997-10-01;
-5. every ranking is scored against "buys again in the 39-week holdout" (a non-refunded order dated
+5. read-only evaluation: every ranking is scored against "buys again in the 39-week holdout" (a non-refunded order dated
    1997-10-01 .. 1998-06-30) by exact ROC AUC, and docs/validation.md gets the results.
 
 Usage:
@@ -30,7 +33,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = ".venv/bin/python scripts/cdnow_validation.py"
-TARGET = "cdnow_repurchase_13w"
+ENV = "cdnow"  # conf/cdnow/
+BATCH = "cdnow-sample"  # the raw batch scripts/fetch_cdnow.py lands under data/cdnow/landing/sample/
+# Fader, Hardie & Lee's calibration period is 1997-01-01..1997-09-30 (39 weeks), the holdout
+# 1997-10-01..1998-06-30 (39 weeks); in the project's convention that is snapshot D = 1997-10-01.
+CALIBRATION_END = dt.date(1997, 10, 1)  # snapshot D: orders dated up to 1997-09-30 are observed
+HOLDOUT_END = dt.date(1998, 7, 1)  # exclusive: the holdout is 1997-10-01..1998-06-30
+TARGET = "cdnow_repurchase_13w"  # declared in conf/cdnow/cdnow.yaml
 TRAIN_FROM, TRAIN_TO, TRAIN_EVERY = "1997-04-01", "1997-07-01", "14d"
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "ll": -9582.4, "p": 6.25, "q": 3.74, "v": 15.44}
 SECTION_START, SECTION_END = "<!-- cdnow-validation:start -->", "<!-- cdnow-validation:end -->"
@@ -44,52 +53,32 @@ def _fetch_module():
     return module
 
 
-def _overrides(cdnow_dir: Path, work: Path) -> dict[str, Any]:
-    from userscore.btyd import cdnow
-    from userscore.runner import _deep_merge
-
-    return _deep_merge(
-        cdnow.config_overrides(cdnow_dir),
-        {
-            # 2,357 customers: few partitions everywhere (Delta's log replay defaults to 50 tasks).
-            "spark": {
-                "conf": {
-                    "spark.sql.shuffle.partitions": "4",
-                    "spark.default.parallelism": "4",
-                    "spark.databricks.delta.snapshotPartitions": "2",
-                }
-            },
-            "catalog": {"root": str(work / "warehouse")},
-            "models": {
-                "checkpoint_dir": str(work / "checkpoints"),
-                "tracking": {"uri": f"sqlite:///{work}/mlflow.db", "artifact_root": str(work / "mlruns")},
-                "targets": {
-                    TARGET: {
-                        "description": "CDNOW: a purchase in the 13 weeks after the snapshot.",
-                        "horizon_days": 91,
-                        "population": {"kind": "all"},
-                        "label": {"kind": "any_order_within"},
-                    }
-                },
-            },
-        },
-    )
+def _sets(cdnow_dir: Path, work: Path) -> list[str]:
+    """``--set`` options pointing the overlay's raw folder at ``cdnow_dir`` and every output into ``work``."""
+    values = {
+        "ingest.raw_dir": cdnow_dir / "landing" / "sample",
+        "catalog.root": work / "warehouse",
+        "models.checkpoint_dir": work / "checkpoints",
+        "models.tracking.uri": f"sqlite:///{work}/mlflow.db",
+        "models.tracking.artifact_root": work / "mlruns",
+        "models.tracking.dfs_tmpdir": work / "dfs",
+        "monitor.report.dir": work / "reports",
+    }
+    return [a for key, value in values.items() for a in ("--set", f"{key}={value}")]
 
 
-def _job(overrides: dict[str, Any], *argv: str) -> None:
-    from userscore.cli import build_parser
-    from userscore.runner import run_job
+def _job(sets: list[str], *argv: str) -> None:
+    """``userscore <argv> --env cdnow <sets>``; stops the script on a non-zero exit code."""
+    from userscore.cli import main
 
-    args = build_parser().parse_args(list(argv))
-    code = run_job(args.command, args.handler, args, lambda _: overrides)
+    code = main([*argv, "--env", ENV, *sets])
     if code != 0:
-        raise SystemExit(f"cdnow_validation: `userscore {' '.join(argv)}` failed with exit code {code}")
+        raise SystemExit(f"cdnow_validation: `userscore {' '.join(argv)} --env {ENV}` failed with exit code {code}")
 
 
 def run(work: Path, doc: Path) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
-    from userscore.btyd import cdnow
     from userscore.btyd.scoring import add_btyd_scores
     from userscore.btyd.tracking import load_model
     from userscore.catalog import Catalog
@@ -97,6 +86,7 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     from userscore.models.calibration import PREDICTION
     from userscore.models.evaluation import area_under
     from userscore.models.tracking import connect, resolve
+    from userscore.runner import parse_overrides
     from userscore.session import get_spark
 
     started = time.perf_counter()
@@ -105,19 +95,18 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     _fetch_module().fetch(cdnow_dir)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    overrides = _overrides(cdnow_dir, work)
-    config = load_config(overrides=overrides)
-    catalog = Catalog(get_spark(config.spark, REPO), config)
+    sets = _sets(cdnow_dir, work)
 
     t = time.perf_counter()
-    _job(overrides, "ingest", "--batch", cdnow.batch_id("sample"), "--source", *cdnow.SOURCES)
-    for empty in ("silver.events", "silver.level_changes"):
-        catalog.ensure(empty)  # CDNOW has no behaviour events and no member levels
+    _job(sets, "ingest", "--batch", BATCH, "--force")
     seconds["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    as_of = cdnow.CALIBRATION_END.isoformat()
-    _job(overrides, "btyd", "--as-of", as_of)
+    as_of = CALIBRATION_END.isoformat()
+    _job(sets, "btyd", "--as-of", as_of)
+    # The evaluation below reads the tables and models the jobs wrote (nothing is written).
+    config = load_config(env=ENV, overrides=parse_overrides(sets[1::2]))
+    catalog = Catalog(get_spark(config.spark, REPO), config)
     store = resolve(config.models.tracking, REPO)
     model, _, version = load_model(store, config.btyd.model_name, config.models.promotion.alias)
     client, _ = connect(store)
@@ -125,11 +114,11 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     seconds["btyd"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    _job(overrides, "features", "--from", TRAIN_FROM, "--to", TRAIN_TO, "--every", TRAIN_EVERY)
-    _job(overrides, "features", "--as-of", as_of)
+    _job(sets, "features", "--from", TRAIN_FROM, "--to", TRAIN_TO, "--every", TRAIN_EVERY)
+    _job(sets, "features", "--as-of", as_of)
     seconds["features"] = time.perf_counter() - t
     t = time.perf_counter()
-    _job(overrides, "train", "--target", TARGET, "--cutoff", as_of)
+    _job(sets, "train", "--target", TARGET, "--cutoff", as_of)
     gbt_name = f"{config.models.tracking.model_prefix}{TARGET}"
     gbt_version = max(int(v.version) for v in client.search_model_versions(f"name = '{gbt_name}'"))
     gbt_run = client.get_run(client.get_model_version(gbt_name, str(gbt_version)).run_id)
@@ -139,12 +128,12 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
 
     t = time.perf_counter()
     gbt = mlflow.spark.load_model(f"models:/{gbt_name}/{gbt_version}", dfs_tmpdir=str(work / "dfs"))
-    features = catalog.read(config.features.output_table, F.col("as_of_date") == F.lit(cdnow.CALIBRATION_END))
+    features = catalog.read(config.features.output_table, F.col("as_of_date") == F.lit(CALIBRATION_END))
     gbt_scores = gbt.transform(features).select("user_id", F.col(PREDICTION).alias("gbt_repurchase"))
-    summary = catalog.read(config.btyd.summary_table, F.col("as_of_date") == F.lit(cdnow.CALIBRATION_END))
+    summary = catalog.read(config.btyd.summary_table, F.col("as_of_date") == F.lit(CALIBRATION_END))
     btyd_scores = add_btyd_scores(summary, model, (273,), 273, 7, 0.0)
     orders = catalog.read("silver.orders").where(~F.col("is_refunded"))
-    start, end = (F.lit(d).cast("timestamp") for d in (cdnow.CALIBRATION_END, cdnow.HOLDOUT_END))
+    start, end = (F.lit(d).cast("timestamp") for d in (CALIBRATION_END, HOLDOUT_END))
     holdout = orders.where((F.col("order_ts") >= start) & (F.col("order_ts") < end)).select("user_id").distinct()
     # The project's label windows are (D, D + h]: an order stamped exactly 1997-10-01 00:00 is outside them.
     project_window = orders.where((F.col("order_ts") > start) & (F.col("order_ts") <= end)).select("user_id").distinct()
@@ -284,7 +273,8 @@ def render(results: dict[str, Any]) -> str:
         "A 39-week label cannot be trained without reading "
         "the holdout (its snapshots would predate the first purchases), so the GBT learns the 13-week target and "
         "is judged on the 39-week ranking like the others. CDNOW has no behaviour events or member levels: "
-        "those feature families are constant here, so the GBT works from order features only.",
+        "the overlay declares those sources absent (`ingest.absent_sources`), so their feature families keep their "
+        "no-activity defaults and the GBT works from order features only.",
         "",
         f"Note: the project's label windows are (D, D + h]; with CDNOW's day-stamped orders an order at "
         f"1997-10-01 00:00 falls outside (1997-10-01, 1998-07-01]; {int(c['label_differs'])} customer(s) "

@@ -9,6 +9,8 @@
 #                jobs/<job>.py --env <E> [job arguments]
 # with the library from the --py-files archive (build it with `bash scripts/package.sh`) and this
 # checkout's conf/ (only the driver reads config). Prints the spark-submit line before running it.
+# The stages and their order are declared in lib/userscore/pipeline.py (run without arguments to see them);
+# README.md lists the demo's run of them, one submit.sh line per stage.
 #
 # Environment (defaults in brackets):
 #   USERSCORE_MASTER           master URL [spark://127.0.0.1:$USERSCORE_MASTER_PORT: scripts/local_cluster.sh]
@@ -24,6 +26,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 if [ $# -lt 1 ]; then
   echo "usage: $0 <job> [job arguments]; jobs: $(cd jobs && ls ./*.py | sed 's|./||; s|\.py$||' | tr '\n' ' ')" >&2
+  echo "pipeline order: $(PYTHONPATH="$root/lib" "${PYSPARK_PYTHON:-$root/.venv/bin/python}" -m userscore.pipeline)" >&2
   exit 2
 fi
 job="$1"

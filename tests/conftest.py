@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from userscore.catalog import Catalog
-from userscore.config import Config, load_config
-from userscore.runner import _deep_merge
+from userscore.config import Config, deep_merge, load_config
 from userscore.session import get_spark
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +38,7 @@ def make_config(tmp_path: Path, overrides: dict | None = None, conf_dir: Path = 
         "ingest": {"raw_dir": str(tmp_path / "raw")},
     }
     return load_config(
-        env="local", conf_dir=conf_dir, overrides=_deep_merge(_deep_merge(TEST_SPARK, base), overrides or {})
+        env="local", conf_dir=conf_dir, overrides=deep_merge(deep_merge(TEST_SPARK, base), overrides or {})
     )
 
 

@@ -17,7 +17,7 @@ LIB = Path(__file__).resolve().parents[1] / "lib"
 
 # Bottom to top. Each name is a subpackage or a top-level module of userscore.
 LAYERS: list[tuple[str, ...]] = [
-    ("keys", "errors"),  # names and errors every layer shares; they import nothing
+    ("keys", "errors", "pipeline"),  # names, errors and the stage order every layer shares; they import nothing
     ("config",),  # YAML -> frozen typed objects; no pyspark
     ("hashing", "filters", "refunds", "logs", "landing", "table_setup", "session"),  # shared building blocks
     ("catalog",),  # every Delta read and write

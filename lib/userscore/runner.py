@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import yaml
 
 from userscore.catalog import Catalog, WriteResult
-from userscore.config import Config, load_config
+from userscore.config import Config, deep_merge, load_config
 from userscore.errors import UserscoreError
 from userscore.logs import get_logger, timed
 
@@ -76,21 +77,37 @@ class RecordingCatalog(Catalog):
         return result
 
 
+# One key segment: a bare name (no dots, quotes or '='), or a double-quoted name that may hold dots and
+# '=' (a Spark setting such as "spark.sql.shuffle.partitions" under spark.conf).
+_SEGMENT = r'"[^"]+"|[^."=]+'
+_KEY = re.compile(rf"(?:{_SEGMENT})(?:\.(?:{_SEGMENT}))*")
+_QUOTING = "a key holding dots in double quotes: spark.conf.\"spark.sql.shuffle.partitions\"='4'"
+
+
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["generate.users=1000"]`` -> ``{"generate": {"users": 1000}}`` (values parsed as YAML)."""
+    """``--set`` values as one nested mapping; the value is parsed as YAML.
+
+    ``generate.users=1000`` -> ``{"generate": {"users": 1000}}``; a double-quoted segment is one key,
+    dots included: ``spark.conf."spark.sql.shuffle.partitions"='4'`` ->
+    ``{"spark": {"conf": {"spark.sql.shuffle.partitions": "4"}}}``. Later pairs win.
+    """
     tree: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--set expects key.path=value, got {pair!r}")
-        node = tree
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
+        key = _KEY.match(pair)
+        if key is None or pair[key.end() : key.end() + 1] != "=":
+            raise argparse.ArgumentTypeError(f"--set expects key.path=value, got {pair!r} ({_QUOTING})")
+        path = [part.strip('"') for part in re.findall(_SEGMENT, key.group())]
+        raw = pair[key.end() + 1 :]
         try:
-            node[leaf] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except (yaml.YAMLError, RecursionError):
-            raise argparse.ArgumentTypeError(f"--set {key}: a YAML value, got {raw!r}") from None
+            raise argparse.ArgumentTypeError(f"--set {key.group()}: a YAML value, got {raw!r}") from None
+        node = tree
+        for part in path[:-1]:
+            child = node.get(part)
+            node[part] = child = child if isinstance(child, dict) else {}
+            node = child
+        node[path[-1]] = value
     return tree
 
 
@@ -103,7 +120,7 @@ def common_arguments() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one config value, e.g. generate.users=1000",
+        help="override one config value, e.g. generate.users=1000 or spark.conf.\"spark.sql.shuffle.partitions\"='4'",
     )
     return parser
 
@@ -120,7 +137,7 @@ def run_job(
     try:
         overrides = parse_overrides(args.set)
         if config_overrides:
-            overrides = _deep_merge(overrides, config_overrides(args))
+            overrides = deep_merge(overrides, config_overrides(args))
         config = load_config(env=args.env, conf_dir=args.conf_dir, overrides=overrides)
         logger.setLevel(config.observability.log_level)
         ctx = JobContext(name=name, config=config, args=args, logger=logger)
@@ -147,12 +164,3 @@ def run_job(
 
 def _shown(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in ("command", "handler") and v not in (None, [], False)}
-
-
-def _deep_merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for key, value in b.items():
-        out[key] = (
-            _deep_merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
-        )
-    return out

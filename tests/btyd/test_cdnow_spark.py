@@ -1,8 +1,9 @@
-"""End to end on real data no one here generated: CDNOW sample -> the project's ingest -> Spark summary ->
-fit on the driver's groups -> the published estimates (Fader, Hardie & Lee 2005)."""
+"""End to end on real data no one here generated: CDNOW sample -> `userscore ingest --env cdnow` -> Spark
+summary -> fit on the driver's groups -> the published estimates (Fader, Hardie & Lee 2005)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter
 from pathlib import Path
@@ -12,32 +13,45 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from tests.btyd.conftest import calibration_summary as python_summary
-from tests.conftest import make_config
-from userscore.btyd import BGNBDParams, cdnow, expected_purchases, probability_alive
+from tests.conftest import REPO, TEST_SPARK
+from userscore.btyd import BGNBDParams, expected_purchases, probability_alive
 from userscore.btyd.model import fit_btyd
 from userscore.btyd.scoring import add_btyd_scores
 from userscore.btyd.summary import calibration_summary, collect_groups
 from userscore.catalog import Catalog
+from userscore.cli import build_parser
+from userscore.config import deep_merge, load_config
+from userscore.runner import run_job
 
 PUBLISHED_BGNBD = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)  # Fader, Hardie & Lee (2005), weeks
+CALIBRATION_END = dt.date(1997, 10, 1)  # snapshot D: orders dated up to 1997-09-30 are observed
+
+
+def cdnow_job(overrides: dict, *argv: str) -> int:
+    """``userscore <argv> --env cdnow`` with ``overrides`` (the test session's Spark settings, private paths)."""
+    args = build_parser().parse_args([*argv, "--env", "cdnow"])
+    return run_job(args.command, args.handler, args, lambda _: overrides)
 
 
 @pytest.fixture(scope="module")
 def cdnow_silver(spark, cdnow_dir: Path, tmp_path_factory):
-    """silver.orders of the CDNOW sample, written by the project's ingest into a private warehouse."""
+    """silver.orders of the CDNOW sample, written by `userscore ingest --env cdnow` into a private warehouse."""
     tmp = tmp_path_factory.mktemp("cdnow")
-    config = make_config(tmp, cdnow.config_overrides(cdnow_dir))
+    paths = {"catalog": {"root": str(tmp / "warehouse")}, "ingest": {"raw_dir": str(cdnow_dir / "landing" / "sample")}}
+    overrides = deep_merge(TEST_SPARK, paths)
+    assert cdnow_job(overrides, "ingest", "--batch", "cdnow-sample") == 0
+    config = load_config(env="cdnow", conf_dir=REPO / "conf", overrides=overrides)
     catalog = Catalog(spark, config)
-    results = cdnow.ingest_cdnow(catalog, config.path(config.ingest.raw_dir))
-    counts = {c.source: (c.records_read, c.accepted, c.quarantined) for c in results[0].counts}
-    assert counts == {"users": (2357, 2357, 0), "orders": (6919, 6919, 0)}
-    return config, catalog
+    audit = catalog.read("ops.ingest_audit").select("source", "records_read", "accepted", "quarantined")
+    assert sorted(tuple(r) for r in audit.collect()) == [("orders", 6919, 6919, 0), ("users", 2357, 2357, 0)]
+    assert catalog.read("silver.events").count() == 0  # declared absent: created empty
+    return config, catalog, overrides
 
 
 @pytest.fixture(scope="module")
 def spark_summary(cdnow_silver):
-    config, catalog = cdnow_silver
-    summary = calibration_summary(catalog.read("silver.orders"), cdnow.CALIBRATION_END).persist()
+    config, catalog, _ = cdnow_silver
+    summary = calibration_summary(catalog.read("silver.orders"), CALIBRATION_END).persist()
     yield summary
     summary.unpersist()
 
@@ -56,9 +70,9 @@ def test_summary_equals_the_raw_text_summary(spark, spark_summary, cdnow_dir: Pa
 
 
 def test_fit_on_spark_groups_reproduces_published_estimates(cdnow_silver, spark_summary) -> None:
-    config, _ = cdnow_silver
+    config, _, _ = cdnow_silver
     stats = collect_groups(spark_summary, config.btyd.m_x_significant_digits)
-    fit = fit_btyd(stats, time_unit="weeks", observation_end=cdnow.CALIBRATION_END)
+    fit = fit_btyd(stats, time_unit="weeks", observation_end=CALIBRATION_END)
 
     assert (stats.n_customers, fit.gamma_gamma.n_customers) == (2357, 946)
     bg, gg = fit.model.bgnbd, fit.model.gamma_gamma
@@ -92,7 +106,7 @@ def test_fit_at_one_week_resolution_stays_near_published(spark_summary, cdnow_di
     )
     assert stats.n_rfm_groups < 1016  # 1,016 groups at exact days (test_fit_on_spark_groups_...)
 
-    bg = fit_btyd(stats, time_unit="weeks", observation_end=cdnow.CALIBRATION_END).model.bgnbd
+    bg = fit_btyd(stats, time_unit="weeks", observation_end=CALIBRATION_END).model.bgnbd
     assert (bg.r, bg.alpha, bg.a, bg.b) == pytest.approx((0.243, 4.414, 0.793, 2.426), rel=0.03)
 
     # Scored on each customer's exact days, the week-resolution fit and the published one agree closely:
@@ -104,28 +118,15 @@ def test_fit_at_one_week_resolution_stays_near_published(spark_summary, cdnow_di
     assert np.max(np.abs(probability_alive(bg, x, t_x, T) - probability_alive(PUBLISHED_BGNBD, x, t_x, T))) < 0.01
 
 
-def test_btyd_job_writes_summary_and_registers_champion(
-    spark, cdnow_silver, spark_summary, cdnow_dir, tmp_path, capsys
-):
+def test_btyd_job_writes_summary_and_registers_champion(spark, cdnow_silver, spark_summary, tmp_path, capsys):
     from mlflow.tracking import MlflowClient
 
-    from tests.conftest import TEST_SPARK
-    from userscore.cli import build_parser
-    from userscore.runner import _deep_merge, run_job
-
-    config, catalog = cdnow_silver
+    config, catalog, ingested = cdnow_silver
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    overrides = _deep_merge(
-        _deep_merge(TEST_SPARK, cdnow.config_overrides(cdnow_dir)),
-        {
-            "catalog": {"root": config.catalog.root},
-            "models": {"tracking": {"uri": uri, "artifact_root": str(tmp_path / "mlruns")}},
-        },
-    )
+    overrides = deep_merge(ingested, {"models": {"tracking": {"uri": uri, "artifact_root": str(tmp_path / "mlruns")}}})
 
     def run(*argv: str) -> int:
-        args = build_parser().parse_args(["btyd", "--as-of", "1997-10-01", *argv])
-        return run_job("btyd", args.handler, args, lambda _: overrides)
+        return cdnow_job(overrides, "btyd", "--as-of", "1997-10-01", *argv)
 
     assert run() == 0
     out = capsys.readouterr().out
@@ -151,7 +152,6 @@ def test_btyd_job_writes_summary_and_registers_champion(
     assert run("--no-register") == 0
     assertDataFrameEqual(catalog.read("features.btyd_summary"), expected)
     # A date before any purchase fails with exit code 2 and writes nothing.
-    args = build_parser().parse_args(["btyd", "--as-of", "1996-06-01", "--no-register"])
-    assert run_job("btyd", args.handler, args, lambda _: overrides) == 2
+    assert cdnow_job(overrides, "btyd", "--as-of", "1996-06-01", "--no-register") == 2
     assert "no purchases before 1996-06-01" in capsys.readouterr().out
     assert catalog.read("features.btyd_summary").count() == 2357

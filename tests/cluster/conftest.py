@@ -28,11 +28,12 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from tests.conftest import REPO, TEST_PII_KEY
+from userscore import pipeline
 from userscore.catalog import Catalog
 from userscore.cli import build_parser
-from userscore.config import load_config
+from userscore.config import deep_merge, load_config
 from userscore.logs import get_logger
-from userscore.runner import JobContext, _deep_merge, parse_overrides
+from userscore.runner import JobContext, parse_overrides
 
 USERS, SEED = 600, 7
 # Ingest's reference time for the future-timestamp check: just after the generated history (ends 2026-11-01).
@@ -40,7 +41,7 @@ NOW = "2026-11-02T00:00:00"
 # Two snapshots 92 days apart, both with their 30-day repurchase labels inside the data (which ends
 # 2026-11-01): the older one trains, the newer one validates and is scored.
 SNAPSHOTS = ("2026-05-15", "2026-08-15")
-FEATURES_ARGS = ["--from", SNAPSHOTS[0], "--to", SNAPSHOTS[1], "--every", "92d"]
+FEATURES_ARGS = pipeline.snapshot_range(SNAPSHOTS[0], SNAPSHOTS[1], "92d")
 SCORE_DATE, SCORED_AT = SNAPSHOTS[1], "2026-08-15T06:00:00"
 # One model keeps training short: repurchase is trained and scored; churn, required by default, is made
 # optional (its columns are null), as vip and BTYD already are.
@@ -52,16 +53,20 @@ SMALL_MODEL = [
     "--set", f"models.targets.{TARGET}.gbt={{max_iter: 5, max_depth: 3, min_instances_per_node: 5}}",
 ]  # fmt: skip
 CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
-# Every scheduled job (databricks.yml's daily and monthly jobs): BTYD is fitted at the scored date, so the
-# score job applies its champion when the gate promotes it (null columns when not, in both modes alike);
-# the monitor reads the scores and builds the champion's training reference.
+# Every deployed stage of userscore.pipeline (databricks.yml's daily and monthly jobs), in its order, with
+# this run's options after the declared arguments: BTYD is fitted at the scored date, so the score job
+# applies its champion when the gate promotes it (null columns when not, in both modes alike); the monitor
+# reads the scores and builds the champion's training reference.
+RUN_OPTIONS = {
+    "ingest": ["--now", NOW],
+    "train": SMALL_MODEL,
+    "score": ["--scored-at", SCORED_AT, *CHURN_OPTIONAL],
+}
 PIPELINE: list[tuple[str, list[str]]] = [
-    ("ingest", ["--now", NOW]),
-    ("features", FEATURES_ARGS),
-    ("train", ["--target", TARGET, *SMALL_MODEL]),
-    ("btyd", ["--as-of", SCORE_DATE]),
-    ("score", ["--as-of", SCORE_DATE, "--scored-at", SCORED_AT, *CHURN_OPTIONAL]),
-    ("monitor", ["--as-of", SCORE_DATE]),
+    (job, [*argv, *RUN_OPTIONS.get(job, [])])
+    for job, argv in pipeline.commands(
+        {"snapshots": FEATURES_ARGS, "targets": pipeline.some_targets(TARGET), "as_of": SCORE_DATE}
+    )
 ]
 # Runtime SQL settings that decide partitioning, equal to the test session's (tests/conftest.py): the
 # cluster jobs get them through config (userscore.session applies spark.sql.* in submit mode).
@@ -88,8 +93,8 @@ def pytest_configure(config):
 
 
 def spark_conf_override(settings: Mapping[str, str]) -> list[str]:
-    """``--set spark.conf={...}``: a flow mapping, because --set key paths split on dots."""
-    return ["--set", "spark.conf={" + ", ".join(f"{k}: '{v}'" for k, v in settings.items()) + "}"]
+    """One ``--set spark.conf."<setting>"='<value>'`` per setting (quoted: the setting's name holds dots)."""
+    return [a for k, v in settings.items() for a in ("--set", f"spark.conf.\"{k}\"='{v}'")]
 
 
 def submit_opts(settings: Mapping[str, str]) -> str:
@@ -219,7 +224,7 @@ def run_in_session(spark: SparkSession, job: str, argv: Sequence[str], env: str 
     module = args.handler
     overrides = parse_overrides(args.set)
     if hasattr(module, "config_overrides"):
-        overrides = _deep_merge(overrides, module.config_overrides(args))
+        overrides = deep_merge(overrides, module.config_overrides(args))
     config = load_config(env=env, conf_dir=REPO / "conf", overrides=overrides)
     ctx = JobContext(name=job, config=config, args=args, logger=get_logger(job), _catalog=Catalog(spark, config))
     return list(module.run(ctx))

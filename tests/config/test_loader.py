@@ -149,7 +149,7 @@ def test_invalid_yaml_and_unknown_env(conf):
     assert err.found.startswith("invalid YAML")
     with pytest.raises(
         ConfigError,
-        match=r"no overlay folder for env 'staging'; expected one of \['cluster', 'databricks', 'databricks_dev', 'local'\]",
+        match=r"no overlay folder for env 'staging'; expected one of \['cdnow', 'cluster', 'databricks', 'databricks_dev', 'local'\]",
     ):
         load_config(env="staging", conf_dir=REPO / "conf")
 

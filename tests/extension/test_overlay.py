@@ -22,9 +22,9 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import REPO
 from userscore.catalog import Catalog
 from userscore.cli import build_parser
-from userscore.config import Config, load_config
+from userscore.config import Config, deep_merge, load_config
 from userscore.logs import get_logger
-from userscore.runner import JobContext, _deep_merge, parse_overrides
+from userscore.runner import JobContext, parse_overrides
 
 ENV = "ext"
 USERS, SEED = 400, 11
@@ -57,7 +57,7 @@ def run_job(spark, conf: Path, job: str, argv: list[str]) -> list[str]:
     args = build_parser().parse_args([job, *argv])
     overrides = parse_overrides(args.set)
     if hasattr(args.handler, "config_overrides"):
-        overrides = _deep_merge(overrides, args.handler.config_overrides(args))
+        overrides = deep_merge(overrides, args.handler.config_overrides(args))
     config = load_config(env=ENV, conf_dir=conf, overrides=overrides)
     ctx = JobContext(name=job, config=config, args=args, logger=get_logger(job), _catalog=Catalog(spark, config))
     return list(args.handler.run(ctx))

@@ -7,6 +7,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import field
 from typing import Literal
 
+from userscore.config.features import FeaturesConfig
+from userscore.config.models import RULE_INPUTS, ModelsConfig
 from userscore.config.tables import TableSpec
 from userscore.config.typed import KeyPath, frozen
 
@@ -94,6 +96,9 @@ class IngestConfig:
 
     earliest_date: timestamps before this date (00:00 UTC) are rejected as ``bad_timestamp``;
     future_tolerance_hours: those later than the run's reference time plus this as ``future_timestamp``.
+    absent_sources: sources this business does not have (no raw folder): ingest keeps their silver
+    tables empty, features leave the measures over them at their no-activity defaults, and a target
+    whose population or label reads one is a config error.
     """
 
     raw_dir: str
@@ -102,8 +107,12 @@ class IngestConfig:
     earliest_date: dt.date
     future_tolerance_hours: int
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    absent_sources: tuple[str, ...] = ()
 
     def __post_init__(self):
+        unknown = [s for s in self.absent_sources if s not in self.sources]
+        if unknown:
+            raise ValueError(f"absent_sources: names of ingest.sources ({', '.join(self.sources)}); unknown {unknown}")
         if self.max_string_length < 1:
             raise ValueError(f"max_string_length: a positive length, got {self.max_string_length}")
         if self.future_tolerance_hours < 0:
@@ -113,6 +122,16 @@ class IngestConfig:
                 f"earliest_date: {NANOSECOND_FLOOR} or later (nanosecond timestamps start in 1677), "
                 f"got {self.earliest_date}"
             )
+
+
+def present_sources(ingest: IngestConfig) -> tuple[str, ...]:
+    """The sources that land raw data, in config order."""
+    return tuple(n for n in ingest.sources if n not in ingest.absent_sources)
+
+
+def absent_tables(ingest: IngestConfig) -> dict[str, str]:
+    """Silver table -> the absent source that would feed it."""
+    return {ingest.sources[n].table: n for n in ingest.absent_sources}
 
 
 def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
@@ -135,3 +154,24 @@ def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> I
         for key, column in columns:
             if column is not None and column not in spec.column_names:
                 yield (*at, key), f"undefined column {column!r} of {source.table}", f"one of {list(spec.column_names)}"
+
+
+def absent_source_errors(
+    ingest: IngestConfig, features: FeaturesConfig, models: ModelsConfig
+) -> Iterator[tuple[KeyPath, str, str]]:
+    """What an absent source cannot be: the users or orders every snapshot is built from, or the input of a
+    target's population or label (the overlay that declares the source absent drops such targets)."""
+    absent = absent_tables(ingest)
+    for core in (features.sources.users.table, features.sources.orders.table):
+        if core in absent:
+            yield ("ingest", "absent_sources"), f"{absent[core]} ({core})", "sources other than users and orders"
+    for name, target in models.targets.items():
+        for used in target.inputs():
+            table = getattr(models.inputs, used)
+            if table in absent:
+                rule = "label" if used in RULE_INPUTS[target.label.kind] else "population"
+                yield (
+                    ("models", "targets", name, rule),
+                    f"target {name} reads source {absent[table]} ({table}), declared in ingest.absent_sources",
+                    f"targets over present sources only: drop it with models.targets.{name}: null",
+                )

@@ -1,6 +1,7 @@
 """Load layered YAML config: conf/base/*.yaml, then conf/<env>/*.yaml, then explicit overrides.
 
-Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one.
+Mappings merge key by key; any other value (scalar or list) in a later layer replaces the earlier one,
+and null over a mapping removes it (an overlay drops a target: ``models.targets.vip_promotion_90d: null``).
 Then each ``models.targets.<t>`` is merged over ``models.defaults`` the same way.
 The merged tree is parsed into the frozen ``Config`` and its references are checked, all before a
 job touches data.
@@ -142,6 +143,16 @@ def _check_nesting(data: Any, source: str) -> None:
             stack.extend((item, (*path, str(i))) for i, item in enumerate(value))
 
 
+def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A new mapping: ``layer`` over ``base``, mappings merged key by key, anything else replaced (the rule
+    the loader applies between files; it records where each value came from in ``_merge``)."""
+    out = dict(base)
+    for key, value in layer.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = deep_merge(out[key], value) if both else value
+    return out
+
+
 def _plain(value: Any) -> Any:
     """Turn nested mappings (possibly read-only) into plain dicts so they can be merged."""
     if isinstance(value, Mapping):
@@ -152,6 +163,10 @@ def _plain(value: Any) -> Any:
 def _merge(into: dict[str, Any], layer: Mapping[str, Any], path: KeyPath, source: str, origins: Origins):
     for key, value in layer.items():
         key_path = (*path, str(key))
+        if value is None and isinstance(into.get(key), dict):
+            # null over a mapping entry removes it: how an overlay drops a target, source or rule.
+            del into[key]
+            continue
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
             # The mapping now holds this layer's keys: a check over several of them (min <= max, weights
             # with a positive sum) points at this layer's file.

@@ -37,6 +37,15 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("user_id", "event_ts", "event_month", "event_type"),
     "level_changes": ("user_id", "changed_at", "from_level", "to_level"),
 }
+# rule kind -> the silver inputs (keys of INPUT_COLUMNS / models.inputs) its population or label reads.
+RULE_INPUTS: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "active_within": ("orders", "events"),
+    "below_vip": ("orders", "level_changes"),
+    "any_order_within": ("orders",),
+    "no_activity_within": ("orders", "events"),
+    "level_rise_or_spend_crosses": ("orders", "level_changes"),
+}
 
 
 def _check_rule(rule: object) -> None:
@@ -128,6 +137,10 @@ class TargetConfig:
 
     def __post_init__(self):
         check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
+
+    def inputs(self) -> list[str]:
+        """The silver inputs this target's population and label rules read."""
+        return sorted(set(RULE_INPUTS[self.population.kind]) | set(RULE_INPUTS[self.label.kind]))
 
 
 @frozen

@@ -14,7 +14,7 @@ from userscore.config.consent import reference_errors as consent_reference_error
 from userscore.config.features import FeaturesConfig
 from userscore.config.features import reference_errors as features_reference_errors
 from userscore.config.generate import GenerateConfig
-from userscore.config.ingest import IngestConfig
+from userscore.config.ingest import IngestConfig, absent_source_errors
 from userscore.config.ingest import reference_errors as ingest_reference_errors
 from userscore.config.models import ModelsConfig
 from userscore.config.models import reference_errors as models_reference_errors
@@ -90,6 +90,7 @@ class Config:
                         (f"one of {list(columns)}"),
                     )
         yield from ingest_reference_errors(self.ingest, self.tables)
+        yield from absent_source_errors(self.ingest, self.features, self.models)
         yield from features_reference_errors(self.features, self.tables)
         yield from models_reference_errors(self.models, self.tables)
         yield from btyd_reference_errors(self.btyd, self.tables)

@@ -1,20 +1,25 @@
-"""Which snapshot dates have no input: no users registered before D, or no orders before D.
+"""What the snapshot inputs lack: dates without users or orders before them, and absent sources.
 
-Such a snapshot would be empty (no users) or hold only defaults with placeholder RFM boundaries (no
-orders): a date before the data starts, almost always a mistake. Events and level changes are not
-checked: a shop without behaviour tracking still has meaningful snapshots. One min() per source
-answers for every date, since "a row before D" holds for every D after the earliest row.
+A snapshot date with no users registered before D, or no orders before D, would be empty (no users) or hold
+only defaults with placeholder RFM boundaries (no orders): a date before the data starts, almost always a
+mistake. Events and level changes are not checked: a shop without behaviour tracking still has meaningful
+snapshots. One min() per source answers for every date, since "a row before D" holds for every D after the
+earliest row.
+
+A source the business does not have (ingest.absent_sources) is read as an empty table: the measures over
+it keep their no-activity defaults, and :func:`skipped_by_source` says which families that touches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.features import FeatureSources
+from userscore.config.features import FeaturesConfig, FeatureSources
+from userscore.features.preference import internal_measures
 
 _SHOWN = 3
 
@@ -39,3 +44,29 @@ def missing_inputs(users: DataFrame, orders: DataFrame, sources: FeatureSources,
         since = f"earliest {spec.time} {first:%Y-%m-%d %H:%M:%S}" if first else "the table is empty"
         problems.append(f"no {what} before {shown}{more} in {spec.table} ({since})")
     return problems
+
+
+def skipped_by_source(features: FeaturesConfig, absent_tables: Collection[str]) -> dict[str, dict[str, list[str]]]:
+    """Feature source over an absent silver table -> {family: what of it is skipped}, in config order.
+
+    A family needs a source when one of its measures names it (``MeasureSpec.source``, a key of
+    ``features.sources`` whose ``table`` is compared with ``absent_tables``). Two readers are not measures:
+    the preference family's per-category visits (events) and the profile's member level as of D (level
+    changes; without them the users table's current level is used).
+    """
+    skipped: dict[str, dict[str, list[str]]] = {}
+    measures = {family: dict(config.measures) for family, config in features.families.items()}
+    visits = {n: m for n, m in internal_measures(features.preference).items() if m.source != "orders"}
+    for source in ("users", "orders", "events", "level_changes"):
+        if getattr(features.sources, source).table not in absent_tables:
+            continue
+        families = {
+            family: [name for name, spec in of_family.items() if spec.source == source]
+            for family, of_family in measures.items()
+        }
+        if any(m.source == source for m in visits.values()):
+            families["preference"] = ["category visits"]
+        if source == "level_changes":
+            families["profile"] = [f"{features.profile.level_column} as of D"]
+        skipped[source] = {family: names for family, names in families.items() if names}
+    return skipped

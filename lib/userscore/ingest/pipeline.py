@@ -2,7 +2,9 @@
 
 For each batch (oldest first):
 1. Plan, before anything is written: the requested sources are configured and have raw folders, the
-   batch has a folder for each, the PII key is set. Source batches already recorded complete in
+   batch has a folder for each, the PII key is set. Sources declared absent (ingest.absent_sources) need
+   no raw folder: their silver tables are created empty (kept as they are when they exist), so every
+   reader of silver finds its tables. Source batches already recorded complete in
    ops.ingest_audit are skipped ("batch X already ingested at ...; use --force to re-ingest").
 2. Validate each source in config order (users first, because the others check their user ids against
    the users accepted in this batch plus silver.users). The raw files are read once: the parsed batch is
@@ -41,7 +43,7 @@ from pyspark.sql import functions as F
 
 from userscore import landing
 from userscore.catalog import Catalog, WriteResult
-from userscore.config.ingest import BATCH_COLUMN, IngestConfig, SourceConfig
+from userscore.config.ingest import BATCH_COLUMN, IngestConfig, SourceConfig, present_sources
 from userscore.config.tables import TableSpec
 from userscore.errors import InputError
 from userscore.ingest.audit import AUDIT_TABLE, SourceCounts, audit_rows, completed, outcome_counts, reconcile
@@ -167,10 +169,14 @@ def ingest(
     stage: Stage | None = None,
     logger: logging.Logger | None = None,
 ) -> list[BatchResult]:
-    """Ingest every batch of ``plan``, oldest first (each one completely before the next)."""
+    """Ingest every batch of ``plan``, oldest first (each one completely before the next), after creating
+    the empty silver tables of the absent sources."""
     sources = dict.fromkeys(name for b in plan.batches for name in b.sources)
+    absent = [ingest_config.sources[s].table for s in ingest_config.absent_sources]
     # Every table this run writes matches its declaration (or the run fails) before the first write.
-    catalog.prepare(*(ingest_config.sources[s].table for s in sources), QUARANTINE_TABLE, AUDIT_TABLE)
+    catalog.prepare(*(ingest_config.sources[s].table for s in sources), *absent, QUARANTINE_TABLE, AUDIT_TABLE)
+    for table in absent:
+        catalog.ensure(table)
     return [
         ingest_batch(
             catalog, ingest_config, raw_dir, b, key=plan.pii_key, now=now, run_id=run_id, stage=stage, logger=logger
@@ -335,13 +341,18 @@ def validate_source(
 
 
 def _requested_sources(ingest: IngestConfig, sources: Sequence[str] | None) -> tuple[str, ...]:
-    """The requested sources in config order, the users source first (the others check user ids)."""
-    if not ingest.sources:
-        raise InputError("no sources configured under ingest.sources")
+    """The requested sources (default: every present one) in config order, the users source first (the
+    others check user ids)."""
+    present = present_sources(ingest)
+    if not present:
+        raise InputError("no sources to ingest: ingest.sources is empty or every source is in ingest.absent_sources")
     unknown = [s for s in sources or () if s not in ingest.sources]
     if unknown:
         raise InputError(f"unknown source(s) {unknown}: configured sources are {list(ingest.sources)}")
-    names = [n for n in ingest.sources if not sources or n in set(sources)]
+    absent = [s for s in sources or () if s in ingest.absent_sources]
+    if absent:
+        raise InputError(f"source(s) {absent} are declared absent (ingest.absent_sources): nothing to ingest for them")
+    names = [n for n in present if not sources or n in set(sources)]
     return tuple(sorted(names, key=lambda n: ingest.sources[n].table != USERS_TABLE))
 
 
@@ -413,7 +424,7 @@ def _write_quarantine(
 ) -> list[WriteResult]:
     """Replace this batch's quarantine rows of the ingested sources: one commit when all sources ran."""
     frames = {v.name: quarantine_rows(v.tagged, v.name, batch_id, run_id, at) for v in validated}
-    if set(frames) == set(ingest.sources):
+    if set(frames) == set(present_sources(ingest)):
         union = list(frames.values())
         rows = union[0]
         for frame in union[1:]:

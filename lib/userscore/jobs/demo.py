@@ -4,8 +4,8 @@ Parameters:
   --users N   users to generate (default: generate.users in conf, 10,000)
   --seed S    generator seed (default: generate.seed)
 
-Every stage runs in this one process and Spark session, exactly as its own job would
-(``userscore <stage>`` / ``spark-submit jobs/<stage>.py``).
+Every stage of the pipeline (userscore.pipeline, in its order) runs in this one process and Spark session,
+exactly as its own job would (``userscore <stage>`` / ``spark-submit jobs/<stage>.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import replace
 
+from userscore import pipeline
 from userscore.config import Config
 from userscore.runner import JobContext
 
@@ -39,20 +40,27 @@ SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 60, 360
 DEMO_TREES = 40
 
 
+def values(end: dt.date) -> dict[str, pipeline.Value]:
+    """The demo's values of the pipeline's arguments for data ending at ``end``."""
+    first = end - dt.timedelta(days=SNAPSHOT_SPAN_DAYS)
+    return {
+        "snapshots": pipeline.snapshot_range(first, end, f"{SNAPSHOT_DAYS}d"),
+        "targets": pipeline.ALL_TARGETS,
+        "as_of": str(end),
+    }
+
+
 def stages(ctx: JobContext) -> list[tuple[str, list[str]]]:
     """The demo's stages as (job, arguments), in pipeline order."""
     end = ctx.config.generate.end_date
-    first, previous = end - dt.timedelta(days=SNAPSHOT_SPAN_DAYS), end - dt.timedelta(days=SNAPSHOT_DAYS)
-    return [
-        ("generate", []),
-        ("ingest", ["--force"]),
-        ("features", ["--from", f"{first}", "--to", f"{end}", "--every", f"{SNAPSHOT_DAYS}d"]),
-        ("train", ["--all"]),
-        ("btyd", ["--as-of", f"{end}"]),
-        ("score", ["--as-of", f"{previous}"]),
-        ("score", ["--as-of", f"{end}"]),
-        ("monitor", ["--as-of", f"{end}"]),
-    ]
+    previous = end - dt.timedelta(days=SNAPSHOT_DAYS)
+    out = []
+    for job, argv in pipeline.commands(values(end), synthetic=True):
+        if job == "score":  # the previous snapshot too: the monitor compares the latest scores with it
+            out.append((job, pipeline.argv(job, {"as_of": str(previous)})))
+        # The generator rewrites the same batch ids each run: ingest them again.
+        out.append((job, [*argv, "--force"] if job == "ingest" else argv))
+    return out
 
 
 def demo_training(config: Config) -> Config:

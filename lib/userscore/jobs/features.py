@@ -12,7 +12,9 @@ Parameters:
 Each snapshot replaces exactly its partition ``as_of_date = D`` of both tables (re-running a date gives
 the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
 before anything is written: exit 2 naming the dates and tables without input. Feature families, windows
-and scores come from conf (``features``).
+and scores come from conf (``features``). A source declared absent (``ingest.absent_sources``) is read as
+an empty table, whether or not ingest has created it: the measures over it keep their no-activity
+defaults, and one log line names the families concerned.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from collections.abc import Sequence
 
 from pyspark.sql import functions as F
 
+from userscore.catalog import declared_schema
+from userscore.config.features import FeaturesConfig
+from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
 from userscore.features import AS_OF, Sources, snapshot
-from userscore.features.inputs import missing_inputs
+from userscore.features.inputs import missing_inputs, skipped_by_source
 from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
@@ -73,17 +78,29 @@ def run(ctx: JobContext) -> Sequence[str]:
     args, config = ctx.args, ctx.config.features
     dates = snapshot_dates(args.as_of, args.start, args.end, args.every)
     names = {k: getattr(config.sources, k).table for k in ("users", "orders", "events", "level_changes")}
+    absent = absent_tables(ctx.config.ingest)
     catalog = ctx.catalog
-    missing = [f"{table} ({catalog.location(table)})" for table in names.values() if not catalog.exists(table)]
+    missing = [
+        f"{table} ({catalog.location(table)})"
+        for table in names.values()
+        if table not in absent and not catalog.exists(table)
+    ]
     if missing:
         raise InputError(f"silver inputs missing: {', '.join(missing)}; run ingest first")
-    sources = Sources(**{k: catalog.read(table) for k, table in names.items()})
+    # An absent source's rows are none, whatever its table holds: an empty frame of its declared schema.
+    empty = {
+        t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in names.values() if t in absent
+    }
+    sources = Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()})
+    skipped = skipped_message(config, absent)
+    if skipped:
+        ctx.logger.info("%s", skipped)
     if not args.allow_empty:
         problems = missing_inputs(sources.users, sources.orders, config.sources, dates)
         if problems:
             raise InputError(f"{'; '.join(problems)}: nothing written (--allow-empty writes such snapshots)")
     catalog.prepare(config.output_table, config.boundaries_table)
-    lines = []
+    lines = [skipped] if skipped else []
     for as_of in dates:
         started = time.perf_counter()
         with ctx.stage(f"snapshot {as_of}"), snapshot(sources, as_of, config) as snap:
@@ -93,3 +110,24 @@ def run(ctx: JobContext) -> Sequence[str]:
             mix = ", ".join(f"{r['rfm_segment']} {r['count']:,}" for r in segments.collect())
         lines.append(f"{as_of}: {written.rows:,} users in {time.perf_counter() - started:.1f}s; segments: {mix}")
     return lines
+
+
+def skipped_message(config: FeaturesConfig, absent: dict[str, str]) -> str | None:
+    """One line naming what the absent sources leave at defaults (None when every source is present)."""
+    skipped = skipped_by_source(config, absent)
+    if not skipped:
+        return None
+    families = {name: len(family.measures) for name, family in config.families.items()}
+    parts = []
+    for source, by_family in skipped.items():
+        table = getattr(config.sources, source).table
+        listed = [
+            f"{family} (all {len(names)} measures)"
+            if len(names) == families.get(family)
+            else f"{family} ({', '.join(names)})"
+            for family, names in by_family.items()
+        ]
+        parts.append(f"{absent[table]} ({table}): {', '.join(listed)}")
+    return "absent sources (ingest.absent_sources) read as empty, their features at no-activity defaults: " + "; ".join(
+        parts
+    )

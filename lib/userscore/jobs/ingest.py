@@ -3,7 +3,8 @@
 Parameters:
   --batch ID        ingest this batch only (default: every landed batch not yet recorded complete in
                     ops.ingest_audit, oldest first)
-  --source S ...    ingest only these sources (default: all of ingest.sources, in config order)
+  --source S ...    ingest only these sources (default: all of ingest.sources, in config order, except
+                    ingest.absent_sources, whose silver tables are created empty)
   --force           re-ingest batches already recorded complete (replaces exactly their rows)
   --now TIMESTAMP   reference time for the future-timestamp check, ISO-8601 (default: now, UTC)
 
@@ -54,6 +55,9 @@ def run(ctx: JobContext) -> Sequence[str]:
         ctx.catalog, config.ingest, raw_dir, plan, now=now, run_id=ctx.run_id, stage=ctx.stage, logger=ctx.logger
     )
     lines = [f"reference time {now:%Y-%m-%dT%H:%M:%SZ}, raw {raw_dir}", *plan.messages]
+    if config.ingest.absent_sources:
+        absent = ", ".join(config.ingest.absent_sources)
+        lines.append(f"absent sources (ingest.absent_sources), silver tables kept empty: {absent}")
     for result in results:
         lines += result.summary()
     return lines

@@ -38,15 +38,7 @@ _TIME = {
 
 def required_inputs(target: TargetConfig) -> list[str]:
     """The silver inputs a target's population and label rules read."""
-    needs = {
-        "all": (),
-        "active_within": ("orders", "events"),
-        "below_vip": ("orders", "level_changes"),
-        "any_order_within": ("orders",),
-        "no_activity_within": ("orders", "events"),
-        "level_rise_or_spend_crosses": ("orders", "level_changes"),
-    }
-    return sorted(set(needs[target.population.kind]) | set(needs[target.label.kind]))
+    return target.inputs()
 
 
 def _midnight(day: dt.date) -> Column:
