@@ -120,30 +120,6 @@ class FeatureSelection:
 
 
 @frozen
-class TargetConfig:
-    """One binary target. A new target with an existing rule kind is a config change only."""
-
-    horizon_days: Days
-    label: LabelRule
-    description: str = ""
-    population: PopulationRule
-    tiers: tuple[Band, ...]
-    features: FeatureSelection
-    sample: SampleParams
-    split: SplitParams
-    gbt: GBTParams
-    lr: LRParams
-    calibration: CalibrationParams
-
-    def __post_init__(self):
-        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
-
-    def inputs(self) -> list[str]:
-        """The silver inputs this target's population and label rules read."""
-        return sorted(set(RULE_INPUTS[self.population.kind]) | set(RULE_INPUTS[self.label.kind]))
-
-
-@frozen
 class TargetDefaults:
     """``models.defaults``: the training settings of every target. The loader merges each target's own
     keys over these (key by key), so a target states only what differs, e.g. ``gbt: {max_depth: 6}``."""
@@ -154,6 +130,25 @@ class TargetDefaults:
     gbt: GBTParams
     lr: LRParams
     calibration: CalibrationParams
+
+
+@frozen
+class TargetConfig(TargetDefaults):
+    """One binary target: its rules and tiers, and its training settings (``models.defaults`` with the
+    target's own keys merged over them). A new target with an existing rule kind is a config change only."""
+
+    horizon_days: Days
+    label: LabelRule
+    description: str = ""
+    population: PopulationRule
+    tiers: tuple[Band, ...]
+
+    def __post_init__(self):
+        check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
+
+    def inputs(self) -> list[str]:
+        """The silver inputs this target's population and label rules read."""
+        return sorted(set(RULE_INPUTS[self.population.kind]) | set(RULE_INPUTS[self.label.kind]))
 
 
 @frozen

@@ -98,7 +98,8 @@ def train_targets(
     reports = []
     for name in names:
         logger.info("target %s: cut-off %s, snapshots %s", name, cut, [d.isoformat() for d in dates])
-        reports.append(_train_one(name, config, features, silver, dates, cut, store, logger))
+        record, trained = train(name, config, features, silver, dates, cut, store, logger)
+        reports.append(_validate_and_promote(record, trained, config, store, logger))
     return TrainingOutcome(reports, store, cut)
 
 
@@ -210,19 +211,12 @@ def train(
     return dataclasses.replace(record, run_id=run_id, version=version), trained
 
 
-def _train_one(
-    name: str,
-    config: Config,
-    features: DataFrame,
-    silver: dict[str, DataFrame],
-    dates: list[dt.date],
-    cutoff: dt.datetime,
-    store: Store,
-    logger: logging.Logger,
+def _validate_and_promote(
+    record: RunRecord, trained: Trained, config: Config, store: Store, logger: logging.Logger
 ) -> TargetReport:
-    """Train, then validate, then promote when the gate passes: the three steps in a row."""
+    """The steps after ``train`` in a row: validate the new version, promote it when the gate passes."""
     policy, alias = config.models.promotion, config.models.promotion.alias
-    record, trained = train(name, config, features, silver, dates, cutoff, store, logger)
+    name = record.target
     client = reader(store)
     _, decision = validate(client, record.model_name, record.version, policy, alias)
     if decision.promote:
