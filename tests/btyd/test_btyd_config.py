@@ -1,4 +1,4 @@
-"""The ``btyd`` config section: defaults from conf/base/btyd.yaml, and clear errors on bad values or references."""
+"""The ``btyd`` config section: derived settings, and clear errors on bad values or references."""
 
 from __future__ import annotations
 
@@ -13,19 +13,13 @@ def _load(overrides: dict):
     return load_config(env="local", conf_dir=REPO / "conf", overrides={"btyd": overrides})
 
 
-def test_base_config() -> None:
-    btyd = load_config(env="local", conf_dir=REPO / "conf").btyd
-    assert (btyd.time_unit, btyd.unit_days, btyd.summary_table, btyd.model_name) == (
-        "weeks",
-        7,
-        "features.btyd_summary",
-        "userscore-btyd",
-    )
-    assert (btyd.scoring.horizons_days, btyd.scoring.clv_horizon_days) == ((30, 90, 365), 365)
-    # The fit groups t_x and T at one time unit unless told otherwise.
-    assert (btyd.fit_resolution_days, btyd.resolution_days) == (None, 7)
-    assert _load({"time_unit": "days"}).btyd.resolution_days == 1
-    assert _load({"fit_resolution_days": 1}).btyd.resolution_days == 1
+def test_unit_and_fit_resolution_follow_the_time_unit_unless_set() -> None:
+    # unit_days is derived from time_unit; the fit groups t_x and T at one unit unless fit_resolution_days is set.
+    weeks = _load({"time_unit": "weeks", "fit_resolution_days": None}).btyd
+    assert (weeks.unit_days, weeks.resolution_days) == (7, 7)
+    days = _load({"time_unit": "days", "fit_resolution_days": None}).btyd
+    assert (days.unit_days, days.resolution_days) == (1, 1)
+    assert _load({"time_unit": "weeks", "fit_resolution_days": 1}).btyd.resolution_days == 1
 
 
 @pytest.mark.parametrize(
