@@ -32,7 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = common_arguments()
     for name, module_name in JOBS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, parents=[common], help=module.HELP, description=module.__doc__)
+        # Job docstrings are laid out by hand (tables of actions, examples): keep their line breaks.
+        sub = commands.add_parser(
+            name,
+            parents=[common],
+            help=module.HELP,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module)
     return parser
