@@ -83,9 +83,10 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     from userscore.btyd.tracking import load_model
     from userscore.catalog import Catalog
     from userscore.config import load_config
+    from userscore.models import registry
     from userscore.models.calibration import PREDICTION
     from userscore.models.evaluation import area_under
-    from userscore.models.tracking import connect, resolve
+    from userscore.models.tracking import connect, store_of
     from userscore.runner import parse_overrides
     from userscore.session import get_spark
 
@@ -107,7 +108,7 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     # The evaluation below reads the tables and models the jobs wrote (nothing is written).
     config = load_config(env=ENV, overrides=parse_overrides(sets[1::2]))
     catalog = Catalog(get_spark(config.spark, REPO), config)
-    store = resolve(config.models.tracking, REPO)
+    store = store_of(config)
     model, _, version = load_model(store, config.btyd.model_name, config.models.promotion.alias)
     client, _ = connect(store)
     metrics = client.get_run(client.get_model_version(config.btyd.model_name, version).run_id).data.metrics
@@ -121,7 +122,7 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
     _job(sets, "train", "--target", TARGET, "--cutoff", as_of)
     gbt_name = f"{config.models.tracking.model_prefix}{TARGET}"
     gbt_version = max(int(v.version) for v in client.search_model_versions(f"name = '{gbt_name}'"))
-    gbt_run = client.get_run(client.get_model_version(gbt_name, str(gbt_version)).run_id)
+    gbt_record = registry.read_version(client, gbt_name, str(gbt_version))
     seconds["train"] = time.perf_counter() - t
 
     import mlflow
@@ -191,10 +192,10 @@ def run(work: Path, doc: Path) -> dict[str, Any]:
         "aucs": aucs,
         "gbt": {
             "version": gbt_version,
-            "validation_auc": gbt_run.data.metrics.get("auc"),
-            "train_snapshots": gbt_run.data.tags.get("train_snapshots"),
-            "validation_snapshot": gbt_run.data.tags.get("validation_snapshot"),
-            "decision": gbt_run.data.tags.get("promotion_reasons", ""),
+            "validation_auc": gbt_record.training_auc,
+            "train_snapshots": ",".join(d.isoformat() for d in gbt_record.train_snapshots),
+            "validation_snapshot": gbt_record.validation_date.isoformat(),
+            "decision": "; ".join(gbt_record.verdict.reasons) if gbt_record.verdict else "not validated",
         },
         "seconds": seconds,
     }
