@@ -33,7 +33,7 @@ def test_a_new_target_takes_every_default(conf):
     _write(
         conf,
         "models:\n  targets:\n    buys_again_7d:\n      horizon_days: 7\n"
-        "      population: {kind: all}\n      label: {kind: any_order_within}\n"
+        "      population: {kind: all}\n      label: {kind: any_order_within, include_refunded: false}\n"
         "      tiers: [{name: high, min: 0.5}, {name: low}]\n",
     )
     models = load_config(env="local", conf_dir=conf).models

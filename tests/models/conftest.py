@@ -48,16 +48,16 @@ def keys(spark: SparkSession, users: list[str], dates: list[dt.date]) -> DataFra
     return spark.createDataFrame([(u, d) for d in dates for u in users], "user_id string, as_of_date date")
 
 
-REPURCHASE = target_config(horizon_days=30, label=LabelRule(kind="any_order_within"))
+REPURCHASE = target_config(horizon_days=30, label=LabelRule(kind="any_order_within", include_refunded=False))
 CHURN = target_config(
     horizon_days=60,
-    population=PopulationRule(kind="active_within", lookback_days=90),
-    label=LabelRule(kind="no_activity_within"),
+    population=PopulationRule(kind="active_within", lookback_days=90, include_refunded=True),
+    label=LabelRule(kind="no_activity_within", include_refunded=True),
 )
 VIP = target_config(
     horizon_days=90,
-    population=PopulationRule(kind="below_vip", levels=LEVELS, spend_threshold=1000.0),
-    label=LabelRule(kind="level_rise_or_spend_crosses", levels=LEVELS, spend_threshold=1000.0),
+    population=PopulationRule(kind="below_vip", levels=LEVELS, spend_threshold=1000.0, include_refunded=False),
+    label=LabelRule(kind="level_rise_or_spend_crosses", levels=LEVELS, spend_threshold=1000.0, include_refunded=False),
 )
 
 

@@ -39,6 +39,9 @@ def test_base_targets_load_with_their_rules():
         ]
 
 
+ANY_ORDER = {"kind": "any_order_within", "include_refunded": False}
+
+
 def test_a_new_target_with_an_existing_kind_is_config_only():
     new = {"horizon_days": 14, "label": {"kind": "any_order_within", "include_refunded": True}, **RULES}
     models = _load({"targets": {"repurchase_14d": new}}).models
@@ -49,16 +52,23 @@ def test_a_new_target_with_an_existing_kind_is_config_only():
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ({"horizon_days": 30, "label": {"kind": "no_activity_within", "spend_threshold": 5.0}}, "does not use"),
-        ({"horizon_days": 30, "label": {"kind": "level_rise_or_spend_crosses", "levels": ["a", "b"]}}, "needs"),
-        ({"horizon_days": 30, "label": {"kind": "any_order_within"}, "gbt": {"max_dept": 3}, **RULES}, "unknown key"),
-        ({"horizon_days": 0, "label": {"kind": "any_order_within"}}, r"an integer in \[1, 36525\]"),
         (
-            {"horizon_days": 30, "label": {"kind": "any_order_within"}, "tiers": RULES["tiers"]},
+            {
+                "horizon_days": 30,
+                "label": {"kind": "no_activity_within", "include_refunded": True, "levels": ["a", "b"]},
+            },
+            "does not use",
+        ),
+        ({"horizon_days": 30, "label": {"kind": "level_rise_or_spend_crosses", "levels": ["a", "b"]}}, "needs"),
+        ({"horizon_days": 30, "label": {"kind": "any_order_within"}}, r"needs \['include_refunded'\]"),
+        ({"horizon_days": 30, "label": ANY_ORDER, "gbt": {"max_dept": 3}, **RULES}, "unknown key"),
+        ({"horizon_days": 0, "label": ANY_ORDER}, r"an integer in \[1, 36525\]"),
+        (
+            {"horizon_days": 30, "label": ANY_ORDER, "tiers": RULES["tiers"]},
             "required key 'population'",
         ),
         (
-            {"horizon_days": 30, "label": {"kind": "any_order_within"}, "population": {"kind": "all"}},
+            {"horizon_days": 30, "label": ANY_ORDER, "population": {"kind": "all"}},
             "required key 'tiers'",
         ),
     ],

@@ -170,8 +170,10 @@ def test_where_filters_the_orders_of_population_and_label_rules(spark, empty_sil
     # Active in books in [D1 - 30, D1); buys a book in (D1, D1 + 14] = (2026-03-01, 2026-03-15].
     books = target_config(
         horizon_days=14,
-        population=PopulationRule(kind="active_within", lookback_days=30, where={"category": ("books",)}),
-        label=LabelRule(kind="any_order_within", where={"category": ("books",)}),
+        population=PopulationRule(
+            kind="active_within", lookback_days=30, include_refunded=False, where={"category": ("books",)}
+        ),
+        label=LabelRule(kind="any_order_within", include_refunded=False, where={"category": ("books",)}),
     )
     rows = [
         ("b1", "2026-02-15 00:00:00", "books"), ("b1", "2026-03-10 00:00:00", "books"),
@@ -196,12 +198,21 @@ TIERS = [{"name": "high", "min": 0.5}, {"name": "low"}]
     ("rule", "key", "message"),
     [
         ({"kind": "all", "where": {"category": ["books"]}}, "population.where", "reads no orders"),
-        ({"kind": "active_within", "lookback_days": 30, "where": {"category": []}}, "population.where", "at least"),
-        ({"kind": "active_within", "lookback_days": 30, "where": {"genre": ["x"]}}, "population.where.genre", "genre"),
+        (
+            {"kind": "active_within", "lookback_days": 30, "include_refunded": False, "where": {"category": []}},
+            "population.where",
+            "at least",
+        ),
+        (
+            {"kind": "active_within", "lookback_days": 30, "include_refunded": False, "where": {"genre": ["x"]}},
+            "population.where.genre",
+            "genre",
+        ),
     ],
 )
 def test_bad_rule_filters_fail_at_load(tmp_path, rule, key, message):
-    target = {"horizon_days": 14, "label": {"kind": "any_order_within"}, "population": rule, "tiers": TIERS}
+    label = {"kind": "any_order_within", "include_refunded": False}
+    target = {"horizon_days": 14, "label": label, "population": rule, "tiers": TIERS}
     with pytest.raises(ConfigError) as caught:
         make_config(tmp_path, {"models": {"targets": {"books_14d": target}}})
     assert caught.value.key_path == f"models.targets.books_14d.{key}"

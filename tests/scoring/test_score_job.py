@@ -343,7 +343,7 @@ def test_next_snapshot_changes_only_changed_wide_rows_and_reruns_change_nothing(
 
 def test_missing_champion_fails_before_anything_is_written(tmp_path, champion_store, capsys):
     store_dir, _, _ = champion_store
-    extra = ["--set", "models.targets.ltv_365d={horizon_days: 365, population: {kind: all}, label: {kind: any_order_within}, "
+    extra = ["--set", "models.targets.ltv_365d={horizon_days: 365, population: {kind: all}, label: {kind: any_order_within, include_refunded: false}, "
              "tiers: [{name: high, min: 0.5}, {name: low}]}",
              "--set", "scoring.targets.ltv_365d={prefix: ltv}"]  # fmt: skip
     sets = [
@@ -389,7 +389,7 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         "ltv_365d": {
             "horizon_days": 365,
             "population": {"kind": "all"},
-            "label": {"kind": "any_order_within"},
+            "label": {"kind": "any_order_within", "include_refunded": False},
             "tiers": [{"name": "high", "min": 0.5}, {"name": "low"}],
         }
     }

@@ -24,11 +24,11 @@ _RULE_PARAMS = ("include_refunded", "lookback_days", "event_types", "levels", "s
 # kind -> (required params, optional params). A param a kind does not use is an error, not ignored.
 _KIND_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "all": (frozenset(), frozenset()),
-    "active_within": (frozenset({"lookback_days"}), frozenset({"event_types", "include_refunded"})),
-    "below_vip": (frozenset({"levels", "spend_threshold"}), frozenset({"include_refunded"})),
-    "any_order_within": (frozenset(), frozenset({"include_refunded"})),
-    "no_activity_within": (frozenset(), frozenset({"event_types", "include_refunded"})),
-    "level_rise_or_spend_crosses": (frozenset({"levels", "spend_threshold"}), frozenset({"include_refunded"})),
+    "active_within": (frozenset({"lookback_days", "include_refunded"}), frozenset({"event_types"})),
+    "below_vip": (frozenset({"levels", "spend_threshold", "include_refunded"}), frozenset()),
+    "any_order_within": (frozenset({"include_refunded"}), frozenset()),
+    "no_activity_within": (frozenset({"include_refunded"}), frozenset({"event_types"})),
+    "level_rise_or_spend_crosses": (frozenset({"levels", "spend_threshold", "include_refunded"}), frozenset()),
 }
 
 # The silver columns label rules read (the contract with ingest), checked in Config.reference_errors.

@@ -142,7 +142,7 @@ def _vip_state(
     last = _midnight(dates[-1])
     orders = silver["orders"].where((F.col("order_ts") < last) & (F.col("order_month") <= F.lit(dates[-1])))
     amounts = orders.select("user_id", _snapshot_index(F.col("order_ts"), dates).alias("_i"), "amount")
-    if not _default(rule.include_refunded, False):
+    if not rule.include_refunded:
         # An order is refunded as of D_j when refunded_at < D_j (userscore.refunds), i.e. for every snapshot
         # from the index of refunded_at on: its amount is taken back there.
         refunds = orders.where(F.col(REFUNDED) & F.col(REFUNDED_AT).isNotNull()).select(
@@ -204,9 +204,7 @@ def eligible(keys: DataFrame, rule: PopulationRule, silver: Silver, dates: Seque
         return keys
     silver = _orders_of(silver, rule)
     if rule.kind == "active_within":
-        active = _active_keys(
-            silver, dates, -rule.lookback_days, 0, "left", rule.event_types, _default(rule.include_refunded, True)
-        )
+        active = _active_keys(silver, dates, -rule.lookback_days, 0, "left", rule.event_types, rule.include_refunded)
         return keys.join(active, KEYS, "left_semi")
     if rule.kind == "below_vip":
         state = _vip_state(keys.select(*KEYS), silver, dates, rule)
@@ -223,18 +221,16 @@ def with_label(
     silver = _orders_of(silver, rule)
     if rule.kind == "any_order_within":
         orders = window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right").transform(
-            _kept_orders, _default(rule.include_refunded, False), horizon_days, "right"
+            _kept_orders, rule.include_refunded, horizon_days, "right"
         )
         return _flag(keys, orders.select(*KEYS).distinct(), positive_if_present=True)
     if rule.kind == "no_activity_within":
-        active = _active_keys(
-            silver, dates, 0, horizon_days, "right", rule.event_types, _default(rule.include_refunded, True)
-        )
+        active = _active_keys(silver, dates, 0, horizon_days, "right", rule.event_types, rule.include_refunded)
         return _flag(keys, active, positive_if_present=False)
     if rule.kind == "level_rise_or_spend_crosses":
         spend = (
             window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right")
-            .transform(_kept_orders, _default(rule.include_refunded, False), horizon_days, "right")
+            .transform(_kept_orders, rule.include_refunded, horizon_days, "right")
             .groupBy(*KEYS)
             .agg(F.sum("amount").alias("_spend_window"))
         )
@@ -258,10 +254,6 @@ def _flag(keys: DataFrame, hits: DataFrame, positive_if_present: bool) -> DataFr
     present = F.col("_hit").isNotNull()
     label = present if positive_if_present else ~present
     return keys.join(hits.withColumn("_hit", F.lit(1)), KEYS, "left").withColumn(LABEL, label.cast("int")).drop("_hit")
-
-
-def _default(value: bool | None, default: bool) -> bool:
-    return default if value is None else value
 
 
 def labels(keys: DataFrame, target: TargetConfig, silver: Silver, dates: Sequence[dt.date]) -> DataFrame:
