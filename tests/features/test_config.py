@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.features.conftest import spec_config
-from userscore.config.features import families_needing
 from userscore.errors import ConfigError
 from userscore.features import feature_columns
+from userscore.features.inputs import skipped_by_source
 
 LOYALTY = {
     "measures": {
@@ -31,9 +31,12 @@ def test_a_new_family_is_yaml_only_and_its_columns_follow_the_declared_families(
         "wishlist_adds_trend",
         "big_order_share",
     ]
-    assert families_needing(with_loyalty, "events") == ["behaviour", "interaction", "loyalty", "preference"]
-    assert families_needing(with_loyalty, "orders") == ["rfm", "transaction", "interaction", "loyalty", "preference"]
-    assert families_needing(with_loyalty, "level_changes") == ["profile"]
+    # The new family is skipped with the others when its source is declared absent.
+    sources = with_loyalty.sources
+    skipped = skipped_by_source(with_loyalty, {sources.events.table, sources.level_changes.table})
+    assert list(skipped["events"]) == ["behaviour", "interaction", "loyalty", "preference"]
+    assert skipped["events"]["loyalty"] == ["wishlist_adds"]
+    assert list(skipped["level_changes"]) == ["profile"]
 
 
 def test_preference_columns_go_where_placement_puts_them(tmp_path):
@@ -107,8 +110,3 @@ def test_bad_features_config_fails_at_load(tmp_path, overrides, key, message):
         spec_config(tmp_path, {"features": overrides})
     assert error.value.key_path == key
     assert message in str(error.value)
-
-
-def test_families_needing_rejects_an_unknown_input(tmp_path):
-    with pytest.raises(ValueError, match="unknown feature input 'clicks'"):
-        families_needing(spec_config(tmp_path).features, "clicks")

@@ -18,7 +18,6 @@ from userscore.config.typed import Days, NonNegative, Positive, Range, frozen
 
 Source = Literal["orders", "events"]
 # The silver inputs of a snapshot: measures read orders or events; the profile reads users and level changes.
-INPUTS = ("users", "orders", "events", "level_changes")
 # count / sum: windowed or all-history, optionally time-decayed; distinct_days: days with a matching
 # row in each window; days_since_last / days_since_first: whole days from the row's date to the
 # snapshot date; mean_gap_days: (last - first) / (n - 1) in days, the mean of consecutive gaps.
@@ -105,11 +104,6 @@ class FamilyConfig:
                 raise ValueError(f"trends: a measure of this family, got undefined {name!r}")
             if spec.agg not in _TRENDABLE_AGGS or spec.decay:
                 raise ValueError(f"trends: a count, sum or distinct_days measure without decay, got {name!r}")
-
-    @property
-    def sources(self) -> set[str]:
-        """The sources this family's measures read."""
-        return {spec.source for spec in self.measures.values()}
 
 
 @frozen
@@ -317,20 +311,6 @@ class FeaturesConfig:
             for name, spec in self.measures().items()
             for column in ([f"{name}_{n}d" for n in self.windows] if spec.windowed else [name])
         ]
-
-    def family_inputs(self) -> dict[str, set[str]]:
-        """Family name -> the silver inputs it reads (profile: users and level changes; the others their
-        measures' sources; preference: orders and events)."""
-        inputs = {"profile": {"users", "level_changes"}}
-        inputs |= {name: family.sources for name, family in self.measure_families().items()}
-        return inputs | {"preference": {"orders", "events"}}
-
-
-def families_needing(features: FeaturesConfig, source: str) -> list[str]:
-    """The families that read silver input ``source`` (one of INPUTS), in output order."""
-    if source not in INPUTS:
-        raise ValueError(f"unknown feature input {source!r}: one of {list(INPUTS)}")
-    return [name for name, inputs in features.family_inputs().items() if source in inputs]
 
 
 # Columns the engine reads besides those named by measures, per source (checked against the tables).
