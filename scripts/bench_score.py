@@ -287,21 +287,16 @@ def main() -> int:
             scoring,
             dictionary,
             at,
-            tiers=config.scored_tiers(),
             customer_base=base,
         )
     )  # warm-up
     n_pyfunc = min(args.pyfunc_users, args.users)
 
     def fused(**options):
-        return lambda: fused_scores(
-            features(), champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
-        )
+        return lambda: fused_scores(features(), champions, scoring, dictionary, at, customer_base=base, **options)
 
     def naive(**options):
-        return lambda: naive_scores(
-            features, champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=base, **options
-        )
+        return lambda: naive_scores(features, champions, scoring, dictionary, at, customer_base=base, **options)
 
     everyone = (args.users, cores)
     routes = {
@@ -323,7 +318,6 @@ def main() -> int:
                 scoring,
                 dictionary,
                 at,
-                tiers=config.scored_tiers(),
                 customer_base=base,
             ),
             n_pyfunc,

@@ -13,12 +13,11 @@ outputs as :func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.bands import Band
 from userscore.config.scoring import ScoringConfig
 from userscore.scoring.customer_base import CustomerBase
 from userscore.scoring.fuse import apply_champions, finish_scores
@@ -33,7 +32,6 @@ def naive_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
-    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
     explain: bool = True,
     compiled: bool = False,
@@ -45,7 +43,7 @@ def naive_scores(
         scored = apply_champions(read_features(), [champion], scoring.reasons, explain, compiled)
         scored = scored.select("user_id", *outputs)
         df = df.join(scored, "user_id")
-    return finish_scores(df, champions, scoring, dictionary, scored_at, tiers=tiers, customer_base=customer_base)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
 def pyfunc_scores(
@@ -55,7 +53,6 @@ def pyfunc_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
-    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
     env_manager: str = "local",
 ) -> DataFrame:
@@ -75,4 +72,4 @@ def pyfunc_scores(
                 champion.output.column("reasons"): F.lit(None).cast("string"),
             }
         )
-    return finish_scores(df, champions, scoring, dictionary, scored_at, tiers=tiers, customer_base=customer_base)
+    return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)

@@ -65,7 +65,6 @@ def rescored(spark, tmp_path_factory):
         config.monitor,
         info,
         output,
-        config.models.targets["repurchase_30d"].tiers,
         registry,
         logging.getLogger("test"),
     )

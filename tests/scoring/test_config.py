@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import make_config
+from userscore.config.bands import Band
 from userscore.errors import ConfigError
 
 
@@ -133,6 +134,22 @@ def test_bad_scoring_config_fails_at_load(tmp_path, overrides, key, message):
         make_config(tmp_path, overrides)
     assert caught.value.key_path == key
     assert message in caught.value.found + caught.value.expected
+
+
+def test_a_scored_target_cuts_with_its_model_targets_tiers_only(tmp_path):
+    tiers = [{"name": "hot", "above": 0.8}, {"name": "warm", "min": 0.4}, {"name": "cold"}]
+    config = make_config(tmp_path, {"models": {"targets": {"churn_60d": {"tiers": tiers}}}})
+    got = [(b.name, b.above, b.min) for b in config.scoring.targets["churn_60d"].tiers]
+    assert got == [("hot", 0.8, None), ("warm", None, 0.4), ("cold", None, None)]
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, {"scoring": {"targets": {"churn_60d": {"tiers": tiers}}}})
+    assert (caught.value.key_path, caught.value.found) == ("scoring.targets.churn_60d.tiers", "unknown key 'tiers'")
+
+
+def test_a_band_bound_holds_above_strictly_and_from_min_inclusively():
+    above, least = Band(name="a", above=0.5), Band(name="m", min=0.5)
+    assert [above.holds(p) for p in (0.49, 0.5, 0.51)] == [False, False, True]
+    assert [least.holds(p) for p in (0.49, 0.5, 0.51)] == [False, True, True]
 
 
 def test_wide_table_has_change_data_feed_and_score_columns(config):

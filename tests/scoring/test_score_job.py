@@ -251,7 +251,6 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
         config.scoring,
         dictionary,
         at,
-        tiers=config.scored_tiers(),
         customer_base=base,
     )
     naive = naive_scores(
@@ -260,7 +259,6 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
         config.scoring,
         dictionary,
         at,
-        tiers=config.scored_tiers(),
         customer_base=base,
     )
     assert scans(fused) == 1
@@ -406,7 +404,6 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         config.scoring,
         load_dictionary(config.tags),
         dt.datetime(2026, 3, 1),
-        tiers=config.scored_tiers(),
         customer_base=load_customer_base(catalog, config, D1),
     )
     got = frame.select("user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", "value_score")
@@ -436,5 +433,5 @@ def test_features_without_a_model_input_fail_naming_the_model_and_the_column(spa
     with pytest.raises(InputError, match=r"userscore-churn_60d v1 cannot score these features: no column logins_30d"):
         fused_scores(
             features, champions, config.scoring, load_dictionary(config.tags), dt.datetime(2026, 3, 1),
-            tiers=config.scored_tiers(), customer_base=None,
+            customer_base=None,
         )  # fmt: skip

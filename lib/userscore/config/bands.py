@@ -26,6 +26,11 @@ class Band:
     def bound(self) -> float | None:
         return self.min if self.min is not None else self.above
 
+    def holds(self, value):
+        """Whether ``value`` reaches this band's bound (``above``: >, ``min``: >=); works on anything with
+        those comparisons (a float, a numpy array, a Spark Column). Only for bounded bands."""
+        return value > self.above if self.above is not None else value >= self.min
+
 
 def check_bands(bands: Sequence[Band], what: str, scale: tuple[float, float]) -> None:
     """Bands with distinct names, strictly decreasing bounds within ``scale`` (the range of the banded

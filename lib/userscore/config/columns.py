@@ -8,16 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from userscore.config.features import FamilyConfig, FeaturesConfig, MeasureSpec, PreferenceConfig, ProfileConfig
+from userscore.config.features import (
+    PREFERENCE_SIGNALS,
+    FamilyConfig,
+    FeaturesConfig,
+    PreferenceConfig,
+    ProfileConfig,
+    measure_columns,
+)
 
 TENURE = "tenure_days"
 RFM_SCORE_COLUMNS = ("r_score", "f_score", "m_score", "fm_score", "rfm_score", "rfm_segment")
 CATEGORY_COUNT = "category_count"
+TOP_CATEGORY = "top_category"
+# The shares preference_score weighs are named where its config validates score_weights.
+TOP_CATEGORY_SPEND_SHARE, TOP_CATEGORY_VISIT_SHARE, PREFERRED_CHANNEL_SHARE = PREFERENCE_SIGNALS
+PROMOTION_SENSITIVITY = "promotion_sensitivity"
+PREFERRED_CHANNEL = "preferred_channel"
+PREFERENCE_SCORE = "preference_score"
 
 
-def measure_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
-    """A measure's output columns: ``<name>_<N>d`` per window when windowed, else ``<name>``."""
-    return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
+def ranked_category_columns(i: int) -> tuple[str, str]:
+    """The i-th (1-based) top category's columns: its name and its affinity."""
+    return f"category_{i}", f"category_{i}_affinity"
 
 
 def trend_column(name: str) -> str:
@@ -38,16 +51,16 @@ def profile_columns(profile: ProfileConfig) -> list[str]:
 
 def preference_columns(preference: PreferenceConfig) -> list[str]:
     """The preference family's columns except category_count (placed on its own)."""
-    ranked = [c for i in range(1, preference.top_k + 1) for c in (f"category_{i}", f"category_{i}_affinity")]
+    ranked = [c for i in range(1, preference.top_k + 1) for c in ranked_category_columns(i)]
     return [
-        "top_category",
-        "top_category_spend_share",
-        "top_category_visit_share",
+        TOP_CATEGORY,
+        TOP_CATEGORY_SPEND_SHARE,
+        TOP_CATEGORY_VISIT_SHARE,
         *ranked,
-        "promotion_sensitivity",
-        "preferred_channel",
-        "preferred_channel_share",
-        "preference_score",
+        PROMOTION_SENSITIVITY,
+        PREFERRED_CHANNEL,
+        PREFERRED_CHANNEL_SHARE,
+        PREFERENCE_SCORE,
     ]
 
 

@@ -9,7 +9,7 @@ adding a window or a measure is a config change only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import field
 from types import MappingProxyType
 from typing import Annotated, Literal
@@ -29,9 +29,11 @@ FilterValue = str | bool
 Where = Mapping[str, tuple[FilterValue, ...]]
 
 
-def where_errors(where: Where) -> list[str]:
-    """Problems of a ``where`` filter (rows whose column takes one of the listed values)."""
-    return [f"at least one allowed value for {column!r}" for column, values in where.items() if not values]
+def check_where(where: Where) -> None:
+    """Reject a ``where`` filter (rows whose column takes one of the listed values) with an empty value list."""
+    empty = [column for column, values in where.items() if not values]
+    if empty:
+        raise ValueError(f"where: at least one allowed value for {empty[0]!r}")
 
 
 @frozen
@@ -59,9 +61,12 @@ class MeasureSpec:
             raise ValueError("windowed: distinct_days is counted per window; set windowed: true")
         if self.decay and (self.agg not in ("count", "sum") or self.windowed):
             raise ValueError("decay: only for all-history (windowed: false) count or sum measures")
-        problems = where_errors(self.where)
-        if problems:
-            raise ValueError(f"where: {problems[0]}")
+        check_where(self.where)
+
+
+def measure_columns(name: str, spec: MeasureSpec, windows: Iterable[int]) -> list[str]:
+    """A measure's output columns: ``<name>_<N>d`` per window when windowed, else ``<name>``."""
+    return [f"{name}_{n}d" for n in windows] if spec.windowed else [name]
 
 
 @frozen
@@ -306,11 +311,8 @@ class FeaturesConfig:
 
     def measure_columns(self) -> list[str]:
         """The output columns the measures generate (``<name>_<N>d`` per window for windowed ones)."""
-        return [
-            column
-            for name, spec in self.measures().items()
-            for column in ([f"{name}_{n}d" for n in self.windows] if spec.windowed else [name])
-        ]
+        measures = self.measures().items()
+        return [column for name, spec in measures for column in measure_columns(name, spec, self.windows)]
 
 
 # Columns the engine reads besides those named by measures, per source (checked against the tables).

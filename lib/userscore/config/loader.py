@@ -76,7 +76,7 @@ def load_config(
     config = parse_dataclass(Config, merged, (), origins)
     for key_path, found, expected in config.reference_errors():
         raise origins.error(key_path, found, expected)
-    return config
+    return config.with_scored_tiers()
 
 
 def _apply_target_defaults(merged: dict[str, Any], origins: Origins) -> None:

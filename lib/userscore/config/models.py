@@ -10,7 +10,7 @@ from dataclasses import field, fields
 from typing import Annotated, Literal
 
 from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
-from userscore.config.features import Where, where_errors
+from userscore.config.features import Where, check_where
 from userscore.config.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
@@ -61,9 +61,7 @@ def _check_rule(rule: object) -> None:
         raise ValueError(f"levels: at least two distinct member levels, lowest first, got {rule.levels}")
     if rule.where and rule.kind == "all":
         raise ValueError("where: kind 'all' reads no orders to filter")
-    problems = where_errors(rule.where)
-    if problems:
-        raise ValueError(f"where: {problems[0]}")
+    check_where(rule.where)
 
 
 @frozen

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
-from userscore.config.bands import Band
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
@@ -98,9 +99,11 @@ class Config:
         yield from consent_reference_errors(self.consent, self.tables)
         yield from self._scoring_reference_errors()
 
-    def scored_tiers(self) -> dict[str, tuple[Band, ...]]:
-        """Each scored target's risk tiers (its one tier definition, ``models.targets.<t>.tiers``)."""
-        return {target: self.models.targets[target].tiers for target in self.scoring.targets}
+    def with_scored_tiers(self) -> Config:
+        """This config with each scored target carrying its risk tiers (``TargetOutput.tiers``, copied from
+        its one tier definition, ``models.targets.<t>.tiers``); every scored target must be a model target."""
+        targets = {t: replace(o, tiers=self.models.targets[t].tiers) for t, o in self.scoring.targets.items()}
+        return replace(self, scoring=replace(self.scoring, targets=MappingProxyType(targets)))
 
     def btyd_score_columns(self) -> list[str]:
         """The customer-base columns the scoring stage writes (none when ``scoring.btyd.enabled`` is off)."""

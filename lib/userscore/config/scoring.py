@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from userscore.config.bands import VALUE_SCALE, Band, check_bands
 from userscore.config.columns import feature_columns
 from userscore.config.features import FeaturesConfig
-from userscore.config.typed import KeyPath, NonNegative, Range, Share, frozen
+from userscore.config.typed import DERIVED, KeyPath, NonNegative, Range, Share, frozen
 from userscore.keys import KEY_COLUMNS
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -31,10 +31,13 @@ class TargetOutput:
 
     optional: when no champion exists the job still runs and the target's columns are null (and its
     value-score component is left out); otherwise a missing champion fails the job before any write.
+    ``tiers``: not a YAML key; the loader copies the target's one tier definition
+    (``models.targets.<t>.tiers``) here, so scoring and monitoring cut with it.
     """
 
     prefix: str
     optional: bool = False
+    tiers: tuple[Band, ...] = field(default=(), metadata={DERIVED: True})
 
     def __post_init__(self):
         if not _NAME.match(self.prefix):

@@ -220,7 +220,7 @@ def parse_dataclass(cls: type, value: Any, path: KeyPath, origins: Origins) -> A
     if not isinstance(value, Mapping):
         raise origins.error(path, _describe(value), _type_name(cls))
     hints = get_type_hints(cls, include_extras=True)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get(DERIVED)}
     unknown = sorted(set(value) - set(fields))
     if unknown:
         raise origins.error(
@@ -248,12 +248,17 @@ def parse_dataclass(cls: type, value: Any, path: KeyPath, origins: Origins) -> A
         raise origins.error(path, "an invalid combination", str(exc)) from None
 
 
+# Field metadata key of a field the loader fills from another section (not a YAML key).
+DERIVED = "derived"
+
+
 def frozen(cls: type) -> type:
     """Decorator: a frozen, keyword-only dataclass (the shape of every config section)."""
     return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
 
 
 __all__ = [
+    "DERIVED",
     "Count",
     "Days",
     "KeyPath",

@@ -24,7 +24,17 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.columns import CATEGORY_COUNT
+from userscore.config.columns import (
+    CATEGORY_COUNT,
+    PREFERENCE_SCORE,
+    PREFERRED_CHANNEL,
+    PREFERRED_CHANNEL_SHARE,
+    PROMOTION_SENSITIVITY,
+    TOP_CATEGORY,
+    TOP_CATEGORY_SPEND_SHARE,
+    TOP_CATEGORY_VISIT_SHARE,
+    ranked_category_columns,
+)
 from userscore.config.features import PREFERENCE_SIGNALS, MeasureSpec, PreferenceConfig
 
 NONE = "none"
@@ -121,17 +131,18 @@ def finish_preference(df: DataFrame, preference: PreferenceConfig) -> DataFrame:
     ordered = [F.when(F.col(_column("orders", i)) > 0, 1).otherwise(0) for i in range(len(preference.categories))]
     columns: dict[str, Column] = {
         CATEGORY_COUNT: _total(ordered).cast("long"),
-        "top_category": F.coalesce(top["category"], none),
-        "top_category_spend_share": _share(F.coalesce(top["spend"], F.lit(0.0)), spend_total),
-        "top_category_visit_share": _share(F.coalesce(top["visits"], F.lit(0.0)), visit_total),
+        TOP_CATEGORY: F.coalesce(top["category"], none),
+        TOP_CATEGORY_SPEND_SHARE: _share(F.coalesce(top["spend"], F.lit(0.0)), spend_total),
+        TOP_CATEGORY_VISIT_SHARE: _share(F.coalesce(top["visits"], F.lit(0.0)), visit_total),
     }
     for i in range(1, preference.top_k + 1):
-        columns[f"category_{i}"] = F.coalesce(rank(i)["category"], none)
-        columns[f"category_{i}_affinity"] = F.coalesce(F.lit(0.0) - rank(i)["neg_affinity"], F.lit(0.0))
-    columns["promotion_sensitivity"] = _share(discount, paid + discount)
-    columns["preferred_channel"] = channel
-    columns["preferred_channel_share"] = channel_share
+        category, affinity = ranked_category_columns(i)
+        columns[category] = F.coalesce(rank(i)["category"], none)
+        columns[affinity] = F.coalesce(F.lit(0.0) - rank(i)["neg_affinity"], F.lit(0.0))
+    columns[PROMOTION_SENSITIVITY] = _share(discount, paid + discount)
+    columns[PREFERRED_CHANNEL] = channel
+    columns[PREFERRED_CHANNEL_SHARE] = channel_share
     df = df.withColumns(columns).drop(_RANKED, *internal_measures(preference))
     weights = {k: v for k, v in preference.score_weights.items() if k in PREFERENCE_SIGNALS}
     score = sum((F.col(k) * v for k, v in weights.items()), F.lit(0.0)) / sum(weights.values())
-    return df.withColumn("preference_score", score)
+    return df.withColumn(PREFERENCE_SCORE, score)

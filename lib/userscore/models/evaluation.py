@@ -53,12 +53,13 @@ def tier_bounds(tiers: Sequence[Band]) -> list[tuple[str, float, float]]:
 
 
 def _tier_index(score: Column, tiers: Sequence[Band]) -> Column:
-    """The position of a score's tier counted from the lowest (0): the first tier whose bound holds."""
+    """The position of a score's tier counted from the lowest (0): the first tier whose bound holds
+    (:meth:`Band.holds`, as scoring's :func:`~userscore.scoring.tiers.band`)."""
     *bounded, _ = tiers
     top = len(tiers) - 1
     expr = None
     for i, b in enumerate(bounded):
-        holds = score > F.lit(b.above) if b.above is not None else score >= F.lit(b.min)
+        holds = b.holds(score)
         expr = F.when(holds, F.lit(top - i)) if expr is None else expr.when(holds, F.lit(top - i))
     return expr.otherwise(F.lit(0))
 

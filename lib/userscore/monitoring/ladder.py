@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.bands import Band
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.scoring import ScoringConfig
 from userscore.keys import AS_OF
@@ -29,17 +28,14 @@ class Watched:
     target: str | None = None
 
 
-def watched_scores(
-    scoring: ScoringConfig, tiers: Mapping[str, Sequence[Band]], monitor: MonitorConfig
-) -> list[Watched]:
-    """Every target's probability with its tier (``tiers``: target -> its tiers), then the configured extra
-    scores (value_score with grade)."""
+def watched_scores(scoring: ScoringConfig, monitor: MonitorConfig) -> list[Watched]:
+    """Every target's probability with its tier, then the configured extra scores (value_score with grade)."""
     out = [
-        Watched(o.column("probability"), o.column("tier"), tuple(b.name for b in tiers[target]), target)
+        Watched(o.column("probability"), o.column("tier"), tuple(b.name for b in o.tiers), target)
         for target, o in scoring.targets.items()
     ]
     band_names = {"grade": tuple(b.name for b in scoring.grades)}
-    band_names |= {o.column("tier"): tuple(b.name for b in tiers[t]) for t, o in scoring.targets.items()}
+    band_names |= {o.column("tier"): tuple(b.name for b in o.tiers) for o in scoring.targets.values()}
     for score, band in monitor.scores.items():
         out.append(Watched(score, band, band_names.get(band, ()) if band else ()))
     return out

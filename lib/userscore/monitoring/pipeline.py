@@ -71,7 +71,7 @@ def monitor_snapshot(
                          f"{[d.isoformat() for d in dates[-12:]]}")  # fmt: skip
     earlier = [d for d in dates if d < as_of]
     previous = earlier[-1] if earlier else None
-    watched = watched_scores(scoring, config.scored_tiers(), mon)
+    watched = watched_scores(scoring, mon)
     notes: list[str] = []
     t = mon.tables
     catalog.prepare(t.reference, t.ladder, t.drift, t.accuracy, t.alerts)
@@ -86,9 +86,7 @@ def monitor_snapshot(
         models = dict(models)
     writes: list[WriteResult] = []
     with stage("references"):
-        references, written = ensure_references(
-            catalog, mon, models, scoring.targets, config.scored_tiers(), registry, logger
-        )
+        references, written = ensure_references(catalog, mon, models, scoring.targets, registry, logger)
         writes += written
         notes += [f"{t} v{models[t].version}: no training reference" for t in models if t not in references]
 

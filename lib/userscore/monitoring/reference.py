@@ -19,7 +19,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog
-from userscore.config.bands import Band
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.scoring import TargetOutput
 from userscore.monitoring.ladder import AS_OF, Watched, ladder
@@ -98,12 +97,11 @@ def build_reference(
     monitor: MonitorConfig,
     info: ModelInfo,
     output: TargetOutput,
-    tiers: Sequence[Band],
     registry: Registry | None,
     logger: logging.Logger,
 ) -> Reference | None:
-    """Compute the reference of ``info`` (None, with a warning, when its validation snapshot is gone);
-    ``tiers``: the target's risk tiers."""
+    """Compute the reference of ``info`` (None, with a warning, when its validation snapshot is gone),
+    cut into the target's risk tiers (``output.tiers``)."""
     v = info.validation_date
     if v is None:
         logger.warning("%s v%s: no validation_snapshot tag on its run: no training reference", info.model_name,
@@ -134,13 +132,13 @@ def build_reference(
         scored = (
             model.transform(features)
             .select(AS_OF, F.col(PREDICTION).cast("double").alias(p))
-            .withColumn(tier, band(F.col(p), tiers))
+            .withColumn(tier, band(F.col(p), output.tiers))
         )
         source = "rescored"
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         psi = monitor.psi
-        watched = Watched(p, tier, tuple(b.name for b in tiers), info.target)
+        watched = Watched(p, tier, tuple(b.name for b in output.tiers), info.target)
         cells = ladder(scored, [watched], monitor.quantiles, psi.quantile_relative_error).get(v, {}).get(p, {})
         binnings = fit_binnings(scored, [p], [], psi.bins, psi.quantile_relative_error)
         counts = {k[-1]: c for k, c in binned_counts(scored, list(binnings.values())).items()}
@@ -162,7 +160,6 @@ def ensure_references(
     monitor: MonitorConfig,
     infos: Mapping[str, ModelInfo],
     outputs: Mapping[str, TargetOutput],
-    tiers: Mapping[str, Sequence[Band]],
     registry: Registry | None,
     logger: logging.Logger,
 ) -> tuple[dict[str, Reference], list]:
@@ -174,7 +171,7 @@ def ensure_references(
         score = outputs[target].column("probability")
         ref = load_reference(catalog, table, target, info.version, score)
         if ref is None:
-            ref = build_reference(catalog, monitor, info, outputs[target], tiers[target], registry, logger)
+            ref = build_reference(catalog, monitor, info, outputs[target], registry, logger)
             if ref is None:
                 continue
             frame = reference_frame(catalog, table, ref)

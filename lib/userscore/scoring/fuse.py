@@ -14,7 +14,7 @@ physical plan.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,6 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
-from userscore.config.bands import Band
 from userscore.config.scoring import KEY_COLUMNS, ReasonsConfig, ScoringConfig
 from userscore.errors import InputError
 from userscore.scoring.compiled import score_batch
@@ -138,7 +137,6 @@ def fused_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
-    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
     explain: bool = True,
     compiled: bool = True,
@@ -146,11 +144,10 @@ def fused_scores(
     """Every output column for every user of ``features`` (one snapshot): the scores row.
 
     Columns: user_id, as_of_date, ``scoring.output_columns(<customer_base columns>)``, then one column per tag.
-    ``tiers``: target -> its risk tiers (``Config.scored_tiers``).
     ``customer_base``: see ``customer_base.load_customer_base`` (None: the BTYD columns are switched off).
     """
     scored = apply_champions(features, champions.loaded, scoring.reasons, explain, compiled)
-    return finish_scores(scored, champions, scoring, dictionary, scored_at, tiers=tiers, customer_base=customer_base)
+    return finish_scores(scored, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
 def finish_scores(
@@ -160,7 +157,6 @@ def finish_scores(
     dictionary: TagDictionary,
     scored_at: dt.datetime,
     *,
-    tiers: Mapping[str, Sequence[Band]],
     customer_base: CustomerBase | None,
 ) -> DataFrame:
     """From features + model outputs: BTYD columns, model versions, tiers, value score and reasons, grade,
@@ -175,7 +171,7 @@ def finish_scores(
             model_columns[output.column("reasons")] = F.lit(None).cast("string")
         model_columns[output.column("model_version")] = F.lit(versions.get(target)).cast("string")
     df = df.withColumns(model_columns).withColumns(
-        {o.column("tier"): band(F.col(o.column("probability")), tiers[t]) for t, o in scoring.targets.items()}
+        {o.column("tier"): band(F.col(o.column("probability")), o.tiers) for o in scoring.targets.values()}
     )
     components = value_components(scoring.value_score, champions.probability_columns())
     df = df.withColumns(

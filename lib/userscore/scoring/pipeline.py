@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
-from userscore.config.bands import Band
 from userscore.config.btyd import P_ALIVE
 from userscore.config.scoring import KEY_COLUMNS, ScoringConfig
 from userscore.errors import InputError
@@ -116,9 +114,7 @@ def score_snapshot(
     consent = audience_consent(catalog, config) if config.segments.families else None
     features = read_features(catalog, config, as_of)
     at = scored_at or logical_scored_at(as_of, champions.loaded)
-    scores = fused_scores(
-        features, champions, scoring, dictionary, at, tiers=config.scored_tiers(), customer_base=customer_base
-    )
+    scores = fused_scores(features, champions, scoring, dictionary, at, customer_base=customer_base)
     scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows = scores.count()
@@ -129,20 +125,18 @@ def score_snapshot(
         logger.info("scored %d users of snapshot %s", rows, as_of)
         writes = write_outputs(catalog, scores, scoring, config.segments, as_of, consent)
         outcome = ScoreOutcome(as_of, at, rows, champions, customer_base, writes)
-        outcome.distribution = distribution(scores, scoring, config.scored_tiers())
+        outcome.distribution = distribution(scores, scoring)
         if show_examples:
-            outcome.examples = examples(scores, scoring, config.scored_tiers(), dictionary)
+            outcome.examples = examples(scores, scoring, dictionary)
     finally:
         scores.unpersist()
     outcome.locations = {w.table: catalog.location(w.table) for w in writes}
     return outcome
 
 
-def distribution(
-    scores: DataFrame, scoring: ScoringConfig, tiers: Mapping[str, Sequence[Band]]
-) -> dict[str, list[tuple[str, int]]]:
+def distribution(scores: DataFrame, scoring: ScoringConfig) -> dict[str, list[tuple[str, int]]]:
     """Users per tier of each target and per grade, from one aggregation (bounded by band count)."""
-    bands = {o.column("tier"): [b.name for b in tiers[t]] for t, o in scoring.targets.items()}
+    bands = {o.column("tier"): [b.name for b in o.tiers] for o in scoring.targets.values()}
     bands["grade"] = [b.name for b in scoring.grades]
     aggregates = [
         F.count(F.when(F.col(column) == F.lit(name), 1)).alias(f"{column}|{name}")
@@ -153,13 +147,11 @@ def distribution(
     return {column: [(name, int(row[f"{column}|{name}"])) for name in names] for column, names in bands.items()}
 
 
-def examples(
-    scores: DataFrame, scoring: ScoringConfig, tiers: Mapping[str, Sequence[Band]], dictionary: TagDictionary
-) -> list[dict]:
+def examples(scores: DataFrame, scoring: ScoringConfig, dictionary: TagDictionary) -> list[dict]:
     """A few users to show (a top grade, a high churn risk, a low grade): bounded takes, not a collect."""
     first_grade, last_grade = scoring.grades[0].name, scoring.grades[-1].name
     conditions = [F.col("grade") == first_grade]
-    conditions += [F.col(o.column("tier")) == tiers[t][0].name for t, o in list(scoring.targets.items())[:1]]
+    conditions += [F.col(o.column("tier")) == o.tiers[0].name for o in list(scoring.targets.values())[:1]]
     conditions.append(F.col("grade") == last_grade)
     picked: list[dict] = []
     for condition in conditions[:_EXAMPLES]:

@@ -11,10 +11,10 @@ from userscore.config.bands import Band
 
 
 def band(value: Column, bands: Sequence[Band]) -> Column:
-    """The first band whose bound holds (``above``: value > bound, ``min``: value >= bound); the last
-    band takes every other non-null value; null stays null."""
+    """The first band whose bound holds (:meth:`Band.holds`); the last band takes every other non-null
+    value; null stays null."""
     *bounded, last = bands
     expr = F.when(value.isNull(), F.lit(None).cast("string"))
     for b in bounded:
-        expr = expr.when(value > F.lit(b.above) if b.above is not None else value >= F.lit(b.min), F.lit(b.name))
+        expr = expr.when(b.holds(value), F.lit(b.name))
     return expr.otherwise(F.lit(last.name))
