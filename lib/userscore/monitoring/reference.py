@@ -22,8 +22,9 @@ from userscore.catalog import Catalog
 from userscore.config.bands import Band
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.scoring import TargetOutput
+from userscore.models.registry import RunRecord
 from userscore.monitoring.ladder import AS_OF, Watched, ladder
-from userscore.monitoring.models import ModelInfo, Registry
+from userscore.monitoring.models import Registry
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings
 
 
@@ -96,7 +97,7 @@ def reference_rows(ref: Reference) -> list[dict]:
 def build_reference(
     catalog: Catalog,
     monitor: MonitorConfig,
-    info: ModelInfo,
+    info: RunRecord,
     output: TargetOutput,
     tiers: Sequence[Band],
     registry: Registry | None,
@@ -106,7 +107,7 @@ def build_reference(
     ``tiers``: the target's risk tiers."""
     v = info.validation_date
     if v is None:
-        logger.warning("%s v%s: no validation_snapshot tag on its run: no training reference", info.model_name,
+        logger.warning("%s v%s: no validation date in its run record: no training reference", info.model_name,
                        info.version)  # fmt: skip
         return None
     p, tier, version_col = output.column("probability"), output.column("tier"), output.column("model_version")
@@ -160,7 +161,7 @@ def build_reference(
 def ensure_references(
     catalog: Catalog,
     monitor: MonitorConfig,
-    infos: Mapping[str, ModelInfo],
+    infos: Mapping[str, RunRecord],
     outputs: Mapping[str, TargetOutput],
     tiers: Mapping[str, Sequence[Band]],
     registry: Registry | None,
