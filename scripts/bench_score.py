@@ -113,13 +113,13 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     """One served pipeline per scoring target, built like production's, registered @champion."""
     import mlflow
     import pyspark
-    from mlflow.tracking import MlflowClient
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.sql import types as T
 
     from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
     from userscore.models.dataset import FeatureColumns
+    from userscore.models.tracking import connect
     from userscore.models.training import FEATURES, feature_stages, gbt_classifier
 
     numeric = tuple(
@@ -129,12 +129,7 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     )
     columns = FeatureColumns(numeric=numeric, categorical=("member_level",))
     fraction = min(1.0, train_rows / max(1, features.count()))
-    client = MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
-    mlflow.set_tracking_uri(store.uri)
-    mlflow.set_registry_uri(store.uri)
-    if client.get_experiment_by_name("bench-score") is None:
-        client.create_experiment("bench-score", artifact_location=store.artifact_location)
-    mlflow.set_experiment("bench-score")
+    client, experiment_id = connect(replace(store, experiment="bench-score"))
     params = replace(
         config.models.defaults.gbt, max_iter=trees, max_depth=depth, min_instances_per_node=20, cache_node_ids=False
     )
@@ -148,7 +143,7 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
         calibrator = fit_calibrator(gbt.transform(assembled), CalibrationParams(method="isotonic"), "label")
         served = PipelineModel(stages=[*prep.stages, gbt, calibrator])
         name = f"{config.models.tracking.model_prefix}{target}"
-        with mlflow.start_run(run_name=f"bench {target}"):
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"bench {target}"):
             info = mlflow.spark.log_model(
                 served, artifact_path="model", registered_model_name=name, dfs_tmpdir=store.dfs_tmpdir,
                 pip_requirements=[f"pyspark=={pyspark.__version__}"],
@@ -221,7 +216,7 @@ def main() -> int:
     from userscore.catalog import Catalog
     from userscore.config import load_config
     from userscore.features import feature_columns
-    from userscore.models.tracking import resolve
+    from userscore.models.tracking import store_of
     from userscore.scoring.customer_base import load_customer_base
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions, logical_scored_at
@@ -254,7 +249,7 @@ def main() -> int:
     cores = len(os.sched_getaffinity(0))
     catalog = Catalog(spark, config)
     table = config.scoring.features_table
-    store = resolve(config.models.tracking, ROOT)
+    store = store_of(config)
 
     have = catalog.read(table, where=F.col("as_of_date") == AS_OF).count() if catalog.exists(table) else 0
     if have != args.users:

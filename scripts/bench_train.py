@@ -40,10 +40,11 @@ from sklearn.metrics import roc_auc_score
 from userscore.catalog import Catalog
 from userscore.config import load_config
 from userscore.hashing import uniform_hash
+from userscore.keys import KEY_COLUMNS
 from userscore.models.calibration import positive_probability
 from userscore.models.dataset import TRAIN, VALIDATION, latest_event_time, snapshot_dates, training_set
 from userscore.models.evaluation import area_under
-from userscore.models.targets import KEYS, LABEL, required_inputs
+from userscore.models.targets import LABEL
 from userscore.models.training import (
     FEATURES,
     ensure_checkpoint_dir,
@@ -90,7 +91,7 @@ def bench_target(spark, config, name: str, sizes: list[int], cutoff: dt.date | N
     target = replace(target, sample=replace(target.sample, max_rows=max(sizes)))
     inputs = {"orders": models.inputs.orders, "events": models.inputs.events}
     inputs["level_changes"] = models.inputs.level_changes
-    silver = {k: catalog.read(inputs[k]) for k in sorted(set(required_inputs(target)) | {"orders", "events"})}
+    silver = {k: catalog.read(inputs[k]) for k in sorted(set(target.inputs()) | {"orders", "events"})}
     features = catalog.read(models.inputs.features)
     cut = dt.datetime.combine(cutoff, dt.time()) if cutoff else latest_event_time(silver)
     data = training_set(features, silver, target, cut, snapshot_dates(features))
@@ -107,7 +108,7 @@ def bench_target(spark, config, name: str, sizes: list[int], cutoff: dt.date | N
     results = []
     for size in sizes:
         fraction = min(1.0, size / available)
-        subset = train_all.where(uniform_hash("bench", *KEYS) < fraction)
+        subset = train_all.where(uniform_hash("bench", *KEY_COLUMNS) < fraction)
         assembled = prep.transform(subset).select(FEATURES, F.col(LABEL).cast("double").alias(LABEL), "weight")
         assembled = with_partitions(assembled, models.training_partitions or task_slots(spark))
         assembled = assembled.persist(StorageLevel.MEMORY_AND_DISK)

@@ -80,10 +80,6 @@ def read_delta(spark: SparkSession, path: Path) -> DataFrame:
     return spark.read.format("delta").load(str(path))
 
 
-def write_delta(df: DataFrame, path: Path) -> None:
-    df.write.format("delta").mode("overwrite").save(str(path))
-
-
 def manifest_path(raw_dir: Path, batch_id: str) -> Path:
     """Where a batch's manifest lives: ``<raw_dir>/_manifest/<batch_id>.json`` (not a source folder)."""
     return raw_dir / "_manifest" / f"{batch_id}.json"

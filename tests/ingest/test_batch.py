@@ -123,7 +123,7 @@ def ingested(spark, tmp_path_factory):
     write_parquet_rows(raw_dir, "events", BATCH, EVENT_COLUMNS, [E1, E2, E_TYPE, E_DWELL])
     write_parquet_rows(raw_dir, "level_changes", BATCH, LEVEL_COLUMNS, [L1, L_NO_LEVEL])
     edges = spark.createDataFrame([S1, S_GHOST], ", ".join(f"{c} string" for c in EDGE_COLUMNS))
-    landing.write_delta(edges, landing.batch_path(raw_dir, "social_edges", BATCH))
+    edges.write.format("delta").save(str(landing.batch_path(raw_dir, "social_edges", BATCH)))
     write_parquet_rows(raw_dir, "identity_links", BATCH, LINK_COLUMNS, [I1, I2, I3, I_NO_VALUE])
     catalog = Catalog(spark, config)
     # Consents have their own hand-worked batch (tests/privacy/test_consent_ingest.py).

@@ -13,7 +13,7 @@ from tests.conftest import make_config
 from tests.models.conftest import CHURN, REPURCHASE, VIP, events, keys, level_changes, orders
 from userscore.config.models import LabelRule, PopulationRule
 from userscore.errors import ConfigError
-from userscore.models.targets import labels, required_inputs
+from userscore.models.targets import labels
 
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 4, 1)  # D1 + 30 = 2026-03-31, D2 + 30 = 2026-05-01
 
@@ -119,10 +119,10 @@ def test_vip_promotion_by_level_rise_or_spend_crossing(spark, empty_silver):
     assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))
 
 
-def test_required_inputs_follow_the_rule_kinds():
-    assert required_inputs(REPURCHASE) == ["orders"]
-    assert required_inputs(CHURN) == ["events", "orders"]
-    assert required_inputs(VIP) == ["level_changes", "orders"]
+def test_target_inputs_follow_the_rule_kinds():
+    assert REPURCHASE.inputs() == ["orders"]
+    assert CHURN.inputs() == ["events", "orders"]
+    assert VIP.inputs() == ["level_changes", "orders"]
 
 
 def test_an_order_counts_as_refunded_only_once_its_refund_is_recorded_by_the_window_end(spark, empty_silver):

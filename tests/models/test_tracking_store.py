@@ -62,7 +62,7 @@ def test_btyd_champion_lookup_and_monitor_registry_create_nothing(absent, tmp_pa
         f"no version of userscore-btyd holds alias 'champion' in sqlite:///{tmp_path}/mlflow.db: "
         "run `userscore btyd` first"
     )
-    registry = Registry(absent.models.tracking, "champion", tmp_path)
+    registry = Registry(absent)
     assert (registry.champion("churn_60d"), registry.version("churn_60d", "1")) == (None, None)
     assert _left(tmp_path) == before
 

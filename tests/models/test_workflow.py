@@ -149,7 +149,7 @@ def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
 
     # The monitor reads the typed record of the champion: validation snapshot, inputs and validation AUC.
     name = "userscore-repurchase_30d"
-    record = Registry(config.models.tracking, "champion", tmp_path).champion("repurchase_30d")
+    record = Registry(config).champion("repurchase_30d")
     assert (record.target, record.model_name, record.version) == ("repurchase_30d", name, "1")
     assert (record.validation_date, record.train_snapshots) == (E2E_DATES[2], tuple(E2E_DATES[:2]))
     assert (record.numeric_features, record.categorical_features) == (("signal", "noise"), ())

@@ -57,7 +57,7 @@ def rescored(spark, tmp_path_factory):
     features = spark.createDataFrame(rows, "user_id string, as_of_date date, f1 double")
     catalog.overwrite_where("features.user_features", features, {"as_of_date": JAN})
     _register_sql_model(spark, tmp)
-    registry = Registry(config.models.tracking, "champion", tmp)
+    registry = Registry(config)
     info = registry.champion("repurchase_30d")
     output = config.scoring.targets["repurchase_30d"]
     ref = build_reference(

@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.btyd.model import BTYDModel, ScoreSettings
-from userscore.btyd.summary import M_X, T_CAL_DAYS, T_X_DAYS, USER, X
+from userscore.btyd.summary import M_X, T_CAL_DAYS, T_X_DAYS, X
+from userscore.keys import USER_ID
 
 _SCORES = "_btyd_scores"
 
@@ -71,11 +72,11 @@ def with_btyd_scores(users: DataFrame, summary: DataFrame, model: BTYDModel, set
     t_cal_days, m_x) and left-joined by user_id, so users without a purchase before D get null scores.
     """
     scored = add_btyd_scores(
-        summary.select(USER, X, T_X_DAYS, T_CAL_DAYS, M_X),
+        summary.select(USER_ID, X, T_X_DAYS, T_CAL_DAYS, M_X),
         model,
         settings.horizons_days,
         settings.clv_horizon_days,
         settings.clv_step_days,
         settings.annual_discount_rate,
-    ).select(USER, *settings.columns)
-    return users.join(scored, USER, "left").select(*[F.col(f"`{c}`") for c in users.columns], *settings.columns)
+    ).select(USER_ID, *settings.columns)
+    return users.join(scored, USER_ID, "left").select(*[F.col(f"`{c}`") for c in users.columns], *settings.columns)

@@ -27,7 +27,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.keys import USER_ID as USER
+from userscore.keys import USER_ID
 from userscore.refunds import refunded_as_of
 
 X = "x"
@@ -35,7 +35,7 @@ T_X_DAYS = "t_x_days"
 T_CAL_DAYS = "t_cal_days"
 M_X = "m_x"
 CUSTOMERS = "customers"
-SUMMARY_COLUMNS = (USER, X, T_X_DAYS, T_CAL_DAYS, M_X)
+SUMMARY_COLUMNS = (USER_ID, X, T_X_DAYS, T_CAL_DAYS, M_X)
 # The silver.orders columns read; order_month is optional and only used to prune later months.
 ORDER_TIME, AMOUNT, ORDER_MONTH = "order_ts", "amount", "order_month"
 
@@ -96,12 +96,12 @@ def calibration_summary(
     # rounded groups) do not change with the partitioning. One shuffle: the user partitioning also
     # clusters the (user, day) aggregation below it.
     days = (
-        rows.select(USER, F.to_date(ORDER_TIME).alias(_DAY), F.col(AMOUNT).cast(_MONEY).alias(AMOUNT))
-        .repartition(USER)
-        .groupBy(USER, _DAY)
+        rows.select(USER_ID, F.to_date(ORDER_TIME).alias(_DAY), F.col(AMOUNT).cast(_MONEY).alias(AMOUNT))
+        .repartition(USER_ID)
+        .groupBy(USER_ID, _DAY)
         .agg(F.sum(AMOUNT).alias(_SPEND))
     )
-    per_user = days.groupBy(USER).agg(
+    per_user = days.groupBy(USER_ID).agg(
         F.min(_DAY).alias("_first"),
         F.max(_DAY).alias("_last"),
         F.count(F.lit(1)).alias("_days"),
@@ -111,7 +111,7 @@ def calibration_summary(
     x = F.col("_days") - 1
     repeat_spend = (F.col("_total") - F.col("_first_spend")).cast("double")
     return per_user.select(
-        USER,
+        USER_ID,
         x.cast("long").alias(X),
         F.datediff("_last", "_first").alias(T_X_DAYS),
         F.datediff(F.lit(last_day), F.col("_first")).alias(T_CAL_DAYS),

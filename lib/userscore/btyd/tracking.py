@@ -127,9 +127,9 @@ def load_model(store: Store, name: str, alias: str) -> tuple[BTYDModel, ScoreSet
     import mlflow
 
     client = reader(store)
-    version = registry.champion(client, name, alias) if client is not None else None
-    if version is None:
+    record = registry.champion(client, name, alias) if client is not None else None
+    if record is None:
         raise InputError(f"no version of {name} holds alias {alias!r} in {store.uri}: run `userscore btyd` first")
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{record.version}")
     wrapped = loaded.unwrap_python_model()
-    return wrapped.btyd_model, wrapped.settings, str(version.version)
+    return wrapped.btyd_model, wrapped.settings, record.version

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from userscore.config.columns import measure_columns, trend_column
 from userscore.config.features import FeaturesConfig, MeasureSpec
 from userscore.filters import where_condition
-from userscore.keys import USER_ID as USER
+from userscore.keys import USER_ID
 
 DAYS_AGO = "_days_ago"  # whole days from the row's date to D: 1 for the day before D
 _AGE_DAYS = "_age_days"  # fractional days from the row's time to D (decay weights)
@@ -95,7 +95,7 @@ def aggregate_measures(
 ) -> DataFrame:
     """ONE groupBy(user_id) computing every measure over ``rows`` (already point-in-time filtered)."""
     rows = with_age(rows, time_column, timing, measures)
-    return rows.groupBy(USER).agg(*measure_aggregates(measures, time_column, timing, trends))
+    return rows.groupBy(USER_ID).agg(*measure_aggregates(measures, time_column, timing, trends))
 
 
 def finish_measures(

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from userscore.config.columns import TENURE
 from userscore.config.features import FeatureSources, ProfileConfig
-from userscore.features.measures import USER
+from userscore.keys import USER_ID
 
 _BEFORE, _AFTER = "_level_before", "_level_after"
 
@@ -28,7 +28,7 @@ def users_base(users: DataFrame, sources: FeatureSources, profile: ProfileConfig
     registered = F.col(sources.users.time)
     unknown = F.lit(profile.unknown_value)
     return users.where(registered < F.lit(as_of).cast("timestamp")).select(
-        USER,
+        USER_ID,
         F.col(profile.level_column).alias(f"_current_{profile.level_column}"),
         *[F.coalesce(F.col(c), unknown).alias(c) for c in profile.columns],
         F.datediff(F.lit(as_of), F.to_date(registered)).alias(TENURE),
@@ -39,7 +39,7 @@ def levels_as_of(level_changes: DataFrame, sources: FeatureSources, as_of: dt.da
     """Per user with level changes: the last change before D and the first one at or after D."""
     changed = F.col(sources.level_changes.time)
     before = changed < F.lit(as_of).cast("timestamp")
-    return level_changes.groupBy(USER).agg(
+    return level_changes.groupBy(USER_ID).agg(
         # max/min of (changed_at, level) structs: the latest/earliest change, ties broken by level name.
         F.max(F.when(before, F.struct(changed.alias("at"), F.col("to_level").alias("level")))).alias(_BEFORE),
         F.min(F.when(~before, F.struct(changed.alias("at"), F.col("from_level").alias("level")))).alias(_AFTER),
@@ -54,7 +54,7 @@ def with_member_level(base: DataFrame, levels: DataFrame, profile: ProfileConfig
         .when(F.col(_AFTER).isNotNull(), F.coalesce(F.col(f"{_AFTER}.level"), unknown))
         .otherwise(F.coalesce(F.col(f"_current_{profile.level_column}"), unknown))
     )
-    joined = base.join(levels, USER, "left")
+    joined = base.join(levels, USER_ID, "left")
     columns = [
         level.alias(profile.level_column) if c == f"_current_{profile.level_column}" else c for c in base.columns
     ]

@@ -18,21 +18,19 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.columns import RFM_SCORE_COLUMNS
 from userscore.config.features import FeaturesConfig, MeasureSpec, RfmConfig
 from userscore.features.binning import BinSpec, ColumnBins, quantile_bins, score_column
 from userscore.features.measures import (
-    USER,
     Timing,
     aggregate_measures,
     internal_column,
     point_in_time,
 )
 from userscore.features.segments import fm_score, segment
+from userscore.keys import USER_ID
 from userscore.refunds import refunds_as_of
 
 BUYER = "_rfm_buyer"
-SCORE_COLUMNS = RFM_SCORE_COLUMNS
 NO_ORDERS_SCORE = 1
 
 
@@ -58,9 +56,9 @@ def rfm_core(orders: DataFrame, as_of: dt.date, config: FeaturesConfig) -> DataF
     rows = point_in_time(orders, source.time, source.month, as_of).transform(refunds_as_of, timing.as_of_ts)
     aggregated = aggregate_measures(rows, measures, source.time, timing)
     last = F.col(internal_column(config.rfm.recency, "last"))
-    windowed = [c for c in aggregated.columns if c != USER and not c.startswith("_")]
+    windowed = [c for c in aggregated.columns if c != USER_ID and not c.startswith("_")]
     return aggregated.select(
-        USER,
+        USER_ID,
         F.datediff(F.lit(as_of), F.to_date(last)).alias(config.rfm.recency),
         *[F.coalesce(F.col(c), F.lit(0)).alias(c) for c in windowed],
     )

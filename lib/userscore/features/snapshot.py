@@ -26,7 +26,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.columns import TENURE, feature_columns
+from userscore.config.columns import RFM_SCORE_COLUMNS, TENURE, feature_columns
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
 from userscore.features import preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
@@ -37,8 +37,7 @@ from userscore.features.measures import (
     finish_measures,
     point_in_time,
 )
-from userscore.keys import AS_OF, KEY_COLUMNS
-from userscore.keys import USER_ID as USER
+from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
 from userscore.refunds import refunds_as_of
 
 
@@ -64,7 +63,7 @@ class Snapshot:
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
     """The columns of a source the measures need (Spark prunes the rest at the scan)."""
-    needed = [USER, source.time]
+    needed = [USER_ID, source.time]
     for spec in measures.values():
         needed += [*([spec.column] if spec.column else []), *spec.where]
     return list(dict.fromkeys(needed))
@@ -99,15 +98,15 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
             if name == "orders":
                 rows = rows.transform(refunds_as_of, timing.as_of_ts)
             per_user = _per_user(rows, getattr(config.sources, name), of_source, timing, trends)
-            joined = joined.join(per_user, USER, "left")
+            joined = joined.join(per_user, USER_ID, "left")
     finished = (
         joined.withColumn(rfm.BUYER, F.coalesce(rfm.buyer_flag(config.rfm), F.lit(False)))
         .transform(finish_measures, measures, timing, trends, TENURE)
         .transform(finish_families, config.measure_families())
         .transform(preference.finish_preference, pref)
     )
-    unscored = [c for c in feature_columns(config) if c not in rfm.SCORE_COLUMNS]
-    return finished.select(USER, F.lit(as_of).alias(AS_OF), *unscored, rfm.BUYER)
+    unscored = [c for c in feature_columns(config) if c not in RFM_SCORE_COLUMNS]
+    return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *unscored, rfm.BUYER)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from userscore.config.params import SampleParams, SplitParams
 from userscore.errors import InputError
 from userscore.hashing import uniform_hash
 from userscore.keys import KEY_COLUMNS, USER_ID
-from userscore.models.targets import KEYS, LABEL, Silver, labels
+from userscore.models.targets import LABEL, Silver, labels
 
 SPLIT = "split"
 WEIGHT = "weight"
@@ -178,7 +178,7 @@ def sample_rows(df: DataFrame, fractions: Mapping[tuple[str, int], float], seed:
     fraction = F.lit(0.0)
     for (split, label), value in sorted(fractions.items()):
         fraction = F.when((F.col(SPLIT) == split) & (F.col(LABEL) == label), F.lit(value)).otherwise(fraction)
-    return df.where(uniform_hash(f"sample-{seed}", *KEYS) < fraction)
+    return df.where(uniform_hash(f"sample-{seed}", *KEY_COLUMNS) < fraction)
 
 
 def balanced_weights(counts: Mapping[int, float]) -> dict[int, float]:
@@ -213,7 +213,7 @@ def training_set(
 
     Args:
         features: the feature snapshots (user_id, as_of_date, feature columns).
-        silver: the silver inputs the target's rules read (see targets.required_inputs).
+        silver: the silver inputs the target's rules read (see TargetConfig.inputs).
         cutoff: data is complete up to this time; snapshots with D + horizon after it are not used.
         dates: the snapshot dates present in ``features``.
     """
@@ -223,7 +223,7 @@ def training_set(
     # unmatured snapshot (or any other) reaches labels or rows.
     used = features.where(F.col("as_of_date").isin(list(snapshots.used)))
     # Narrow (keys + label + split) and cached: it is counted, then sampled, without re-reading silver.
-    labelled = labels(used.select(*KEYS), target, silver, list(snapshots.used)).transform(
+    labelled = labels(used.select(*KEY_COLUMNS), target, silver, list(snapshots.used)).transform(
         with_split, snapshots, target.split
     )
     labelled = labelled.persist()
@@ -233,7 +233,9 @@ def training_set(
         labelled.unpersist()
         raise InputError(f"no labelled rows for {missing} (counts {counts}): too few users or snapshots")
     fractions = sampling_fractions(counts, target.sample, target.split)
-    rows = sample_rows(labelled, fractions, target.sample.seed).join(used.select(*KEYS, *columns.all), KEYS)
+    rows = sample_rows(labelled, fractions, target.sample.seed).join(
+        used.select(*KEY_COLUMNS, *columns.all), list(KEY_COLUMNS)
+    )
     weights: dict[int, float] = {}
     if target.sample.class_weight == "balanced":
         weights = balanced_weights({c: counts.get((TRAIN, c), 0) * fractions[(TRAIN, c)] for c in (0, 1)})

@@ -46,6 +46,7 @@ class RunRecord:
     run's validation rows and how that AUC was obtained (None / "" when there was no champion).
     verdict: the gate's decision recorded by validation, None before the version is validated.
     promoted_from: the version that held the champion alias when this one was promoted (rollback target).
+    registered_at: when the version was registered (UTC, naive), None when the registry does not say.
     """
 
     target: str
@@ -67,10 +68,7 @@ class RunRecord:
     verdict: Decision | None = None
     aliases: tuple[str, ...] = ()
     promoted_from: str | None = None
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return (*self.numeric_features, *self.categorical_features)
+    registered_at: dt.datetime | None = None
 
     @property
     def training_auc(self) -> float | None:
@@ -136,6 +134,7 @@ def read_version(client, model_name: str, version: str, target: str = "") -> Run
         verdict=None if verdict is None else Decision(verdict == _PASSED, _json_list(vtags.get(_REASONS))),
         aliases=tuple(sorted(getattr(mv, "aliases", None) or ())),
         promoted_from=vtags.get(_PROMOTED_FROM) or None,
+        registered_at=_millis(mv.creation_timestamp),
     )
 
 
@@ -213,6 +212,11 @@ def format_table(records: list[RunRecord]) -> list[str]:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _millis(value: int | None) -> dt.datetime | None:
+    """An MLflow timestamp (epoch milliseconds) as a naive UTC datetime."""
+    return None if value is None else dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC).replace(tzinfo=None)
 
 
 def _dates(values: tuple[dt.date, ...]) -> str:

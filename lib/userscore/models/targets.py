@@ -24,7 +24,6 @@ from userscore.filters import where_condition
 from userscore.keys import KEY_COLUMNS
 from userscore.refunds import REFUNDED, REFUNDED_AT, refunded_as_of
 
-KEYS = list(KEY_COLUMNS)  # a list: DataFrame.join takes a list of names, not a tuple
 LABEL = "label"
 Silver = Mapping[str, DataFrame]
 
@@ -34,11 +33,6 @@ _TIME = {
     "events": ("event_ts", "event_month"),
     "level_changes": ("changed_at", None),
 }
-
-
-def required_inputs(target: TargetConfig) -> list[str]:
-    """The silver inputs a target's population and label rules read."""
-    return target.inputs()
 
 
 def _midnight(day: dt.date) -> Column:
@@ -111,7 +105,7 @@ def _active_keys(
         _kept_orders, include_refunded, end_days, closed
     )
     events = window_hits(_events(silver, event_types), "events", dates, start_days, end_days, closed)
-    return orders.select(*KEYS).unionByName(events.select(*KEYS)).distinct()
+    return orders.select(*KEY_COLUMNS).unionByName(events.select(*KEY_COLUMNS)).distinct()
 
 
 def _level_rank(levels: Sequence[str], column: str) -> Column:
@@ -205,11 +199,11 @@ def eligible(keys: DataFrame, rule: PopulationRule, silver: Silver, dates: Seque
     silver = _orders_of(silver, rule)
     if rule.kind == "active_within":
         active = _active_keys(silver, dates, -rule.lookback_days, 0, "left", rule.event_types, rule.include_refunded)
-        return keys.join(active, KEYS, "left_semi")
+        return keys.join(active, list(KEY_COLUMNS), "left_semi")
     if rule.kind == "below_vip":
-        state = _vip_state(keys.select(*KEYS), silver, dates, rule)
+        state = _vip_state(keys.select(*KEY_COLUMNS), silver, dates, rule)
         below = state.where((F.col("_rank_at") < len(rule.levels)) & (F.col("_spend_before") < rule.spend_threshold))
-        return keys.join(below.select(*KEYS), KEYS, "left_semi")
+        return keys.join(below.select(*KEY_COLUMNS), list(KEY_COLUMNS), "left_semi")
     raise ValueError(f"unknown population kind {rule.kind!r}")
 
 
@@ -223,7 +217,7 @@ def with_label(
         orders = window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right").transform(
             _kept_orders, rule.include_refunded, horizon_days, "right"
         )
-        return _flag(keys, orders.select(*KEYS).distinct(), positive_if_present=True)
+        return _flag(keys, orders.select(*KEY_COLUMNS).distinct(), positive_if_present=True)
     if rule.kind == "no_activity_within":
         active = _active_keys(silver, dates, 0, horizon_days, "right", rule.event_types, rule.include_refunded)
         return _flag(keys, active, positive_if_present=False)
@@ -231,29 +225,37 @@ def with_label(
         spend = (
             window_hits(silver["orders"], "orders", dates, 0, horizon_days, "right")
             .transform(_kept_orders, rule.include_refunded, horizon_days, "right")
-            .groupBy(*KEYS)
+            .groupBy(*KEY_COLUMNS)
             .agg(F.sum("amount").alias("_spend_window"))
         )
         # A rise is a change in the window to a higher level than its from_level (or, when from_level
         # is missing, than the level held at D).
         changes = window_hits(silver["level_changes"], "level_changes", dates, 0, horizon_days, "right")
         to_rank, from_rank = _level_rank(rule.levels, "to_level"), _level_rank(rule.levels, "from_level")
-        rises = changes.groupBy(*KEYS).agg(
+        rises = changes.groupBy(*KEY_COLUMNS).agg(
             F.max(F.when(F.col("from_level").isNotNull(), to_rank > from_rank)).alias("_rose"),
             F.max(F.when(F.col("from_level").isNull(), to_rank)).alias("_rank_max"),
         )
-        state = _vip_state(keys.select(*KEYS), silver, dates, rule).join(spend, KEYS, "left").join(rises, KEYS, "left")
+        state = (
+            _vip_state(keys.select(*KEY_COLUMNS), silver, dates, rule)
+            .join(spend, list(KEY_COLUMNS), "left")
+            .join(rises, list(KEY_COLUMNS), "left")
+        )
         crossed = F.col("_spend_before") + F.coalesce(F.col("_spend_window"), F.lit(0.0)) >= rule.spend_threshold
         rose = F.coalesce(F.col("_rose"), F.lit(False)) | (F.coalesce(F.col("_rank_max"), F.lit(0)) > F.col("_rank_at"))
-        flags = state.select(*KEYS, (crossed | rose).cast("int").alias(LABEL))
-        return keys.join(flags, KEYS, "left")
+        flags = state.select(*KEY_COLUMNS, (crossed | rose).cast("int").alias(LABEL))
+        return keys.join(flags, list(KEY_COLUMNS), "left")
     raise ValueError(f"unknown label kind {rule.kind!r}")
 
 
 def _flag(keys: DataFrame, hits: DataFrame, positive_if_present: bool) -> DataFrame:
     present = F.col("_hit").isNotNull()
     label = present if positive_if_present else ~present
-    return keys.join(hits.withColumn("_hit", F.lit(1)), KEYS, "left").withColumn(LABEL, label.cast("int")).drop("_hit")
+    return (
+        keys.join(hits.withColumn("_hit", F.lit(1)), list(KEY_COLUMNS), "left")
+        .withColumn(LABEL, label.cast("int"))
+        .drop("_hit")
+    )
 
 
 def labels(keys: DataFrame, target: TargetConfig, silver: Silver, dates: Sequence[dt.date]) -> DataFrame:
@@ -261,8 +263,8 @@ def labels(keys: DataFrame, target: TargetConfig, silver: Silver, dates: Sequenc
     if not dates:
         raise ValueError("labels need at least one snapshot date")
     return (
-        keys.select(*KEYS)
+        keys.select(*KEY_COLUMNS)
         .transform(eligible, target.population, silver, dates)
         .transform(with_label, target.label, target.horizon_days, silver, dates)
-        .select(*KEYS, LABEL)
+        .select(*KEY_COLUMNS, LABEL)
     )

@@ -191,13 +191,3 @@ def log_model(
         dfs_tmpdir=dfs_tmpdir,
         pip_requirements=pip_requirements,
     )
-
-
-def champion_version(client, name: str, alias: str):
-    """The model version holding ``alias``, or None (no such model or alias)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None

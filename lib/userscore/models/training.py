@@ -24,9 +24,10 @@ from pyspark.sql import functions as F
 from userscore.config.models import TargetConfig
 from userscore.config.params import GBTParams, LRParams
 from userscore.hashing import uniform_hash
+from userscore.keys import KEY_COLUMNS
 from userscore.models.calibration import fit_calibrator
 from userscore.models.dataset import CALIBRATION, TRAIN, WEIGHT, FeatureColumns, TrainingSet
-from userscore.models.targets import KEYS, LABEL
+from userscore.models.targets import LABEL
 
 FEATURES = "features"
 LR_PROBABILITY = "lr_probability"
@@ -183,7 +184,7 @@ def fit_models(
     prep = Pipeline(stages=feature_stages(data.features)).fit(train)
     columns = [F.col(FEATURES), F.col(LABEL).cast("double").alias(LABEL), F.col(WEIGHT)]
     if target.gbt.early_stopping_fraction > 0:
-        es = uniform_hash(f"early-stopping-{target.gbt.seed}", *KEYS) < target.gbt.early_stopping_fraction
+        es = uniform_hash(f"early-stopping-{target.gbt.seed}", *KEY_COLUMNS) < target.gbt.early_stopping_fraction
         columns.append(es.alias(_ES_FLAG))
     assembled = with_partitions(prep.transform(train).select(*columns), partitions or task_slots(train.sparkSession))
     assembled = assembled.persist(StorageLevel.MEMORY_AND_DISK)

@@ -38,7 +38,7 @@ from userscore.models.evaluation import Evaluation, area_under, evaluate
 from userscore.models.lifecycle import promote, validate
 from userscore.models.promotion import Decision
 from userscore.models.registry import RunRecord
-from userscore.models.targets import LABEL, required_inputs
+from userscore.models.targets import LABEL
 from userscore.models.tracking import (
     Store,
     config_hash,
@@ -111,7 +111,7 @@ def training_inputs(
     models = config.models
     features = catalog.read(models.inputs.features)
     tables = input_tables(models.inputs)
-    needed = {i for target in targets for i in required_inputs(target)}
+    needed = {i for target in targets for i in target.inputs()}
     needed = sorted(needed | ({"orders", "events"} if cutoff is None else set()))
     silver = {name: catalog.read(tables[name]) for name in needed}
     dates = snapshot_dates(features)

@@ -20,11 +20,12 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.models import TargetConfig
-from userscore.keys import AS_OF, USER_ID
+from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
 from userscore.models.dataset import latest_event_time
 from userscore.models.evaluation import area_under
-from userscore.models.targets import KEYS, LABEL, Silver, labels, required_inputs
-from userscore.monitoring.models import ModelInfo, Registry
+from userscore.models.registry import RunRecord
+from userscore.models.targets import LABEL, Silver, labels
+from userscore.monitoring.models import Registry
 
 DECILES = [i / 10 for i in range(1, 10)]
 P, TIER, VERSION = "_p", "_tier", "_version"
@@ -58,9 +59,9 @@ def realised_accuracy(
     if not dates:
         return []
     scored = scored.where(F.col("as_of_date").isin(list(dates)) & F.col(P).isNotNull())
-    outcomes = labels(scored.select(*KEYS), target, silver, list(dates))
+    outcomes = labels(scored.select(*KEY_COLUMNS), target, silver, list(dates))
     data = (
-        scored.join(outcomes, KEYS)
+        scored.join(outcomes, list(KEY_COLUMNS))
         .select("as_of_date", F.col(P).cast("double").alias(P), TIER, VERSION, F.col(LABEL).cast("double").alias(LABEL))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -123,7 +124,7 @@ def target_accuracy(
     scores: DataFrame,
     dates: Sequence[dt.date],
     as_of: dt.date,
-    models: Mapping[str, ModelInfo],
+    models: Mapping[str, RunRecord],
     registry: Registry | None,
 ) -> tuple[list[dict], list[str]]:
     """Realised accuracy at ``as_of`` of every scored target's matured snapshots, each overall row set
@@ -142,7 +143,7 @@ def target_accuracy(
         p, tier, version = (output.column(s) for s in ("probability", "tier", "model_version"))
         if spec is None or p not in scores.columns:
             continue
-        missing = [i for i in required_inputs(spec) if i not in silver]
+        missing = [i for i in spec.inputs() if i not in silver]
         if missing:
             notes.append(f"{target}: silver inputs {missing} missing: no realised accuracy")
             continue

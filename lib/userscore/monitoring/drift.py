@@ -12,8 +12,8 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog
 from userscore.config.monitoring import PsiConfig
+from userscore.models.registry import RunRecord
 from userscore.monitoring.ladder import AS_OF
-from userscore.monitoring.models import ModelInfo
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings, psi
 from userscore.monitoring.reference import Reference
 
@@ -131,7 +131,7 @@ def feature_drift(
     return _drift("feature", features, as_of, previous, numeric, categorical, references, inputs, cfg)
 
 
-def model_features(models: Mapping[str, ModelInfo], columns: Sequence[str]) -> tuple[list[str], list[str]]:
+def model_features(models: Mapping[str, RunRecord], columns: Sequence[str]) -> tuple[list[str], list[str]]:
     """The numeric and categorical inputs of the champions that the features table has."""
     numeric = sorted({c for i in models.values() for c in i.numeric_features if c in columns})
     categorical = sorted({c for i in models.values() for c in i.categorical_features if c in columns})

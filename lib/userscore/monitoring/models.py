@@ -3,24 +3,19 @@ typed run record (validation snapshot, model inputs, validation AUC) from usersc
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from userscore.config.models import TrackingConfig
+from userscore.config import Config
 from userscore.models.registry import RunRecord
-
-# The monitor's name for a version's record (validation_date, features, training_auc, ...).
-ModelInfo = RunRecord
 
 
 class Registry:
     """Read-only, cached lookups of model versions in the configured MLflow store."""
 
-    def __init__(self, tracking: TrackingConfig, alias: str, root: Path):
-        from userscore.models.tracking import reader, resolve
+    def __init__(self, config: Config):
+        from userscore.models.tracking import reader, store_of
 
-        self.store = resolve(tracking, root)
-        self.prefix = tracking.model_prefix
-        self.alias = alias
+        self.store = store_of(config)
+        self.prefix = config.models.tracking.model_prefix
+        self.alias = config.models.promotion.alias
         # None: the local store does not exist (no versions); it is not created by reading.
         self.client = reader(self.store)
         self._versions: dict[tuple[str, str], RunRecord | None] = {}

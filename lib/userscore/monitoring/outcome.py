@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from userscore.catalog import WriteResult
+from userscore.models.registry import RunRecord
 from userscore.monitoring.ladder import Ladder, Watched
-from userscore.monitoring.models import ModelInfo
 from userscore.monitoring.reference import Reference
 
 
@@ -19,7 +19,7 @@ class MonitorOutcome:
     as_of: dt.date
     previous: dt.date | None
     watched: list[Watched]
-    models: dict[str, ModelInfo]
+    models: dict[str, RunRecord]
     references: dict[str, Reference]
     history: Ladder
     ladder: list[dict]

@@ -20,11 +20,12 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
 from userscore.errors import InputError
+from userscore.models.registry import RunRecord
 from userscore.monitoring.accuracy import target_accuracy
 from userscore.monitoring.alerts import evaluate_rules
 from userscore.monitoring.drift import drift_history, feature_drift, model_features, score_drift
 from userscore.monitoring.ladder import AS_OF, ladder, ladder_rows, watched_scores
-from userscore.monitoring.models import ModelInfo, Registry
+from userscore.monitoring.models import Registry
 from userscore.monitoring.outcome import MonitorOutcome
 from userscore.monitoring.reference import ensure_references, rows_frame
 from userscore.monitoring.summary import alert_lines
@@ -44,7 +45,7 @@ def monitor_snapshot(
     report_path: Path | None = None,
     log_to_mlflow: bool = True,
     registry: Registry | None = None,
-    models: Mapping[str, ModelInfo] | None = None,
+    models: Mapping[str, RunRecord] | None = None,
     logger: logging.Logger | None = None,
     stage: Callable[[str], contextlib.AbstractContextManager] | None = None,
 ) -> MonitorOutcome:
@@ -52,7 +53,7 @@ def monitor_snapshot(
 
     Args:
         registry: MLflow lookups (default: the configured store); ``models`` overrides the champions
-            (target -> ModelInfo), e.g. in tests or to monitor a challenger.
+            (target -> RunRecord), e.g. in tests or to monitor a challenger.
         report_path: the HTML report (default ``<monitor.report.dir>/monitor-<D>.html``); None-able.
     """
     logger = logger or logging.getLogger("userscore.monitor")
@@ -79,7 +80,7 @@ def monitor_snapshot(
     with stage("champions"):
         if models is None:
             if registry is None:
-                registry = Registry(config.models.tracking, config.models.promotion.alias, Path(config.root))
+                registry = Registry(config)
             found = {t: registry.champion(t) for t in scoring.targets}
             models = {t: i for t, i in found.items() if i is not None}
             notes += [f"no champion for {t}: no training reference" for t, i in found.items() if i is None]

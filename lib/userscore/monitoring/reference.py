@@ -21,8 +21,9 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog
 from userscore.config.monitoring import MonitorConfig
 from userscore.config.scoring import TargetOutput
+from userscore.models.registry import RunRecord
 from userscore.monitoring.ladder import AS_OF, Watched, ladder
-from userscore.monitoring.models import ModelInfo, Registry
+from userscore.monitoring.models import Registry
 from userscore.monitoring.psi import Binning, binned_counts, fit_binnings
 
 
@@ -95,7 +96,7 @@ def reference_rows(ref: Reference) -> list[dict]:
 def build_reference(
     catalog: Catalog,
     monitor: MonitorConfig,
-    info: ModelInfo,
+    info: RunRecord,
     output: TargetOutput,
     registry: Registry | None,
     logger: logging.Logger,
@@ -104,7 +105,7 @@ def build_reference(
     cut into the target's risk tiers (``output.tiers``)."""
     v = info.validation_date
     if v is None:
-        logger.warning("%s v%s: no validation_snapshot tag on its run: no training reference", info.model_name,
+        logger.warning("%s v%s: no validation date in its run record: no training reference", info.model_name,
                        info.version)  # fmt: skip
         return None
     p, tier, version_col = output.column("probability"), output.column("tier"), output.column("model_version")
@@ -158,7 +159,7 @@ def build_reference(
 def ensure_references(
     catalog: Catalog,
     monitor: MonitorConfig,
-    infos: Mapping[str, ModelInfo],
+    infos: Mapping[str, RunRecord],
     outputs: Mapping[str, TargetOutput],
     registry: Registry | None,
     logger: logging.Logger,

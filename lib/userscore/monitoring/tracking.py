@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from userscore.config import Config
 from userscore.monitoring.outcome import MonitorOutcome
@@ -13,10 +12,9 @@ def log_run(config: Config, outcome: MonitorOutcome) -> str | None:
     """One MLflow run per monitor run: headline metrics and the report as an artifact."""
     import mlflow
 
-    from userscore.models.tracking import connect, resolve
+    from userscore.models.tracking import connect, store_of
 
-    store = resolve(config.models.tracking, Path(config.root))
-    store = dataclasses.replace(store, experiment=config.monitor.report.mlflow_experiment)
+    store = dataclasses.replace(store_of(config), experiment=config.monitor.report.mlflow_experiment)
     _, experiment_id = connect(store)
     metrics = {"alerts": float(len(outcome.alerts))}
     for r in outcome.drift:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -49,14 +48,12 @@ def load_customer_base(
         return None
     from userscore.btyd.summary import calibration_summary
     from userscore.btyd.tracking import load_model
-    from userscore.models.tracking import resolve
+    from userscore.models.tracking import store_of
 
     btyd = config.btyd
     settings = ScoreSettings.of(btyd.scoring)
     try:
-        model, _, version = load_model(
-            resolve(config.models.tracking, Path(config.root)), btyd.model_name, config.models.promotion.alias
-        )
+        model, _, version = load_model(store_of(config), btyd.model_name, config.models.promotion.alias)
     except InputError:
         if not config.scoring.btyd.optional:
             raise

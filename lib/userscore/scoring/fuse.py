@@ -24,8 +24,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
-from userscore.config.scoring import KEY_COLUMNS, ReasonsConfig, ScoringConfig
+from userscore.config.scoring import ReasonsConfig, ScoringConfig
 from userscore.errors import InputError
+from userscore.keys import KEY_COLUMNS
 from userscore.scoring.compiled import score_batch
 from userscore.scoring.customer_base import CustomerBase, with_customer_base
 from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for

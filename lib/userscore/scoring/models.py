@@ -55,29 +55,22 @@ class Champions:
         return {c.target: c.output.column("probability") for c in self.loaded}
 
 
-def _store(tracking: TrackingConfig, root: Path):
-    from userscore.models.tracking import resolve
-
-    return resolve(tracking, root)
-
-
 def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig, alias: str, root: Path) -> Champions:
     """Load the champion of every target; InputError naming the missing non-optional ones."""
-    import mlflow
+    from userscore.models.registry import champion
+    from userscore.models.tracking import load_spark_model, reader, resolve
 
-    from userscore.models.tracking import champion_version, reader
-
-    store = _store(tracking, root)
+    store = resolve(tracking, root)
     # A store that does not exist holds no champion; it is not created just to find that out.
     client = reader(store)
     found, missing, skipped = {}, [], []
     for target, output in targets.items():
         name = f"{tracking.model_prefix}{target}"
-        version = champion_version(client, name, alias) if client is not None else None
-        if version is None:
+        record = champion(client, name, alias, target) if client is not None else None
+        if record is None:
             (skipped if output.optional else missing).append(f"{name}@{alias}")
         else:
-            found[target] = version
+            found[target] = record
     if missing:
         where = "" if client is not None else " (no store there yet)"
         raise InputError(
@@ -85,20 +78,19 @@ def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig
             f"promote it (`userscore train --target ...`) or mark the target optional in scoring.targets"
         )
     loaded = []
-    for target, version in found.items():
-        model = mlflow.spark.load_model(f"models:/{version.name}/{version.version}", dfs_tmpdir=store.dfs_tmpdir)
-        registered = dt.datetime.fromtimestamp(int(version.creation_timestamp) / 1000, dt.UTC).replace(tzinfo=None)
+    for target, record in found.items():
+        model = load_spark_model(store, record.model_name, record.version)
         ensemble, features_col = tree_stage(model)
         compiled = compile_pipeline(model, ensemble)
         if compiled is None:
-            log.warning("%s v%s does not compile: scored through its Spark pipeline", version.name, version.version)
+            log.warning("%s v%s does not compile: scored through its Spark pipeline", record.model_name, record.version)
         loaded.append(
             Champion(
                 target,
                 targets[target],
-                version.name,
-                str(version.version),
-                registered,
+                record.model_name,
+                record.version,
+                record.registered_at,
                 model,
                 ensemble,
                 features_col,

@@ -20,8 +20,9 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
 from userscore.config.btyd import P_ALIVE
-from userscore.config.scoring import KEY_COLUMNS, ScoringConfig
+from userscore.config.scoring import ScoringConfig
 from userscore.errors import InputError
+from userscore.keys import KEY_COLUMNS
 from userscore.privacy.consent import read_consents
 from userscore.scoring.customer_base import CustomerBase, load_customer_base
 from userscore.scoring.fuse import fused_scores
