@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ingest", "generate", "privacy", "tags", "features", "models"),  # stages over silver / features
     ("btyd",),  # BTYD models (reuse models' tracking)
     ("scoring",),  # all champions, tags and audiences in one pass
-    ("monitoring",),  # watches scores, features and models
+    ("monitoring", "analysis"),  # watch scores, features and models; analyse the user base
     ("runner", "notebook"),  # run a job / a notebook: session, config, catalog
     ("cli",),
     ("jobs",),  # thin entry points, one per stage

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from userscore.config.analysis import AnalysisConfig
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
@@ -57,6 +58,7 @@ class Config:
     btyd: BTYDConfig
     monitor: MonitorConfig
     privacy: PrivacyConfig
+    analysis: AnalysisConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""

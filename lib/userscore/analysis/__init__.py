@@ -1,0 +1,1 @@
+"""User-base analyses of one snapshot: funnels, behaviour paths, profile, consumption and interests."""
