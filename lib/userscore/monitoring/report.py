@@ -4,42 +4,17 @@ and tier/grade shares over time, the PSI heat map, calibration and lift of matur
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import html
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-
+from userscore.charts import COLORS, grid, img, page, plt, png, table
 from userscore.monitoring.outcome import MonitorOutcome
 
-_COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 _BAND_COLORS = {
     "high": "#d73027", "mid": "#fdae61", "low": "#91bfdb",
     "A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#fc8d59",
 }  # fmt: skip
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _img(data: str, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _grid(n: int, columns: int = 3) -> tuple[int, int]:
-    cols = min(columns, max(n, 1))
-    return (n + cols - 1) // cols, cols
 
 
 def distributions_chart(outcome: MonitorOutcome) -> str | None:
@@ -48,7 +23,7 @@ def distributions_chart(outcome: MonitorOutcome) -> str | None:
     scores = [w.score for w in outcome.watched if any(w.score in outcome.history[d] for d in dates)]
     if not scores:
         return None
-    rows, cols = _grid(len(scores))
+    rows, cols = grid(len(scores))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.3 * rows), squeeze=False)
     refs = {r.score: r for r in outcome.references.values()}
     for ax, score in zip(axes.flat, scores, strict=False):
@@ -76,7 +51,7 @@ def distributions_chart(outcome: MonitorOutcome) -> str | None:
     for ax in list(axes.flat)[len(scores) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="best")
-    return _png(fig)
+    return png(fig)
 
 
 def bands_chart(outcome: MonitorOutcome) -> str | None:
@@ -85,7 +60,7 @@ def bands_chart(outcome: MonitorOutcome) -> str | None:
     banded = [w for w in outcome.watched if w.band and w.bands and any(w.score in outcome.history[d] for d in dates)]
     if not banded or not dates:
         return None
-    rows, cols = _grid(len(banded), 4)
+    rows, cols = grid(len(banded), 4)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
     refs = {r.score: r for r in outcome.references.values()}
     for ax, w in zip(axes.flat, banded, strict=False):
@@ -99,7 +74,7 @@ def bands_chart(outcome: MonitorOutcome) -> str | None:
                 shares[b].append(ref.cells.get(("band", b)) or 0.0)
         bottom = [0.0] * len(labels)
         for i, b in enumerate(w.bands):
-            color = _BAND_COLORS.get(b, _COLORS[i % len(_COLORS)])
+            color = _BAND_COLORS.get(b, COLORS[i % len(COLORS)])
             ax.bar(labels, shares[b], bottom=bottom, color=color, label=b, edgecolor="white", linewidth=0.5)
             bottom = [a + s for a, s in zip(bottom, shares[b], strict=True)]
         ax.set_ylim(0, 1)
@@ -108,7 +83,7 @@ def bands_chart(outcome: MonitorOutcome) -> str | None:
         ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
     for ax in list(axes.flat)[len(banded) :]:
         ax.axis("off")
-    return _png(fig)
+    return png(fig)
 
 
 def psi_heatmap(outcome: MonitorOutcome, top: int) -> str | None:
@@ -149,7 +124,7 @@ def psi_heatmap(outcome: MonitorOutcome, top: int) -> str | None:
     ax.axhline(len(scores) - 0.5, color="black", linewidth=1)
     fig.colorbar(image, ax=ax, label="PSI (0.1 watch, 0.2 shift)")
     ax.set_title("Population stability index by monitored date and baseline")
-    return _png(fig)
+    return png(fig)
 
 
 def calibration_chart(outcome: MonitorOutcome) -> str | None:
@@ -168,7 +143,7 @@ def calibration_chart(outcome: MonitorOutcome) -> str | None:
                           key=lambda r: r["mean_predicted"])  # fmt: skip
             auc = overall.get(key, {}).get("auc")
             label = f"{key[0]} v{key[1]}" + (f" AUC {auc:.3f}" if auc is not None else "")
-            color = _COLORS[i % len(_COLORS)]
+            color = COLORS[i % len(COLORS)]
             left.plot([r["mean_predicted"] for r in mine], [r["observed_rate"] for r in mine], marker="o",
                       color=color, label=label)  # fmt: skip
             width = 0.8 / max(len(snapshots), 1)
@@ -183,24 +158,7 @@ def calibration_chart(outcome: MonitorOutcome) -> str | None:
         right.set(xlabel="decile (1 = highest scores)", ylabel="lift", title=f"{target}: lift by decile",
                   xticks=range(1, 11))  # fmt: skip
         right.legend(fontsize=7, loc="upper right")
-    return _png(fig)
-
-
-def _cell(value, fmt: str = "{:.3f}") -> str:
-    if value is None:
-        return "<td class=na>-</td>"
-    if isinstance(value, float):
-        return f"<td class=num>{fmt.format(value)}</td>"
-    return f"<td>{html.escape(str(value))}</td>"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence], classes: Sequence[str] | None = None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(_cell(v) for v in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return png(fig)
 
 
 def _band_text(name: str, row: Mapping) -> str:
@@ -225,7 +183,7 @@ def _ladder_table(outcome: MonitorOutcome) -> str:
             [w.score, mean.get("value"), c.get("stat:p10", {}).get("value"), c.get("stat:p50", {}).get("value"),
              c.get("stat:p90", {}).get("value"), mean.get("previous_value"), mean.get("reference_value"), bands or None]
         )  # fmt: skip
-    return _table(["score", "mean", "p10", "median", "p90", "mean prev", "mean ref", "bands (Δ vs prev)"], rows)
+    return table(["score", "mean", "p10", "median", "p90", "mean prev", "mean ref", "bands (Δ vs prev)"], rows)
 
 
 def _drift_table(outcome: MonitorOutcome, top: int) -> str:
@@ -234,7 +192,7 @@ def _drift_table(outcome: MonitorOutcome, top: int) -> str:
     features = [r for r in rows if r["kind"] == "feature"][:top]
     shown = [*scores, *features]
     classes = ["bad" if r["psi"] > 0.2 else "warn" if r["psi"] > 0.1 else "" for r in shown]
-    return _table(
+    return table(
         ["kind", "column", "baseline", "baseline date", "PSI", "bins"],
         [[r["kind"], r["name"], r["baseline"] + (f" {r['target']} v{r['model_version']}" if r["target"] else ""),
           r["baseline_date"], r["psi"], r["bins"]] for r in shown],
@@ -250,7 +208,7 @@ def _accuracy_table(outcome: MonitorOutcome) -> str:
             tiers.setdefault((r["target"], r["snapshot_date"], r["model_version"]), []).append(
                 f"{r['bucket']} {r['observed_rate']:.1%} ({r['rows']:,})"
             )
-    return _table(
+    return table(
         ["target", "snapshot", "version", "users", "predicted", "observed", "AUC", "training AUC", "drop",
          "tier hit rates"],
         [[r["target"], r["snapshot_date"], r["model_version"], r["rows"], r["mean_predicted"], r["observed_rate"],
@@ -258,21 +216,6 @@ def _accuracy_table(outcome: MonitorOutcome) -> str:
           " · ".join(tiers.get((r["target"], r["snapshot_date"], r["model_version"]), [])) or None] for r in rows],
         ["bad" if (r["auc_drop"] or 0) > 0.05 else "" for r in rows],
     )  # fmt: skip
-
-
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1320px;color:#222}
-h1{margin-bottom:4px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px}
-.meta{color:#555;margin-bottom:16px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}td.na{color:#aaa;text-align:center}
-tr.bad td{background:#fde0dc}tr.warn td{background:#fff4d6}
-.ok{background:#e5f5e0;border:1px solid #a1d99b;padding:10px 14px;border-radius:4px}
-.alerts{background:#fde0dc;border:1px solid #f4a582;padding:10px 14px;border-radius:4px}
-img{max-width:100%;border:1px solid #eee;margin:6px 0}
-.note{color:#666;font-size:13px}
-"""
 
 
 def render(outcome: MonitorOutcome, top_features: int = 10) -> str:
@@ -284,7 +227,7 @@ def render(outcome: MonitorOutcome, top_features: int = 10) -> str:
     if outcome.alerts:
         alert_html = (
             f'<div class="alerts"><b>{len(outcome.alerts)} alert(s)</b></div>'
-            + _table(["severity", "rule", "subject", "baseline", "value", "threshold", "message"],
+            + table(["severity", "rule", "subject", "baseline", "value", "threshold", "message"],
                      [[a["severity"], a["rule"], a["subject"], a["baseline"], a["value"], a["threshold"], a["message"]]
                       for a in outcome.alerts],
                      ["bad" if a["severity"] == "critical" else "warn" for a in outcome.alerts])
@@ -309,7 +252,7 @@ def render(outcome: MonitorOutcome, top_features: int = 10) -> str:
     ]  # fmt: skip
     for title, data, note in charts:
         sections.append(f"<h2>{esc(title)}</h2>")
-        sections.append(_img(data, title) + f'<div class="note">{esc(note)}</div>' if data else
+        sections.append(img(data, title) + f'<div class="note">{esc(note)}</div>' if data else
                         '<div class="note">Not enough data yet.</div>')  # fmt: skip
     sections.append(f"<h2>Drift at {outcome.as_of}</h2>")
     sections.append(
@@ -320,17 +263,12 @@ def render(outcome: MonitorOutcome, top_features: int = 10) -> str:
         sections.append(_accuracy_table(outcome))
         chart = calibration_chart(outcome)
         if chart:
-            sections.append(_img(chart, "calibration and lift"))
+            sections.append(img(chart, "calibration and lift"))
     else:
         sections.append('<div class="note">No scored snapshot has matured its horizon yet.</div>')
     if outcome.notes:
         sections.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in outcome.notes) + "</ul>")
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>userscore monitor {outcome.as_of}</title><style>{_CSS}</style></head><body>"
-        + "\n".join(sections)
-        + f'<p class="note">Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.</p></body></html>'
-    )
+    return page(f"userscore monitor {outcome.as_of}", sections)
 
 
 def write_report(outcome: MonitorOutcome, path: Path, top_features: int = 10) -> Path:
