@@ -146,6 +146,7 @@ def synthetic_silver(
         amount.alias("amount"),
         _pick(CATEGORIES, _uniform("ocat", oid, ok)).alias("category"),
         _pick(CHANNELS, _uniform("och", oid, ok)).alias("channel"),
+        F.lit(None).cast("string").alias("payment_method"),
         coupon.alias("coupon_used"),
         F.when(coupon, F.round(amount * 0.1, 2)).otherwise(F.lit(0.0)).alias("discount_amount"),
         (_uniform("refund", oid, ok) < 0.05).alias("is_refunded"),

@@ -18,15 +18,15 @@ D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
 def _orders(spark, rows):
     schema = (
         "order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
-        "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
-        "refunded_at timestamp, updated_at timestamp, ingest_batch_id string"
+        "channel string, payment_method string, coupon_used boolean, discount_amount double, is_refunded boolean, "
+        "item_count int, refunded_at timestamp, updated_at timestamp, ingest_batch_id string"
     )
     return spark.createDataFrame(rows, schema)
 
 
 def _order(order_id, month, amount=10.0, batch="b1"):
     ts = dt.datetime(month.year, month.month, 5, 12, 0)
-    return (order_id, "u1", ts, month, amount, "books", "app", False, 0.0, False, 1, None, ts, batch)
+    return (order_id, "u1", ts, month, amount, "books", "app", "card", False, 0.0, False, 1, None, ts, batch)
 
 
 def test_location_in_path_and_metastore_modes(catalog, config, tmp_path):

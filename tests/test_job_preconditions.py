@@ -28,6 +28,7 @@ def setup(spark, tmp_path, monkeypatch):
             10.0,
             "books",
             "app",
+            None,
             False,
             0.0,
             False,

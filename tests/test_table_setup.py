@@ -15,7 +15,8 @@ ORDERS = TABLES["silver.orders"]
 
 STATS = "delta.dataSkippingStatsColumns"
 ORDER_STATS = (
-    "order_id,order_ts,amount,category,channel,discount_amount,item_count,refunded_at,updated_at,ingest_batch_id"
+    "order_id,order_ts,amount,category,channel,payment_method,discount_amount,item_count,refunded_at,updated_at,"
+    "ingest_batch_id"
 )
 
 

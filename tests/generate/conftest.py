@@ -35,6 +35,7 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # The contract's rules (conf/base/ingest.yaml), restated here so the tests do not trust the generator.
 MAX_STRING = 1000
 CHANNELS = {"app", "web", "store", "mini_program"}
+PAYMENT_METHODS = {"card", "wallet", "bank_transfer", "cash_on_delivery", "gift_card"}  # or absent (null)
 EVENT_TYPES = {
     "login", "page_view", "click", "search", "favorite", "add_to_cart", "share", "comment", "coupon_claim",
     "campaign_join", "service_contact",
@@ -85,7 +86,8 @@ def defects(source: str, record: dict, known_users: set[str] | None) -> list[str
             found.append("bad_type")
         elif not all(0 <= v <= 100_000 for v in numbers) or not 1 <= record["item_count"] <= 1000:
             found.append("out_of_range")
-        if record.get("channel") not in CHANNELS:
+        payment = record.get("payment_method")
+        if record.get("channel") not in CHANNELS or (payment is not None and payment not in PAYMENT_METHODS):
             found.append("invalid_value")
     if source == "events":
         dwell = record.get("dwell_seconds")

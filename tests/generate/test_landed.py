@@ -161,6 +161,12 @@ def test_orders_follow_traits_and_business_rules(landed):
     assert 0.6 < preferred < 0.9
     channel = sum(o["channel"] == traits[o["user_id"]]["preferred_channel"] for o in orders) / len(orders)
     assert 0.7 < channel < 0.85  # 0.7 preferred + 0.3 spread over 4 channels
+    # conf/base/generate.yaml: 0.8 preferred + 0.2 spread over 5 methods; every landed order has one.
+    paid = sum(o["payment_method"] == traits[o["user_id"]]["preferred_payment_method"] for o in orders) / len(orders)
+    assert 0.78 < paid < 0.9
+    methods = Counter(o["payment_method"] for o in orders)
+    assert set(methods) == {"card", "wallet", "bank_transfer", "cash_on_delivery", "gift_card"}
+    assert methods.most_common(1)[0][0] == "card"  # the first method is the common preference
 
     def coupon_rate(users):
         chosen = [o for o in orders if o["user_id"] in users]

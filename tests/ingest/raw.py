@@ -68,10 +68,11 @@ def order(
     items=2,
     updated=None,
     refunded_at=None,
+    payment=None,
 ) -> dict:
-    """One raw order; ``updated_at`` and ``refunded_at`` are only in the record when given (older raw files
-    have neither)."""
-    times = {"updated_at": updated, "refunded_at": refunded_at}
+    """One raw order; ``updated_at``, ``refunded_at`` and ``payment_method`` are only in the record when given
+    (older raw files have none of them; a source without payment methods, such as CDNOW, never has one)."""
+    times = {"updated_at": updated, "refunded_at": refunded_at, "payment_method": payment}
     return {
         "order_id": order_id,
         "user_id": user_id,

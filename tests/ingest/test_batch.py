@@ -51,10 +51,12 @@ O1_AGAIN = (
     '{"item_count": 2, "is_refunded": false, "discount_amount": 20.0, "coupon_used": true, "channel": "app", '
     '"category": "beauty", "amount": 129.5, "order_ts": "2025-11-11T09:12:00Z", "user_id": "u1", "order_id": "o1"}'
 )
-O2 = json_line(order("o2", "u2", ts="2025-12-01T10:00:00Z", amount=20.0))
+O2 = json_line(order("o2", "u2", ts="2025-12-01T10:00:00Z", amount=20.0, payment="wallet"))
 # Lands after O2, so O2 is kept (first seen), although this one's values sort first.
-O2_CONFLICT = json_line(order("o2", "u2", ts="2025-12-01T10:00:00Z", amount=19.0))
-O3 = json_line(order("o3", "u3", ts="2025-10-31T23:59:59Z", channel="store", coupon=False, discount=0.0, items=1))
+O2_CONFLICT = json_line(order("o2", "u2", ts="2025-12-01T10:00:00Z", amount=19.0, payment="wallet"))
+O3 = json_line(
+    order("o3", "u3", ts="2025-10-31T23:59:59Z", channel="store", coupon=False, discount=0.0, items=1, payment="card")
+)
 O_MALFORMED = '{"order_id":"o4","user_id":"u1",'
 O_TRAILING = json_line(order("o18")) + " and more"
 O_ENCODING = json_line(order("o5", category="cafe")).encode().replace(b"cafe", b"caf\xe9")  # Latin-1, not UTF-8
@@ -64,6 +66,7 @@ O_BAD_TS = json_line(order("o8", ts="2025-13-45T00:00:00Z"))
 O_FUTURE = json_line(order("o9", ts="2099-01-01T00:00:00Z"))
 O_NEGATIVE = json_line(order("o10", amount=-50))
 O_CHANNEL = json_line(order("o11", channel="fax"))
+O_PAYMENT = json_line(order("o19", payment="barter"))
 O_LONG = json_line(order("o12", category="x" * 41))
 O_GHOST = json_line(order("o13", "u-ghost"))
 O_QUARANTINED_USER = json_line(order("o14", "u5"))
@@ -82,6 +85,7 @@ ORDERS = [
     O_FUTURE,
     O_NEGATIVE,
     O_CHANNEL,
+    O_PAYMENT,
     O_LONG,
     O_GHOST,
     O_QUARANTINED_USER,
@@ -160,6 +164,7 @@ BAD_RECORDS = [
     ("out_of_range", "orders", O_NEGATIVE, "out_of_range"),
     ("out_of_range_events", "events", parquet_record(E_DWELL, EVENT_COLUMNS), "out_of_range"),
     ("invalid_value", "orders", O_CHANNEL, "invalid_value"),
+    ("invalid_value_payment", "orders", O_PAYMENT, "invalid_value"),
     ("invalid_value_events", "events", parquet_record(E_TYPE, EVENT_COLUMNS), "invalid_value"),
     ("invalid_value_users", "users", _users_text(U6_LEVEL), "invalid_value"),
     ("oversize_string", "orders", O_LONG, "oversize_string"),
@@ -205,10 +210,10 @@ def test_a_record_with_several_problems_gets_the_first_reason_and_lists_all(inge
 
 
 # Hand counts: users 8 = 3 accepted (u1, u2, u3) + 4 quarantined (no id, future, older u2, bad level) + 1 duplicate
-# (u1 again); orders 20 = 3 (o1, o2, o3) + 16 (o4..o18 and the conflicting o2) + 1 (o1 again, keys reordered).
+# (u1 again); orders 21 = 3 (o1, o2, o3) + 17 (o4..o19 and the conflicting o2) + 1 (o1 again, keys reordered).
 EXPECTED_AUDIT = [
     ("users", 8, 3, 4, 1),
-    ("orders", 20, 3, 16, 1),
+    ("orders", 21, 3, 17, 1),
     ("events", 4, 2, 2, 0),
     ("level_changes", 2, 1, 1, 0),
     ("social_edges", 2, 1, 1, 0),
@@ -234,7 +239,7 @@ def test_reconciliation_equals_hand_counts_and_is_stored_in_the_audit(ingested):
         "duplicate_key_conflict": 1,
         "future_timestamp": 1,
         "invalid_encoding": 1,
-        "invalid_value": 1,
+        "invalid_value": 2,
         "malformed_record": 2,
         "missing_required": 2,
         "out_of_range": 2,
@@ -262,6 +267,7 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             amount=129.5,
             category="beauty",
             channel="app",
+            payment_method=None,  # absent in the raw record
             coupon_used=True,
             discount_amount=20.0,
             is_refunded=False,
@@ -278,6 +284,7 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             amount=20.0,
             category="beauty",
             channel="app",
+            payment_method="wallet",
             coupon_used=True,
             discount_amount=20.0,
             is_refunded=False,
@@ -294,6 +301,7 @@ def test_accepted_orders_are_typed_with_month_and_batch(ingested):
             amount=129.5,
             category="beauty",
             channel="store",
+            payment_method="card",
             coupon_used=False,
             discount_amount=0.0,
             is_refunded=False,

@@ -55,7 +55,7 @@ def _negative_order(spark, config):
     from userscore.catalog import declared_schema
 
     at = dt.datetime(2025, 11, 1)
-    row = ("bad", "u1", at, dt.date(2025, 11, 1), -5.0, "books", "app", False, 0.0, False, 1, None, at, "x")
+    row = ("bad", "u1", at, dt.date(2025, 11, 1), -5.0, "books", "app", None, False, 0.0, False, 1, None, at, "x")
     return spark.createDataFrame([row], declared_schema(config.tables[ORDERS]))
 
 

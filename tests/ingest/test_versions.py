@@ -180,10 +180,26 @@ def test_a_silver_orders_table_from_before_the_version_columns_fails_before_any_
     catalog = Catalog(spark, config)
     _land(tmp_path / "raw", "b1", [U1, U2], [O1])
     old = spark.createDataFrame(
-        [("o0", "u1", _ts("2025-01-01 00:00:00"), dt.date(2025, 1, 1), 1.0, None, None, False, 0.0, False, 1, "b0")],
+        [
+            (
+                "o0",
+                "u1",
+                _ts("2025-01-01 00:00:00"),
+                dt.date(2025, 1, 1),
+                1.0,
+                None,
+                None,
+                None,
+                False,
+                0.0,
+                False,
+                1,
+                "b0",
+            )
+        ],
         "order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
-        "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
-        "ingest_batch_id string",
+        "channel string, payment_method string, coupon_used boolean, discount_amount double, is_refunded boolean, "
+        "item_count int, ingest_batch_id string",
     )
     old.write.format("delta").partitionBy("order_month").save(catalog.location("silver.orders"))
     with pytest.raises(InputError) as caught:

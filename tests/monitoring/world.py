@@ -28,12 +28,28 @@ def repurchase_tier(p: float) -> str:
 
 def order_rows(spark):
     rows = [
-        (f"o{n}", u, t, t.date().replace(day=1), 50.0, "books", "app", False, 0.0, r, 1, t if r else None, t, "b1")
+        (
+            f"o{n}",
+            u,
+            t,
+            t.date().replace(day=1),
+            50.0,
+            "books",
+            "app",
+            None,
+            False,
+            0.0,
+            r,
+            1,
+            t if r else None,
+            t,
+            "b1",
+        )
         for n, (u, t, r) in enumerate(ORDERS)
     ]
     schema = (
         "order_id string, user_id string, order_ts timestamp, order_month date, amount double, category string, "
-        "channel string, coupon_used boolean, discount_amount double, is_refunded boolean, item_count int, "
-        "refunded_at timestamp, updated_at timestamp, ingest_batch_id string"
+        "channel string, payment_method string, coupon_used boolean, discount_amount double, is_refunded boolean, "
+        "item_count int, refunded_at timestamp, updated_at timestamp, ingest_batch_id string"
     )
     return spark.createDataFrame(rows, schema)

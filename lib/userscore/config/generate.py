@@ -32,6 +32,9 @@ class GenerateConfig:
     mean_events_per_user: Positive
     categories: tuple[str, ...]
     order_channels: tuple[str, ...]
+    payment_methods: tuple[str, ...]
+    # Share of a user's orders paid with their preferred payment method (the rest: any method).
+    preferred_payment_share: _Share
     registration_channels: tuple[str, ...]
     regions: tuple[str, ...]
     age_bands: tuple[str, ...]
@@ -66,7 +69,15 @@ class GenerateConfig:
         unknown = sorted(set(self.consent_withdraw_share) - set(self.consent_grant_share))
         if unknown:
             raise ValueError(f"consent_withdraw_share: purposes of consent_grant_share, got {unknown}")
-        for name in ("categories", "order_channels", "registration_channels", "regions", "age_bands", "genders"):
+        for name in (
+            "categories",
+            "order_channels",
+            "payment_methods",
+            "registration_channels",
+            "regions",
+            "age_bands",
+            "genders",
+        ):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"{name}: a non-empty list of distinct values, got {list(values)}")

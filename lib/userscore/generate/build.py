@@ -130,6 +130,7 @@ def _traits(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> DataFr
         F.col("promo").alias("promo_sensitivity"),
         F.col("refund_p").alias("refund_propensity"),
         F.col("pref_channel").alias("preferred_channel"),
+        F.col("pref_payment").alias("preferred_payment_method"),
         "sociability",
         expected_followers(cfg).alias("expected_followers"),
     )

@@ -1,5 +1,5 @@
 """Orders: when (the user's purchase process), what (category affinity), how much (spend level) and how
-(channel preference, promotion sensitivity, refund propensity)."""
+(channel and payment preference, promotion sensitivity, refund propensity)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ MAX_REFUND_DELAY_DAYS = 30  # a refund is recorded 1 to 30 days after the order 
 # Internal order columns (times in epoch seconds); raw_orders turns them into the landing contract.
 ORDER_COLUMNS = [
     "idx", "user_id", "k", "ts", "start", "stop", "order_id", "amount", "discount_amount", "coupon_used",
-    "is_refunded", "item_count", "category", "channel", "product", "refunded_ts", "late_refund",
+    "is_refunded", "item_count", "category", "channel", "payment_method", "product", "refunded_ts", "late_refund",
 ]  # fmt: skip
 
 
@@ -32,7 +32,7 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
     """The clean orders of ``users`` (a user frame from traits.user_frame), internal columns."""
     s = cfg.seed
     keep = ["idx", "user_id", "start", "stop", "spend_level", "promo", "refund_p", "spread",
-            "pref_category", "pref_channel"]  # fmt: skip
+            "pref_category", "pref_channel", "pref_payment"]  # fmt: skip
     rows = occurrences(users, F.col("order_rate"), seed=s, salt="order", timeline=timeline, keep=keep)
     idx, k = F.col("idx"), F.col("k")
 
@@ -44,6 +44,8 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
     category = F.when(u("order-category") < F.col("spread"), other_category).otherwise(F.col("pref_category"))
     any_channel = pick(cfg.order_channels, u("order-channel-any"))
     channel = F.when(u("order-channel") < PREFERRED_CHANNEL_SHARE, F.col("pref_channel")).otherwise(any_channel)
+    any_payment = pick(cfg.payment_methods, u("order-payment-any"))
+    payment = F.when(u("order-payment") < cfg.preferred_payment_share, F.col("pref_payment")).otherwise(any_payment)
     items = F.least(
         F.lit(1) + F.floor(F.log(F.lit(1.0) - u("order-items")) / F.log(F.lit(MORE_ITEMS))), F.lit(MAX_ITEMS)
     ).cast("int")
@@ -68,6 +70,7 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
     return (
         rows.withColumn("category", category)
         .withColumn("channel", channel)
+        .withColumn("payment_method", payment)
         .withColumn("item_count", items)
         .withColumn("coupon_used", coupon)
         .withColumn("is_refunded", u("order-refund") < F.col("refund_p"))
@@ -109,6 +112,7 @@ def _contract(orders: DataFrame, refunded: Column) -> DataFrame:
         "amount",
         "category",
         "channel",
+        "payment_method",
         "coupon_used",
         "discount_amount",
         refunded.alias("is_refunded"),

@@ -73,7 +73,7 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
 
     Columns: idx, user_id, reg, churn, start/stop (the active window inside the history), buyer,
     order_rate, visit_rate, spend_level, hazard, decay, promo, refund_p, spread, pref_category,
-    pref_channel, reg_channel, gender, age_band, region, sociability, exposure (see ``exposure``).
+    pref_channel, pref_payment, reg_channel, gender, age_band, region, sociability, exposure (see ``exposure``).
     """
     s = cfg.seed
     idx = F.col("idx")
@@ -98,6 +98,7 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
         pick(cfg.regions, uniform(s, "region", idx)).alias("region"),
         uniform(s, "category", idx).alias("_u_category"),
         uniform(s, "channel", idx).alias("_u_channel"),
+        uniform(s, "payment", idx).alias("_u_payment"),
         uniform(s, "reg-channel", idx).alias("_u_reg_channel"),
         uniform(s, "gender", idx).alias("_u_gender"),
         uniform(s, "age", idx).alias("_u_age"),
@@ -106,6 +107,7 @@ def user_frame(ids: DataFrame, cfg: GenerateConfig, timeline: Timeline, scales: 
         "*",
         pick(cfg.categories, "_u_category", skewed(len(cfg.categories), 0.5)).alias("pref_category"),
         pick(cfg.order_channels, "_u_channel", skewed(len(cfg.order_channels), 1.0)).alias("pref_channel"),
+        pick(cfg.payment_methods, "_u_payment", skewed(len(cfg.payment_methods), 1.0)).alias("pref_payment"),
         pick(cfg.registration_channels, "_u_reg_channel", skewed(len(cfg.registration_channels), 0.7)).alias(
             "reg_channel"
         ),
