@@ -45,7 +45,11 @@ def user_spend(kept: DataFrame) -> DataFrame:
 
 
 def analyse(inputs: AnalysisInputs, config: Config) -> AnalysisOutput:
-    """The consumption tables of ``inputs.as_of`` (see the module docstring)."""
+    """The consumption tables of ``inputs.as_of`` (see the module docstring).
+
+    Runs a few bounded Spark actions while building (spend quantiles, bucket sizes, the ranked Lorenz
+    points, the headline figures, whether any order has a payment method); the other tables are lazy.
+    """
     cfg = config.analysis.consumption
     as_of = inputs.as_of
     kept = kept_orders(inputs.orders, as_of, cfg.value_window_days)
