@@ -279,12 +279,9 @@ def synthetic_silver(spark: SparkSession, config: Config, shape: Shape) -> dict[
         "updated_at": F.timestamp_seconds("ts"),
         "ingest_batch_id": F.lit("bench"),
     }
-    # Columns the merged schema declares beyond these (issue 16 adds orders.payment_method): any value of
-    # its vocabulary when the generator config has one, else a fixed one.
-    for column in Catalog(spark, config).spec("silver.orders").column_names:
-        if column not in order_columns:
-            values = getattr(gen, f"{column}s", None) or ("card", "wallet", "bank_transfer", "cash_on_delivery")
-            order_columns[column] = pick(list(values), _u(column, "idx", "k"))
+    # Issue 16 adds orders.payment_method (and generate.payment_methods) on another branch: filled once declared.
+    if "payment_method" in Catalog(spark, config).spec("silver.orders").column_names:
+        order_columns["payment_method"] = pick(list(gen.payment_methods), _u("payment", "idx", "k"))
     orders = o.select(*[c.alias(n) for n, c in order_columns.items()])
 
     page_view, product_page = F.lit("page_view"), F.concat(F.lit("product/"), "category", F.lit("/"), "product")
@@ -501,46 +498,52 @@ def duckdb_funnel_sql(
     times never decrease, so an entry extends iff the LATEST step-1 time reaching j - 1 before it is within
     the window: s_1 = ts on step-1 entries; s_j = m_(j-1) on step-j entries with ts <= m_(j-1) + window,
     where m_(j-1) = max s_(j-1) over the user's earlier entries. A user reaches step j iff some s_j is set.
+
+    The events are scanned where they are needed, never held whole: DuckDB materialises a CTE read twice, so
+    only the small ones (users over the cap, their kept entries) are CTEs.
     """
     window = funnel.window_seconds * US
-    entries = []
-    for j, step in enumerate(funnel.steps, start=1):
-        if step.source == "orders":
-            entries.append(
-                f"SELECT user_id, epoch_us(order_ts) AS ts, {j} AS step FROM {orders} "
-                f"WHERE epoch_us(order_ts) < {end_us}"
-            )
-        else:
-            entries.append(f"SELECT user_id, ts, {j} AS step FROM kept WHERE {step_sql(step)}")
+    recent = (
+        f"(SELECT * FROM (SELECT user_id, event_id, epoch_us(event_ts) AS ts, event_type, category, page "
+        f"FROM {events}) WHERE ts >= {start_us} AND ts < {end_us})"
+    )
+    on_events = [(j, step_sql(s)) for j, s in enumerate(funnel.steps, start=1) if s.source == "events"]
+    matching = " OR ".join(f"({c})" for _, c in on_events) or "FALSE"
+    steps = "[" + ", ".join(f"CASE WHEN {c} THEN {j} END" for j, c in on_events) + "]::INTEGER[]"
+    orders_entries = "".join(
+        f" UNION ALL SELECT user_id, epoch_us(order_ts) AS ts, {j} AS step FROM {orders} "
+        f"WHERE epoch_us(order_ts) < {end_us}"
+        for j, s in enumerate(funnel.steps, start=1)
+        if s.source == "orders"
+    )
     earlier = "OVER (PARTITION BY user_id ORDER BY ts, step ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-    levels = ["l1 AS (SELECT user_id, ts, step, CASE WHEN step = 1 THEN ts END AS s1 FROM entries)"]
+    level = "(SELECT user_id, ts, step, CASE WHEN step = 1 THEN ts END AS s1 FROM entries)"
     for j in range(2, len(funnel.steps) + 1):
-        levels.append(
-            f"l{j} AS (SELECT *, CASE WHEN step = {j} AND ts <= m{j} + {window} THEN m{j} END AS s{j} "
-            f"FROM (SELECT *, max(s{j - 1}) {earlier} AS m{j} FROM l{j - 1}))"
+        level = (
+            f"(SELECT *, CASE WHEN step = {j} AND ts <= m{j} + {window} THEN m{j} END AS s{j} "
+            f"FROM (SELECT *, max(s{j - 1}) {earlier} AS m{j} FROM {level}))"
         )
-    last = len(funnel.steps)
     users = ", ".join(
-        f"count(DISTINCT user_id) FILTER (WHERE s{j} IS NOT NULL) AS users_{j}" for j in range(1, last + 1)
+        f"count(DISTINCT user_id) FILTER (WHERE s{j} IS NOT NULL) AS users_{j}" for j in range(1, len(funnel.steps) + 1)
     )
     return f"""
-WITH recent AS (
-    SELECT * FROM (
-        SELECT user_id, event_id, epoch_us(event_ts) AS ts, event_type, category, page FROM {events}
-    ) WHERE ts >= {start_us} AND ts < {end_us}
+WITH over_cap AS (SELECT user_id FROM {recent} GROUP BY user_id HAVING count(*) > {max_events}),
+capped_kept AS (
+    SELECT user_id, ts, steps FROM (
+        SELECT user_id, ts, {steps} AS steps, ({matching}) AS matching,
+            row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, event_id DESC) AS rank
+        FROM {recent} SEMI JOIN over_cap USING (user_id)
+    ) WHERE rank <= {max_events} AND matching
 ),
-over_cap AS (SELECT user_id FROM recent GROUP BY user_id HAVING count(*) > {max_events}),
-kept AS (
-    SELECT * FROM recent ANTI JOIN over_cap USING (user_id)
+tagged AS (
+    SELECT user_id, ts, {steps} AS steps FROM {recent} ANTI JOIN over_cap USING (user_id) WHERE {matching}
     UNION ALL
-    SELECT * EXCLUDE (rank) FROM (
-        SELECT *, row_number() OVER (PARTITION BY user_id ORDER BY ts DESC, event_id DESC) AS rank
-        FROM recent SEMI JOIN over_cap USING (user_id)
-    ) WHERE rank <= {max_events}
+    SELECT * FROM capped_kept
 ),
-entries AS ({" UNION ALL ".join(entries)}),
-{", ".join(levels)}
-SELECT {users}, (SELECT count(*) FROM over_cap) AS capped_users FROM l{last}
+entries AS (
+    SELECT * FROM (SELECT user_id, ts, unnest(steps) AS step FROM tagged) WHERE step IS NOT NULL{orders_entries}
+)
+SELECT {users}, (SELECT count(*) FROM over_cap) AS capped_users FROM {level}
 """
 
 
