@@ -23,8 +23,12 @@ It prints a table and appends it to the "Analysis" section of docs/benchmarks.md
 The calls into the analysis package are all in :func:`wiring` and :func:`bench_overrides`.
 
     .venv/bin/python scripts/bench_analyze.py                         # 250k, 500k, 1M users
-    .venv/bin/python scripts/bench_analyze.py --users 2000 --bot-events 5000 --max-events 2000 --report ''
-    .venv/bin/python scripts/bench_analyze.py --users 2000 --duckdb-only ...   # inputs + DuckDB funnel only
+    .venv/bin/python scripts/bench_analyze.py --users 2000 --bots 2 --bot-events 5000 --max-events 2000 --report ''
+    # the inputs and the DuckDB funnel only (no analysis package needed):
+    .venv/bin/python scripts/bench_analyze.py --users 2000 --bots 2 --bot-events 5000 --duckdb-only \
+        --lookback-days 365 --max-events 2000 --report ''
+
+Delete ``--root`` to regenerate the inputs after a change of this generator.
 """
 
 from __future__ import annotations
