@@ -157,7 +157,8 @@ def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None =
 
 
 def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFrame:
-    """user_id, scored_at and one string column per breakdown (scores, then profile, then segments)."""
+    """user_id, scored_at and one string column per breakdown (scores, then profile, then segments; null
+    when the user has no value, shown as ``MISSING``)."""
     score_columns = set(inputs.scores.columns)
     user_columns = set(inputs.users.columns)
     from_scores = [b for b in section.breakdowns if b in score_columns]
@@ -178,7 +179,7 @@ def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFr
     return dims.select(
         "user_id",
         "scored_at",
-        *[F.coalesce(F.col(f"`{b}`").cast("string"), F.lit(MISSING)).alias(b) for b in section.breakdowns],
+        *[F.col(f"`{b}`").cast("string").alias(b) for b in section.breakdowns],
     )
 
 
@@ -189,7 +190,10 @@ def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date) ->
     seconds_from = lambda k: (F.element_at(micros, step) - F.element_at(micros, k)) / 1e6  # noqa: E731
     breakdowns = F.array(
         F.struct(F.lit(ALL).alias("breakdown"), F.lit(ALL).alias("breakdown_value")),
-        *[F.struct(F.lit(b).alias("breakdown"), F.col(f"`{b}`").alias("breakdown_value")) for b in section.breakdowns],
+        *[
+            F.struct(F.lit(b).alias("breakdown"), F.coalesce(F.col(f"`{b}`"), F.lit(MISSING)).alias("breakdown_value"))
+            for b in section.breakdowns
+        ],
     )
     reached = per_user.select(
         "funnel",
