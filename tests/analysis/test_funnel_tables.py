@@ -69,6 +69,10 @@ def _outcomes(spark):
 @pytest.fixture(scope="module")
 def tables(spark, funnel_config):
     output = analyse(_inputs(spark), funnel_config, outcomes=_outcomes(spark))
+    assert output.summary[0] == (
+        "funnel browse_to_order: 3 steps within 7 days, 3 breakdowns, "
+        "dropped users in analysis.funnel_dropped family funnel_browse_to_order"
+    )
     return {name: frame.collect() for name, frame in output.tables.items()}
 
 

@@ -153,7 +153,12 @@ def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None =
     dropped = dropped_audience(
         per_user.join(dims.select("user_id", "scored_at"), "user_id", "left"), config, inputs.as_of
     )
-    return AnalysisOutput(tables={section.tables.steps: steps, section.tables.dropped: dropped})
+    summary = tuple(
+        f"funnel {name}: {len(f.steps)} steps within {f.window} {f.window_unit}, "
+        f"{len(section.breakdowns)} breakdowns, dropped users in {section.tables.dropped} family {FAMILY_PREFIX}{name}"
+        for name, f in section.funnels.items()
+    )
+    return AnalysisOutput(tables={section.tables.steps: steps, section.tables.dropped: dropped}, summary=summary)
 
 
 def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFrame:
