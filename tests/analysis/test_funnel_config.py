@@ -1,0 +1,64 @@
+"""Funnel config: bad funnels fail at load naming the key; references are checked (no Spark)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.conftest import make_config
+from userscore.config.funnels import Condition, reference_errors
+from userscore.errors import ConfigError
+
+STEPS = [{"name": "view", "source": "events", "event_types": ["page_view"]}, {"name": "order", "source": "orders"}]
+AUDIENCE = {"strategy": "s", "channel": "c", "control_share": 0.1}
+
+
+def _load(tmp_path, **funnel):
+    spec = {"window": 7, "window_unit": "days", "steps": STEPS, "audience": AUDIENCE} | funnel
+    return make_config(tmp_path, {"analysis": {"funnels": {"funnels": {"bad": spec}}}})
+
+
+@pytest.mark.parametrize(
+    ("funnel", "message"),
+    [
+        ({"window": 366}, "bad.window: found 366 (int); expected at most 365 days, got 366 days"),
+        (
+            {"window": 8761, "window_unit": "hours"},
+            "bad.window: found 8761 (int); expected at most 365 days, got 8761 hours",
+        ),
+        ({"exclusions": [{"name": "x", "source": "events", "from_step": 2, "to_step": 2}]}, "from_step < to_step"),
+        ({"steps": [{"name": "o", "source": "orders", "pages": ["cart"]}]}, "only for source events"),
+        ({"steps": [STEPS[0], STEPS[0]]}, "distinct step names"),
+        ({"window_unit": "weeks"}, "one of 'seconds', 'minutes', 'hours', 'days'"),
+    ],
+)
+def test_bad_funnel_fails_at_load_naming_the_funnel(tmp_path, funnel, message):
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, **funnel)
+    assert caught.value.key_path.startswith("analysis.funnels.funnels.bad")
+    assert message in str(caught.value)
+
+
+def test_base_funnels_have_no_reference_errors(config):
+    assert list(reference_errors(config.analysis.funnels, config.tables, config.segments.families)) == []
+    assert config.analysis.funnels.funnels["browse_to_order"].window_seconds == 7 * 86_400
+
+
+def test_references_to_unknown_columns_families_and_tables(config):
+    section = config.analysis.funnels
+    funnel = section.funnels["browse_to_order"]
+    bad_where = Condition(name="order", source="orders", where="voucher_code IS NOT NULL")
+    broken = dataclasses.replace(
+        section,
+        funnels={"browse_to_order": dataclasses.replace(funnel, steps=(*funnel.steps[:2], bad_where))},
+        breakdowns=("grade", "shoe_size", "segment:nope"),
+        tables=dataclasses.replace(section.tables, dropped="analysis.nowhere"),
+    )
+    errors = {(".".join(k), found) for k, found, _ in reference_errors(broken, config.tables, config.segments.families)}
+    assert errors == {
+        ("analysis.funnels.tables.dropped", "undefined table 'analysis.nowhere'"),
+        ("analysis.funnels.funnels.browse_to_order.steps.2.where", "invalid condition: unknown column 'voucher_code'"),
+        ("analysis.funnels.breakdowns", "undefined column 'shoe_size'"),
+        ("analysis.funnels.breakdowns", "unknown segment family 'nope'"),
+    }

@@ -1,0 +1,210 @@
+"""Funnel tables from hand-made outcomes and streams: per-step aggregates per breakdown, the dropped
+users' audience, and the configured funnels (orders as a step, page prefixes, exclusions, strict order)
+on hand-written events. Expected values are worked by hand (the control flag by hashlib)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+
+import pytest
+from pyspark.sql import functions as F
+
+from tests.conftest import make_config
+from userscore.analysis.funnels import analyse, user_outcomes
+from userscore.analysis.inputs import AnalysisInputs
+
+D = dt.date(2024, 3, 1)
+T0 = dt.datetime(2024, 2, 1, 12, tzinfo=dt.UTC)
+SCORED_AT = dt.datetime(2024, 3, 1, 6, tzinfo=dt.UTC)
+EVENTS = "user_id string, event_ts timestamp, event_type string, page string, category string"
+ORDERS = "user_id string, order_ts timestamp, channel string"
+
+
+def _at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def _inputs(spark, events=(), orders=()) -> AnalysisInputs:
+    scores = spark.createDataFrame(
+        [("u1", "A", SCORED_AT), ("u2", "A", SCORED_AT), ("u3", "B", SCORED_AT)],
+        "user_id string, grade string, scored_at timestamp",
+    )
+    users = spark.createDataFrame(
+        [("u1", "north"), ("u2", "south"), ("u3", "north"), ("u4", "east")], "user_id string, region string"
+    )
+    segments = spark.createDataFrame(
+        [("u1", "retention", "high_risk"), ("u2", "activation", "new")], "user_id string, family string, segment string"
+    )
+    empty = spark.createDataFrame([], "user_id string")
+    return AnalysisInputs(
+        as_of=D, events=spark.createDataFrame(list(events), EVENTS), orders=spark.createDataFrame(list(orders), ORDERS),
+        users=users, scores=scores, features=empty, segments=segments, capped_users=empty,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def funnel_config(tmp_path_factory):
+    config = make_config(tmp_path_factory.mktemp("funnels"))
+    section = dataclasses.replace(config.analysis.funnels, breakdowns=("grade", "region", "segment:retention"))
+    return dataclasses.replace(config, analysis=dataclasses.replace(config.analysis, funnels=section))
+
+
+def _outcomes(spark):
+    rows = [
+        ("browse_to_order", "u1", 3, 3, [0, 60, 600]),
+        ("browse_to_order", "u2", 3, 2, [0, 120]),
+        ("browse_to_order", "u3", 3, 1, [0]),
+        ("browse_to_order", "u4", 3, 3, [0, 30, 100]),
+        ("checkout", "u5", 3, 1, [0]),
+    ]
+    frame = spark.createDataFrame(
+        [(f, u, n, k, [_at(s) for s in path]) for f, u, n, k, path in rows],
+        "funnel string, user_id string, steps int, furthest_step int, reached_ts array<timestamp>",
+    )
+    return frame.withColumn("step_1_ts", F.element_at("reached_ts", 1))
+
+
+@pytest.fixture(scope="module")
+def tables(spark, funnel_config):
+    output = analyse(_inputs(spark), funnel_config, outcomes=_outcomes(spark))
+    assert output.summary[0] == (
+        "funnel browse_to_order: 3 steps within 7 days, 3 breakdowns, "
+        "dropped users in analysis.funnel_dropped family funnel_browse_to_order"
+    )
+    return {name: frame.collect() for name, frame in output.tables.items()}
+
+
+STEP_FIELDS = (
+    "users", "conversion_from_previous", "conversion_from_first", "dropped", "drop_off_rate",
+    "median_seconds_from_previous", "p90_seconds_from_previous", "median_seconds_from_first", "p90_seconds_from_first",
+)  # fmt: skip
+N = None
+EXPECTED_STEPS = {
+    # (funnel, breakdown, value, step, name): users, conv prev, conv first, dropped, drop rate, times
+    ("browse_to_order", "all", "all", 1, "product_view"): (4, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("browse_to_order", "all", "all", 2, "add_to_cart"): (3, 0.75, 0.75, 1, 0.25, 60.0, 120.0, 60.0, 120.0),
+    ("browse_to_order", "all", "all", 3, "order"): (2, 2 / 3, 0.5, 1, 1 / 3, 70.0, 540.0, 100.0, 600.0),
+    ("browse_to_order", "grade", "A", 1, "product_view"): (2, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("browse_to_order", "grade", "A", 2, "add_to_cart"): (2, 1.0, 1.0, 0, 0.0, 60.0, 120.0, 60.0, 120.0),
+    ("browse_to_order", "grade", "A", 3, "order"): (1, 0.5, 0.5, 1, 0.5, 540.0, 540.0, 600.0, 600.0),
+    ("browse_to_order", "grade", "B", 1, "product_view"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("browse_to_order", "grade", "B", 2, "add_to_cart"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
+    ("browse_to_order", "grade", "B", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
+    ("browse_to_order", "grade", "(none)", 1, "product_view"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("browse_to_order", "grade", "(none)", 2, "add_to_cart"): (1, 1.0, 1.0, 0, 0.0, 30.0, 30.0, 30.0, 30.0),
+    ("browse_to_order", "grade", "(none)", 3, "order"): (1, 1.0, 1.0, 0, 0.0, 70.0, 70.0, 100.0, 100.0),
+    ("checkout", "all", "all", 1, "cart_page"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("checkout", "all", "all", 2, "checkout_page"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
+    ("checkout", "all", "all", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
+    ("checkout", "grade", "(none)", 1, "cart_page"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("checkout", "grade", "(none)", 2, "checkout_page"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
+    ("checkout", "grade", "(none)", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
+}
+
+
+def test_step_table_all_and_by_grade(tables):
+    rows = tables["analysis.funnel_steps"]
+    assert {r.as_of_date for r in rows} == {D}
+    got = {
+        (r.funnel, r.breakdown, r.breakdown_value, r.step, r.step_name): tuple(r[f] for f in STEP_FIELDS)
+        for r in rows
+        if r.breakdown in ("all", "grade")
+    }
+    assert set(got) == set(EXPECTED_STEPS)
+    for key, expected in EXPECTED_STEPS.items():
+        assert got[key] == pytest.approx(expected, nan_ok=True), key
+
+
+def test_step_one_users_by_profile_column_and_segment(tables):
+    first = {
+        (r.funnel, r.breakdown, r.breakdown_value): r.users
+        for r in tables["analysis.funnel_steps"]
+        if r.step == 1 and r.breakdown in ("region", "segment:retention")
+    }
+    assert first == {
+        ("browse_to_order", "region", "north"): 2,  # u1, u3
+        ("browse_to_order", "region", "south"): 1,
+        ("browse_to_order", "region", "east"): 1,
+        ("browse_to_order", "segment:retention", "high_risk"): 1,
+        ("browse_to_order", "segment:retention", "(none)"): 3,  # u2's segment is in another family
+        ("checkout", "region", "(none)"): 1,  # u5 has no profile
+        ("checkout", "segment:retention", "(none)"): 1,
+    }
+
+
+def _control(family: str, user: str) -> bool:
+    digest = hashlib.md5(f"userscore-control-v1|{family}|{user}".encode()).hexdigest()
+    return int(digest[:8], 16) / 2**32 < 0.10
+
+
+def test_dropped_users_are_an_audience_shaped_like_segment_members(tables):
+    browse = ("cart and browse reminder with product recommendations", "push / e-mail")
+    midnight = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    expected = {
+        ("funnel_browse_to_order", "stopped_at_add_to_cart", "u2", *browse, 2, SCORED_AT),
+        ("funnel_browse_to_order", "stopped_at_product_view", "u3", *browse, 1, SCORED_AT),
+        ("funnel_checkout", "stopped_at_cart_page", "u5", "checkout abandonment reminder", "push", 1, midnight),
+    }
+    rows = tables["analysis.funnel_dropped"]
+    assert list(rows[0].asDict()) == [
+        "as_of_date", "family", "segment", "user_id", "strategy", "channel", "priority", "is_control", "scored_at",
+    ]  # fmt: skip
+    got = {
+        (r.family, r.segment, r.user_id, r.strategy, r.channel, r.priority, r.scored_at.replace(tzinfo=dt.UTC))
+        for r in rows
+    }
+    assert got == expected
+    assert {(r.family, r.user_id): r.is_control for r in rows} == {(f, u): _control(f, u) for f, _, u, *_ in expected}
+
+
+def test_configured_funnels_over_events_and_orders(spark, funnel_config):
+    events = [
+        # p1: product page, cart, web order an hour later: converts
+        ("p1", _at(0), "page_view", "product/books-1", "books"),
+        ("p1", _at(60), "add_to_cart", "product/books-1", "books"),
+        # p2: the same, but the order is in a store (not a step), and the online one comes after 7 days
+        ("p2", _at(0), "page_view", "product/toys-2", "toys"),
+        ("p2", _at(60), "add_to_cart", "product/toys-2", "toys"),
+        # p3: a category page is not a product page: never enters browse_to_order
+        ("p3", _at(0), "page_view", "category/books", "books"),
+        ("p3", _at(60), "add_to_cart", "product/books-1", "books"),
+        # p4: search-led, but a service contact between cart and order cancels the search funnel's attempt
+        ("p4", _at(0), "search", None, "home"),
+        ("p4", _at(10), "page_view", "product/home-3", "home"),
+        ("p4", _at(20), "add_to_cart", "product/home-3", "home"),
+        ("p4", _at(30), "service_contact", None, None),
+        # p5: cart page, checkout page, then a click before the order: strict order stops at checkout
+        ("p5", _at(0), "page_view", "cart", None),
+        ("p5", _at(10), "page_view", "checkout", None),
+        ("p5", _at(20), "click", None, "toys"),
+        # p6: cart page, checkout page, order within the hour
+        ("p6", _at(0), "page_view", "cart", None),
+        ("p6", _at(10), "page_view", "checkout", None),
+    ]
+    orders = [
+        ("p1", _at(3600), "web"),
+        ("p2", _at(3600), "store"),
+        ("p2", _at(8 * 86400), "app"),
+        ("p4", _at(40), "app"),
+        ("p5", _at(30), "app"),
+        ("p6", _at(1800), "mini_program"),
+    ]
+    out = user_outcomes(_inputs(spark, events, orders), funnel_config)
+    base = int(T0.timestamp())
+    got = {
+        (r.funnel, r.user_id, r.steps, r.furthest_step, tuple(r.seconds))
+        for r in out.select(
+            "funnel", "user_id", "steps", "furthest_step",
+            F.transform("reached_ts", lambda t: (F.unix_micros(t) / 1_000_000 - base).cast("int")).alias("seconds"),
+        ).collect()
+    }  # fmt: skip
+    assert got == {
+        ("browse_to_order", "p1", 3, 3, (0, 60, 3600)),
+        ("browse_to_order", "p2", 3, 2, (0, 60)),
+        ("browse_to_order", "p4", 3, 3, (10, 20, 40)),
+        ("search_to_order", "p4", 4, 3, (0, 10, 20)),
+        ("checkout", "p5", 3, 2, (0, 10)),
+        ("checkout", "p6", 3, 3, (0, 10, 1800)),
+    }
