@@ -27,7 +27,7 @@ def base():
 
 def _cfg(base, **changes):
     defaults = dict(
-        session_gap_minutes=30, element="event_type", page_levels=1, pageless="event_type", depth=3,
+        session_gap_minutes=30, element="event_type", page_events=("page_view",), page_levels=1, other_events="event_type", depth=3,
         top_paths=10, start_anchors=(), end_anchors=(), compare_funnels=(), transitions_per_step=50,
     )  # fmt: skip
     return dataclasses.replace(base, **{**defaults, **changes})
@@ -74,7 +74,7 @@ def test_repeats_collapse_and_ties_in_time_are_ordered_by_event_id(spark, base):
     assert _paths(spark, rows, _cfg(base)) == [("u1", 1, ("a", "c", "b", "c", "a"))]
 
 
-def test_page_elements_cut_to_levels_and_pageless_events(spark, base):
+def test_page_elements_cut_to_levels_and_other_events(spark, base):
     rows = [
         ("u1", "e1", 0, "page_view", "home"),
         ("u1", "e2", 10, "login", None),
@@ -82,14 +82,17 @@ def test_page_elements_cut_to_levels_and_pageless_events(spark, base):
         ("u1", "e4", 30, "page_view", "product/shoes/17"),
         ("u1", "e5", 40, "add_to_cart", "product/shoes/9"),
         ("u1", "e6", 50, "page_view", "category/shoes"),
-        # Only a pageless event 20 min later, then a page 20 min after that: with skip, the login
-        # still keeps the session alive.
+        # Only a login 20 min later, then a page 20 min after that: with skip, the login still keeps
+        # the session alive.
         ("u1", "e7", 1250, "login", None),
         ("u1", "e8", 2450, "page_view", "cart"),
+        ("u1", "e9", 2460, "page_view", " "),  # a page view without a page is an other event
     ]
     page = _cfg(base, element="page")
-    assert _paths(spark, rows, page) == [("u1", 1, ("home", "login", "home", "product", "category", "login", "cart"))]
-    skip = _cfg(base, element="page", pageless="skip", page_levels=2)
+    assert _paths(spark, rows, page) == [
+        ("u1", 1, ("home", "login", "home", "product", "add_to_cart", "category", "login", "cart", "page_view"))
+    ]
+    skip = _cfg(base, element="page", page_events=("page_view", "add_to_cart"), other_events="skip", page_levels=2)
     assert _paths(spark, rows, skip) == [("u1", 1, ("home", "product/shoes", "category/shoes", "cart"))]
 
 

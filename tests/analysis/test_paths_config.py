@@ -19,9 +19,17 @@ def _load(**paths):
 def test_conf_base_declares_the_documented_defaults():
     cfg = _load()
     paths = cfg.analysis.paths
-    assert (paths.session_gap_minutes, paths.element, paths.page_levels, paths.pageless, paths.depth) == (
+    assert (
+        paths.session_gap_minutes,
+        paths.element,
+        paths.page_events,
+        paths.page_levels,
+        paths.other_events,
+        paths.depth,
+    ) == (
         30,
         "page",
+        ("page_view",),
         1,
         "event_type",
         5,
@@ -37,7 +45,8 @@ def test_conf_base_declares_the_documented_defaults():
         ({"session_gap_minutes": 0}, "analysis.paths.session_gap_minutes", "an integer in [1, 1440]"),
         ({"depth": 1}, "analysis.paths.depth", "an integer in [2, 20]"),
         ({"element": "category"}, "analysis.paths.element", "one of 'event_type', 'page'"),
-        ({"pageless": "drop"}, "analysis.paths.pageless", "one of 'event_type', 'skip'"),
+        ({"other_events": "drop"}, "analysis.paths.other_events", "one of 'event_type', 'skip'"),
+        ({"page_events": []}, "analysis.paths.page_events", "at least one event type when element is page"),
         ({"top_paths": 0}, "analysis.paths.top_paths", "an integer in [1, 1000]"),
         ({"end_anchors": ["cart", "cart"]}, "analysis.paths.end_anchors", "distinct values, ['cart'] listed twice"),
         ({"start_anchors": [""]}, "analysis.paths.start_anchors", "non-empty names"),

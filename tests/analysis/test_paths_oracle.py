@@ -43,9 +43,9 @@ def _random_events(seed: int, users: int) -> list[tuple]:
 def _element(cfg, event_type, page):
     if cfg.element == "event_type":
         return event_type
-    if page is None or page.strip() == "":
-        return event_type if cfg.pageless == "event_type" else None
-    return "/".join(page.split("/")[: cfg.page_levels])
+    if event_type in cfg.page_events and page is not None and page.strip() != "":
+        return "/".join(page.split("/")[: cfg.page_levels])
+    return event_type if cfg.other_events == "event_type" else None
 
 
 def _oracle_sessions(rows, cfg) -> list[tuple[str, list[str]]]:
@@ -125,15 +125,15 @@ def base():
 
 CONFIGS = {
     "pages": dict(
-        element="page", page_levels=1, pageless="event_type", depth=4, top_paths=15,
+        element="page", page_events=("page_view",), page_levels=1, other_events="event_type", depth=4, top_paths=15,
         start_anchors=("home", "search"), end_anchors=("checkout", "cart"), compare_funnels=("buy",),
     ),
     "types_skip": dict(
-        element="event_type", page_levels=1, pageless="skip", depth=3, top_paths=8, session_gap_minutes=20,
+        element="event_type", page_levels=1, other_events="skip", depth=3, top_paths=8, session_gap_minutes=20,
         start_anchors=("login",), end_anchors=("add_to_cart",), compare_funnels=(),
     ),
     "pages_deep_skip": dict(
-        element="page", page_levels=2, pageless="skip", depth=6, top_paths=5, session_gap_minutes=60,
+        element="page", page_events=("page_view", "add_to_cart"), page_levels=2, other_events="skip", depth=6, top_paths=5, session_gap_minutes=60,
         start_anchors=(), end_anchors=("cart",), compare_funnels=("buy", "signup"),
     ),
 }  # fmt: skip

@@ -16,14 +16,16 @@ MICROS_PER_MINUTE = 60_000_000
 
 
 def path_element(config: PathsAnalysis) -> Column:
-    """An event's path element: its event_type, or its page cut to ``page_levels`` parts (events without a
-    page: their event_type, or null to leave them out of paths)."""
+    """An event's path element: its event_type; or, for element page, the page cut to ``page_levels`` parts
+    of events of the ``page_events`` types with a page, and for other events their event_type or null
+    (``other_events: skip``: left out of paths)."""
     if config.element == "event_type":
         return F.col("event_type")
     page = F.col("page")
     cut = F.array_join(F.slice(F.split(page, "/"), 1, config.page_levels), "/")
-    fallback = F.col("event_type") if config.pageless == "event_type" else F.lit(None).cast("string")
-    return F.when(page.isNull() | (F.trim(page) == ""), fallback).otherwise(cut)
+    other = F.col("event_type") if config.other_events == "event_type" else F.lit(None).cast("string")
+    shows_page = F.col("event_type").isin(*config.page_events) & page.isNotNull() & (F.trim(page) != "")
+    return F.when(shows_page, cut).otherwise(other)
 
 
 def session_paths(events: DataFrame, config: PathsAnalysis) -> DataFrame:

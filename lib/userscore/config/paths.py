@@ -30,17 +30,19 @@ class PathsTables:
 class PathsAnalysis:
     """Declared in conf/base/analysis_paths.yaml.
 
-    element: ``event_type``, or ``page`` (the page's first ``page_levels`` "/"-separated parts, so
-    product/shoes/17 counts as "product" at level 1); events without a page become their event type
-    (``pageless: event_type``) or are left out of paths (``pageless: skip``; they still keep a session
-    alive). Anchors are element values. ``compare_funnels``: funnels whose converted and dropped users'
-    paths are compared (empty: every funnel in the funnel outcomes).
+    element: ``event_type``, or ``page``: events of the ``page_events`` types that have a page show as the
+    page's first ``page_levels`` "/"-separated parts (product/shoes/17 is "product" at level 1); every
+    other event shows as its event type (``other_events: event_type``) or is left out of paths
+    (``other_events: skip``; it still keeps a session alive). Anchors are element values.
+    ``compare_funnels``: funnels whose converted and dropped users' paths are compared (empty: every
+    funnel in the funnel outcomes).
     """
 
     session_gap_minutes: _GapMinutes
     element: Literal["event_type", "page"]
+    page_events: tuple[str, ...]
     page_levels: Annotated[int, Range(1, 10)]
-    pageless: Literal["event_type", "skip"]
+    other_events: Literal["event_type", "skip"]
     depth: _Depth
     top_paths: _Top
     start_anchors: tuple[str, ...]
@@ -50,7 +52,9 @@ class PathsAnalysis:
     tables: PathsTables
 
     def __post_init__(self):
-        for key in ("start_anchors", "end_anchors", "compare_funnels"):
+        if self.element == "page" and not self.page_events:
+            raise ValueError("page_events: at least one event type when element is page")
+        for key in ("page_events", "start_anchors", "end_anchors", "compare_funnels"):
             values = list(getattr(self, key))
             duplicated = sorted({v for v in values if values.count(v) > 1})
             if duplicated:
