@@ -13,8 +13,10 @@ Each group's paths are ranked by sessions (ties by path) and the top N kept; sha
 sessions. Transitions: for each step i < k of the first k elements, p[i] -> p[i + 1], or -> "(end)" when
 the session ends at p[i]; the share is of all sessions at p[i] on step i.
 
-Every variant of every session is one row of one grouping-sets aggregation (path and group totals in one
-pass); the driver sees nothing but the top rows when the job writes them.
+Shuffles: the sessions' one (by user); the funnel outcomes grouped by user (so the join with the sessions
+moves only them); one grouping-sets aggregation over every variant of every session (path and group
+totals, exact distinct users); one window per group for totals and ranks. Transitions: one aggregation
+and one window. The driver sees nothing but the top rows when the job writes them.
 """
 
 from __future__ import annotations
@@ -65,25 +67,33 @@ def top_paths(sessions: DataFrame, config: PathsAnalysis, funnel_outcomes: DataF
         at = F.array_position("path", anchor).cast("int")
         start = F.greatest(at - k + 1, F.lit(1))
         variants.append(F.when(at > 0, _variant("ending", anchor, F.slice("path", start, at - start + 1))))
-    rows = sessions.select("user_id", F.explode(F.array(*variants)).alias("v")).where(F.col("v").isNotNull())
+    variants = F.array(*variants)
     if funnel_outcomes is not None:
-        rows = rows.unionByName(_outcome_rows(sessions, funnel_outcomes, config))
+        sessions = sessions.join(_outcome_groups(funnel_outcomes, config), "user_id", "left")
+        compared = F.transform(
+            F.coalesce(F.col("_groups"), F.array().cast("array<struct<kind:string,funnel:string>>")),
+            lambda g: F.struct(g["kind"].alias("kind"), g["funnel"].alias("funnel"), F.lit("").alias("anchor"),
+                               F.slice("path", 1, k).alias("path")),
+        )  # fmt: skip
+        variants = F.concat(variants, compared)
+    rows = sessions.select("user_id", F.explode(variants).alias("v")).where(F.col("v").isNotNull())
     rows = rows.select("user_id", "v.*")
     grouped = rows.groupingSets([[*_GROUP, "path"], _GROUP], *_GROUP, "path").agg(
         F.count(F.lit(1)).alias("sessions"),
         F.countDistinct("user_id").alias("users"),
         F.grouping("path").alias("_total"),
     )
-    totals = grouped.where(F.col("_total") == 1).select(
-        *_GROUP, F.col("sessions").alias("group_sessions"), F.col("users").alias("group_users")
-    )
-    ranking = Window.partitionBy(*_GROUP).orderBy(F.desc("sessions"), F.col("path_text"))
+    # The group totals are the grouping set's rows without a path: spread them over their group's path
+    # rows with a window on the same keys as the ranking (one exchange, no join).
+    group = Window.partitionBy(*_GROUP)
+    total = F.col("_total") == 1
     return (
-        grouped.where(F.col("_total") == 0)
+        grouped.withColumn("group_sessions", F.max(F.when(total, F.col("sessions"))).over(group))
+        .withColumn("group_users", F.max(F.when(total, F.col("users"))).over(group))
+        .where(~total)
         .withColumn("path_text", F.array_join("path", SEPARATOR))
-        .withColumn("rank", F.row_number().over(ranking))
+        .withColumn("rank", F.row_number().over(group.orderBy(F.desc("sessions"), F.col("path_text"))))
         .where(F.col("rank") <= config.top_paths)
-        .join(totals, _GROUP)
         .select(
             *_GROUP,
             F.col("rank").cast("int").alias("rank"),
@@ -140,13 +150,12 @@ def _variant(kind: str, anchor: str, path: Column) -> Column:
                     path.alias("path"))  # fmt: skip
 
 
-def _outcome_rows(sessions: DataFrame, outcomes: DataFrame, config: PathsAnalysis) -> DataFrame:
-    """(user_id, v) rows of the converted and dropped users' sessions of the compared funnels."""
+def _outcome_groups(outcomes: DataFrame, config: PathsAnalysis) -> DataFrame:
+    """(user_id, _groups): per user the (kind, funnel) groups of the compared funnels they entered. Grouped
+    by user, so the join with the sessions (hash-partitioned by user too) shuffles only the outcomes."""
     entered = outcomes.where(F.col("furthest_step") >= 1)
     if config.compare_funnels:
         entered = entered.where(F.col("funnel").isin(*config.compare_funnels))
     kind = F.when(F.col("furthest_step") == F.col("steps"), F.lit("converted")).otherwise(F.lit("dropped"))
-    groups = entered.select("user_id", "funnel", kind.alias("_kind"))
-    path = F.slice("path", 1, config.depth)
-    variant = F.struct(F.col("_kind").alias("kind"), F.col("funnel"), F.lit("").alias("anchor"), path.alias("path"))
-    return sessions.join(groups, "user_id").select("user_id", variant.alias("v"))
+    group = F.struct(kind.alias("kind"), F.col("funnel").cast("string").alias("funnel"))
+    return entered.groupBy("user_id").agg(F.collect_list(group).alias("_groups"))

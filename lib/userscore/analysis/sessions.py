@@ -50,11 +50,11 @@ def session_paths(events: DataFrame, config: PathsAnalysis) -> DataFrame:
     return (
         sessions.groupBy("user_id", "session")
         .agg(F.array_sort(F.collect_list(keyed)).alias("_events"))
+        .where(F.size("_events") > 0)
         .withColumn("_elements", F.transform("_events", lambda e: e["element"]))
         .select(
             "user_id",
             F.col("session").cast("int").alias("session"),
             F.filter("_elements", lambda x, i: (i == 0) | (x != F.get(F.col("_elements"), i - 1))).alias("path"),
         )
-        .where(F.size("path") > 0)
     )
