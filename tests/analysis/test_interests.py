@@ -5,6 +5,8 @@ families, conversion window 14 days over search/page_view/favorite/add_to_cart/c
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 
 import pytest
 from pyspark.sql import Row
@@ -137,3 +139,60 @@ def test_median_days_over_converted_users(spark, config):
     books = conversion.where("category = 'books'").first()
     assert (books.interested_users, books.converted_users, books.conversion_rate) == (4, 3, 0.75)
     assert books.median_days_to_purchase == 2.0
+
+
+def _conversion_oracle(events, orders, types, window_days):
+    """Per category: (interested, converted, rate, median days) in plain Python, as the docstring says."""
+    window = dt.timedelta(days=window_days)
+    first: dict[tuple[str, str], dt.datetime] = {}
+    for user, ts, kind, category in events:
+        if kind in types and category in CATEGORIES and ts < D_TS:
+            first[(user, category)] = min(ts, first.get((user, category), ts))
+    out = {}
+    for category in CATEGORIES:
+        starts = {u: t for (u, c), t in first.items() if c == category and t < D_TS - window}
+        days = []
+        for user, t in starts.items():
+            bought = [
+                ts
+                for u, ts, c, refunded, refunded_at in orders
+                if u == user and c == category and ts < D_TS and not (refunded and refunded_at < D_TS)
+                and t <= ts < t + window
+            ]  # fmt: skip
+            if bought:
+                days.append((min(bought) - t).total_seconds() / 86400)
+        days.sort()
+        median = days[math.ceil(len(days) / 2) - 1] if days else None
+        out[category] = (len(starts), len(days), len(days) / len(starts) if starts else 0.0, median)
+    return out
+
+
+def test_conversion_on_random_rows_matches_plain_python(spark, config):
+    rng = random.Random(5)
+    users = [f"r{i}" for i in range(30)]
+    kinds = ["search", "page_view", "favorite", "add_to_cart", "comment", "share", "login", "click"]
+    categories = [*CATEGORIES, "garden", None]
+    events = [
+        (rng.choice(users), _ago(rng.uniform(-2, 60)), rng.choice(kinds), rng.choice(categories)) for _ in range(500)
+    ]
+    orders = []
+    for _ in range(200):
+        ts = _ago(rng.uniform(-2, 60))
+        refunded = rng.random() < 0.3
+        orders.append(
+            (
+                rng.choice(users),
+                ts,
+                rng.choice(categories),
+                refunded,
+                ts + dt.timedelta(days=rng.uniform(0, 20)) if refunded else None,
+            )
+        )
+    conversion = analyse(_inputs(spark, events, orders), config).tables["analysis.interest_conversion"]
+    section = config.analysis.interests.conversion
+    oracle = _conversion_oracle(events, orders, section.event_types, section.window_days)
+    assert sum(v[1] for v in oracle.values()) >= 10  # the case exercises conversions
+    expected = [Row(as_of_date=D, category=c, interested_users=oracle[c][0], converted_users=oracle[c][1],
+                    conversion_rate=oracle[c][2], median_days_to_purchase=oracle[c][3], window_days=14)
+                for c in CATEGORIES]  # fmt: skip
+    assertDataFrameEqual(conversion, spark.createDataFrame(expected, conversion.schema), rtol=1e-9)

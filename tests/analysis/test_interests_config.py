@@ -19,6 +19,11 @@ from userscore.errors import ConfigError
             "analysis.interests.breakdowns.columns",
             "distinct column names",
         ),
+        (
+            {"breakdowns": {"columns": [], "segment_families": False}},
+            "analysis.interests.breakdowns.columns",
+            "nothing to group by",
+        ),
         ({"conversion": {"event_types": []}}, "analysis.interests.conversion.event_types", "at least one event type"),
         ({"conversion": {"window_days": 0}}, "analysis.interests.conversion.window_days", "an integer in [1, 36525]"),
         ({"conversion": {"order_where": {"is_refunded": []}}}, "analysis.interests.conversion", "at least one allowed"),

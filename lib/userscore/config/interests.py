@@ -24,6 +24,8 @@ class InterestBreakdowns:
     def __post_init__(self):
         if len(set(self.columns)) != len(self.columns):
             raise ValueError(f"columns: distinct column names, got {list(self.columns)}")
+        if not self.columns and not self.segment_families:
+            raise ValueError("columns: at least one column, or segment_families: true (nothing to group by)")
 
 
 @frozen
