@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 
+from tests.features.interest_oracle import affinities, interests
 from tests.features.silver import Silver
 
 KEPT_VISITS = ("page_view", "click", "favorite", "add_to_cart")
@@ -210,4 +211,7 @@ def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3)
         row["rfm_score"] = 0.4 * row["r_score"] + 0.3 * row["f_score"] + 0.3 * row["m_score"]
         row["rfm_segment"] = GRID[row["r_score"]][row["fm_score"] - 1]
         del row["_buyer"]
+    # Interests: lift against the snapshot's whole population (tests/features/interest_oracle.py).
+    for uid, columns in interests(affinities(silver.orders, silver.events, d), rows).items():
+        rows[uid] |= columns
     return list(rows.values())

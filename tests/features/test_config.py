@@ -34,7 +34,7 @@ def test_a_new_family_is_yaml_only_and_its_columns_follow_the_declared_families(
     # The new family is skipped with the others when its source is declared absent.
     sources = with_loyalty.sources
     skipped = skipped_by_source(with_loyalty, {sources.events.table, sources.level_changes.table})
-    assert list(skipped["events"]) == ["behaviour", "interaction", "loyalty", "preference"]
+    assert list(skipped["events"]) == ["behaviour", "interaction", "loyalty", "preference", "interests"]
     assert skipped["events"]["loyalty"] == ["wishlist_adds"]
     assert list(skipped["level_changes"]) == ["profile"]
 

@@ -20,7 +20,8 @@ FAMILIES = {
     "rfm": lambda cols: cols[cols.index("recency_days") : cols.index("orders_placed")],
     "transaction": lambda cols: cols[cols.index("orders_placed") : cols.index("logins_30d")],
     "behaviour": lambda cols: cols[cols.index("logins_30d") : cols.index("top_category")],
-    "preference": lambda cols: cols[cols.index("top_category") : cols.index("coupons_claimed_30d")],
+    "preference": lambda cols: cols[cols.index("top_category") : cols.index("interest_1")],
+    "interests": lambda cols: cols[cols.index("interest_1") : cols.index("coupons_claimed_30d")],
     "interaction": lambda cols: cols[cols.index("coupons_claimed_30d") :],
 }
 

@@ -109,7 +109,9 @@ def test_training_set_reads_only_matured_snapshots_and_labels_in_the_window(spar
     # After FEB + 30 (Mar 3) and after the cut-off: they must change nothing.
     late = [("u5", "2026-03-03 00:00:01", 5, False), ("u6", "2026-03-20", 5, False), ("u0", "2026-04-02", 5, False)]
     cutoff = dt.datetime(2026, 3, 5)
-    target = REPURCHASE  # default split: calibration_fraction 0.25, seed 13 (u2 is the held-out user)
+    # Default split: calibration_fraction 0.25, seed 13 (u2 is the held-out user); the frame has only x,
+    # so no exclusions (the base excludes name snapshot columns such as interest_1_lift).
+    target = replace(REPURCHASE, features=FeatureSelection())
 
     def expected_rows():
         out = []

@@ -28,6 +28,9 @@ STRING_COLUMNS = {
     "category_2": ("toys", "none"),
     "category_3": ("none",),
     "preferred_channel": ("app", "web", "store"),
+    "interest_1": ("books", "toys", "none"),
+    "interest_2": ("beauty", "none"),
+    "interest_3": ("none",),
 }
 INT_COLUMNS = ("r_score", "f_score", "m_score", "fm_score")
 # Model inputs: numeric columns plus member_level (indexed + one-hot, so slots group back to it).

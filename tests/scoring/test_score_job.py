@@ -128,6 +128,9 @@ def _expected_row(row: dict, p: dict[str, float]) -> dict:
         "price_sensitive": row["promotion_sensitivity"] >= 0.2 or row["coupon_order_share"] >= 0.5,
         "recall_candidate": value < 40 and row["days_since_last_activity"] <= 7,
         "vip_candidate": vip_tier == "high" and row["member_level"] != "platinum",
+        "interest_top_1": row["interest_1"],
+        "interest_top_2": row["interest_2"],
+        "interest_top_3": row["interest_3"],
     }
 
 

@@ -12,6 +12,7 @@ from userscore.config.features import (
     PREFERENCE_SIGNALS,
     FamilyConfig,
     FeaturesConfig,
+    InterestConfig,
     PreferenceConfig,
     ProfileConfig,
     measure_columns,
@@ -26,11 +27,22 @@ TOP_CATEGORY_SPEND_SHARE, TOP_CATEGORY_VISIT_SHARE, PREFERRED_CHANNEL_SHARE = PR
 PROMOTION_SENSITIVITY = "promotion_sensitivity"
 PREFERRED_CHANNEL = "preferred_channel"
 PREFERENCE_SCORE = "preference_score"
+INTEREST_COUNT = "interest_count"
 
 
 def ranked_category_columns(i: int) -> tuple[str, str]:
     """The i-th (1-based) top category's columns: its name and its affinity."""
     return f"category_{i}", f"category_{i}_affinity"
+
+
+def ranked_interest_columns(i: int) -> tuple[str, str]:
+    """The i-th (1-based) top interest's columns: its category and its lift."""
+    return f"interest_{i}", f"interest_{i}_lift"
+
+
+def interest_columns(interests: InterestConfig) -> list[str]:
+    """The interest family's columns: the top-k interests with their lifts, then the interest count."""
+    return [*(c for i in range(1, interests.top_k + 1) for c in ranked_interest_columns(i)), INTEREST_COUNT]
 
 
 def trend_column(name: str) -> str:
@@ -68,7 +80,7 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
     """Every feature column of a snapshot, in output order (after user_id, as_of_date).
 
     Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
-    columns where ``preference.placement`` puts them.
+    columns, followed by the interest columns, where ``preference.placement`` puts them.
     """
     columns = [*profile_columns(features.profile), *family_columns(features.rfm, features.windows)]
     columns += RFM_SCORE_COLUMNS
@@ -78,5 +90,5 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
         if name == placement.category_count:
             columns.append(CATEGORY_COUNT)
         if name == placement.columns:
-            columns += preference_columns(features.preference)
+            columns += preference_columns(features.preference) + interest_columns(features.interests)
     return columns

@@ -235,6 +235,41 @@ class PreferenceConfig:
 
 
 @frozen
+class DwellBonus:
+    """A page view's extra weight for its dwell time: ``per_minute`` x min(dwell_seconds, cap_seconds) / 60."""
+
+    per_minute: NonNegative
+    cap_seconds: Positive
+
+
+@frozen
+class InterestConfig:
+    """Point-in-time interest affinity per category (the ``preference.categories`` vocabulary).
+
+    A user's affinity for a category = sum over their rows before D in that category of
+    weight x 0.5 ** (age_days / half_life_days): events of the ``event_weights`` types (a page view adds
+    the dwell bonus) and orders kept by ``purchase_where`` (``purchase_weight`` each). Lift = the category's
+    share of the user's affinity / its share of the whole population's affinity, so a popular category
+    needs a larger share to stand out. A category is an interest when its share >= ``min_share`` and its
+    lift >= ``min_lift``; the ``top_k`` interests are ranked by lift, then share, then name.
+    """
+
+    top_k: Annotated[int, Range(1, 20)]
+    half_life_days: Positive
+    event_weights: Mapping[str, Positive]
+    dwell: DwellBonus
+    purchase_weight: Positive
+    purchase_where: Mapping[str, tuple[FilterValue, ...]]
+    min_share: Annotated[float, Range(0.0, 1.0)]
+    min_lift: NonNegative
+
+    def __post_init__(self):
+        if not self.event_weights:
+            raise ValueError("event_weights: at least one event type with its weight")
+        check_where(self.purchase_where)
+
+
+@frozen
 class ProfileConfig:
     """Profile columns copied from the users table (nulls become ``unknown_value``)."""
 
@@ -243,8 +278,9 @@ class ProfileConfig:
     unknown_value: str
 
 
-# Families with their own Python (profile, rfm scores, preference); a generic family may not take these names.
-BUILT_IN_FAMILIES = ("profile", "rfm", "preference")
+# Families with their own Python (profile, rfm scores, preference, interests); a generic family may not
+# take these names.
+BUILT_IN_FAMILIES = ("profile", "rfm", "preference", "interests")
 
 
 @frozen
@@ -264,6 +300,7 @@ class FeaturesConfig:
     rfm: RfmConfig
     families: Mapping[str, FamilyConfig]
     preference: PreferenceConfig
+    interests: InterestConfig
     profile: ProfileConfig
 
     def __post_init__(self):
@@ -321,7 +358,8 @@ REQUIRED_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "users": ("user_id",),
         # is_refunded and refunded_at: refunds count as of the snapshot (userscore.refunds).
         "orders": ("user_id", "amount", "discount_amount", "category", "channel", "is_refunded", "refunded_at"),
-        "events": ("user_id", "event_type", "category"),
+        # dwell_seconds: the page-view dwell bonus of the interest affinity.
+        "events": ("user_id", "event_type", "category", "dwell_seconds"),
         "level_changes": ("user_id", "from_level", "to_level"),
     }
 )
@@ -366,6 +404,8 @@ def reference_errors(features: FeaturesConfig, tables: Mapping[str, object]) -> 
                 check((*at, "where", column), measure.source, column)
     for column in features.preference.order_where:
         check(("features", "preference", "order_where", column), "orders", column)
+    for column in features.interests.purchase_where:
+        check(("features", "interests", "purchase_where", column), "orders", column)
     for i, column in enumerate((*features.profile.columns, features.profile.level_column)):
         key = (
             ("features", "profile", "columns", str(i))

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.features import FeaturesConfig, FeatureSources
-from userscore.features.preference import internal_measures
+from userscore.features import interests, preference
 
 _SHOWN = 3
 
@@ -50,13 +50,16 @@ def skipped_by_source(features: FeaturesConfig, absent_tables: Collection[str]) 
     """Feature source over an absent silver table -> {family: what of it is skipped}, in config order.
 
     A family needs a source when one of its measures names it (``MeasureSpec.source``, a key of
-    ``features.sources`` whose ``table`` is compared with ``absent_tables``). Two readers are not measures:
-    the preference family's per-category visits (events) and the profile's member level as of D (level
-    changes; without them the users table's current level is used).
+    ``features.sources`` whose ``table`` is compared with ``absent_tables``). Three readers are not measures:
+    the preference family's per-category visits (events), the interests' per-category event signals (their
+    purchases still count) and the profile's member level as of D (level changes; without them the users
+    table's current level is used).
     """
     skipped: dict[str, dict[str, list[str]]] = {}
     measures = {family: dict(config.measures) for family, config in features.families.items()}
-    visits = {n: m for n, m in internal_measures(features.preference).items() if m.source != "orders"}
+    visits = {n: m for n, m in preference.internal_measures(features.preference).items() if m.source != "orders"}
+    categories = features.preference.categories
+    signals = interests.internal_measures(features.interests, categories)
     for source in ("users", "orders", "events", "level_changes"):
         if getattr(features.sources, source).table not in absent_tables:
             continue
@@ -66,6 +69,8 @@ def skipped_by_source(features: FeaturesConfig, absent_tables: Collection[str]) 
         }
         if any(m.source == source for m in visits.values()):
             families["preference"] = ["category visits"]
+        if any(m.source == source for m in signals.values()):
+            families["interests"] = [f"{source} signals"]
         if source == "level_changes":
             families["profile"] = [f"{features.profile.level_column} as of D"]
         skipped[source] = {family: names for family, names in families.items() if names}

@@ -12,7 +12,9 @@ Plan, per snapshot:
    aggregates are already partitioned by user_id), measures are finished with their documented defaults
    (no nulls), ratios and preferences derived;
 4. the result is persisted, RFM quantile boundaries computed in one aggregation, scores and segments
-   added. Callers write ``Snapshot.features`` and ``Snapshot.boundaries`` inside the ``with`` block.
+   added; the interests' population normaliser is one global aggregate of the persisted per-user
+   affinities, broadcast back (userscore.features.interests). Callers write ``Snapshot.features`` and
+   ``Snapshot.boundaries`` inside the ``with`` block.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.columns import RFM_SCORE_COLUMNS, TENURE, feature_columns
+from userscore.config.columns import RFM_SCORE_COLUMNS, TENURE, feature_columns, interest_columns
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
-from userscore.features import preference, profile, rfm
+from userscore.features import interests, preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
 from userscore.features.families import finish_families
 from userscore.features.measures import (
@@ -78,13 +80,18 @@ def _per_user(
 
 
 def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) -> DataFrame:
-    """All feature families except the RFM scores, one row per user registered before D.
+    """All feature families except the RFM scores and the interests, one row per user registered before D.
 
-    Carries the internal buyer flag ``rfm.BUYER`` that :func:`rfm.score_rfm` needs and drops.
+    Carries the internal buyer flag ``rfm.BUYER`` that :func:`rfm.score_rfm` needs and drops, and the
+    per-category interest affinities that :func:`interests.with_interests` turns into lifts and drops.
     """
     timing = Timing.of(as_of, config)
     pref = config.preference
-    measures = {**config.measures(), **preference.internal_measures(pref)}
+    measures = {
+        **config.measures(),
+        **preference.internal_measures(pref),
+        **interests.internal_measures(config.interests, pref.categories),
+    }
     trends = {name for family in config.measure_families().values() for name in family.trends}
     joined = profile.users_base(sources.users, config.sources, config.profile, as_of).transform(
         profile.with_member_level,
@@ -95,8 +102,12 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
         of_source = {n: spec for n, spec in measures.items() if spec.source == name}
         if of_source:
             rows = getattr(sources, name)
+            time = getattr(config.sources, name).time
             if name == "orders":
                 rows = rows.transform(refunds_as_of, timing.as_of_ts)
+                rows = interests.weighted_orders(rows, config.interests, time, timing.as_of_ts)
+            else:
+                rows = interests.weighted_events(rows, config.interests, time, timing.as_of_ts)
             per_user = _per_user(rows, getattr(config.sources, name), of_source, timing, trends)
             joined = joined.join(per_user, USER_ID, "left")
     finished = (
@@ -104,9 +115,12 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
         .transform(finish_measures, measures, timing, trends, TENURE)
         .transform(finish_families, config.measure_families())
         .transform(preference.finish_preference, pref)
+        .transform(interests.with_affinities, config.interests, pref.categories)
     )
-    unscored = [c for c in feature_columns(config) if c not in RFM_SCORE_COLUMNS]
-    return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *unscored, rfm.BUYER)
+    late = {*RFM_SCORE_COLUMNS, *interest_columns(config.interests)}
+    unscored = [c for c in feature_columns(config) if c not in late]
+    carried = [rfm.BUYER, *interests.affinity_columns(pref.categories)]
+    return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *unscored, *carried)
 
 
 @contextmanager
@@ -118,11 +132,13 @@ def snapshot(
 ) -> Iterator[Snapshot]:
     """Compute the snapshot for ``as_of``; its features stay persisted while the block writes them.
 
-    The unscored features are read twice (quantile boundaries, then the scored rows), hence the persist.
+    The unscored features are read three times (quantile boundaries, the interests' population
+    aggregate, then the scored rows), hence the persist.
     """
     features = unscored_features(sources, as_of, config).persist(storage_level)
     try:
         scored, bins = rfm.score_rfm(features, config.rfm)
+        scored = interests.with_interests(scored, config.interests, config.preference.categories)
         boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
         yield Snapshot(as_of, scored.select(*KEY_COLUMNS, *feature_columns(config)), boundaries, tuple(bins))
     finally:
