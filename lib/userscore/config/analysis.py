@@ -2,25 +2,80 @@
 
 The job reads one snapshot D (scores, features, segments, silver) and writes bounded aggregates to the
 ``analysis`` table layer (partition as_of_date = D, replaceWhere) and one self-contained HTML report.
-Each analysis is declared in its own section: funnels (config/funnels.py), behaviour paths
-(config/paths.py), basic profile and consumption (config/consumption.py), interests (config/interests.py).
+The common settings (inputs, event look-back, the per-user event cap, the report folder) live in
+conf/base/analysis.yaml; each analysis is declared in its own section: funnels (config/funnels.py),
+behaviour paths (config/paths.py), basic profile and consumption (config/consumption.py), interests
+(config/interests.py).
+
+A section module may define ``reference_errors(section, tables)`` (for config/consumption.py, also
+``profile_reference_errors(profile, tables)``) yielding (key path, found, expected) for the tables and
+columns it names; :func:`reference_errors` runs every one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
+
+from userscore.config import consumption, funnels, interests, paths
 from userscore.config.consumption import ConsumptionAnalysis, ProfileAnalysis
 from userscore.config.funnels import FunnelsAnalysis
 from userscore.config.interests import InterestsAnalysis
 from userscore.config.paths import PathsAnalysis
-from userscore.config.typed import frozen
+from userscore.config.typed import Count, Days, KeyPath, frozen
+
+
+@frozen
+class AnalysisInputTables:
+    """The tables one snapshot's analyses read (docs/analysis.md)."""
+
+    events: str
+    orders: str
+    users: str
+    scores: str
+    features: str
+    segments: str
 
 
 @frozen
 class AnalysisConfig:
-    """The analysis job's sections."""
+    """The analysis job's common settings and its sections.
 
+    lookback_days: events in [D - lookback_days, D) are analysed (a funnel window cannot reach further back).
+    max_events_per_user: the latest this many events of a user in the look-back are kept: a bot with millions
+        of events would otherwise make one task hold all of them (every per-user step groups by user).
+    report_dir: the HTML report goes to ``<report_dir>/analysis-<D>.html``.
+    """
+
+    inputs: AnalysisInputTables
+    lookback_days: Days
+    max_events_per_user: Count
+    report_dir: str
     funnels: FunnelsAnalysis
     paths: PathsAnalysis
     profile: ProfileAnalysis
     consumption: ConsumptionAnalysis
     interests: InterestsAnalysis
+
+
+# (section name, the module that declares it, the name of its check there).
+_SECTION_CHECKS: tuple[tuple[str, ModuleType, str], ...] = (
+    ("funnels", funnels, "reference_errors"),
+    ("paths", paths, "reference_errors"),
+    ("profile", consumption, "profile_reference_errors"),
+    ("consumption", consumption, "reference_errors"),
+    ("interests", interests, "reference_errors"),
+)
+
+
+def reference_errors(analysis: AnalysisConfig, tables: Mapping[str, object]) -> Iterator[tuple[KeyPath, str, str]]:
+    """Undefined input tables, then every section's own reference errors."""
+    known = sorted(tables)
+    for key in ("events", "orders", "users", "scores", "features", "segments"):
+        name = getattr(analysis.inputs, key)
+        if name not in tables:
+            yield ("analysis", "inputs", key), f"undefined table {name!r}", f"one of {known}"
+    for section, module, function in _SECTION_CHECKS:
+        check: Callable | None = getattr(module, function, None)
+        if check is not None:
+            yield from check(getattr(analysis, section), tables)
