@@ -101,7 +101,7 @@ def test_the_job_writes_each_partition_once_reads_back_aggregates_and_reports(wo
         "snapshot 2026-03-01: 2 users, 5 events in the last 10 days",
         "capped users: 1 had more than 3 events (only their latest kept)",
         "funnels: 3 event types",
-        f"report: {path}",
+        f"analysis report: {path}",
     ]
     # The report got the aggregate back, grouped by section; the per-user table is never read back.
     assert set(sections.given) == {"funnels", "paths", "consumption", "interests"}

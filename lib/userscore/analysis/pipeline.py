@@ -34,6 +34,8 @@ from userscore.errors import InputError
 from userscore.keys import AS_OF
 
 LAYER = "analysis"
+# The analyses run_analyses runs, in order: the prefixes of their summary lines.
+ANALYSES = ("funnels", "paths", "profile", "consumption", "interests")
 
 
 @dataclass
@@ -134,7 +136,7 @@ def summary_lines(outcome: AnalysisOutcome) -> list[str]:
     for analysis, output in outcome.outputs.items():
         lines += [f"{analysis}: {line}" for line in output.summary]
     if outcome.report_path is not None:
-        lines.append(f"report: {outcome.report_path}")
+        lines.append(f"analysis report: {outcome.report_path}")
     return lines
 
 
