@@ -6,18 +6,12 @@ The common settings (inputs, event look-back, the per-user event cap, the report
 conf/base/analysis.yaml; each analysis is declared in its own section: funnels (config/funnels.py),
 behaviour paths (config/paths.py), basic profile and consumption (config/consumption.py), interests
 (config/interests.py).
-
-A section module may define ``reference_errors(section, tables)`` (for config/consumption.py, also
-``profile_reference_errors(profile, tables)``) yielding (key path, found, expected) for the tables and
-columns it names; :func:`reference_errors` runs every one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from types import ModuleType
+from collections.abc import Iterator, Mapping
 
-from userscore.config import consumption, funnels, interests, paths
 from userscore.config.consumption import ConsumptionAnalysis, ProfileAnalysis
 from userscore.config.funnels import FunnelsAnalysis
 from userscore.config.interests import InterestsAnalysis
@@ -58,24 +52,10 @@ class AnalysisConfig:
     interests: InterestsAnalysis
 
 
-# (section name, the module that declares it, the name of its check there).
-_SECTION_CHECKS: tuple[tuple[str, ModuleType, str], ...] = (
-    ("funnels", funnels, "reference_errors"),
-    ("paths", paths, "reference_errors"),
-    ("profile", consumption, "profile_reference_errors"),
-    ("consumption", consumption, "reference_errors"),
-    ("interests", interests, "reference_errors"),
-)
-
-
 def reference_errors(analysis: AnalysisConfig, tables: Mapping[str, object]) -> Iterator[tuple[KeyPath, str, str]]:
-    """Undefined input tables, then every section's own reference errors."""
+    """Undefined input tables."""
     known = sorted(tables)
     for key in ("events", "orders", "users", "scores", "features", "segments"):
         name = getattr(analysis.inputs, key)
         if name not in tables:
             yield ("analysis", "inputs", key), f"undefined table {name!r}", f"one of {known}"
-    for section, module, function in _SECTION_CHECKS:
-        check: Callable | None = getattr(module, function, None)
-        if check is not None:
-            yield from check(getattr(analysis, section), tables)
