@@ -19,6 +19,7 @@ from userscore.catalog import Catalog
 from userscore.cli import build_parser, main
 from userscore.config import load_config
 from userscore.errors import ConfigError, InputError
+from userscore.jobs import demo
 
 # Two tables declared for the test: an aggregate and a per-user table (subject_columns), as a funnel's
 # step counts and its drop-off audience are.
@@ -56,7 +57,7 @@ def stand_in_analyses(inputs, config):
     day = F.lit(inputs.as_of).alias("as_of_date")
     yield {
         "funnels": AnalysisOutput({COUNTS: counts.select(day, "*")}, ("3 event types",)),
-        "profile": AnalysisOutput({DROPPED: dropped.select(day, "*")}),
+        "profile": AnalysisOutput({DROPPED: dropped.select(day, "*")}, ("profile: 1 user of grade D",)),
     }
 
 
@@ -101,6 +102,7 @@ def test_the_job_writes_each_partition_once_reads_back_aggregates_and_reports(wo
         "snapshot 2026-03-01: 2 users, 5 events in the last 10 days",
         "capped users: 1 had more than 3 events (only their latest kept)",
         "funnels: 3 event types",
+        "profile: 1 user of grade D",
         f"analysis report: {path}",
     ]
     # The report got the aggregate back, grouped by section; the per-user table is never read back.
@@ -250,3 +252,14 @@ def test_the_defaults_come_from_conf_base():
         "reports/analysis",
     )
     assert analysis.inputs.scores == "scores.user_scores" and analysis.inputs.events == "silver.events"
+
+
+def test_the_demo_prints_what_the_analyses_found():
+    lines = [
+        "snapshot 2026-11-01: 10,000 users, 551,019 events in the last 365 days",
+        "capped users: 3 had more than 10,000 events (only their latest kept)",
+        "funnels: browse_to_order: 8.2% of 4,100 entrants ordered",
+        "interests: top category electronics",
+        "analysis report: /tmp/reports/analysis-2026-11-01.html",
+    ]
+    assert demo.findings(lines) == lines[1:4]

@@ -126,7 +126,7 @@ def report_facts(outcome: AnalysisOutcome) -> list[tuple[str, str]]:
 
 
 def summary_lines(outcome: AnalysisOutcome) -> list[str]:
-    """The job summary: inputs, capped users, each analysis's own lines, where the report is."""
+    """The job summary: inputs, capped users, each analysis's own lines (``<analysis>: ...``), the report."""
     lines = [
         f"snapshot {outcome.as_of}: {outcome.users:,} users, {outcome.events:,} events in the last "
         f"{outcome.lookback_days} days",
@@ -134,7 +134,8 @@ def summary_lines(outcome: AnalysisOutcome) -> list[str]:
         "(only their latest kept)",
     ]
     for analysis, output in outcome.outputs.items():
-        lines += [f"{analysis}: {line}" for line in output.summary]
+        prefix = f"{analysis}:"  # every line names its analysis once, whether or not the analysis did
+        lines += [line if line.startswith(prefix) else f"{prefix} {line}" for line in output.summary]
     if outcome.report_path is not None:
         lines.append(f"analysis report: {outcome.report_path}")
     return lines
