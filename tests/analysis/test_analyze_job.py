@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
@@ -263,3 +264,10 @@ def test_the_demo_prints_what_the_analyses_found():
         "analysis report: /tmp/reports/analysis-2026-11-01.html",
     ]
     assert demo.findings(lines) == lines[1:4]
+
+
+def test_a_funnel_window_longer_than_the_look_back_fails_at_load():
+    with pytest.raises(ConfigError) as error:
+        load_config(env="local", conf_dir=REPO / "conf", overrides={"analysis": {"lookback_days": 1}})
+    assert re.fullmatch(r"analysis\.funnels\.funnels\.\w+\.window", error.value.key_path)
+    assert error.value.expected == "at most analysis.lookback_days (1 days): events before it are not read"

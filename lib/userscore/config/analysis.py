@@ -10,12 +10,15 @@ behaviour paths (config/paths.py), basic profile and consumption (config/consump
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from userscore.config.consumption import ConsumptionAnalysis, ProfileAnalysis
+from userscore.config.consumption import reference_errors as consumption_reference_errors
 from userscore.config.funnels import FunnelsAnalysis
+from userscore.config.funnels import reference_errors as funnels_reference_errors
 from userscore.config.interests import InterestsAnalysis
-from userscore.config.paths import PathsAnalysis
+from userscore.config.paths import PathsAnalysis, funnel_errors
+from userscore.config.paths import reference_errors as paths_reference_errors
 from userscore.config.typed import Count, Days, KeyPath, frozen
 
 
@@ -52,10 +55,25 @@ class AnalysisConfig:
     interests: InterestsAnalysis
 
 
-def reference_errors(analysis: AnalysisConfig, tables: Mapping[str, object]) -> Iterator[tuple[KeyPath, str, str]]:
-    """Undefined input tables."""
+def reference_errors(
+    analysis: AnalysisConfig, tables: Mapping[str, object], families: Collection[str]
+) -> Iterator[tuple[KeyPath, str, str]]:
+    """Undefined input tables, funnel windows longer than the look-back, then each section's own checks
+    (``families``: the segment families, which funnel breakdowns may name)."""
     known = sorted(tables)
     for key in ("events", "orders", "users", "scores", "features", "segments"):
         name = getattr(analysis.inputs, key)
         if name not in tables:
             yield ("analysis", "inputs", key), f"undefined table {name!r}", f"one of {known}"
+    lookback = analysis.lookback_days * 86_400
+    for name, funnel in analysis.funnels.funnels.items():
+        if funnel.window_seconds > lookback:
+            yield (
+                ("analysis", "funnels", "funnels", name, "window"),
+                f"{funnel.window} {funnel.window_unit}",
+                f"at most analysis.lookback_days ({analysis.lookback_days} days): events before it are not read",
+            )
+    yield from funnels_reference_errors(analysis.funnels, tables, families)
+    yield from paths_reference_errors(analysis.paths, tables)
+    yield from funnel_errors(analysis.paths, tuple(analysis.funnels.funnels))
+    yield from consumption_reference_errors(analysis.profile, analysis.consumption, tables)

@@ -100,7 +100,7 @@ class Config:
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
-        yield from analysis_reference_errors(self.analysis, self.tables)
+        yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
         yield from self._scoring_reference_errors()
 
     def with_scored_tiers(self) -> Config:
