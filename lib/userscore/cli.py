@@ -21,6 +21,7 @@ JOBS = {
     "score": "userscore.jobs.score",
     "tags": "userscore.jobs.tags",
     "monitor": "userscore.jobs.monitor",
+    "analyze": "userscore.jobs.analyze",
     "forget": "userscore.jobs.forget",
     "demo": "userscore.jobs.demo",
 }

@@ -42,6 +42,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("btyd", ("--as-of", "{as_of}")),
     Stage("score", ("--as-of", "{as_of}")),
     Stage("monitor", ("--as-of", "{as_of}")),
+    Stage("analyze", ("--as-of", "{as_of}")),
 )
 JOBS: tuple[str, ...] = tuple(s.job for s in STAGES)
 ALL_TARGETS: tuple[str, ...] = ("--all",)

@@ -4,8 +4,8 @@ Shared by the tests of this package (started once, always stopped):
 - ``cluster``: scripts/local_cluster.sh on free ports with its state in a temporary folder, and the
   library packaged by scripts/package.sh for ``--py-files``;
 - ``raw_dir``: a small user base generated in the test session;
-- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor of that data, each stage one
-  ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
+- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor -> analyze of that data, each
+  stage one ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
 
 Both the cluster and the local-mode runs of these tests use the partitioning settings in PARITY_*: GBT
 subsamples and bins rows per partition, so equal models need equally partitioned training data.
@@ -56,7 +56,7 @@ CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
 # Every deployed stage of userscore.pipeline (databricks.yml's daily and monthly jobs), in its order, with
 # this run's options after the declared arguments: BTYD is fitted at the scored date, so the score job
 # applies its champion when the gate promotes it (null columns when not, in both modes alike); the monitor
-# reads the scores and builds the champion's training reference.
+# reads the scores and builds the champion's training reference; the analyses read the scored snapshot.
 RUN_OPTIONS = {
     "ingest": ["--now", NOW],
     "train": SMALL_MODEL,
@@ -189,6 +189,7 @@ class PipelineRun:
             "models.tracking.dfs_tmpdir": self.root / "dfs",
             "models.training_partitions": TRAINING_PARTITIONS,
             "monitor.report.dir": self.root / "reports",
+            "analysis.report_dir": self.root / "reports",
         }
         return [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
 

@@ -2,7 +2,7 @@
 scores exactly like local mode.
 
 The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> btyd -> score
--> monitor, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
+-> monitor -> analyze, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
 seeds, run in local mode in the test session; every table they write must match row for row.
 """
 
@@ -15,6 +15,8 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from tests.analysis.browser import find_browser, render
+from tests.base_config import base_config
 from tests.cluster.conftest import (
     PARITY_LAUNCH,
     PARITY_SQL,
@@ -38,6 +40,8 @@ SCORES = "scores.user_scores"
 # The monitor's outputs at the scored date. Accuracy and alerts may hold no rows (no scored snapshot has
 # matured by then; nothing need fire), so these are compared but not required to be non-empty.
 MONITOR = ("monitor.reference", "monitor.score_ladder", "monitor.drift", "monitor.accuracy", "monitor.alerts")
+# Every analysis table (conf/base/tables_analysis_*.yaml), written for the scored date by the analyze stage.
+ANALYSIS = tuple(sorted(name for name in base_config().tables if name.startswith("analysis.")))
 # Doubles are compared to 1e-12 relative, not bit for bit: Spark sums partial aggregates (feature sums,
 # GBT split statistics) in the order shuffle blocks arrive, which is not fixed, and floating-point
 # addition is not associative; the difference is a few units in the last place, far below any decision.
@@ -76,6 +80,21 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     assert {r["as_of_date"].isoformat() for r in ladder.select("as_of_date").distinct().collect()} == {SCORE_DATE}
     for name in MONITOR:
         assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
+
+    # The analyses ran on the scored date: every analysis table has rows of that date only, equal to local
+    # mode's, and the report renders completely (in Chromium, where one is installed).
+    assert ANALYSIS
+    for name in ANALYSIS:
+        dates = {r[0].isoformat() for r in clean_run.table(spark, name).select("as_of_date").distinct().collect()}
+        assert dates <= {SCORE_DATE}, name
+        assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
+    report = clean_run.root / "reports" / f"analysis-{SCORE_DATE}.html"
+    assert report.is_file() and (local.root / "reports" / report.name).is_file()
+    browser = find_browser()
+    if browser is not None:
+        seen = render(browser, report, clean_run.root)
+        assert (seen.errors, seen.undecoded()) == ([], [])
+        assert [s["id"] for s in seen.sections] == ["funnels", "paths", "consumption", "interests"]
 
     # No user's id in any stage's log or any MLflow artifact of the run (docs/privacy.md).
     users = {r[0] for r in clean_run.table(spark, "features.user_features").select("user_id").distinct().collect()}

@@ -92,7 +92,7 @@ def test_the_artifact_builds_the_wheel_every_task_installs():
         assert _tasks(job)[key]["libraries"] == [{"whl": "./dist/*.whl"}], (job, key)
 
 
-def test_daily_job_chains_ingest_features_score_monitor_on_the_schedule_date():
+def test_daily_job_chains_ingest_features_score_then_monitor_and_analyze_on_the_schedule_date():
     job = JOBS_["userscore_daily"]
     assert job["schedule"] == {
         "quartz_cron_expression": "0 30 2 * * ?",
@@ -102,11 +102,24 @@ def test_daily_job_chains_ingest_features_score_monitor_on_the_schedule_date():
     assert job["parameters"] == [{"name": "as_of", "default": "{{job.trigger.time.iso_date}}"}]
     assert job["max_concurrent_runs"] == 1
     tasks = _tasks("userscore_daily")
-    assert list(tasks) == ["ingest", "features", "score", "monitor"]
+    assert list(tasks) == ["ingest", "features", "score", "monitor", "analyze"]
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
-    assert upstream == {"ingest": [], "features": ["ingest"], "score": ["features"], "monitor": ["score"]}
+    # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
+    assert upstream == {
+        "ingest": [],
+        "features": ["ingest"],
+        "score": ["features"],
+        "monitor": ["score"],
+        "analyze": ["score"],
+    }
     retries = {key: (t["max_retries"], t.get("min_retry_interval_millis")) for key, t in tasks.items()}
-    assert retries == {"ingest": (2, 600000), "features": (2, 600000), "score": (2, 600000), "monitor": (0, None)}
+    assert retries == {
+        "ingest": (2, 600000),
+        "features": (2, 600000),
+        "score": (2, 600000),
+        "monitor": (0, None),
+        "analyze": (1, 600000),
+    }
 
 
 def test_monthly_job_backfills_only_when_asked_then_trains_then_fits_btyd():
@@ -174,6 +187,7 @@ EXPECTED_ARGS = {
     ("userscore_daily", "features"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
     ("userscore_daily", "score"): {"as_of": RUN_DATE, "scored_at": None},  # score parses dates itself ('latest')
     ("userscore_daily", "monitor"): {"as_of": dt.date(2026, 11, 1), "fail_on_alert": True, "no_mlflow": False},
+    ("userscore_daily", "analyze"): {"as_of": dt.date(2026, 11, 1), "report": None},
     ("userscore_monthly", "features_backfill"): {
         "as_of": None,
         "start": dt.date(2025, 11, 1),
@@ -238,6 +252,7 @@ def test_schemas_and_volumes_hold_every_table_and_path_the_overlay_uses(target):
         "models.checkpoint_dir": config.models.checkpoint_dir,
         "models.tracking.dfs_tmpdir": config.models.tracking.dfs_tmpdir,
         "monitor.report.dir": config.monitor.report.dir,
+        "analysis.report_dir": config.analysis.report_dir,
     }
     for key, path in paths.items():
         parts = Path(path).parts  # ('/', 'Volumes', catalog, schema, volume, ...)

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from userscore.config.analysis import AnalysisConfig
+from userscore.config.analysis import reference_errors as analysis_reference_errors
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
@@ -99,6 +100,7 @@ class Config:
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
+        yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
         yield from self._scoring_reference_errors()
 
     def with_scored_tiers(self) -> Config:

@@ -70,14 +70,23 @@ def demo_training(config: Config) -> Config:
     return replace(config, models=replace(models, targets=targets))
 
 
-POINTERS = ("MLflow tracking:", "MLflow UI:", "report:")
+POINTERS = ("MLflow tracking:", "MLflow UI:", "report:", "analysis report:")
+
+
+def findings(lines: Sequence[str]) -> list[str]:
+    """What the analyses found: the analyze stage's lines about capped users and of each analysis."""
+    from userscore.analysis.pipeline import ANALYSES
+
+    prefixes = ("capped users:", *(f"{name}:" for name in ANALYSES))
+    return [line for line in lines if line.startswith(prefixes)]
 
 
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
     parser = build_parser()
-    pointers = []  # where to look next: the MLflow store and UI, the monitoring report
+    pointers = []  # where to look next: the MLflow store and UI, the monitoring and analysis reports
+    found = []  # what the analyses found
     for name, argv in stages(ctx):
         args = parser.parse_args([name, *argv])
         stage_ctx = JobContext(
@@ -94,9 +103,13 @@ def run(ctx: JobContext) -> Sequence[str]:
             lines = args.handler.run(stage_ctx)
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
         pointers += [line for line in lines if line.startswith(POINTERS)]
+        if name == "analyze":
+            found += findings(lines)
     config = ctx.config
     return [
         *dict.fromkeys(pointers),
+        *(["what the analyses found (analysis.* tables, the analysis report):"] if found else []),
+        *(f"  {line}" for line in found),
         f"raw files:  {config.path(config.generate.raw_dir)}",
         f"warehouse:  {config.path(config.catalog.root)} (Delta tables <layer>/<name>)",
         *(f"  {name:<24} {ctx.catalog.location(name)}" for name in sorted({w.table for w in ctx.writes})),
