@@ -161,9 +161,8 @@ class Wiring:
 def wiring(config: Config) -> Wiring:
     """The analysis package as the split of issue 16 names it (imported here only, so that the inputs and the
     DuckDB side run without it: ``--duckdb-only``)."""
-    from userscore.analysis.load import load_inputs
-
     from userscore.analysis import consumption, funnels, interests, paths, profile
+    from userscore.analysis.load import load_inputs
 
     return Wiring(
         lookback_days=config.analysis.lookback_days,

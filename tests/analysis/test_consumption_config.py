@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.conftest import REPO
@@ -26,19 +28,25 @@ def test_base_and_cdnow_config_reference_only_declared_tables_and_columns():
 
 
 def test_unknown_columns_and_tables_are_reference_errors():
-    config = _load(
-        {
-            "profile": {"dimensions": ["gender", "shoe_size"], "crosses": ["grade", "churn_tierr"]},
-            "consumption": {"recency_column": "r_scor", "tables": {"lorenz": "analysis.nowhere"}},
-        }
+    config = _load({})
+    profile = dataclasses.replace(
+        config.analysis.profile, dimensions=("gender", "shoe_size"), crosses=("grade", "churn_tierr")
     )
-    got = [(".".join(path), found) for path, found, _ in _errors(config)]
+    consumption = config.analysis.consumption
+    consumption = dataclasses.replace(
+        consumption, recency_column="r_scor", tables=dataclasses.replace(consumption.tables, lorenz="analysis.nowhere")
+    )
+    got = [(".".join(path), found) for path, found, _ in reference_errors(profile, consumption, config.tables)]
     assert got == [
         ("analysis.profile.dimensions.1", "unknown column 'shoe_size'"),
         ("analysis.profile.crosses.1", "unknown column 'churn_tierr'"),
         ("analysis.consumption.tables.lorenz", "undefined table 'analysis.nowhere'"),
         ("analysis.consumption.recency_column", "unknown column 'r_scor'"),
     ]
+    # Config.reference_errors runs these checks: such a config fails at load, naming the key.
+    with pytest.raises(ConfigError) as caught:
+        _load({"profile": {"dimensions": ["gender", "shoe_size"]}})
+    assert caught.value.key_path == "analysis.profile.dimensions.1"
 
 
 @pytest.mark.parametrize(

@@ -61,13 +61,20 @@ def test_bad_settings_fail_naming_the_key(setting, key, expected):
 
 
 def test_undefined_tables_and_funnels_are_reported():
-    cfg = _load(
-        tables={"paths": "analysis.nope", "transitions": "analysis.path_transitions"}, compare_funnels=["buy", "x"]
+    base = _load()
+    cfg = dataclasses.replace(
+        base.analysis.paths,
+        tables=dataclasses.replace(base.analysis.paths.tables, paths="analysis.nope"),
+        compare_funnels=("buy", "x"),
     )
-    assert list(reference_errors(cfg.analysis.paths, cfg.tables)) == [
-        (("analysis", "paths", "tables", "paths"), "undefined table 'analysis.nope'", f"one of {sorted(cfg.tables)}")
+    assert list(reference_errors(cfg, base.tables)) == [
+        (("analysis", "paths", "tables", "paths"), "undefined table 'analysis.nope'", f"one of {sorted(base.tables)}")
     ]
-    assert list(funnel_errors(cfg.analysis.paths, ["buy", "signup"])) == [
+    # Config.reference_errors runs these checks: such a config fails at load, naming the key.
+    with pytest.raises(ConfigError) as caught:
+        _load(compare_funnels=["browse_to_order", "x"])
+    assert caught.value.key_path == "analysis.paths.compare_funnels.1"
+    assert list(funnel_errors(cfg, ["buy", "signup"])) == [
         (("analysis", "paths", "compare_funnels", "1"), "undefined funnel 'x'", "one of ['buy', 'signup']")
     ]
-    assert list(funnel_errors(dataclasses.replace(cfg.analysis.paths, compare_funnels=()), [])) == []
+    assert list(funnel_errors(dataclasses.replace(cfg, compare_funnels=()), [])) == []

@@ -46,10 +46,13 @@ def test_the_erased_tables_are_the_per_user_ones():
         "tags.user_tag_wide": (("user_id",), ()),
         "audiences.segment_members": (("user_id",), ()),
         "audiences.excluded_members": (("user_id",), ()),
+        "analysis.funnel_dropped": (("user_id",), ()),
         "truth.user_traits": (("user_id",), ()),
     }
     # Monitoring keeps aggregates only: no table under monitor. holds a user id.
     assert not any(n.startswith("monitor.") for n in held)
+    # The analyses keep aggregates only, except the funnel drop-off audiences (erased like segment members).
+    assert [n for n in held if n.startswith("analysis.")] == ["analysis.funnel_dropped"]
 
 
 def _spec(**kwargs) -> TableSpec:

@@ -17,6 +17,7 @@ from userscore.config.consumption import reference_errors as consumption_referen
 from userscore.config.funnels import FunnelsAnalysis
 from userscore.config.funnels import reference_errors as funnels_reference_errors
 from userscore.config.interests import InterestsAnalysis
+from userscore.config.interests import reference_errors as interests_reference_errors
 from userscore.config.paths import PathsAnalysis, funnel_errors
 from userscore.config.paths import reference_errors as paths_reference_errors
 from userscore.config.typed import Count, Days, KeyPath, frozen
@@ -77,3 +78,4 @@ def reference_errors(
     yield from paths_reference_errors(analysis.paths, tables)
     yield from funnel_errors(analysis.paths, tuple(analysis.funnels.funnels))
     yield from consumption_reference_errors(analysis.profile, analysis.consumption, tables)
+    yield from interests_reference_errors(analysis.interests, tables)
