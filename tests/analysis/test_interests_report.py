@@ -34,7 +34,7 @@ def _share() -> pd.DataFrame:
 
 def _conversion() -> pd.DataFrame:
     return pd.DataFrame(
-        [(D, "books", 2, 1, 0.5, 5.0, 14), (D, "toys", 4, 3, 0.75, 3.0, 14), (D, "home", 0, 0, 0.0, None, 14)],
+        [(D, "books", 2, 1, 0.5, 5.0, 14), (D, "toys", 4, 3, 0.75, 3.0, 14), (D, "beauty", 5, 1, 0.2, 0.25, 14), (D, "home", 0, 0, 0.0, None, 14)],
         columns=[
             "as_of_date", "category", "interested_users", "converted_users", "conversion_rate",
             "median_days_to_purchase", "window_days",
@@ -55,10 +55,11 @@ def test_heat_maps_per_breakdown_segments_first_and_the_conversion_table(config)
     body = out[out.index("<tbody>") :]
     rows = re.findall(r"<tr>(.*?)</tr>", body)
     cells = [re.findall(r"<td[^>]*>([^<]*)</td>", r) for r in rows]
-    # Highest conversion first; no converters: no median ("-").
+    # Highest conversion first; under a day in hours; no converters: no median ("-").
     assert cells == [
-        ["toys", "4", "3", "75.0%", "3.000"],
-        ["books", "2", "1", "50.0%", "5.000"],
+        ["toys", "4", "3", "75.0%", "3.0 days"],
+        ["books", "2", "1", "50.0%", "5.0 days"],
+        ["beauty", "5", "1", "20.0%", "6.0 h"],
         ["home", "0", "0", "0.0%", "-"],
     ]
 

@@ -40,12 +40,21 @@ def heat_map(share: pd.DataFrame, breakdown: str, categories: list[str]) -> str:
     ax.set_yticks(range(len(groups)), [f"{g} ({sizes[g]:,})" for g in groups])
     for y in range(len(groups)):
         for x in range(len(columns)):
-            value = shares.iat[y, x]
+            value, lift = shares.iat[y, x], lifts.iat[y, x]
             if pd.notna(value):
-                ax.text(x, y, f"{value:.0%}", ha="center", va="center", fontsize=8)
+                # White text on the dark ends of the scale, black in between.
+                dark = pd.notna(lift) and (lift < 0.35 or lift > 1.0 + 0.7 * (top - 1.0))
+                ax.text(x, y, f"{value:.0%}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, label="lift vs all users")
     ax.set_title(f"Interests by {breakdown}")
     return img(png(fig), f"interest heat map by {breakdown}")
+
+
+def _duration(days: float | None) -> str | None:
+    """Days as a marketer reads them: hours under a day ("0.5 h"), else days ("3.2 days")."""
+    if days is None or pd.isna(days):
+        return None
+    return f"{24 * days:.1f} h" if days < 1 else f"{days:.1f} days"
 
 
 def conversion_chart(conversion: pd.DataFrame) -> str:
@@ -93,9 +102,9 @@ def section(frames: Mapping[str, pd.DataFrame], config: Config) -> str:
             f"{int(r.interested_users):,}",
             f"{int(r.converted_users):,}",
             f"{r.conversion_rate:.1%}",
-            None if pd.isna(r.median_days_to_purchase) else float(r.median_days_to_purchase),
+            _duration(r.median_days_to_purchase),
         ]
         for r in ordered.itertuples()
     ]
-    parts.append(table(["category", "interested", "bought", "conversion", "median days to buy"], rows))
+    parts.append(table(["category", "interested", "bought", "conversion", "median time to buy"], rows))
     return "\n".join(parts)
