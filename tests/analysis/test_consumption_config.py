@@ -17,7 +17,8 @@ def _load(overrides: dict, env: str = "local"):
 
 
 def _errors(config):
-    return list(reference_errors(config.analysis.profile, config.analysis.consumption, config.tables))
+    analysis = config.analysis
+    return list(reference_errors(analysis.profile, analysis.consumption, analysis.inputs, config.tables))
 
 
 def test_base_and_cdnow_config_reference_only_declared_tables_and_columns():
@@ -36,7 +37,10 @@ def test_unknown_columns_and_tables_are_reference_errors():
     consumption = dataclasses.replace(
         consumption, recency_column="r_scor", tables=dataclasses.replace(consumption.tables, lorenz="analysis.nowhere")
     )
-    got = [(".".join(path), found) for path, found, _ in reference_errors(profile, consumption, config.tables)]
+    got = [
+        (".".join(path), found)
+        for path, found, _ in reference_errors(profile, consumption, config.analysis.inputs, config.tables)
+    ]
     assert got == [
         ("analysis.profile.dimensions.1", "unknown column 'shoe_size'"),
         ("analysis.profile.crosses.1", "unknown column 'churn_tierr'"),
@@ -47,6 +51,26 @@ def test_unknown_columns_and_tables_are_reference_errors():
     with pytest.raises(ConfigError) as caught:
         _load({"profile": {"dimensions": ["gender", "shoe_size"]}})
     assert caught.value.key_path == "analysis.profile.dimensions.1"
+
+
+def test_score_columns_are_those_of_the_scores_input():
+    # The scores input pointed at silver.users: the crosses and the R x F axes are none of its columns.
+    config = _load({})
+    inputs = dataclasses.replace(config.analysis.inputs, scores="silver.users")
+    analysis = config.analysis
+    got = [
+        (".".join(path), found, expected)
+        for path, found, expected in reference_errors(analysis.profile, analysis.consumption, inputs, config.tables)
+    ]
+    assert got == [
+        ("analysis.profile.crosses.0", "unknown column 'grade'", "a column of silver.users"),
+        ("analysis.profile.crosses.1", "unknown column 'churn_tier'", "a column of silver.users"),
+        ("analysis.consumption.recency_column", "unknown column 'r_score'", "a column of silver.users"),
+        ("analysis.consumption.frequency_column", "unknown column 'f_score'", "a column of silver.users"),
+    ]
+    # An undefined input is named by analysis.inputs' own check, not again here.
+    undefined = dataclasses.replace(inputs, users="silver.nowhere", scores="scores.nowhere")
+    assert list(reference_errors(analysis.profile, analysis.consumption, undefined, config.tables)) == []
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,8 @@ def test_bad_funnel_fails_at_load_naming_the_funnel(tmp_path, funnel, message):
 
 
 def test_base_funnels_have_no_reference_errors(config):
-    assert list(reference_errors(config.analysis.funnels, config.tables, config.segments.families)) == []
+    analysis = config.analysis
+    assert list(reference_errors(analysis.funnels, analysis.inputs, config.tables, config.segments.families)) == []
     assert config.analysis.funnels.funnels["browse_to_order"].window_seconds == 7 * 86_400
 
 
@@ -55,10 +56,40 @@ def test_references_to_unknown_columns_families_and_tables(config):
         breakdowns=("grade", "shoe_size", "segment:nope"),
         tables=dataclasses.replace(section.tables, dropped="analysis.nowhere"),
     )
-    errors = {(".".join(k), found) for k, found, _ in reference_errors(broken, config.tables, config.segments.families)}
+    errors = {
+        (".".join(k), found)
+        for k, found, _ in reference_errors(broken, config.analysis.inputs, config.tables, config.segments.families)
+    }
     assert errors == {
         ("analysis.funnels.tables.dropped", "undefined table 'analysis.nowhere'"),
         ("analysis.funnels.funnels.browse_to_order.steps.2.where", "invalid condition: unknown column 'voucher_code'"),
         ("analysis.funnels.breakdowns", "undefined column 'shoe_size'"),
         ("analysis.funnels.breakdowns", "unknown segment family 'nope'"),
     }
+
+
+def test_step_and_breakdown_columns_are_those_of_the_analysis_inputs(config):
+    # The orders input pointed at the events (no channel column) and the users input at the segment
+    # members (no registration_channel, no region): the base funnels' references break exactly there.
+    inputs = dataclasses.replace(config.analysis.inputs, orders="silver.events", users="audiences.segment_members")
+    errors = sorted(
+        (".".join(k), found, expected)
+        for k, found, expected in reference_errors(
+            config.analysis.funnels, inputs, config.tables, config.segments.families
+        )
+    )
+    breakdown_tables = "a column of ['scores.user_scores', 'audiences.segment_members'] or segment:<family>"
+    assert errors == [
+        ("analysis.funnels.breakdowns", "undefined column 'region'", breakdown_tables),
+        ("analysis.funnels.breakdowns", "undefined column 'registration_channel'", breakdown_tables),
+        (
+            "analysis.funnels.funnels.browse_to_order.steps.2.where",
+            "invalid condition: unknown column 'channel'",
+            "a rule over the columns of silver.events",
+        ),
+    ]
+
+
+def test_an_undefined_input_is_left_to_the_inputs_check(config):
+    inputs = dataclasses.replace(config.analysis.inputs, scores="scores.nowhere")
+    assert list(reference_errors(config.analysis.funnels, inputs, config.tables, config.segments.families)) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 
+from userscore.config.analysis_inputs import AnalysisInputTables
 from userscore.config.consumption import ConsumptionAnalysis, ProfileAnalysis
 from userscore.config.consumption import reference_errors as consumption_reference_errors
 from userscore.config.funnels import FunnelsAnalysis
@@ -21,18 +22,6 @@ from userscore.config.interests import reference_errors as interests_reference_e
 from userscore.config.paths import PathsAnalysis, funnel_errors
 from userscore.config.paths import reference_errors as paths_reference_errors
 from userscore.config.typed import Count, Days, KeyPath, frozen
-
-
-@frozen
-class AnalysisInputTables:
-    """The tables one snapshot's analyses read (docs/analysis.md)."""
-
-    events: str
-    orders: str
-    users: str
-    scores: str
-    features: str
-    segments: str
 
 
 @frozen
@@ -60,7 +49,8 @@ def reference_errors(
     analysis: AnalysisConfig, tables: Mapping[str, object], families: Collection[str]
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """Undefined input tables, funnel windows longer than the look-back, then each section's own checks
-    (``families``: the segment families, which funnel breakdowns may name)."""
+    (``families``: the segment families, which funnel breakdowns may name). The sections read their input
+    tables' columns from ``analysis.inputs``: an undefined input is reported once, here, at its key."""
     known = sorted(tables)
     for key in ("events", "orders", "users", "scores", "features", "segments"):
         name = getattr(analysis.inputs, key)
@@ -74,8 +64,8 @@ def reference_errors(
                 f"{funnel.window} {funnel.window_unit}",
                 f"at most analysis.lookback_days ({analysis.lookback_days} days): events before it are not read",
             )
-    yield from funnels_reference_errors(analysis.funnels, tables, families)
+    yield from funnels_reference_errors(analysis.funnels, analysis.inputs, tables, families)
     yield from paths_reference_errors(analysis.paths, tables)
     yield from funnel_errors(analysis.paths, tuple(analysis.funnels.funnels))
-    yield from consumption_reference_errors(analysis.profile, analysis.consumption, tables)
-    yield from interests_reference_errors(analysis.interests, tables)
+    yield from consumption_reference_errors(analysis.profile, analysis.consumption, analysis.inputs, tables)
+    yield from interests_reference_errors(analysis.interests, analysis.inputs, tables)

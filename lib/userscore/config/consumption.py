@@ -1,7 +1,8 @@
 """Config sections ``analysis.profile`` and ``analysis.consumption`` (conf/base/analysis_consumption.yaml).
 
 Value is the spend of orders kept (not refunded as of D) in the ``value_window_days`` before D; the
-same measure weighs the profile distributions and makes the consumption analysis' revenue.
+same measure weighs the profile distributions and makes the consumption analysis' revenue. The tables both
+read (users, scores, segments, orders) are the job's inputs, named once in ``analysis.inputs``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 
+from userscore.config.analysis_inputs import AnalysisInputTables
 from userscore.config.typed import Count, Days, KeyPath, Share, frozen
 
 # Columns the analyses derive themselves (not read from a table).
@@ -29,11 +31,9 @@ class ProfileAnalysis:
     """Basic profile: user distributions by profile dimension, each crossed with score columns."""
 
     table: str
-    users_table: str
-    scores_table: str
-    # silver.users columns (plus tenure_band, derived from registered_at and tenure_bands).
+    # Columns of the users input (plus tenure_band, derived from registered_at and tenure_bands).
     dimensions: tuple[str, ...]
-    # scores.user_scores columns each dimension is crossed with (besides the whole population).
+    # Columns of the scores input each dimension is crossed with (besides the whole population).
     crosses: tuple[str, ...]
     tenure_bands: tuple[Band, ...]
     value_window_days: Days
@@ -78,8 +78,6 @@ class ConsumptionAnalysis:
     segment, order-value and repurchase-interval distributions."""
 
     tables: ConsumptionTables
-    scores_table: str
-    segments_table: str
     value_window_days: Days
     recency_column: str
     frequency_column: str
@@ -110,32 +108,31 @@ def _columns(tables: Mapping[str, object], name: str) -> tuple[str, ...]:
 
 
 def reference_errors(
-    profile: ProfileAnalysis, consumption: ConsumptionAnalysis, tables: Mapping[str, object]
+    profile: ProfileAnalysis,
+    consumption: ConsumptionAnalysis,
+    inputs: AnalysisInputTables,
+    tables: Mapping[str, object],
 ) -> Iterator[tuple[KeyPath, str, str]]:
-    """Undefined tables the two analyses read or write, and columns their tables do not declare."""
+    """Undefined tables the two analyses write, and columns the users / scores inputs do not declare (an
+    undefined input table is named by analysis.inputs' check; its columns are then not checked)."""
     known = sorted(tables)
     section = ("analysis", "profile")
-    for key in ("table", "users_table", "scores_table"):
-        if getattr(profile, key) not in tables:
-            yield (*section, key), f"undefined table {getattr(profile, key)!r}", f"one of {known}"
-    users = (*_columns(tables, profile.users_table), TENURE_BAND)
+    if profile.table not in tables:
+        yield (*section, "table"), f"undefined table {profile.table!r}", f"one of {known}"
+    users = (*_columns(tables, inputs.users), TENURE_BAND)
     for i, column in enumerate(profile.dimensions):
-        if profile.users_table in tables and column not in users:
+        if inputs.users in tables and column not in users:
             yield (*section, "dimensions", str(i)), f"unknown column {column!r}", f"one of {list(users)}"
-    scores = _columns(tables, profile.scores_table)
+    scores = _columns(tables, inputs.scores)
     for i, column in enumerate(profile.crosses):
-        if profile.scores_table in tables and column not in scores:
-            yield (*section, "crosses", str(i)), f"unknown column {column!r}", f"a column of {profile.scores_table}"
+        if inputs.scores in tables and column not in scores:
+            yield (*section, "crosses", str(i)), f"unknown column {column!r}", f"a column of {inputs.scores}"
     section = ("analysis", "consumption")
-    for key in ("scores_table", "segments_table"):
-        if getattr(consumption, key) not in tables:
-            yield (*section, key), f"undefined table {getattr(consumption, key)!r}", f"one of {known}"
     for field in dataclasses.fields(consumption.tables):
         key, name = field.name, getattr(consumption.tables, field.name)
         if name not in tables:
             yield (*section, "tables", key), f"undefined table {name!r}", f"one of {known}"
-    scores = _columns(tables, consumption.scores_table)
     for key in ("recency_column", "frequency_column"):
         column = getattr(consumption, key)
-        if consumption.scores_table in tables and column not in scores:
-            yield (*section, key), f"unknown column {column!r}", f"a column of {consumption.scores_table}"
+        if inputs.scores in tables and column not in scores:
+            yield (*section, key), f"unknown column {column!r}", f"a column of {inputs.scores}"

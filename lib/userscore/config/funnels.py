@@ -1,10 +1,11 @@
 """Config section ``analysis.funnels``: conversion funnels over behaviour events and orders
 (conf/base/analysis_funnels.yaml; the engine's rules are in userscore.analysis.window_funnel).
 
-A funnel is ordered steps, each a condition over one row of silver.events (event_type / page / category /
-a safe SQL ``where``) or of silver.orders (``source: orders``, category / ``where``), a conversion window
+A funnel is ordered steps, each a condition over one row of the events (event_type / page / category /
+a safe SQL ``where``) or of the orders (``source: orders``, category / ``where``), a conversion window
 measured from step 1, ClickHouse windowFunnel's options and exclusion steps. Breakdowns are columns of the
-score or profile tables, or ``segment:<family>`` (the user's segment in that audience family).
+scores or users table, or ``segment:<family>`` (the user's segment in that audience family). Those tables
+are the job's inputs, named once in ``analysis.inputs`` (config/analysis_inputs.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import field
 from typing import Annotated, Literal
 
+from userscore.config.analysis_inputs import AnalysisInputTables
 from userscore.config.rules import RuleError, validate_rule
 from userscore.config.typed import Count, KeyPath, Range, frozen
 
@@ -110,15 +112,6 @@ class FunnelTables:
 
 
 @frozen
-class FunnelSources:
-    """Tables whose columns step conditions and breakdowns may name (checked at load)."""
-
-    events: str
-    orders: str
-    breakdowns: tuple[str, ...]
-
-
-@frozen
 class FunnelsAnalysis:
     """Declared in conf/base/analysis_funnels.yaml."""
 
@@ -127,7 +120,6 @@ class FunnelsAnalysis:
     quantile_accuracy: Annotated[int, Range(100, 1_000_000)]
     report_top_values: Count
     tables: FunnelTables
-    sources: FunnelSources
 
     def __post_init__(self):
         bad = [f for f in self.funnels if not _ID.match(f)]
@@ -138,20 +130,21 @@ class FunnelsAnalysis:
 
 
 def reference_errors(
-    funnels: FunnelsAnalysis, tables: Mapping[str, object], families: Collection[str]
+    funnels: FunnelsAnalysis, inputs: AnalysisInputTables, tables: Mapping[str, object], families: Collection[str]
 ) -> Iterator[tuple[KeyPath, str, str]]:
-    """Undefined output or source tables, step ``where`` rules outside the safe subset or naming unknown
-    columns, breakdown columns absent from the breakdown tables, and unknown segment families."""
+    """Undefined output tables, step ``where`` rules outside the safe subset or naming unknown columns of the
+    events / orders input, breakdown columns of neither the scores nor the users input, and unknown segment
+    families. An undefined input table is not reported here (analysis.inputs' check names it): the column
+    checks are then skipped."""
     at: KeyPath = ("analysis", "funnels")
     known = sorted(tables)
     for key in ("steps", "dropped"):
         if getattr(funnels.tables, key) not in tables:
             yield (*at, "tables", key), f"undefined table {getattr(funnels.tables, key)!r}", f"one of {known}"
-    names = {"events": funnels.sources.events, "orders": funnels.sources.orders}
-    for name in (*names.values(), *funnels.sources.breakdowns):
-        if name not in tables:
-            yield (*at, "sources"), f"undefined table {name!r}", f"one of {known}"
-    if any(n not in tables for n in (*names.values(), *funnels.sources.breakdowns)):
+    names = {"events": inputs.events, "orders": inputs.orders}
+    # userscore.analysis.funnels.breakdown_values looks a breakdown up in the scores, then in the users.
+    breakdown_tables = (inputs.scores, inputs.users)
+    if any(n not in tables for n in (*names.values(), *breakdown_tables)):
         return
     columns = {source: tables[name].column_names for source, name in names.items()}  # type: ignore[attr-defined]
     for funnel_id, funnel in funnels.funnels.items():
@@ -167,7 +160,7 @@ def reference_errors(
                         f"invalid condition: {exc}",
                         f"a rule over the columns of {names[condition.source]}",
                     )
-    breakdown_columns = {c for n in funnels.sources.breakdowns for c in tables[n].column_names}  # type: ignore[attr-defined]
+    breakdown_columns = {c for n in breakdown_tables for c in tables[n].column_names}  # type: ignore[attr-defined]
     for breakdown in funnels.breakdowns:
         if breakdown.startswith(SEGMENT_PREFIX):
             family = breakdown[len(SEGMENT_PREFIX) :]
@@ -177,5 +170,5 @@ def reference_errors(
             yield (
                 (*at, "breakdowns"),
                 f"undefined column {breakdown!r}",
-                f"a column of {list(funnels.sources.breakdowns)} or segment:<family>",
+                f"a column of {list(breakdown_tables)} or segment:<family>",
             )

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from userscore.config.analysis_inputs import AnalysisInputTables
 from userscore.config.features import FilterValue, check_where
 from userscore.config.typed import Days, KeyPath, frozen
 
 
 @frozen
 class InterestBreakdowns:
-    """Groups the interest shares are computed for: ``columns`` of ``table`` (the scores of D, e.g. grade)
-    and, with ``segment_families``, each family of audiences.segment_members (one group per segment)."""
+    """Groups the interest shares are computed for: ``columns`` of the scores of D (``analysis.inputs.scores``,
+    e.g. grade) and, with ``segment_families``, each family of the segments input (one group per segment)."""
 
-    table: str
     columns: tuple[str, ...]
     segment_families: bool = False
 
@@ -61,17 +61,19 @@ class InterestsAnalysis:
     conversion: InterestConversion
 
 
-def reference_errors(section: InterestsAnalysis, tables: Mapping[str, object]) -> Iterator[tuple[KeyPath, str, str]]:
-    """Undefined tables the section writes or groups by, and undefined breakdown columns."""
+def reference_errors(
+    section: InterestsAnalysis, inputs: AnalysisInputTables, tables: Mapping[str, object]
+) -> Iterator[tuple[KeyPath, str, str]]:
+    """Undefined tables the section writes, and breakdown columns the scores input does not declare (an
+    undefined input table is named by analysis.inputs' check; its columns are then not checked)."""
     known = sorted(tables)
     at: KeyPath = ("analysis", "interests")
     for key in ("share", "conversion"):
         name = getattr(section.tables, key)
         if name not in tables:
             yield (*at, "tables", key), f"undefined table {name!r}", f"one of {known}"
-    table = section.breakdowns.table
+    table = inputs.scores
     if table not in tables:
-        yield (*at, "breakdowns", "table"), f"undefined table {table!r}", f"one of {known}"
         return
     columns = getattr(tables[table], "column_names", ())
     for i, column in enumerate(section.breakdowns.columns):
