@@ -93,3 +93,40 @@ def test_step_and_breakdown_columns_are_those_of_the_analysis_inputs(config):
 def test_an_undefined_input_is_left_to_the_inputs_check(config):
     inputs = dataclasses.replace(config.analysis.inputs, scores="scores.nowhere")
     assert list(reference_errors(config.analysis.funnels, inputs, config.tables, config.segments.families)) == []
+
+
+def test_breakdowns_are_few_valued_non_key_columns(config):
+    # grade (string) and r_score (int) are fine; a double score, a timestamp and user_id have a value per
+    # user. user_id is a column of both inputs: the scores (read first) are named.
+    section = dataclasses.replace(
+        config.analysis.funnels, breakdowns=("grade", "r_score", "rfm_score", "registered_at", "user_id")
+    )
+    errors = sorted(
+        found
+        for _, found, _ in reference_errors(section, config.analysis.inputs, config.tables, config.segments.families)
+    )
+    assert errors == [
+        "column 'registered_at' of silver.users is type timestamp",
+        "column 'rfm_score' of scores.user_scores is type double",
+        "column 'user_id' of scores.user_scores is a key column",
+    ]
+    expected = {e for _, _, e in reference_errors(section, config.analysis.inputs, config.tables, [])}
+    assert expected == {"a non-key string/int/boolean column or segment:<family>"}
+
+
+def test_report_top_values_within_the_kept_breakdown_values(tmp_path):
+    overlay = {"analysis": {"funnels": {"report_top_values": 9, "max_breakdown_values": 8}}}
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, overlay)
+    assert str(caught.value) == (
+        "config error in <override> at analysis.funnels.report_top_values: found 9 (int); "
+        "expected at most max_breakdown_values (8), got 9"
+    )
+
+
+def test_an_overlay_can_switch_the_funnels_off(tmp_path):
+    # null over the mapping removes it (the overlay rule; {} would merge into the base funnels).
+    config = make_config(tmp_path, {"analysis": {"funnels": {"funnels": None}}})
+    section = config.analysis.funnels
+    assert dict(section.funnels) == {}
+    assert list(reference_errors(section, config.analysis.inputs, config.tables, config.segments.families)) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
@@ -49,3 +50,19 @@ def test_section_has_chart_step_table_and_breakdowns(config):
 def test_section_without_rows_says_so(config):
     out = section({}, config)
     assert "No funnel results for this date." in out and "<img" not in out
+
+
+def test_other_breakdown_value_is_explained(config):
+    other = [("browse_to_order", "grade", "(other)", k, n, u, 1.0, 1.0, 0, 0.0, N, N) for k, n, u in (
+        (1, "product_view", 5), (2, "add_to_cart", 5), (3, "order", 5),
+    )]  # fmt: skip
+    out = section({"analysis.funnel_steps": pd.DataFrame(ROWS + other, columns=COLUMNS)}, config)
+    assert "|grade||(other)||5||5||100.0%|" in _text(out)
+    assert "(other) sums the values of a breakdown beyond its 50 largest (by users at step 1)." in out
+    assert "(other) sums" not in section({"analysis.funnel_steps": pd.DataFrame(ROWS, columns=COLUMNS)}, config)
+
+
+def test_section_without_funnels_says_none_are_configured(config):
+    off = dataclasses.replace(config.analysis.funnels, funnels={})
+    out = section({}, dataclasses.replace(config, analysis=dataclasses.replace(config.analysis, funnels=off)))
+    assert "No funnels are configured (analysis.funnels.funnels)." in out and "<h3>" not in out

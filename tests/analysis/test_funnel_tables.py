@@ -208,3 +208,104 @@ def test_configured_funnels_over_events_and_orders(spark, funnel_config):
         ("checkout", "p5", 3, 2, (0, 10)),
         ("checkout", "p6", 3, 3, (0, 10, 1800)),
     }
+
+
+def _late(hh: int, mm: int, ss: int = 0) -> dt.datetime:
+    """A time on D - 1 (D = 2024-03-01)."""
+    return dt.datetime(2024, 2, 29, hh, mm, ss, tzinfo=dt.UTC)
+
+
+def test_attempts_whose_window_reaches_d_are_not_counted(spark, funnel_config):
+    # checkout: 1 hour, strict order. A cart page at ts counts only when ts + 1 h < D, i.e. before 23:00.
+    events = [
+        # k1: cart page at 23:00:00 exactly (its window ends at D): censored, then a checkout page
+        ("k1", _late(23, 0), "page_view", "cart", None),
+        ("k1", _late(23, 10), "page_view", "checkout", None),
+        # k2: one second earlier: the window ends at 23:59:59, observed; reaches the checkout page, no order
+        ("k2", _late(22, 59, 59), "page_view", "cart", None),
+        ("k2", _late(23, 30), "page_view", "checkout", None),
+        # k3: a counted cart page at 22:00, a censored one at 23:30 and a checkout page at 23:40: on the full
+        # stream the 23:30 attempt would take the checkout; the 22:00 one's window closed at 23:00
+        ("k3", _late(22, 0), "page_view", "cart", None),
+        ("k3", _late(23, 30), "page_view", "cart", None),
+        ("k3", _late(23, 40), "page_view", "checkout", None),
+        # k4: the censored cart page at 23:05 is not "another event" ending the 22:30 attempt (strict order)
+        ("k4", _late(22, 30), "page_view", "cart", None),
+        ("k4", _late(22, 40), "page_view", "checkout", None),
+        ("k4", _late(23, 5), "page_view", "cart", None),
+        # b1/b2: browse_to_order (7 days) at D - 7 days exactly (censored) and one second before (counted)
+        ("b1", dt.datetime(2024, 2, 23, tzinfo=dt.UTC), "page_view", "product/books-1", "books"),
+        ("b2", dt.datetime(2024, 2, 22, 23, 59, 59, tzinfo=dt.UTC), "page_view", "product/books-1", "books"),
+        ("b2", _late(23, 59, 59), "add_to_cart", "product/books-1", "books"),
+    ]
+    orders = [("k4", _late(23, 20), "app"), ("b1", _late(12, 0), "web")]
+    inputs = _inputs(spark, events, orders)
+    got = {
+        (r.funnel, r.user_id, r.furthest_step, tuple(t.replace(tzinfo=dt.UTC) for t in r.reached_ts))
+        for r in user_outcomes(inputs, funnel_config).collect()
+    }
+    assert got == {
+        ("checkout", "k2", 2, (_late(22, 59, 59), _late(23, 30))),
+        ("checkout", "k3", 1, (_late(22, 0),)),
+        ("checkout", "k4", 3, (_late(22, 30), _late(22, 40), _late(23, 20))),
+        ("browse_to_order", "b2", 2, (dt.datetime(2024, 2, 22, 23, 59, 59, tzinfo=dt.UTC), _late(23, 59, 59))),
+    }
+    dropped = analyse(inputs, funnel_config).tables["analysis.funnel_dropped"].collect()
+    assert {(r.family, r.user_id, r.segment) for r in dropped} == {
+        ("funnel_checkout", "k2", "stopped_at_checkout_page"),
+        ("funnel_checkout", "k3", "stopped_at_cart_page"),
+        ("funnel_browse_to_order", "b2", "stopped_at_add_to_cart"),
+    }
+
+
+def test_breakdowns_keep_their_top_values_and_sum_the_rest(spark, funnel_config):
+    section = dataclasses.replace(
+        funnel_config.analysis.funnels, breakdowns=("grade", "region"), max_breakdown_values=2, report_top_values=2
+    )
+    config = dataclasses.replace(funnel_config, analysis=dataclasses.replace(funnel_config.analysis, funnels=section))
+    furthest = {"u1": 3, "u2": 1, "u3": 2, "u4": 2, "u5": 1, "u6": 3, "u7": 2}
+    grades = {"u1": "A", "u2": "A", "u3": "B", "u4": "B", "u5": "C", "u6": "D"}  # u7 has no score row
+    regions = {"u1": "north", "u2": "north", "u3": "north", "u4": "west", "u5": "west", "u6": "east", "u7": "east"}
+    per_user = spark.createDataFrame(
+        [("browse_to_order", u, 3, k, [_at(60 * s) for s in range(k)]) for u, k in furthest.items()],
+        "funnel string, user_id string, steps int, furthest_step int, reached_ts array<timestamp>",
+    ).withColumn("step_1_ts", F.element_at("reached_ts", 1))
+    base = _inputs(spark)
+    inputs = dataclasses.replace(
+        base,
+        scores=spark.createDataFrame(
+            [(u, g, SCORED_AT) for u, g in grades.items()], "user_id string, grade string, scored_at timestamp"
+        ),
+        users=spark.createDataFrame(list(regions.items()), "user_id string, region string"),
+    )
+    rows = analyse(inputs, config, outcomes=per_user).tables["analysis.funnel_steps"].collect()
+    got = {(r.breakdown, r.breakdown_value, r.step): r.users for r in rows if r.breakdown != "all"}
+    # grade by users at step 1: A 2, B 2, then C, D, no grade 1 each -> (other) = u5, u6, u7
+    # region: north 3, east 2 and west 2 tie -> east (by value); (other) = west = u4, u5
+    expected = {
+        ("grade", "A"): (2, 1, 1),
+        ("grade", "B"): (2, 2, 0),
+        ("grade", "(other)"): (3, 2, 1),
+        ("region", "north"): (3, 2, 1),
+        ("region", "east"): (2, 2, 1),
+        ("region", "(other)"): (2, 1, 0),
+    }
+    assert got == {(b, v, i + 1): n for (b, v), counts in expected.items() for i, n in enumerate(counts)}
+    other = {
+        r.step: r.conversion_from_previous for r in rows if (r.breakdown, r.breakdown_value) == ("grade", "(other)")
+    }
+    assert other == pytest.approx({1: 1.0, 2: 2 / 3, 3: 1 / 2})
+
+
+def test_no_funnels_means_empty_funnel_tables(spark, funnel_config):
+    section = dataclasses.replace(funnel_config.analysis.funnels, funnels={})
+    config = dataclasses.replace(funnel_config, analysis=dataclasses.replace(funnel_config.analysis, funnels=section))
+    inputs = _inputs(spark, [("p1", _at(0), "page_view", "cart", None)], [("p1", _at(60), "web")])
+    per_user = user_outcomes(inputs, config)
+    assert per_user.columns == ["funnel", "user_id", "steps", "furthest_step", "step_1_ts", "reached_ts"]
+    assert per_user.collect() == []
+    output = analyse(inputs, config, outcomes=per_user)
+    assert output.summary == ("no funnels configured (analysis.funnels.funnels is empty)",)
+    for name, frame in output.tables.items():
+        assert frame.columns == list(config.tables[name].column_names), name
+        assert frame.collect() == [], name

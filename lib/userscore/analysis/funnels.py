@@ -6,6 +6,18 @@ Per-user work is one shuffle by user: each event or order row becomes (funnel, t
 collected per user once for every funnel, and each funnel's entries are scanned by a higher-order
 ``aggregate`` over the sorted array (JVM-side; no Python UDF, no per-step self-joins). A funnel's stream
 is the events, plus the orders when one of its steps or exclusions is an order condition.
+
+Right-censoring: the inputs end just before D (ts < D 00:00 UTC), so an attempt that starts less than
+one window before D could still convert after D. Only attempts whose whole window was observed count:
+a step-1 entry is given to the engine only when ``ts + window < D`` (strict: the window is inclusive,
+``ts + window`` itself is in it, and no event at D is in the inputs). Every other entry (later steps,
+exclusions, strict_order's other events) up to D is kept, so each counted attempt saw its whole window;
+a row that only matched step 1 and is censored gives no entry at all (under strict_order it is not
+"another event"). The result is windowFunnel's over the stream without the censored step-1 entries: a
+user whose only step-1 events are censored is not in the outcomes (nor dropped).
+
+Breakdowns: each breakdown keeps its ``max_breakdown_values`` values with the most users at step 1 per
+funnel (ties by value), and the rest are summed into one value ``OTHER``, so the step table stays bounded.
 """
 
 from __future__ import annotations
@@ -25,6 +37,10 @@ from userscore.hashing import uniform_hash
 from userscore.scoring.audiences import MEMBER_COLUMNS
 
 OUTCOME_COLUMNS = ("funnel", "user_id", "steps", "furthest_step", "step_1_ts", "reached_ts")
+OUTCOME_SCHEMA = (
+    "funnel string, user_id string, steps int, furthest_step int, step_1_ts timestamp, reached_ts array<timestamp>"
+)
+OTHER = "(other)"  # breakdown value of the users whose value is not among the top max_breakdown_values
 ALL = "all"  # the breakdown (and its value) of the whole funnel
 MISSING = "(none)"  # breakdown value of users without one (no score row, no segment in the family)
 FAMILY_PREFIX = "funnel_"  # audience family of a funnel's dropped users: funnel_<funnel id>
@@ -68,8 +84,9 @@ def _any(columns: list[Column]) -> Column:
     return out
 
 
-def _entries(funnels: Mapping[str, Funnel], source: str, ts: Column) -> Column:
-    """array<struct(f, ts, code)> of one row of ``source``: its entries for every funnel."""
+def _entries(funnels: Mapping[str, Funnel], source: str, ts: Column, end_micros: int) -> Column:
+    """array<struct(f, ts, code)> of one row of ``source``: its entries for every funnel, without the
+    step-1 entries whose window reaches ``end_micros`` (D; right-censoring, the module docstring)."""
     per_funnel = []
     for index, funnel in enumerate(funnels.values()):
         if source == "orders" and not funnel.uses("orders"):
@@ -82,10 +99,17 @@ def _entries(funnels: Mapping[str, Funnel], source: str, ts: Column) -> Column:
         )  # fmt: skip
         if funnel.strict_order:
             codes = F.when(F.size(codes) == 0, F.array(F.lit(0))).otherwise(codes)
+        # After the strict_order fallback: a censored step-1 row is no "other event" either.
+        observed = ts + F.lit(funnel.window_seconds * 1_000_000) < F.lit(end_micros)
+        codes = F.filter(codes, _not_censored(observed))
         per_funnel.append(F.transform(codes, _tagged(index, ts)))
     if not per_funnel:
         return F.array().cast("array<struct<f:int,ts:bigint,code:int>>")
     return F.concat(*per_funnel)
+
+
+def _not_censored(observed: Column):
+    return lambda c: (c != 1) | observed
 
 
 def _tagged(index: int, ts: Column):
@@ -97,19 +121,22 @@ def _of_funnel(index: int):
     return lambda e: e["f"] == index
 
 
-def outcomes(events: DataFrame, orders: DataFrame, funnels: Mapping[str, Funnel]) -> DataFrame:
-    """One row per (funnel, user) who reached step 1 (``OUTCOME_COLUMNS``): the furthest step, the funnel's
-    step count and the step timestamps of the first attempt that got that far.
+def outcomes(events: DataFrame, orders: DataFrame, funnels: Mapping[str, Funnel], as_of: dt.date) -> DataFrame:
+    """One row per (funnel, user) who reached step 1 in time (``OUTCOME_COLUMNS``): the furthest step, the
+    funnel's step count and the step timestamps of the first attempt that got that far. Step-1 entries
+    whose window does not end before ``as_of`` (00:00 UTC) are left out (right-censoring). No funnels:
+    an empty frame.
 
     ``events`` has user_id, event_ts, event_type, page, category (+ columns ``where`` rules name);
     ``orders`` user_id, order_ts (+ the same).
     """
     if not funnels:
-        raise ValueError("no funnels in config (analysis.funnels.funnels)")
-    rows = events.select("user_id", _entries(funnels, "events", F.unix_micros("event_ts")).alias("entries"))
+        return events.sparkSession.createDataFrame([], OUTCOME_SCHEMA)
+    end = int(dt.datetime.combine(as_of, dt.time(), dt.UTC).timestamp()) * 1_000_000
+    rows = events.select("user_id", _entries(funnels, "events", F.unix_micros("event_ts"), end).alias("entries"))
     if any(f.uses("orders") for f in funnels.values()):
         rows = rows.unionByName(
-            orders.select("user_id", _entries(funnels, "orders", F.unix_micros("order_ts")).alias("entries"))
+            orders.select("user_id", _entries(funnels, "orders", F.unix_micros("order_ts"), end).alias("entries"))
         )
     per_user = (
         rows.where(F.size("entries") > 0).groupBy("user_id").agg(F.flatten(F.collect_list("entries")).alias("entries"))
@@ -140,12 +167,14 @@ def outcomes(events: DataFrame, orders: DataFrame, funnels: Mapping[str, Funnel]
 
 
 def user_outcomes(inputs: AnalysisInputs, config: Config) -> DataFrame:
-    """Per (funnel, user) outcomes of the configured funnels over the snapshot's events and orders."""
-    return outcomes(inputs.events, inputs.orders, config.analysis.funnels.funnels)
+    """Per (funnel, user) outcomes of the configured funnels over the snapshot's events and orders (empty
+    when ``analysis.funnels.funnels`` is empty: no funnels, so the paths analysis gets no outcomes)."""
+    return outcomes(inputs.events, inputs.orders, config.analysis.funnels.funnels, inputs.as_of)
 
 
 def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None = None) -> AnalysisOutput:
-    """The funnel tables of snapshot D: per-step aggregates and the dropped users' audience."""
+    """The funnel tables of snapshot D: per-step aggregates and the dropped users' audience (both empty
+    when no funnel is configured)."""
     section = config.analysis.funnels
     per_user = outcomes if outcomes is not None else user_outcomes(inputs, config)
     dims = breakdown_values(inputs, section)
@@ -158,6 +187,8 @@ def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None =
         f"{len(section.breakdowns)} breakdowns, dropped users in {section.tables.dropped} family {FAMILY_PREFIX}{name}"
         for name, f in section.funnels.items()
     )
+    if not section.funnels:
+        summary = ("no funnels configured (analysis.funnels.funnels is empty)",)
     return AnalysisOutput(tables={section.tables.steps: steps, section.tables.dropped: dropped}, summary=summary)
 
 
@@ -189,7 +220,8 @@ def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFr
 
 
 def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date) -> DataFrame:
-    """Per funnel x breakdown value x step: users entering, conversion, drop-off, time to convert."""
+    """Per funnel x breakdown value x step: users entering, conversion, drop-off, time to convert. Values
+    beyond a breakdown's top ``max_breakdown_values`` (by users at step 1) are summed into ``OTHER``."""
     micros = F.transform("reached_ts", F.unix_micros)
     step = F.col("step")
     seconds_from = lambda k: (F.element_at(micros, step) - F.element_at(micros, k)) / 1e6  # noqa: E731
@@ -200,19 +232,27 @@ def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date) ->
             for b in section.breakdowns
         ],
     )
-    reached = per_user.select(
-        "funnel",
-        F.explode(F.sequence(F.lit(1), F.col("furthest_step"))).alias("step"),
-        F.explode(breakdowns).alias("b"),
-        micros.alias("_micros"),
-        "reached_ts",
-    ).select(
-        "funnel",
-        "step",
-        "b.breakdown",
-        "b.breakdown_value",
-        F.when(step > 1, seconds_from(step - 1)).alias("from_previous"),
-        F.when(step > 1, seconds_from(F.lit(1))).alias("from_first"),
+    valued = per_user.select("funnel", "furthest_step", "reached_ts", F.explode(breakdowns).alias("b")).select(
+        "funnel", "furthest_step", "reached_ts", "b.breakdown", "b.breakdown_value"
+    )
+    kept = F.broadcast(top_values(valued, section.max_breakdown_values))
+    reached = (
+        valued.join(kept, ["funnel", "breakdown", "breakdown_value"], "left")
+        .select(
+            "funnel",
+            F.explode(F.sequence(F.lit(1), F.col("furthest_step"))).alias("step"),
+            "breakdown",
+            F.when(F.col("_kept"), F.col("breakdown_value")).otherwise(F.lit(OTHER)).alias("breakdown_value"),
+            "reached_ts",
+        )
+        .select(
+            "funnel",
+            "step",
+            "breakdown",
+            "breakdown_value",
+            F.when(step > 1, seconds_from(step - 1)).alias("from_previous"),
+            F.when(step > 1, seconds_from(F.lit(1))).alias("from_first"),
+        )
     )
     acc = section.quantile_accuracy
     counts = reached.groupBy("funnel", "breakdown", "breakdown_value", "step").agg(
@@ -250,6 +290,20 @@ def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date) ->
             "median_seconds_from_first", "p90_seconds_from_first",
         )],
     )  # fmt: skip
+
+
+def top_values(valued: DataFrame, limit: int) -> DataFrame:
+    """(funnel, breakdown, breakdown_value, _kept) of the ``limit`` values per funnel and breakdown with the
+    most users at step 1 (``valued``: one row per outcome and breakdown; ties by value): at most
+    funnels x breakdowns x limit rows, small enough to broadcast."""
+    counts = valued.groupBy("funnel", "breakdown", "breakdown_value").agg(F.count(F.lit(1)).alias("_users"))
+    rank = F.row_number().over(
+        Window.partitionBy("funnel", "breakdown").orderBy(F.col("_users").desc(), F.col("breakdown_value"))
+    )
+    ranked = counts.withColumn("_rank", rank)
+    return ranked.where(F.col("_rank") <= limit).select(
+        "funnel", "breakdown", "breakdown_value", F.lit(True).alias("_kept")
+    )
 
 
 def dropped_audience(per_user: DataFrame, config: Config, as_of: dt.date) -> DataFrame:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from userscore.analysis.funnels import ALL
+from userscore.analysis.funnels import ALL, OTHER
 from userscore.charts import COLORS, img, png, table
 from userscore.config.root import Config
 
@@ -24,6 +24,8 @@ def section(frames: Mapping[str, pd.DataFrame], config: Config) -> str:
         "first step (ClickHouse windowFunnel rules). Users who stopped at a step are an audience in "
         f"{html.escape(funnels.tables.dropped)} (family funnel_&lt;funnel&gt;).</p>",
     ]
+    if not funnels.funnels:
+        return "\n".join([*parts, '<p class="note">No funnels are configured (analysis.funnels.funnels).</p>'])
     if steps is None or steps.empty:
         return "\n".join([*parts, '<p class="note">No funnel results for this date.</p>'])
     for funnel_id, funnel in funnels.funnels.items():
@@ -37,6 +39,11 @@ def section(frames: Mapping[str, pd.DataFrame], config: Config) -> str:
         parts.append(img(_chart(funnel_id, overall), f"funnel {funnel_id}"))
         parts.append(_step_table(overall))
         parts.append(_breakdown_table(rows, funnels.report_top_values))
+        if (rows["breakdown_value"] == OTHER).any():
+            parts.append(
+                f'<p class="note">{OTHER} sums the values of a breakdown beyond its '
+                f"{funnels.max_breakdown_values} largest (by users at step 1).</p>"
+            )
     return "\n".join(parts)
 
 

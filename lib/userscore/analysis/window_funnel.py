@@ -1,7 +1,10 @@
 """The per-user funnel engine: ClickHouse ``windowFunnel`` as a Spark higher-order function.
 
-Rules (ClickHouse src/AggregateFunctions/AggregateFunctionWindowFunnel.cpp, non-``strict_once`` path, and
-its documentation), for one user and one funnel of n steps and window w:
+Rules (ClickHouse's current source, src/AggregateFunctions/AggregateFunctionWindowFunnel.cpp, the
+non-``strict_once`` path, and its documentation), for one user and one funnel of n steps and window w.
+Older ClickHouse releases differ under ``strict_deduplication``: there a repeated step returned the step
+number of the entry just before it (a, b, a, b gave 1; the current source stops the scan and returns the
+furthest level, 2, as rule 5 here). Results from such a server may differ from these rules in that mode:
 
 1. The stream. Every row matching step i's condition gives an entry (ts, i); a row matching several
    steps gives one entry per step. Under ``strict_order`` a row matching no step (nor exclusion) gives
@@ -11,7 +14,8 @@ its documentation), for one user and one funnel of n steps and window w:
    Levels already reached are kept: the result is the furthest level any attempt reached.
 4. A step-i entry (i > 1) advances the attempt at level i-1 when ts <= (its step-1 ts) + w: the window is
    measured from step 1, inclusive. The attempt's copy at level i is replaced by the advanced one.
-5. ``strict_deduplication``: a step-i entry (i > 1) while level i is already reached ends the scan.
+5. ``strict_deduplication``: a step-i entry (i > 1) while level i is already reached ends the scan; the
+   result is the furthest level reached before it (a, b, b, c gives 2, not 3).
 6. ``strict_order``: after the first step-1 entry, a (ts, 0) entry (another event) ends the scan, and so
    does a step-i entry whose level i-1 was never reached (a step out of order).
 7. ``strict_increase``: rule 4 also needs ts > the timestamp of the attempt's step i-1.

@@ -4,7 +4,9 @@
 A funnel is ordered steps, each a condition over one row of the events (event_type / page / category /
 a safe SQL ``where``) or of the orders (``source: orders``, category / ``where``), a conversion window
 measured from step 1, ClickHouse windowFunnel's options and exclusion steps. Breakdowns are columns of the
-scores or users table, or ``segment:<family>`` (the user's segment in that audience family). Those tables
+scores or users table of a type with few values (string, int, boolean; not a key column such as user_id),
+or ``segment:<family>`` (the user's segment in that audience family); the step table keeps each
+breakdown's ``max_breakdown_values`` largest values and sums the rest into one value. Those tables
 are the job's inputs, named once in ``analysis.inputs`` (config/analysis_inputs.py).
 """
 
@@ -24,6 +26,8 @@ MAX_STEPS = 32  # windowFunnel's own limit: a step number fits the engine's smal
 MAX_WINDOW_SECONDS = 365 * 86_400
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3_600, "days": 86_400}
 SEGMENT_PREFIX = "segment:"
+# Types a breakdown column may have: timestamps, doubles and longs have a value per user, not categories.
+BREAKDOWN_TYPES = ("string", "int", "boolean")
 Source = Literal["events", "orders"]
 
 
@@ -119,6 +123,7 @@ class FunnelsAnalysis:
     breakdowns: tuple[str, ...] = ()
     quantile_accuracy: Annotated[int, Range(100, 1_000_000)]
     report_top_values: Count
+    max_breakdown_values: Count
     tables: FunnelTables
 
     def __post_init__(self):
@@ -127,15 +132,20 @@ class FunnelsAnalysis:
             raise ValueError(f"funnels: lower_snake_case funnel ids, got {bad}")
         if len(set(self.breakdowns)) != len(self.breakdowns):
             raise ValueError(f"breakdowns: distinct entries, got {list(self.breakdowns)}")
+        if self.report_top_values > self.max_breakdown_values:
+            raise ValueError(
+                f"report_top_values: at most max_breakdown_values ({self.max_breakdown_values}), "
+                f"got {self.report_top_values}"
+            )
 
 
 def reference_errors(
     funnels: FunnelsAnalysis, inputs: AnalysisInputTables, tables: Mapping[str, object], families: Collection[str]
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """Undefined output tables, step ``where`` rules outside the safe subset or naming unknown columns of the
-    events / orders input, breakdown columns of neither the scores nor the users input, and unknown segment
-    families. An undefined input table is not reported here (analysis.inputs' check names it): the column
-    checks are then skipped."""
+    events / orders input, breakdown columns of neither the scores nor the users input (or of a type other
+    than ``BREAKDOWN_TYPES``, or a key column), and unknown segment families. An undefined input table is
+    not reported here (analysis.inputs' check names it): the column checks are then skipped."""
     at: KeyPath = ("analysis", "funnels")
     known = sorted(tables)
     for key in ("steps", "dropped"):
@@ -160,15 +170,28 @@ def reference_errors(
                         f"invalid condition: {exc}",
                         f"a rule over the columns of {names[condition.source]}",
                     )
-    breakdown_columns = {c for n in breakdown_tables for c in tables[n].column_names}  # type: ignore[attr-defined]
     for breakdown in funnels.breakdowns:
         if breakdown.startswith(SEGMENT_PREFIX):
             family = breakdown[len(SEGMENT_PREFIX) :]
             if family not in families:
                 yield (*at, "breakdowns"), f"unknown segment family {family!r}", f"one of {sorted(families)}"
-        elif breakdown not in breakdown_columns:
+            continue
+        # The first table holding the column is the one breakdown_values reads it from.
+        holders = [n for n in breakdown_tables if breakdown in tables[n].column_names]  # type: ignore[attr-defined]
+        holder = holders[0] if holders else None
+        if holder is None:
             yield (
                 (*at, "breakdowns"),
                 f"undefined column {breakdown!r}",
                 f"a column of {list(breakdown_tables)} or segment:<family>",
+            )
+            continue
+        spec = tables[holder]
+        kind = spec.column(breakdown).type  # type: ignore[attr-defined]
+        if breakdown in spec.key or kind not in BREAKDOWN_TYPES:  # type: ignore[attr-defined]
+            found = "a key column" if breakdown in spec.key else f"type {kind}"  # type: ignore[attr-defined]
+            yield (
+                (*at, "breakdowns"),
+                f"column {breakdown!r} of {holder} is {found}",
+                f"a non-key {'/'.join(BREAKDOWN_TYPES)} column or segment:<family>",
             )
