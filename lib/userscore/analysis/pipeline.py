@@ -4,12 +4,16 @@ Order: the funnels' per-user outcomes are computed once (persisted) and feed bot
 the paths of converted vs dropped users; then profile, consumption and interests. Every analysis is pure
 DataFrame work (userscore.analysis.inputs); this module owns the reads and writes.
 
-Before the first write every output is checked (a declared ``analysis.`` table partitioned by as_of_date,
-its columns conform to the declaration, no table produced twice) and every table is set up, so a bad
-output fails the job with exit code 2 having written nothing. Each table's partition D is then replaced in
-one commit (replaceWhere): re-running D gives the same rows. The report reads the written partitions back,
-except tables of per-user rows (``subject_columns`` declared, e.g. funnel drop-off audiences): the driver
-only ever holds bounded aggregates.
+Before the first write every output's declaration is checked (a declared ``analysis.`` table partitioned
+by as_of_date, its columns conform to the declaration, no table produced twice) and every table is set up:
+a bad declaration or column fails the job with exit code 2 having written nothing. The frames are lazy, so
+a failure while computing a table (at its write) is not caught before: each table's partition D is
+replaced in one commit (replaceWhere), so a failure midway leaves the tables written before it at the new
+D, the later ones as they were (their old partition D, or none), and the job exits non-zero. Re-running D
+repairs it: the writes are idempotent (re-running D gives the same rows). The events (capped) and the
+orders (before D, refunds applied) are persisted for the run: every analysis reads them. The report
+reads the written partitions back, except tables of per-user rows (``subject_columns`` declared, e.g.
+funnel drop-off audiences): the driver only ever holds bounded aggregates.
 """
 
 from __future__ import annotations
@@ -164,7 +168,11 @@ def analyse_snapshot(
     settings = config.analysis
     with stage("inputs"):
         loaded = load_inputs(catalog, config, as_of)
-        inputs = replace(loaded, events=loaded.events.persist(StorageLevel.MEMORY_AND_DISK))
+        inputs = replace(
+            loaded,
+            events=loaded.events.persist(StorageLevel.MEMORY_AND_DISK),
+            orders=loaded.orders.persist(StorageLevel.MEMORY_AND_DISK),
+        )
     try:
         with analyses(inputs, config) as produced:
             outputs = dict(produced)
@@ -184,6 +192,7 @@ def analyse_snapshot(
         )
     finally:
         inputs.events.unpersist()
+        inputs.orders.unpersist()
     if outcome.capped_users:
         logger.warning(
             "%d users had more than %d events in the look-back: only their latest kept",
