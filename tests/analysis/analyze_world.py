@@ -7,7 +7,9 @@ D = 2026-03-01, look-back 10 days (events from 2026-02-19 00:00), at most 3 even
 - human: 2 events in the window -> both kept;
 - orders: o1 before D refunded before D (refunded), o2 before D refunded at D (not yet refunded at D),
   o3 at D (after the snapshot, left out);
-- users: bot and human registered before D, late registered at D (left out).
+- users: bot and human registered before D, late registered at D (left out). silver.users holds the
+  latest level (bot gold, human platinum: human's upgrade came after D); the features partition D holds
+  the levels at D (bot gold, human silver): the loader takes those.
 """
 
 from __future__ import annotations
@@ -45,8 +47,14 @@ ORDERS = [
     ("o2", "human", ts(20), True, dt.datetime(2026, 3, 1)),
     ("o3", "bot", dt.datetime(2026, 3, 1, 8), False, None),
 ]
-# (user_id, registered_at)
-USERS = [("bot", dt.datetime(2025, 1, 1)), ("human", dt.datetime(2025, 6, 1)), ("late", dt.datetime(2026, 3, 1))]
+# (user_id, registered_at, member_level: the latest, as silver.users keeps it)
+USERS = [
+    ("bot", dt.datetime(2025, 1, 1), "gold"),
+    ("human", dt.datetime(2025, 6, 1), "platinum"),
+    ("late", dt.datetime(2026, 3, 1), "basic"),
+]
+# (user_id, member_level held at D, as the features partition D has it)
+LEVELS_AT_D = [("bot", "gold"), ("human", "silver")]
 
 
 def _frame(spark: SparkSession, catalog: Catalog, table: str, rows: list[dict]):
@@ -66,7 +74,7 @@ def write_silver(spark: SparkSession, catalog: Catalog) -> None:
          "updated_at": t, "ingest_batch_id": "b"}
         for o, u, t, r, at in ORDERS
     ]  # fmt: skip
-    users = [{"user_id": u, "registered_at": t, "ingest_batch_id": "b"} for u, t in USERS]
+    users = [{"user_id": u, "registered_at": t, "member_level": m, "ingest_batch_id": "b"} for u, t, m in USERS]
     catalog.append("silver.events", _frame(spark, catalog, "silver.events", events))
     catalog.append("silver.orders", _frame(spark, catalog, "silver.orders", orders))
     catalog.append("silver.users", _frame(spark, catalog, "silver.users", users))
@@ -80,7 +88,8 @@ def write_snapshot(spark: SparkSession, catalog: Catalog, day: dt.date) -> None:
         "scores.user_scores", _frame(spark, catalog, "scores.user_scores", scores), {"as_of_date": day}
     )
     features = spark.createDataFrame(
-        [("bot", day, 1.0), ("human", day, 2.0)], "user_id string, as_of_date date, f1 double"
+        [(u, day, 1.0 + i, level) for i, (u, level) in enumerate(LEVELS_AT_D)],
+        "user_id string, as_of_date date, f1 double, member_level string",
     )
     catalog.overwrite_where("features.user_features", features, {"as_of_date": day})
     members = [{"as_of_date": day, "family": "value", "segment": "vip", "user_id": "human", "strategy": "keep",

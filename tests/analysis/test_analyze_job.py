@@ -126,6 +126,39 @@ def test_the_job_writes_each_partition_once_reads_back_aggregates_and_reports(wo
     assert {w.table: w.version for w in again.writes} == {n: v + 1 for n, v in versions.items()}
 
 
+def test_a_runtime_failure_midway_leaves_the_earlier_tables_written_and_persists_nothing_after(spark, tmp_path):
+    config = make_config(tmp_path, {**SETTINGS, "tables": TABLES})
+    catalog = Catalog(spark, config)
+    write_silver(spark, catalog)
+    write_snapshot(spark, catalog, D)
+    cached = {}
+
+    @contextlib.contextmanager
+    def analyses(inputs, config):
+        cached.update(events=inputs.events.is_cached, orders=inputs.orders.is_cached)
+        cached["frames"] = (inputs.events, inputs.orders)
+        with stand_in_analyses(inputs, config) as outputs:
+            # DROPPED passes the declaration checks but fails when computed, i.e. at its write after COUNTS'.
+            broken = inputs.scores.select(
+                F.lit(D).alias("as_of_date"),
+                F.coalesce(F.raise_error(F.lit("boom")).cast("string"), F.lit("x")).alias("user_id"),
+            )
+            yield {**outputs, "profile": AnalysisOutput({DROPPED: broken})}
+
+    with pytest.raises(Exception, match="boom"):
+        analyse_snapshot(catalog, config, D, analyses=analyses, sections=Sections())
+    # Capped events: cart 2, search 1, view 2 (as in the test above); DROPPED has no partition D.
+    assert sorted(tuple(r) for r in catalog.read(COUNTS).collect()) == [
+        (D, "cart", 2),
+        (D, "search", 1),
+        (D, "view", 2),
+    ]
+    assert not catalog.exists(DROPPED) or catalog.read(DROPPED).count() == 0
+    # Events and orders were persisted for the analyses and released, even on failure.
+    assert (cached["events"], cached["orders"]) == (True, True)
+    assert [frame.is_cached for frame in cached["frames"]] == [False, False]
+
+
 @pytest.fixture(scope="module")
 def unwritten(spark, tmp_path_factory):
     """The same inputs in a warehouse whose analysis tables must stay unwritten."""
@@ -245,14 +278,17 @@ def test_bad_analysis_settings_fail_at_load_naming_the_key(overrides, key, expec
     assert error.value.key_path == key and error.value.expected.startswith(expected)
 
 
-def test_the_defaults_come_from_conf_base():
-    analysis = load_config(env="local", conf_dir=REPO / "conf").analysis
-    assert (analysis.lookback_days, analysis.max_events_per_user, analysis.report_dir) == (
-        365,
-        10000,
-        "reports/analysis",
+def test_the_common_settings_reach_the_analysis_config():
+    overrides = {"lookback_days": 30, "max_events_per_user": 7, "report_dir": "out/a", "missing_label": "n/a",
+                 "inputs": {"scores": "scores.user_scores"}}  # fmt: skip
+    analysis = load_config(env="local", conf_dir=REPO / "conf", overrides={"analysis": overrides}).analysis
+    assert (analysis.lookback_days, analysis.max_events_per_user, analysis.report_dir, analysis.missing_label) == (
+        30,
+        7,
+        "out/a",
+        "n/a",
     )
-    assert analysis.inputs.scores == "scores.user_scores" and analysis.inputs.events == "silver.events"
+    assert analysis.inputs.scores == "scores.user_scores"
 
 
 def test_the_demo_prints_what_the_analyses_found():

@@ -24,10 +24,14 @@ TABLES = {
 }
 
 
+NO_VALUE = "(no value)"  # the test's own analysis.missing_label
+
+
 def _small(config, **changes):
     """``config`` with its consumption section changed (lorenz_points, top_shares, rank_buckets...)."""
     section = dataclasses.replace(config.analysis.consumption, **changes)
-    return dataclasses.replace(config, analysis=dataclasses.replace(config.analysis, consumption=section))
+    analysis = dataclasses.replace(config.analysis, consumption=section, missing_label=NO_VALUE)
+    return dataclasses.replace(config, analysis=analysis)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +120,7 @@ def test_category_mix_vs_plain_python(result):
     cells = defaultdict(lambda: {"buyers": set(), "orders": 0, "revenue": 0.0})
     totals = defaultdict(lambda: [0, 0.0])
     for key, o in _by_segment(kept()):
-        cell = cells[(*key, o["category"] or "(missing)")]
+        cell = cells[(*key, o["category"] or NO_VALUE)]
         cell["buyers"].add(o["user_id"])
         cell["orders"] += 1
         cell["revenue"] += o["amount"]
@@ -124,7 +128,7 @@ def test_category_mix_vs_plain_python(result):
         totals[key][1] += o["amount"]
     got = {(r["family"], r["segment"], r["category"]): r for r in tables["category"]}
     assert set(got) == set(cells)
-    assert ("all", "all", "(missing)") in got and ("retention", "low_risk", "electronics") in got
+    assert ("all", "all", NO_VALUE) in got and ("retention", "low_risk", "electronics") in got
     for key, cell in cells.items():
         orders, revenue = totals[key[:2]]
         _close(
@@ -199,8 +203,8 @@ def test_payment_mix_vs_plain_python(result):
     cells = defaultdict(lambda: [0, 0.0])
     totals = defaultdict(lambda: [0, 0.0])
     for key, o in _by_segment(kept()):
-        cells[(*key, o["payment_method"] or "(missing)")][0] += 1
-        cells[(*key, o["payment_method"] or "(missing)")][1] += o["amount"]
+        cells[(*key, o["payment_method"] or NO_VALUE)][0] += 1
+        cells[(*key, o["payment_method"] or NO_VALUE)][1] += o["amount"]
         totals[key][0] += 1
         totals[key][1] += o["amount"]
     got = {(r["family"], r["segment"], r["payment_method"]): r for r in tables["payment"]}

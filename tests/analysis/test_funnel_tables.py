@@ -44,11 +44,15 @@ def _inputs(spark, events=(), orders=()) -> AnalysisInputs:
     )  # fmt: skip
 
 
+NO_VALUE = "(no value)"  # the test's own analysis.missing_label: users without a breakdown value
+
+
 @pytest.fixture(scope="module")
 def funnel_config(tmp_path_factory):
     config = make_config(tmp_path_factory.mktemp("funnels"))
     section = dataclasses.replace(config.analysis.funnels, breakdowns=("grade", "region", "segment:retention"))
-    return dataclasses.replace(config, analysis=dataclasses.replace(config.analysis, funnels=section))
+    analysis = dataclasses.replace(config.analysis, funnels=section, missing_label=NO_VALUE)
+    return dataclasses.replace(config, analysis=analysis)
 
 
 def _outcomes(spark):
@@ -92,15 +96,15 @@ EXPECTED_STEPS = {
     ("browse_to_order", "grade", "B", 1, "product_view"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
     ("browse_to_order", "grade", "B", 2, "add_to_cart"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
     ("browse_to_order", "grade", "B", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
-    ("browse_to_order", "grade", "(none)", 1, "product_view"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
-    ("browse_to_order", "grade", "(none)", 2, "add_to_cart"): (1, 1.0, 1.0, 0, 0.0, 30.0, 30.0, 30.0, 30.0),
-    ("browse_to_order", "grade", "(none)", 3, "order"): (1, 1.0, 1.0, 0, 0.0, 70.0, 70.0, 100.0, 100.0),
+    ("browse_to_order", "grade", NO_VALUE, 1, "product_view"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("browse_to_order", "grade", NO_VALUE, 2, "add_to_cart"): (1, 1.0, 1.0, 0, 0.0, 30.0, 30.0, 30.0, 30.0),
+    ("browse_to_order", "grade", NO_VALUE, 3, "order"): (1, 1.0, 1.0, 0, 0.0, 70.0, 70.0, 100.0, 100.0),
     ("checkout", "all", "all", 1, "cart_page"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
     ("checkout", "all", "all", 2, "checkout_page"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
     ("checkout", "all", "all", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
-    ("checkout", "grade", "(none)", 1, "cart_page"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
-    ("checkout", "grade", "(none)", 2, "checkout_page"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
-    ("checkout", "grade", "(none)", 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
+    ("checkout", "grade", NO_VALUE, 1, "cart_page"): (1, 1.0, 1.0, 0, 0.0, N, N, N, N),
+    ("checkout", "grade", NO_VALUE, 2, "checkout_page"): (0, 0.0, 0.0, 1, 1.0, N, N, N, N),
+    ("checkout", "grade", NO_VALUE, 3, "order"): (0, N, 0.0, 0, N, N, N, N, N),
 }
 
 
@@ -128,9 +132,9 @@ def test_step_one_users_by_profile_column_and_segment(tables):
         ("browse_to_order", "region", "south"): 1,
         ("browse_to_order", "region", "east"): 1,
         ("browse_to_order", "segment:retention", "high_risk"): 1,
-        ("browse_to_order", "segment:retention", "(none)"): 3,  # u2's segment is in another family
-        ("checkout", "region", "(none)"): 1,  # u5 has no profile
-        ("checkout", "segment:retention", "(none)"): 1,
+        ("browse_to_order", "segment:retention", NO_VALUE): 3,  # u2's segment is in another family
+        ("checkout", "region", NO_VALUE): 1,  # u5 has no profile
+        ("checkout", "segment:retention", NO_VALUE): 1,
     }
 
 

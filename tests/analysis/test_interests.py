@@ -18,12 +18,14 @@ from userscore.analysis.interests import analyse
 
 D = dt.date(2026, 3, 1)
 D_TS = dt.datetime(2026, 3, 1)
+NO_GRADE = "(no grade)"
 CATEGORIES = ["apparel", "beauty", "books", "electronics", "grocery", "home", "sports", "toys"]
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    return make_config(tmp_path_factory.mktemp("interests"))
+    # The test's own missing label (not conf/base's): a user without a grade is in group NO_GRADE.
+    return make_config(tmp_path_factory.mktemp("interests"), {"analysis": {"missing_label": NO_GRADE}})
 
 
 def _ago(days: float) -> dt.datetime:
@@ -64,7 +66,7 @@ def _expected_share() -> list[tuple]:
     interests = {u[0]: [c for c in u[1:4] if c != "none"] or ["none"] for u in USERS}
     groups: dict[tuple[str, str], list[str]] = {}
     for u in USERS:
-        groups.setdefault(("grade", u[4] or "unknown"), []).append(u[0])
+        groups.setdefault(("grade", u[4] or NO_GRADE), []).append(u[0])
         groups.setdefault(("rfm_segment", u[5]), []).append(u[0])
         if u[6]:
             groups.setdefault(("segment:retention", u[6]), []).append(u[0])
@@ -88,8 +90,8 @@ def test_interest_share_by_grade_segment_and_family(spark, config):
     row = share.where("breakdown = 'grade' AND group_value = 'A' AND category = 'books'").first()
     assert (row.users, row.group_users, row.share, row.population_share) == (2, 2, 1.0, 0.75)
     assert row.lift == pytest.approx(4 / 3)
-    # u4 has no grade: group "unknown"; u3 has no interest: category "none" (population 1/4, lift 4 in B).
-    assert share.where("group_value = 'unknown' AND category = 'apparel'").first().lift == 4.0
+    # u4 has no grade: group NO_GRADE; u3 has no interest: category "none" (population 1/4, lift 4 in B).
+    assert share.where(f"group_value = '{NO_GRADE}' AND category = 'apparel'").first().lift == 4.0
     assert share.where("breakdown = 'grade' AND group_value = 'B' AND category = 'none'").first().lift == 4.0
     # Users outside every segment of a family are in none of its groups: winback = u2, u3.
     winback = share.where("breakdown = 'segment:retention' AND group_value = 'winback' AND category = 'books'").first()

@@ -12,27 +12,38 @@ from userscore.analysis import profile
 DIMENSIONS = ("gender", "age_band", "region", "member_level", "registration_channel")
 
 
+NO_VALUE = "(no value)"  # the test's own analysis.missing_label
+# The test's own tenure bands (not conf/base's): below 61 days, below 200, below 600, the rest.
+BANDS = (("new", 61), ("young", 200), ("settled", 600))
+SETTINGS = {
+    "analysis": {
+        "missing_label": NO_VALUE,
+        "profile": {"tenure_bands": [{"name": n, "max_days": d} for n, d in BANDS] + [{"name": "veteran"}]},
+    }
+}
+
+
 def _tenure(registered: str) -> str:
-    """conf/base: 0-90d, 90-180d, 180-365d, 1-2y (< 730 days), 2y+."""
     days = (D - ts(registered).date()).days
-    for name, below in (("0-90d", 90), ("90-180d", 180), ("180-365d", 365), ("1-2y", 730)):
+    for name, below in BANDS:
         if days < below:
             return name
-    return "2y+"
+    return "veteran"
 
 
 @pytest.fixture(scope="module")
 def rows(spark, tmp_path_factory):
     from tests.conftest import make_config
 
-    config = make_config(tmp_path_factory.mktemp("p"))
+    config = make_config(tmp_path_factory.mktemp("p"), SETTINGS)
     output = profile.analyse(inputs(spark, config), config)
     return [r.asDict() for r in output.tables["analysis.profile_distribution"].collect()]
 
 
 def test_tenure_bands_hand_worked():
-    # D = 2026-06-01: u1 31 days, u4 151, u5 273, u2 502, u3 1188 days after registration.
-    assert [_tenure(u[1]) for u in USERS] == ["0-90d", "1-2y", "2y+", "90-180d", "180-365d", "0-90d"]
+    # D = 2026-06-01: u1 31 days, u6 61 (a band's max_days is exclusive: young), u4 151, u5 273, u2 502,
+    # u3 1188 days after registration.
+    assert [_tenure(u[1]) for u in USERS] == ["new", "settled", "veteran", "young", "settled", "young"]
 
 
 def test_profile_distribution_vs_plain_python(rows):
@@ -43,9 +54,9 @@ def test_profile_distribution_vs_plain_python(rows):
     cells = defaultdict(lambda: [0, 0.0])
     groups = defaultdict(lambda: [0, 0.0])
     for user, _, _, grade, churn_tier in SCORES:
-        for breakdown in (("all", "all"), ("grade", grade), ("churn_tier", churn_tier or "(missing)")):
+        for breakdown in (("all", "all"), ("grade", grade), ("churn_tier", churn_tier or NO_VALUE)):
             for dimension, value in users[user].items():
-                key = (dimension, value or "(missing)", *breakdown)
+                key = (dimension, value or NO_VALUE, *breakdown)
                 cells[key][0] += 1
                 cells[key][1] += spend[user]
                 groups[(dimension, *breakdown)][0] += 1
@@ -68,7 +79,8 @@ def test_profile_hand_worked_cells(rows):
     assert (female_a["users"], female_a["share"], female_a["spend"]) == (1, 0.5, 60.0)
     assert female_a["spend_share"] == pytest.approx(60 / 130)
     # u3 has no gender: its own value; grade D (u5, u6) has no kept spend, so no spend share.
-    assert got[("gender", "(missing)", "all", "all")]["users"] == 1
+    assert got[("gender", NO_VALUE, "all", "all")]["users"] == 1
     assert got[("region", "north", "grade", "D")]["spend_share"] is None
-    # Tenure over everyone: 0-90d = u1 and u6 of six users.
-    assert got[("tenure_band", "0-90d", "all", "all")]["share"] == pytest.approx(2 / 6)
+    # Tenure over everyone (the test's bands): young = u4 and u6, veteran = u3 alone, of six users.
+    assert got[("tenure_band", "young", "all", "all")]["share"] == pytest.approx(2 / 6)
+    assert got[("tenure_band", "veteran", "all", "all")]["users"] == 1

@@ -56,12 +56,12 @@ def analyse(inputs: AnalysisInputs, config: Config) -> AnalysisOutput:
     spend = user_spend(kept)
     in_segments = _with_segments(kept, inputs.segments)
     concentration = spend_concentration(spend, cfg)
-    payment = payment_mix(kept, in_segments, cfg)
+    payment = payment_mix(kept, in_segments, cfg, config.analysis.missing_label)
     tables = {
         cfg.tables.rf_grid: rf_grid(inputs.scores, spend, cfg),
         cfg.tables.lorenz: _rows(kept.sparkSession, concentration.lorenz, _LORENZ_SCHEMA),
         cfg.tables.summary: _rows(kept.sparkSession, _summary(kept, concentration, cfg), _SUMMARY_SCHEMA),
-        cfg.tables.category_mix: category_mix(in_segments, cfg.missing_label),
+        cfg.tables.category_mix: category_mix(in_segments, config.analysis.missing_label),
         cfg.tables.promotion: promotion_dependence(in_segments, cfg.coupon_dependence_share),
         cfg.tables.distributions: distributions(kept, cfg),
         cfg.tables.payment_mix: payment if payment is not None else _empty_payment(kept.sparkSession),
@@ -256,14 +256,16 @@ def promotion_dependence(in_segments: DataFrame, dependence_share: float) -> Dat
     )
 
 
-def payment_mix(kept: DataFrame, in_segments: DataFrame, cfg: ConsumptionAnalysis) -> DataFrame | None:
+def payment_mix(
+    kept: DataFrame, in_segments: DataFrame, cfg: ConsumptionAnalysis, missing_label: str
+) -> DataFrame | None:
     """Orders and revenue per payment method within each segment (``in_segments``: kept orders per
-    segment); None when no kept order has one (the column is absent or all null: a business whose data
-    carries no payment method)."""
+    segment; ``missing_label`` for orders without a method); None when no kept order has one (the column
+    is absent or all null: a business whose data carries no payment method)."""
     column = cfg.payment_column
     if column not in kept.columns or kept.where(F.col(column).isNotNull()).limit(1).count() == 0:
         return None
-    method = F.coalesce(F.col(column), F.lit(cfg.missing_label)).alias("payment_method")
+    method = F.coalesce(F.col(column), F.lit(missing_label)).alias("payment_method")
     cells = in_segments.groupBy("family", "segment", method).agg(
         F.count(F.lit(1)).alias("orders"), F.sum("amount").alias("revenue")
     )

@@ -42,7 +42,6 @@ OUTCOME_SCHEMA = (
 )
 OTHER = "(other)"  # breakdown value of the users whose value is not among the top max_breakdown_values
 ALL = "all"  # the breakdown (and its value) of the whole funnel
-MISSING = "(none)"  # breakdown value of users without one (no score row, no segment in the family)
 FAMILY_PREFIX = "funnel_"  # audience family of a funnel's dropped users: funnel_<funnel id>
 
 
@@ -178,7 +177,7 @@ def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None =
     section = config.analysis.funnels
     per_user = outcomes if outcomes is not None else user_outcomes(inputs, config)
     dims = breakdown_values(inputs, section)
-    steps = step_table(per_user.join(dims, "user_id", "left"), section, inputs.as_of)
+    steps = step_table(per_user.join(dims, "user_id", "left"), section, inputs.as_of, config.analysis.missing_label)
     dropped = dropped_audience(
         per_user.join(dims.select("user_id", "scored_at"), "user_id", "left"), config, inputs.as_of
     )
@@ -194,7 +193,7 @@ def analyse(inputs: AnalysisInputs, config: Config, outcomes: DataFrame | None =
 
 def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFrame:
     """user_id, scored_at and one string column per breakdown (scores, then profile, then segments; null
-    when the user has no value, shown as ``MISSING``)."""
+    when the user has no value, shown as ``analysis.missing_label``)."""
     score_columns = set(inputs.scores.columns)
     user_columns = set(inputs.users.columns)
     from_scores = [b for b in section.breakdowns if b in score_columns]
@@ -219,16 +218,19 @@ def breakdown_values(inputs: AnalysisInputs, section: FunnelsAnalysis) -> DataFr
     )
 
 
-def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date) -> DataFrame:
-    """Per funnel x breakdown value x step: users entering, conversion, drop-off, time to convert. Values
-    beyond a breakdown's top ``max_breakdown_values`` (by users at step 1) are summed into ``OTHER``."""
+def step_table(per_user: DataFrame, section: FunnelsAnalysis, as_of: dt.date, missing_label: str) -> DataFrame:
+    """Per funnel x breakdown value x step: users entering, conversion, drop-off, time to convert (a user
+    without a breakdown value under ``missing_label``). Values beyond a breakdown's top
+    ``max_breakdown_values`` (by users at step 1) are summed into ``OTHER``."""
     micros = F.transform("reached_ts", F.unix_micros)
     step = F.col("step")
     seconds_from = lambda k: (F.element_at(micros, step) - F.element_at(micros, k)) / 1e6  # noqa: E731
     breakdowns = F.array(
         F.struct(F.lit(ALL).alias("breakdown"), F.lit(ALL).alias("breakdown_value")),
         *[
-            F.struct(F.lit(b).alias("breakdown"), F.coalesce(F.col(f"`{b}`"), F.lit(MISSING)).alias("breakdown_value"))
+            F.struct(
+                F.lit(b).alias("breakdown"), F.coalesce(F.col(f"`{b}`"), F.lit(missing_label)).alias("breakdown_value")
+            )
             for b in section.breakdowns
         ],
     )

@@ -20,8 +20,9 @@ class AnalysisInputs:
 
     events: silver.events rows with event_ts in [D - lookback, D), at most the configured number of
         events per user (the latest ones; users over the cap are listed in ``capped_users``).
-    orders: silver.orders rows with order_ts < D (refunds as known before D are the caller's concern).
-    users: silver.users profiles.
+    orders: silver.orders rows with order_ts < D, refunds as known before D applied (userscore.refunds).
+    users: silver.users profiles of users registered before D, with member_level the level held at D
+        (from the features partition D: silver.users keeps only the latest level).
     scores: scores.user_scores partition D (user_id, grade, tiers, tags, ... ) - the breakdown columns.
     features: features.user_features partition D.
     segments: audiences.segment_members partition D.

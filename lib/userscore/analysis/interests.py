@@ -8,15 +8,17 @@ the population, userscore.features.interests).
 among their interest_1..k (``none``: users without any interest), ``group_users`` = users of the group,
 ``share`` = users / group_users, ``population_share`` = the same over every user of the feature snapshot,
 ``lift`` = share / population_share (0 when population_share is 0). Groups: each value of each
-``breakdowns.columns`` column of the scores of D (null -> "unknown"), breakdown = the column name; with
-``segment_families``, each segment of each family of audiences.segment_members at D, breakdown =
+``breakdowns.columns`` column of the scores of D (null -> ``analysis.missing_label``), breakdown = the
+column name; with ``segment_families``, each segment of each family of audiences.segment_members at D, breakdown =
 "segment:<family>" (users outside every segment of a family are in no group of it). Only users of the
 feature snapshot count. Every group gets a row per category (users 0 included): a fixed grid.
 
 **Interest-to-purchase conversion** (``analysis.tables.conversion``), per category c of the vocabulary,
 with w = ``conversion.window_days``:
-- a user's *first signal* in c is the earliest of their events (the analysed window of ``inputs.events``)
-  with event_type in ``conversion.event_types`` and category c;
+- a user's *first signal* in c is the earliest of their events in ``inputs.events`` with event_type in
+  ``conversion.event_types`` and category c: the earliest within the look-back (``analysis.lookback_days``)
+  and among the events kept by the per-user cap (a capped bot's latest events only), not necessarily the
+  user's first signal ever;
 - *interested users*: users whose first signal t is before D - w days (so each had a full w days to buy
   before D: no right-censoring);
 - *converted users*: interested users with an order in category c kept by ``conversion.order_where``
@@ -45,7 +47,6 @@ from userscore.filters import where_condition
 from userscore.keys import AS_OF, USER_ID
 from userscore.refunds import refunds_as_of
 
-UNKNOWN = "unknown"
 SEGMENT_BREAKDOWN = "segment:"
 _INTERESTS = "_interests"
 _SECONDS_PER_DAY = 86400.0
@@ -62,13 +63,15 @@ def user_interests(features: DataFrame, top_k: int) -> DataFrame:
     return features.select(USER_ID, F.when(F.size(named) > 0, named).otherwise(F.array(F.lit(NONE))).alias(_INTERESTS))
 
 
-def memberships(scores: DataFrame, segments: DataFrame, breakdowns: InterestBreakdowns) -> DataFrame:
-    """(user_id, breakdown, group_value): every group a user belongs to."""
+def memberships(
+    scores: DataFrame, segments: DataFrame, breakdowns: InterestBreakdowns, missing_label: str
+) -> DataFrame:
+    """(user_id, breakdown, group_value): every group a user belongs to (a null score value: ``missing_label``)."""
     parts = [
         scores.select(
             USER_ID,
             F.lit(column).alias("breakdown"),
-            F.coalesce(F.col(column).cast("string"), F.lit(UNKNOWN)).alias("group_value"),
+            F.coalesce(F.col(column).cast("string"), F.lit(missing_label)).alias("group_value"),
         )
         for column in breakdowns.columns
     ]
@@ -194,7 +197,7 @@ def analyse(inputs: AnalysisInputs, config: Config) -> AnalysisOutput:
     section = config.analysis.interests
     categories = list(config.features.preference.categories)
     interests = user_interests(inputs.features, config.features.interests.top_k)
-    groups = memberships(inputs.scores, inputs.segments, section.breakdowns)
+    groups = memberships(inputs.scores, inputs.segments, section.breakdowns, config.analysis.missing_label)
     share = interest_share(interests, groups, [*categories, NONE], inputs.as_of)
     conversion = interest_conversion(inputs.events, inputs.orders, section.conversion, categories, inputs.as_of)
     breakdowns = [*section.breakdowns.columns, *(["segment families"] if section.breakdowns.segment_families else [])]

@@ -5,6 +5,10 @@ scores and features partitions D hold rows (InputError, exit code 2, otherwise).
 
 Point in time: events in [D - lookback_days, D), orders before D with refunds as known before D
 (userscore.refunds), users registered before D, the scores, features and segment members of partition D.
+silver.users keeps each user's latest profile, so its member level may be one taken after D: the users'
+``member_level`` is replaced here, once for every analysis, by the level held at D that the features
+partition D carries (userscore.features.profile; its "unknown" becomes null, shown as the analyses'
+missing label).
 
 Bots: a user may generate millions of events, and every per-user step (funnels, sessions) groups a user's
 events in one task. Only the latest ``max_events_per_user`` events of each user are kept (ties on the
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from userscore.analysis.inputs import AnalysisInputs
@@ -37,18 +41,39 @@ def at_midnight(day: dt.date) -> Column:
     return F.lit(day).cast("timestamp")
 
 
+# Spark 4 plans a row_number filtered by ``<= n`` as a per-group limit (WindowGroupLimit) only when n is at
+# most this session setting (default 1000).
+GROUP_LIMIT_THRESHOLD = "spark.sql.optimizer.windowGroupLimitThreshold"
+
+
+def allow_group_limit(spark: SparkSession, cap: int) -> None:
+    """Raise the session's WindowGroupLimit threshold to ``cap`` when it is lower (never lowers it). The
+    optimizer reads it when a query is planned, i.e. at each action, so it stays raised for the session."""
+    current = int(spark.conf.get(GROUP_LIMIT_THRESHOLD))
+    if current < cap:
+        spark.conf.set(GROUP_LIMIT_THRESHOLD, str(cap))
+
+
 def cap_events(events: DataFrame, cap: int) -> DataFrame:
     """The latest ``cap`` events of each user (ties on event_ts broken by the larger event_id).
 
-    A row_number filtered by ``<= cap``: Spark plans it as a per-group limit applied before the shuffle as
-    well as after (WindowGroupLimit), so a bot's events are cut to ``cap`` per map task before they meet.
+    A row_number filtered by ``<= cap``, with the session's WindowGroupLimit threshold raised to at least
+    ``cap`` (:func:`allow_group_limit`): Spark then plans it as a per-user limit applied before the shuffle
+    as well as after (WindowGroupLimit), so a bot's events are cut to ``cap`` per map task before they meet.
     """
+    allow_group_limit(events.sparkSession, cap)
     latest = Window.partitionBy(USER_ID).orderBy(F.col("event_ts").desc(), F.col("event_id").desc())
     return events.withColumn(_RANK, F.row_number().over(latest)).where(F.col(_RANK) <= cap).drop(_RANK)
 
 
 def capped_users(events: DataFrame, cap: int) -> DataFrame:
-    """(user_id, events_in_window, events_kept) of the users with more than ``cap`` events."""
+    """(user_id, events_in_window, events_kept) of the users with more than ``cap`` events.
+
+    ``events`` are the uncapped events of the look-back, so this reads them a second time (the persisted
+    events are already capped and cannot give a bot's full count). It stays cheap: the scan prunes to the
+    months of the look-back and to user_id and event_ts, and the count is aggregated partially in each map
+    task, so one row per user and task is shuffled, never the events themselves.
+    """
     return (
         events.groupBy(USER_ID)
         .agg(F.count(F.lit(1)).alias(EVENTS_IN_WINDOW))
@@ -85,6 +110,21 @@ def _segments(catalog: Catalog, config: Config, as_of: dt.date) -> DataFrame:
     return _require(catalog, name, "segments").where(F.col(AS_OF) == F.lit(as_of))
 
 
+def point_in_time_level(users: DataFrame, features: DataFrame, config: Config) -> DataFrame:
+    """``users`` with the level column replaced by the features partition's level held at D (null for a
+    user without a feature row or with the features' unknown value)."""
+    level = config.features.profile.level_column
+    if level not in features.columns:
+        raise InputError(
+            f"{config.analysis.inputs.features} has no column {level} (features.profile.level_column): "
+            "the analyses take the member level held at D from it"
+        )
+    unknown = F.lit(config.features.profile.unknown_value)
+    at_d = features.select(USER_ID, F.when(F.col(level) != unknown, F.col(level)).alias(level))
+    columns = [c for c in users.columns if c != level]
+    return users.select(*columns).join(at_d, USER_ID, "left").select(*users.columns)
+
+
 def load_inputs(catalog: Catalog, config: Config, as_of: dt.date) -> AnalysisInputs:
     """Snapshot ``as_of``'s inputs (lazy frames), after checking every precondition (InputError)."""
     settings = config.analysis
@@ -97,6 +137,7 @@ def load_inputs(catalog: Catalog, config: Config, as_of: dt.date) -> AnalysisInp
     window = _require(catalog, names.events, "events").where((F.col("event_ts") >= start) & (F.col("event_ts") < end))
     orders = _require(catalog, names.orders, "orders").where(F.col("order_ts") < end).transform(refunds_as_of, end)
     users = _require(catalog, names.users, "users").where(F.col("registered_at") < end)
+    users = point_in_time_level(users, features, config)
     cap = settings.max_events_per_user
     return AnalysisInputs(
         as_of=as_of,

@@ -4,12 +4,16 @@ Order: the funnels' per-user outcomes are computed once (persisted) and feed bot
 the paths of converted vs dropped users; then profile, consumption and interests. Every analysis is pure
 DataFrame work (userscore.analysis.inputs); this module owns the reads and writes.
 
-Before the first write every output is checked (a declared ``analysis.`` table partitioned by as_of_date,
-its columns conform to the declaration, no table produced twice) and every table is set up, so a bad
-output fails the job with exit code 2 having written nothing. Each table's partition D is then replaced in
-one commit (replaceWhere): re-running D gives the same rows. The report reads the written partitions back,
-except tables of per-user rows (``subject_columns`` declared, e.g. funnel drop-off audiences): the driver
-only ever holds bounded aggregates.
+Before the first write every output's declaration is checked (a declared ``analysis.`` table partitioned
+by as_of_date, its columns conform to the declaration, no table produced twice) and every table is set up:
+a bad declaration or column fails the job with exit code 2 having written nothing. The frames are lazy, so
+a failure while computing a table (at its write) is not caught before: each table's partition D is
+replaced in one commit (replaceWhere), so a failure midway leaves the tables written before it at the new
+D, the later ones as they were (their old partition D, or none), and the job exits non-zero. Re-running D
+repairs it: the writes are idempotent (re-running D gives the same rows). The events (capped) and the
+orders (before D, refunds applied) are persisted for the run: every analysis reads them. The report
+reads the written partitions back, except tables of per-user rows (``subject_columns`` declared, e.g.
+funnel drop-off audiences): the driver only ever holds bounded aggregates.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class AnalysisOutcome:
     outputs: Mapping[str, AnalysisOutput]
     writes: list[WriteResult] = field(default_factory=list)
     report_path: Path | None = None
+    findings: list[str] = field(default_factory=list)  # headline lines, "<analysis>: ..." (analysis/findings.py)
 
 
 @contextlib.contextmanager
@@ -126,7 +131,8 @@ def report_facts(outcome: AnalysisOutcome) -> list[tuple[str, str]]:
 
 
 def summary_lines(outcome: AnalysisOutcome) -> list[str]:
-    """The job summary: inputs, capped users, each analysis's own lines (``<analysis>: ...``), the report."""
+    """The job summary: inputs, capped users, each analysis's findings (or, for an analysis that found
+    nothing to headline, its own lines), each line naming its analysis once (``<analysis>: ...``), the report."""
     lines = [
         f"snapshot {outcome.as_of}: {outcome.users:,} users, {outcome.events:,} events in the last "
         f"{outcome.lookback_days} days",
@@ -135,7 +141,8 @@ def summary_lines(outcome: AnalysisOutcome) -> list[str]:
     ]
     for analysis, output in outcome.outputs.items():
         prefix = f"{analysis}:"  # every line names its analysis once, whether or not the analysis did
-        lines += [line if line.startswith(prefix) else f"{prefix} {line}" for line in output.summary]
+        found = [line for line in outcome.findings if line.startswith(prefix)]
+        lines += found or [line if line.startswith(prefix) else f"{prefix} {line}" for line in output.summary]
     if outcome.report_path is not None:
         lines.append(f"analysis report: {outcome.report_path}")
     return lines
@@ -164,7 +171,11 @@ def analyse_snapshot(
     settings = config.analysis
     with stage("inputs"):
         loaded = load_inputs(catalog, config, as_of)
-        inputs = replace(loaded, events=loaded.events.persist(StorageLevel.MEMORY_AND_DISK))
+        inputs = replace(
+            loaded,
+            events=loaded.events.persist(StorageLevel.MEMORY_AND_DISK),
+            orders=loaded.orders.persist(StorageLevel.MEMORY_AND_DISK),
+        )
     try:
         with analyses(inputs, config) as produced:
             outputs = dict(produced)
@@ -184,6 +195,7 @@ def analyse_snapshot(
         )
     finally:
         inputs.events.unpersist()
+        inputs.orders.unpersist()
     if outcome.capped_users:
         logger.warning(
             "%d users had more than %d events in the look-back: only their latest kept",
@@ -191,9 +203,11 @@ def analyse_snapshot(
             outcome.max_events_per_user,
         )
     with stage("report"):
+        from userscore.analysis.findings import findings
         from userscore.analysis.report import render, write_report  # matplotlib loads only for the report
 
         frames = read_back(catalog, as_of, outputs)
+        outcome.findings = findings({t: df for tables in frames.values() for t, df in tables.items()}, config)
         path = report_path or config.path(settings.report_dir) / f"analysis-{as_of.isoformat()}.html"
         outcome.report_path = write_report(render(as_of, frames, config, report_facts(outcome), sections), path)
     return outcome

@@ -5,7 +5,8 @@ The population is the users scored at D (scores.user_scores partition D). For ea
 tenure band derived from registered_at) the table analysis.profile_distribution counts users and their
 spend, over the whole population (breakdown ``all``) and within each value of each crossed score column
 (grade, churn tier). Spend = kept orders in the value window before D (see analysis.consumption).
-member_level is the users table's current level (silver.users keeps the latest profile).
+member_level is the level held at D (the loader takes it from the features partition D, not the
+latest profile silver.users keeps). Null values are shown as ``analysis.missing_label``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from userscore.config.root import Config
 def analyse(inputs: AnalysisInputs, config: Config) -> AnalysisOutput:
     """The profile distribution of ``inputs.as_of`` (see the module docstring)."""
     cfg = config.analysis.profile
-    rows = distribution(inputs.scores, inputs.users, inputs.orders, inputs.as_of, cfg)
+    rows = distribution(inputs.scores, inputs.users, inputs.orders, inputs.as_of, cfg, config.analysis.missing_label)
     return AnalysisOutput(
         tables={cfg.table: rows.select(F.lit(inputs.as_of).alias("as_of_date"), "*")},
         summary=(f"profile: {len(cfg.dimensions)} dimensions x (all, {', '.join(cfg.crosses)})",),
@@ -32,9 +33,15 @@ def analyse(inputs: AnalysisInputs, config: Config) -> AnalysisOutput:
 
 
 def distribution(
-    scores: DataFrame, users: DataFrame, orders: DataFrame, as_of: dt.date, cfg: ProfileAnalysis
+    scores: DataFrame,
+    users: DataFrame,
+    orders: DataFrame,
+    as_of: dt.date,
+    cfg: ProfileAnalysis,
+    missing_label: str,
 ) -> DataFrame:
-    """Rows (dimension, value, breakdown, breakdown_value, users, share, spend, spend_share)."""
+    """Rows (dimension, value, breakdown, breakdown_value, users, share, spend, spend_share); a null value
+    is shown as ``missing_label``."""
     spend = user_spend(kept_orders(orders, as_of, cfg.value_window_days)).select("user_id", "spend")
     profile_columns = [c for c in cfg.dimensions if c != TENURE_BAND]
     people = (
@@ -42,7 +49,7 @@ def distribution(
         .join(users.select("user_id", "registered_at", *profile_columns), "user_id", "left")
         .join(spend, "user_id", "left")
     )
-    missing = F.lit(cfg.missing_label)
+    missing = F.lit(missing_label)
 
     def dimension_value(name: str) -> Column:
         column = tenure_band(F.col("registered_at"), as_of, cfg.tenure_bands) if name == TENURE_BAND else F.col(name)

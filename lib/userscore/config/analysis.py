@@ -32,12 +32,15 @@ class AnalysisConfig:
     max_events_per_user: the latest this many events of a user in the look-back are kept: a bot with millions
         of events would otherwise make one task hold all of them (every per-user step groups by user).
     report_dir: the HTML report goes to ``<report_dir>/analysis-<D>.html``.
+    missing_label: how every analysis shows a missing value (a null profile value, a user without a score
+        value or a segment of a breakdown, an order without a category or payment method).
     """
 
     inputs: AnalysisInputTables
     lookback_days: Days
     max_events_per_user: Count
     report_dir: str
+    missing_label: str
     funnels: FunnelsAnalysis
     paths: PathsAnalysis
     profile: ProfileAnalysis

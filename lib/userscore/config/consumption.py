@@ -37,7 +37,6 @@ class ProfileAnalysis:
     crosses: tuple[str, ...]
     tenure_bands: tuple[Band, ...]
     value_window_days: Days
-    missing_label: str
 
     def __post_init__(self):
         if not self.dimensions:
@@ -91,7 +90,6 @@ class ConsumptionAnalysis:
     order_value_edges: tuple[float, ...]
     repurchase_days_edges: tuple[float, ...]
     payment_column: str
-    missing_label: str
 
     def __post_init__(self):
         if any(s <= 0 for s in self.top_shares):
