@@ -162,7 +162,9 @@ def test_a_runtime_failure_midway_leaves_the_earlier_tables_written_and_persists
 @pytest.fixture(scope="module")
 def unwritten(spark, tmp_path_factory):
     """The same inputs in a warehouse whose analysis tables must stay unwritten."""
-    config = make_config(tmp_path_factory.mktemp("analyze-fails"), {**SETTINGS, "tables": TABLES})
+    root = tmp_path_factory.mktemp("analyze-fails")
+    analysis = {**SETTINGS["analysis"], "report_dir": str(root / "reports")}  # not the repo's (a demo may fill it)
+    config = make_config(root, {**SETTINGS, "tables": TABLES, "analysis": analysis})
     catalog = Catalog(spark, config)
     write_silver(spark, catalog)
     write_snapshot(spark, catalog, D)
