@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from userscore.analysis.findings import consumption_lines, funnel_lines, interest_lines, path_lines
+from userscore.analysis.findings import consumption_lines, funnel_lines, interest_lines, path_lines, profile_lines
 
 
 def test_funnel_line_names_the_step_that_loses_most_users():
@@ -63,3 +63,18 @@ def test_interest_lines_give_the_most_common_interest_and_the_conversion_extreme
         "most common interest: toys (50.0% of users)",
         "interest converts best in toys (45.0% buy within 14 days) and worst in books (20.0%)",
     ]
+
+
+def test_profile_line_sums_one_dimension_per_grade():
+    distribution = pd.DataFrame(
+        [
+            ("age_band", "18-24", "grade", "A", 1, 300.0),
+            ("age_band", "25-34", "grade", "A", 1, 300.0),
+            ("age_band", "18-24", "grade", "B", 2, 400.0),
+            ("region", "north", "grade", "A", 2, 600.0),  # another dimension: the same users again
+            ("age_band", "18-24", "all", "all", 4, 1000.0),
+        ],
+        columns=["dimension", "value", "breakdown", "breakdown_value", "users", "spend"],
+    )
+    # Grade A: 2 of 4 users, 600 of 1000 spend; grade B: 2 of 4 users, 400 of 1000.
+    assert profile_lines(distribution) == ["by grade: A 50% of users / 60% of spend, B 50% of users / 40% of spend"]

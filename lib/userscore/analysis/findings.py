@@ -43,6 +43,23 @@ def path_lines(paths: pd.DataFrame) -> list[str]:
     return [line]
 
 
+def profile_lines(distribution: pd.DataFrame, by: str = "grade") -> list[str]:
+    """Each ``by`` group's share of the users and of the spend (summed over one dimension's values)."""
+    rows = distribution[distribution["breakdown"] == by]
+    if rows.empty:
+        return []
+    rows = rows[rows["dimension"] == rows["dimension"].min()]
+    groups = rows.groupby("breakdown_value")[["users", "spend"]].sum().sort_index()
+    users, spend = groups["users"].sum(), groups["spend"].sum()
+    if not users:
+        return []
+    parts = [
+        f"{value} {g['users'] / users:.0%} of users / {g['spend'] / spend if spend else 0:.0%} of spend"
+        for value, g in groups.iterrows()
+    ]
+    return [f"by {by}: " + ", ".join(parts)]
+
+
 def consumption_lines(summary: pd.DataFrame) -> list[str]:
     """Buyers, revenue and how concentrated it is."""
     measures = dict(zip(summary["measure"], summary["value"], strict=True))
@@ -95,6 +112,9 @@ def findings(frames: Mapping[str, pd.DataFrame], config: Config) -> list[str]:
     paths = frame(analysis.paths.tables.paths)
     if paths is not None:
         add("paths", path_lines(paths))
+    distribution = frame(analysis.profile.table)
+    if distribution is not None:
+        add("profile", profile_lines(distribution))
     summary = frame(analysis.consumption.tables.summary)
     if summary is not None:
         add("consumption", consumption_lines(summary))
