@@ -501,6 +501,8 @@ def duckdb_funnel_sql(
     times never decrease, so an entry extends iff the LATEST step-1 time reaching j - 1 before it is within
     the window: s_1 = ts on step-1 entries; s_j = m_(j-1) on step-j entries with ts <= m_(j-1) + window,
     where m_(j-1) = max s_(j-1) over the user's earlier entries. A user reaches step j iff some s_j is set.
+    As in userscore.analysis.funnels, a step-1 entry starts a chain only when ts + window < end (a chain
+    whose window is still open at the end of the data is not counted).
 
     The events are scanned where they are needed, never held whole: DuckDB materialises a CTE read twice, so
     only the small ones (users over the cap, their kept entries) are CTEs.
@@ -520,7 +522,11 @@ def duckdb_funnel_sql(
         if s.source == "orders"
     )
     earlier = "OVER (PARTITION BY user_id ORDER BY ts, step ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-    level = "(SELECT user_id, ts, step, CASE WHEN step = 1 THEN ts END AS s1 FROM entries)"
+    # Right-censoring, as the Spark funnels do: a step-1 entry starts a chain only when its whole window ends
+    # before the end of the data (ts + window < end), so every counted chain had its full window.
+    level = (
+        f"(SELECT user_id, ts, step, CASE WHEN step = 1 AND ts + {window} < {end_us} THEN ts END AS s1 FROM entries)"
+    )
     for j in range(2, len(funnel.steps) + 1):
         level = (
             f"(SELECT *, CASE WHEN step = {j} AND ts <= m{j} + {window} THEN m{j} END AS s{j} "

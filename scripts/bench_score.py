@@ -45,6 +45,9 @@ STRINGS = {
     "category_2": ["sports", "home", "none"],
     "category_3": ["none", "garden"],
     "preferred_channel": ["app", "web", "store", "mini_program"],
+    "interest_1": ["apparel", "beauty", "books", "electronics", "grocery", "home", "sports", "toys", "none"],
+    "interest_2": ["apparel", "beauty", "books", "electronics", "home", "none"],
+    "interest_3": ["books", "grocery", "toys", "none"],
 }
 INTS = ("r_score", "f_score", "m_score", "fm_score")
 
@@ -79,6 +82,10 @@ def synthetic_features(spark, columns: list[str], users: int, partitions: int):
             e = F.element_at(values, (F.floor(u * len(STRINGS[c])) + 1).cast("int"))
         elif c in INTS:
             e = (F.floor(u * 5) + 1).cast("int")
+        elif c == "interest_count":
+            e = F.floor(u * 4).cast("long")
+        elif c.endswith("_lift"):
+            e = F.round(5 * u, 3)
         elif c == "rfm_score":
             e = F.round(1 + 4 * u, 2)
         elif c.endswith(("_share", "_score", "_rate", "_sensitivity", "_affinity")):

@@ -30,14 +30,16 @@ def _us(seconds: int) -> int:
     return int((EPOCH + dt.timedelta(seconds=seconds)).replace(tzinfo=dt.UTC).timestamp()) * 1_000_000
 
 
-def window_funnel(entries: list[tuple[int, int]], window: int, steps: int) -> int:
+def window_funnel(entries: list[tuple[int, int]], window: int, steps: int, end: int = END) -> int:
     """ClickHouse windowFunnel, default mode, from its documentation: entries (ts, step) sorted by ts then
     step; a step-1 entry (re)starts a chain at its ts; an entry of step j > 1 extends the chain that reached
-    j - 1 when ts <= that chain's step-1 ts + window; the result is the furthest step reached."""
+    j - 1 when ts <= that chain's step-1 ts + window; the result is the furthest step reached. As in
+    userscore's funnels, a step-1 entry whose window is still open at ``end`` (ts + window >= end) starts nothing."""
     first: dict[int, int] = {}  # step -> step-1 ts of the chain that reached it last
     for ts, step in sorted(entries):
         if step == 1:
-            first[1] = ts
+            if ts + window < end:
+                first[1] = ts
         elif step - 1 in first and ts <= first[step - 1] + window:
             first[step] = first[step - 1]
     return max(first, default=0)
@@ -139,7 +141,11 @@ FOUR = bench.BenchFunnel("t", 100, (VIEW, CART, CHECKOUT, ORDER))
         # 1150 is beyond 1000 + 100 and does not count.
         (((1000, "view"), (1010, "cart"), (1080, "view"), (1150, "checkout")), (1, 1, 0, 0)),
         # Events outside [START, END) do not count; an order at END does not either.
-        (((50, "view"), (60, "cart"), (9990, "view"), (9995, "cart"), (10_000, "order")), (1, 1, 0, 0)),
+        (((50, "view"), (60, "cart"), (9800, "view"), (9805, "cart"), (10_000, "order")), (1, 1, 0, 0)),
+        # Right-censoring: a view whose window is still open at END (9900 + 100 >= END) starts nothing; one
+        # second earlier its window closes before END and it counts.
+        (((9900, "view"), (9905, "cart")), (0, 0, 0, 0)),
+        (((9899, "view"), (9905, "cart")), (1, 1, 0, 0)),
     ],
 )  # fmt: skip
 def test_hand_worked_cases(items, steps):
