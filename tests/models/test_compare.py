@@ -30,7 +30,13 @@ def world(spark, tmp_path):
         "models": {
             "checkpoint_dir": str(tmp_path / "checkpoints"),
             "tracking": {"uri": f"sqlite:///{tmp_path}/mlflow.db", "artifact_root": str(tmp_path / "mlruns")},
-            "targets": {"repurchase_30d": {"gbt": {"max_iter": 5, "max_depth": 3, "min_instances_per_node": 5}}},
+            # The tiny world's snapshot has none of the base exclusions (interest_<i>_lift, ...): exclude nothing.
+            "targets": {
+                "repurchase_30d": {
+                    "gbt": {"max_iter": 5, "max_depth": 3, "min_instances_per_node": 5},
+                    "features": {"exclude": []},
+                }
+            },
         }
     }
     config = make_config(tmp_path, overrides)

@@ -38,7 +38,13 @@ def world(spark, tmp_path):
                 "dfs_tmpdir": str(tmp_path / "dfs"),
             },
             "promotion": {"max_ece": 1.0, "min_auc": 0.5},
-            "targets": {"repurchase_30d": {"gbt": {"max_iter": 5, "max_depth": 3, "min_instances_per_node": 5}}},
+            # The tiny world's snapshot has none of the base exclusions (interest_<i>_lift, ...): exclude nothing.
+            "targets": {
+                "repurchase_30d": {
+                    "gbt": {"max_iter": 5, "max_depth": 3, "min_instances_per_node": 5},
+                    "features": {"exclude": []},
+                }
+            },
         }
     }
     config = make_config(tmp_path, overrides)
