@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -33,6 +34,7 @@ from userscore.analysis.inputs import AnalysisInputs, AnalysisOutput
 from userscore.analysis.window_funnel import FunnelRules, furthest
 from userscore.config.funnels import SEGMENT_PREFIX, Condition, Funnel, FunnelsAnalysis
 from userscore.config.root import Config
+from userscore.filters import where_condition
 from userscore.hashing import uniform_hash
 from userscore.scoring.audiences import MEMBER_COLUMNS
 
@@ -59,28 +61,15 @@ def rules_of(funnel: Funnel) -> FunnelRules:
 
 def condition(spec: Condition) -> Column:
     """True where a row of the condition's source satisfies it (nulls never match)."""
-    parts = []
-    if spec.event_types:
-        parts.append(F.col("event_type").isin(*spec.event_types))
+    listed = {"event_type": spec.event_types, "category": spec.categories}
+    parts = [where_condition({column: values for column, values in listed.items() if values})]
     if spec.pages:
         page = F.col("page")
         matches = [page.startswith(p[:-1]) if p.endswith("*") else page == p for p in spec.pages]
-        parts.append(_any(matches))
-    if spec.categories:
-        parts.append(F.col("category").isin(*spec.categories))
+        parts.append(reduce(lambda a, b: a | b, matches))
     if spec.where is not None:
         parts.append(F.expr(spec.where).cast("boolean"))
-    held = F.lit(True)
-    for part in parts:
-        held = held & part
-    return F.coalesce(held, F.lit(False))
-
-
-def _any(columns: list[Column]) -> Column:
-    out = columns[0]
-    for c in columns[1:]:
-        out = out | c
-    return out
+    return F.coalesce(reduce(lambda a, b: a & b, parts), F.lit(False))
 
 
 def _entries(funnels: Mapping[str, Funnel], source: str, ts: Column, end_micros: int) -> Column:
