@@ -227,3 +227,48 @@ def test_holdout_groups_by_hand(spark) -> None:
         "holdout_spend_squares double",
     )
     assertDataFrameEqual(got, expected)
+
+
+def _gamma_gamma_world(seed: int, *, drift: float = 1.0, tie: float = 0.0, n: int = 3000) -> HoldoutGroups:
+    """Customers drawn from Gamma-Gamma itself (p=3, q=4, v=150: mean spend 150), one group each: x ~
+    Poisson(3) repeat purchases before S, Poisson(2) after. ``drift`` scales every spend after S (a price
+    change); ``tie`` makes the spend level grow with x (exp(tie (x - 3)): spend tied to purchase frequency)."""
+    rng = np.random.default_rng(seed)
+    p, q, v = 3.0, 4.0, 150.0
+    x = rng.poisson(3.0, n).astype(float)
+    mean = p / rng.gamma(q, 1 / v, n) * np.exp(tie * (x - 3))
+    # The mean of k gamma(p, scale mean/p) values is gamma(p k, scale mean/(p k)).
+    m_x = np.where(x > 0, rng.gamma(p * np.maximum(x, 1), mean / (p * np.maximum(x, 1))), np.nan)
+    k = rng.poisson(2.0, n).astype(float)
+    s = np.where(k > 0, rng.gamma(p * np.maximum(k, 1), mean / p) * drift, 0.0)
+    return HoldoutGroups(x, m_x, np.ones(n), k, s, np.where(k > 0, s**2 / np.maximum(k, 1), 0.0))
+
+
+def _in_sample_mean_error(groups: HoldoutGroups) -> float:
+    """The earlier gate's spend rule: |p v / (q - 1) / mean m_x - 1| of the fit on the calibration spend."""
+    repeat = groups.x > 0
+    gg = fit_gamma_gamma(groups.x[repeat], groups.m_x[repeat], groups.customers[repeat]).params
+    return abs(gg.p * gg.v / (gg.q - 1) / groups.m_x[repeat].mean() - 1)
+
+
+def test_the_backtest_passes_gamma_gamma_data_and_catches_what_the_in_sample_rule_missed() -> None:
+    repeat_ok = _diagnostics(100.0)
+    # Data from the model itself: no bias, and shrinkage beats both naive rules.
+    fair = check_spend(_gamma_gamma_world(1), SPLIT, penalizer=0.0, max_iter=1000)
+    assert abs(fair.bias[GAMMA_GAMMA]) < 0.02
+    assert fair.rmse[GAMMA_GAMMA] < min(fair.rmse[OWN_MEAN], fair.rmse[OVERALL_MEAN])
+    assert gate(repeat_ok, fair, LIMITS).promote
+    # Prices cut by 30% after S: the fit reproduces its own history (the earlier rule passed it), but it
+    # overstates later spend by 1 / 0.7 - 1 = 43%.
+    cut = _gamma_gamma_world(1, drift=0.7)
+    assert _in_sample_mean_error(cut) < 0.01
+    cut_check = check_spend(cut, SPLIT, penalizer=0.0, max_iter=1000)
+    assert cut_check.bias[GAMMA_GAMMA] == pytest.approx(1 / 0.7 - 1, abs=0.03)
+    assert not gate(repeat_ok, cut_check, LIMITS).promote
+    # Frequent buyers spend more per purchase (against the model's independence): in sample within 10%, but
+    # the infrequent buyers are pulled toward a mean the frequent ones raise, and later spend is overstated.
+    tied = _gamma_gamma_world(1, tie=0.3)
+    assert _in_sample_mean_error(tied) < 0.10
+    tied_check = check_spend(tied, SPLIT, penalizer=0.0, max_iter=1000)
+    assert tied_check.bias[GAMMA_GAMMA] > 0.10
+    assert not gate(repeat_ok, tied_check, LIMITS).promote
