@@ -33,12 +33,14 @@ NAN = float("nan")
 #   A: x=2, m_x=30, holdout 25, 35   -> n=2, s=60, s^2/n=1800
 #   E: x=2, m_x=30, holdout 40       -> n=1, s=40, s^2/n=1600   (same group as A)
 #   B: x=1, m_x=10, holdout 20       -> n=1, s=20, s^2/n=400
+#   F: x=1, m_x=10, no holdout purchase                         (same group as B)
 #   C: x=0,         holdout 12,18,30 -> n=3, s=60, s^2/n=1200
 #   D: x=3, m_x=40, no holdout purchase
 HAND = HoldoutGroups(
     x=np.array([0.0, 1.0, 2.0, 3.0]),
     m_x=np.array([NAN, 10.0, 30.0, 40.0]),
-    customers=np.array([1.0, 1.0, 2.0, 1.0]),
+    customers=np.array([1.0, 2.0, 2.0, 1.0]),
+    returning=np.array([1.0, 1.0, 2.0, 0.0]),
     purchases=np.array([3.0, 1.0, 3.0, 0.0]),
     spend=np.array([60.0, 20.0, 100.0, 0.0]),
     spend_squares=np.array([1200.0, 400.0, 3400.0, 0.0]),
@@ -49,19 +51,19 @@ PARAMS = GammaGammaParams(p=2.0, q=3.0, v=20.0)
 
 def test_errors_of_gamma_gamma_and_the_naive_rules_by_hand() -> None:
     got = score_spend(HAND, PARAMS, SPLIT)
-    # 7 holdout purchases, spend 180, by the 4 customers who bought again (D did not).
+    # 7 holdout purchases, spend 180, by the 4 customers who bought again (D and F did not).
     assert (got.split_date, got.customers, got.purchases, got.spend, got.failure) == (SPLIT, 4.0, 7.0, 180.0, None)
     # Gamma-Gamma: A 2 (80/3 - 30)^2 = 200/9, E (80/3 - 40)^2 = 1600/9, B (15 - 20)^2 = 25, C 3 (20 - 20)^2 = 0:
     # 225 in all; predicted spend 3 * 80/3 + 15 + 3 * 20 = 155.
-    # Overall mean m_x of A, E, B, D: (30 + 30 + 10 + 40) / 4 = 27.5, C's own-mean prediction.
-    # Own mean: A 0, E 100, B 100, C 3 * 7.5^2 = 168.75: 368.75; predicted 60 + 30 + 10 + 82.5 = 182.5.
-    # Overall mean: A 2 * 2.5^2 = 12.5, E 12.5^2 = 156.25, B 7.5^2 = 56.25, C 168.75: 393.75; 7 * 27.5 = 192.5.
+    # Overall mean m_x of A, E, B, F, D: (30 + 30 + 10 + 10 + 40) / 5 = 24, C's own-mean prediction.
+    # Own mean: A 0, E 100, B 100, C 3 * 4^2 = 48: 248; predicted 60 + 30 + 10 + 72 = 172.
+    # Overall mean: A 2 * 6^2 = 72, E 16^2 = 256, B 4^2 = 16, C 48: 392; 7 * 24 = 168.
     assert got.rmse == pytest.approx(
-        {GAMMA_GAMMA: math.sqrt(225 / 7), OWN_MEAN: math.sqrt(368.75 / 7), OVERALL_MEAN: math.sqrt(393.75 / 7)},
+        {GAMMA_GAMMA: math.sqrt(225 / 7), OWN_MEAN: math.sqrt(248 / 7), OVERALL_MEAN: math.sqrt(392 / 7)},
         rel=1e-12,
     )
     assert got.bias == pytest.approx(
-        {GAMMA_GAMMA: 155 / 180 - 1, OWN_MEAN: 182.5 / 180 - 1, OVERALL_MEAN: 192.5 / 180 - 1}, rel=1e-12
+        {GAMMA_GAMMA: 155 / 180 - 1, OWN_MEAN: 172 / 180 - 1, OVERALL_MEAN: 168 / 180 - 1}, rel=1e-12
     )
     assert got.best_baseline == OWN_MEAN
     assert got.metrics()["holdout_rmse_gamma_gamma"] == got.rmse[GAMMA_GAMMA]
@@ -69,36 +71,35 @@ def test_errors_of_gamma_gamma_and_the_naive_rules_by_hand() -> None:
 
 
 def test_the_fit_at_s_skips_customers_without_positive_repeat_spend() -> None:
-    # A customer whose repeat purchases were free (x=1, m_x=0; 8 spent later) is scored, with the prediction
-    # p v / (p + q - 1), but not fitted on, as at D.
-    groups = dataclasses.replace(
-        HAND,
-        **{
-            name: np.append(getattr(HAND, name), value)
-            for name, value in dict(x=1.0, m_x=0.0, customers=1.0, purchases=1.0, spend=8.0, spend_squares=64.0).items()
-        },
-    )
+    # 300 customers drawn from Gamma-Gamma, plus one whose repeat purchases were free (x=1, m_x=0; 8 spent
+    # later): scored, with the prediction p v / (p + q - 1), but not fitted on, as at D.
+    world = _gamma_gamma_world(2, n=300)
+    free = dict(x=1.0, m_x=0.0, customers=1.0, returning=1.0, purchases=1.0, spend=8.0, spend_squares=64.0)
+    groups = dataclasses.replace(world, **{k: np.append(getattr(world, k), v) for k, v in free.items()})
     got = check_spend(groups, SPLIT, penalizer=0.0, max_iter=1000)
-    # Fitted on B, A and E, D only: x = 1, 2, 3 with m_x 10, 30, 40 and weights 1, 2, 1.
-    direct = fit_gamma_gamma([1.0, 2.0, 3.0], [10.0, 30.0, 40.0], [1.0, 2.0, 1.0]).params
+    repeat = world.x > 0
+    direct = fit_gamma_gamma(world.x[repeat], world.m_x[repeat], np.ones(repeat.sum())).params
     assert got.params == direct
-    assert got.purchases == 8.0 and got.customers == 5.0
+    assert (got.customers, got.purchases) == ((world.purchases > 0).sum() + 1, world.purchases.sum() + 1)
     p, q, v = direct.p, direct.q, direct.v
-    predicted = (
-        3 * p * v / (q - 1) + p * (v + 10) / (p + q - 1) + 3 * p * (v + 60) / (2 * p + q - 1) + p * v / (p + q - 1)
+    own = np.where(groups.x > 0, groups.x * np.nan_to_num(groups.m_x), 0.0)
+    predicted = p * (v + own) / (p * groups.x + q - 1)
+    assert got.bias[GAMMA_GAMMA] == pytest.approx(
+        np.sum(predicted * groups.purchases) / groups.spend.sum() - 1, rel=1e-12
     )
-    assert got.bias[GAMMA_GAMMA] == pytest.approx(predicted / 188 - 1, rel=1e-12)
 
 
 def test_a_backtest_that_cannot_be_made_says_why() -> None:
-    nobody_later = dataclasses.replace(HAND, purchases=np.zeros(4), spend=np.zeros(4), spend_squares=np.zeros(4))
+    nobody_later = dataclasses.replace(
+        HAND, returning=np.zeros(4), purchases=np.zeros(4), spend=np.zeros(4), spend_squares=np.zeros(4)
+    )
     assert score_spend(nobody_later, PARAMS, SPLIT).failure == (
         "no spend in [2026-01-01, D) by customers who bought before it"
     )
     assert score_spend(HAND, GammaGammaParams(p=2.0, q=0.9, v=20.0), SPLIT).failure == (
         "Gamma-Gamma at 2026-01-01 has no finite mean (q = 0.9000)"
     )
-    empty = HoldoutGroups(*(np.array([]) for _ in range(6)))
+    empty = HoldoutGroups(*(np.array([]) for _ in range(7)))
     assert check_spend(empty, SPLIT, penalizer=0.0, max_iter=1000).failure == "no customer bought before 2026-01-01"
     only_first = dataclasses.replace(HAND, x=np.zeros(4), m_x=np.full(4, NAN))
     failed = check_spend(only_first, SPLIT, penalizer=0.0, max_iter=1000)
@@ -218,12 +219,12 @@ def test_holdout_groups_by_hand(spark) -> None:
     got = holdout_groups(_orders(spark, HOLDOUT_ORDERS), HOLDOUT_D, 28, significant_digits=4)
     expected = spark.createDataFrame(
         [
-            (0, None, 1, 1, 15.0, 225.0),  # h2: 15^2 / 1
-            (1, 0.0, 1, 1, 0.0, 0.0),  # h5
-            (1, 30.0, 2, 1, 20.0, 400.0),  # h3 (none later) and h4 (20^2 / 1)
-            (2, 30.0, 1, 2, 40.0, 800.0),  # h1: 40^2 / 2
+            (0, None, 1, 1, 1, 15.0, 225.0),  # h2: 15^2 / 1
+            (1, 0.0, 1, 1, 1, 0.0, 0.0),  # h5
+            (1, 30.0, 2, 1, 1, 20.0, 400.0),  # h3 (none later) and h4 (20^2 / 1)
+            (2, 30.0, 1, 1, 2, 40.0, 800.0),  # h1: 40^2 / 2
         ],
-        "x long, m_x double, customers long, holdout_purchases long, holdout_spend double, "
+        "x long, m_x double, customers long, holdout_customers long, holdout_purchases long, holdout_spend double, "
         "holdout_spend_squares double",
     )
     assertDataFrameEqual(got, expected)
@@ -241,7 +242,7 @@ def _gamma_gamma_world(seed: int, *, drift: float = 1.0, tie: float = 0.0, n: in
     m_x = np.where(x > 0, rng.gamma(p * np.maximum(x, 1), mean / (p * np.maximum(x, 1))), np.nan)
     k = rng.poisson(2.0, n).astype(float)
     s = np.where(k > 0, rng.gamma(p * np.maximum(k, 1), mean / p) * drift, 0.0)
-    return HoldoutGroups(x, m_x, np.ones(n), k, s, np.where(k > 0, s**2 / np.maximum(k, 1), 0.0))
+    return HoldoutGroups(x, m_x, np.ones(n), (k > 0) * 1.0, k, s, np.where(k > 0, s**2 / np.maximum(k, 1), 0.0))
 
 
 def _in_sample_mean_error(groups: HoldoutGroups) -> float:

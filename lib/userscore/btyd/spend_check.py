@@ -41,6 +41,7 @@ from userscore.btyd.summary import (
 )
 from userscore.keys import USER_ID
 
+RETURNING = "holdout_customers"
 PURCHASES, SPEND, SPEND_SQUARES = "holdout_purchases", "holdout_spend", "holdout_spend_squares"
 GAMMA_GAMMA, OWN_MEAN, OVERALL_MEAN = "gamma_gamma", "own_mean", "overall_mean"
 BASELINES = (OWN_MEAN, OVERALL_MEAN)
@@ -58,7 +59,8 @@ def holdout_groups(
     exclude_refunded: bool = True,
 ) -> DataFrame:
     """Per (x, m_x) of the summary at S = D - holdout_days (m_x rounded as for the fit, null when x = 0):
-    customers, and their holdout purchases, spend and sum of spend^2 / purchases in [S, D).
+    customers, those of them who bought in [S, D), and their purchases, spend and sum of spend^2 / purchases
+    there.
 
     Refunds follow each side's point in time: the summary at S drops those recorded before S, the holdout
     those recorded before D. Sums are decimal, hence exact and independent of the partitioning.
@@ -81,6 +83,7 @@ def holdout_groups(
         .groupBy(F.col(X), m_x.alias(M_X))
         .agg(
             F.count(F.lit(1)).alias(CUSTOMERS),
+            F.count("_n").alias(RETURNING),
             F.coalesce(F.sum("_n"), F.lit(0)).cast("long").alias(PURCHASES),
             F.coalesce(F.sum("_s"), F.lit(0)).cast("double").alias(SPEND),
             F.coalesce(F.sum(squares), F.lit(0)).cast("double").alias(SPEND_SQUARES),
@@ -95,6 +98,7 @@ class HoldoutGroups:
     x: np.ndarray
     m_x: np.ndarray
     customers: np.ndarray
+    returning: np.ndarray  # customers with a purchase in [S, D)
     purchases: np.ndarray
     spend: np.ndarray
     spend_squares: np.ndarray
@@ -103,7 +107,7 @@ class HoldoutGroups:
 def collect_holdout_groups(groups: DataFrame) -> HoldoutGroups:
     """Bring the groups of :func:`holdout_groups` to the driver, sorted (re-runs fit on the same arrays)."""
     frame = groups.orderBy(X, M_X).toPandas()
-    names = (X, M_X, CUSTOMERS, PURCHASES, SPEND, SPEND_SQUARES)
+    names = (X, M_X, CUSTOMERS, RETURNING, PURCHASES, SPEND, SPEND_SQUARES)
     return HoldoutGroups(*(frame[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in names))
 
 
@@ -179,8 +183,7 @@ def score_spend(groups: HoldoutGroups, params: GammaGammaParams, split_date: dt.
 
 
 def _totals(groups: HoldoutGroups) -> tuple[float, float, float]:
-    scored = groups.purchases > 0
-    return float(groups.customers[scored].sum()), float(groups.purchases.sum()), float(groups.spend.sum())
+    return float(groups.returning.sum()), float(groups.purchases.sum()), float(groups.spend.sum())
 
 
 def _failed(groups: HoldoutGroups, split_date: dt.date, reason: str) -> SpendCheck:
