@@ -23,6 +23,7 @@ from userscore.btyd import (
 )
 from userscore.btyd.model import BTYDModel, ScoreSettings, fit_btyd
 from userscore.btyd.scoring import add_btyd_scores, with_btyd_scores
+from userscore.btyd.spend_check import SpendCheck
 from userscore.btyd.summary import SufficientStats
 from userscore.btyd.tracking import load_model, log_and_register
 from userscore.config.btyd import BTYDGate
@@ -164,11 +165,21 @@ def test_register_champion_and_gate(tmp_path: Path, fitted) -> None:
         base_config().btyd,
         model_name="userscore-btyd",
         time_unit="weeks",
-        gate=BTYDGate(max_repeat_error=0.05, max_spend_error=0.10),
+        gate=BTYDGate(max_repeat_error=0.05, spend_holdout_days=90, max_spend_bias=0.10, max_spend_rmse_excess=0.0),
     )
-    assert fitted.diagnostics.repeat_error < 0.05 and fitted.diagnostics.spend_error < 0.10
+    assert fitted.diagnostics.repeat_error < 0.05
+    # A backtest that passes (its own tests are in test_spend_check.py): logged with the fit.
+    spend = SpendCheck(
+        dt.date(2026, 3, 3),
+        customers=40.0,
+        purchases=100.0,
+        spend=5000.0,
+        params=fitted.model.gamma_gamma,
+        rmse={"gamma_gamma": 9.0, "own_mean": 10.0, "overall_mean": 12.0},
+        bias={"gamma_gamma": 0.02, "own_mean": 0.01, "overall_mean": -0.03},
+    )
 
-    first = log_and_register(fitted, btyd, store, "champion", tmp_path)
+    first = log_and_register(fitted, spend, btyd, store, "champion", tmp_path)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert (first.version, first.decision.promote, first.previous_champion) == ("1", True, None)
     assert str(client.get_model_version_by_alias("userscore-btyd", "champion").version) == "1"
@@ -177,11 +188,12 @@ def test_register_champion_and_gate(tmp_path: Path, fitted) -> None:
     assert run.data.metrics["bgnbd_log_likelihood"] == fitted.bgnbd.log_likelihood
     assert run.data.metrics["gg_q"] == fitted.model.gamma_gamma.q
     assert run.data.metrics["rfm_groups"] == fitted.n_rfm_groups
+    assert (run.data.metrics["holdout_bias_gamma_gamma"], run.data.metrics["holdout_rmse_own_mean"]) == (0.02, 10.0)
     assert run.data.params["btyd.time_unit"] == "weeks" and run.data.tags["time_unit"] == "days"
 
     # A stricter gate than the fit can meet: registered, but the champion stays version 1.
-    strict = replaced(btyd, gate=BTYDGate(max_repeat_error=1e-12, max_spend_error=1e-12))
-    second = log_and_register(fitted, strict, store, "champion", tmp_path)
+    strict = replaced(btyd, gate=replaced(btyd.gate, max_spend_bias=0.01))
+    second = log_and_register(fitted, spend, strict, store, "champion", tmp_path)
     assert (second.version, second.decision.promote, second.previous_champion) == ("2", False, "1")
     assert str(client.get_model_version_by_alias("userscore-btyd", "champion").version) == "1"
     assert client.get_model_version("userscore-btyd", "2").tags["gate_verdict"] == "failed"

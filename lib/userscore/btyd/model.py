@@ -1,5 +1,6 @@
 """A fitted BTYD model (BG/NBD + Gamma-Gamma parameters, time unit, snapshot), its fit on the driver's
-distinct groups, the per-customer score formulas and the champion gate.
+distinct groups, the per-customer score formulas and the champion gate (with the spend backtest of
+userscore.btyd.spend_check).
 
 Score columns (all doubles; null where the inputs are null, e.g. a user without purchases before D):
     p_alive                   P(still a customer at D | x, t_x, T)
@@ -34,11 +35,13 @@ from userscore.btyd.gamma_gamma import (
     conditional_expected_average_value,
     fit_gamma_gamma,
 )
+from userscore.btyd.spend_check import GAMMA_GAMMA, SpendCheck
 from userscore.btyd.summary import SufficientStats
 from userscore.config.btyd import (
     EXPECTED_AVG_VALUE,
     P_ALIVE,
     UNIT_DAYS,
+    BTYDGate,
     BTYDScoring,
     clv_column,
     expected_purchases_column,
@@ -157,7 +160,10 @@ class Diagnostics:
 
     @property
     def spend_error(self) -> float:
-        """|Gamma-Gamma population mean spend / observed mean m_x - 1| (inf when the mean is not finite)."""
+        """|Gamma-Gamma population mean spend / observed mean m_x - 1| (inf when the mean is not finite).
+
+        Logged, not gated: with a heavy-tailed spend across customers (q near 1) it is large even when the
+        per-customer predictions are good (docs/btyd.md)."""
         return _relative_error(self.model_mean_spend, self.observed_mean_spend)
 
     def metrics(self) -> dict[str, float]:
@@ -265,19 +271,38 @@ def _diagnostics(model: BTYDModel, stats: SufficientStats, T: np.ndarray) -> Dia
     )
 
 
-def gate(diagnostics: Diagnostics, max_repeat_error: float, max_spend_error: float) -> Decision:
-    """The champion gate: the fit reproduces the in-sample repeat purchases and mean spend within the limits.
+def gate(diagnostics: Diagnostics, spend: SpendCheck, limits: BTYDGate) -> Decision:
+    """The champion gate: BG/NBD reproduces the in-sample repeat purchases, Gamma-Gamma has a finite mean spend
+    at D, and it passes the spend backtest (userscore.btyd.spend_check): no larger total bias than allowed,
+    and a per-customer error at most ``max_spend_rmse_excess`` above the better naive rule's.
 
     (A converged fit is a precondition: fit_btyd raises otherwise. Comparing with the champion's likelihood
-    would be moot: the new fit is the maximum on these groups.)
+    would be moot: the new fit is the maximum on these groups. The in-sample mean spend, p*v/(q-1) against
+    the mean m_x, is logged but not gated: it is what a customer without a repeat purchase gets, and the
+    backtest scores those customers too, on what they spent next.)
     """
-    reasons = []
-    ok = True
-    for name, error, limit in (
-        ("repeat purchases", diagnostics.repeat_error, max_repeat_error),
-        ("mean spend", diagnostics.spend_error, max_spend_error),
-    ):
-        passed = error <= limit
-        ok = ok and passed
-        reasons.append(f"{name} error {error:.4f} {'<=' if passed else '>'} limit {limit:.4f}")
-    return Decision(ok, tuple(reasons))
+    passed = diagnostics.repeat_error <= limits.max_repeat_error
+    reasons = [
+        f"repeat purchases error {diagnostics.repeat_error:.4f} {'<=' if passed else '>'} "
+        f"limit {limits.max_repeat_error:.4f}"
+    ]
+    if not np.isfinite(diagnostics.model_mean_spend):
+        # q <= 1: no expected spend for a customer without a repeat purchase, so no CLV for them.
+        passed = False
+        reasons.append("Gamma-Gamma has no finite mean spend at D (q <= 1)")
+    if spend.failure is not None:
+        return Decision(False, (*reasons, f"spend backtest impossible: {spend.failure}"))
+    bias = spend.bias[GAMMA_GAMMA]
+    bias_ok = abs(bias) <= limits.max_spend_bias
+    reasons.append(
+        f"spend bias {bias:+.4f} {'within' if bias_ok else 'outside'} +-{limits.max_spend_bias:.4f} "
+        f"on {spend.purchases:,.0f} purchases from {spend.split_date}"
+    )
+    rmse, baseline = spend.rmse[GAMMA_GAMMA], spend.best_baseline
+    ceiling = spend.rmse[baseline] * (1.0 + limits.max_spend_rmse_excess)
+    rmse_ok = rmse <= ceiling
+    reasons.append(
+        f"spend RMSE {rmse:.2f} {'<=' if rmse_ok else '>'} {baseline} {spend.rmse[baseline]:.2f} "
+        f"x (1 + {limits.max_spend_rmse_excess:.4f})"
+    )
+    return Decision(passed and bias_ok and rmse_ok, tuple(reasons))

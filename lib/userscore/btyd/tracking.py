@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from userscore.btyd.model import BTYDFit, BTYDModel, ScoreSettings, gate
+from userscore.btyd.spend_check import SpendCheck
 from userscore.btyd.summary import M_X, T_CAL_DAYS, T_X_DAYS, X
 from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
@@ -38,6 +39,7 @@ class Registered:
 
 def log_and_register(
     fit: BTYDFit,
+    spend: SpendCheck,
     btyd: BTYDConfig,
     store: Store,
     alias: str,
@@ -47,6 +49,7 @@ def log_and_register(
     """Log ``fit`` as one MLflow run, register its pyfunc as ``btyd.model_name`` and apply the gate.
 
     Args:
+        spend: the gate's spend backtest (userscore.btyd.workflow.spend_backtest), logged with the fit.
         alias: the champion alias (models.promotion.alias), moved to the new version when the gate passes.
         root: the project root (for the git commit tag).
     """
@@ -59,7 +62,8 @@ def log_and_register(
     client, experiment_id = connect(store)
     name = btyd.model_name
     previous = registry.champion(client, name, alias)
-    decision = gate(fit.diagnostics, btyd.gate.max_repeat_error, btyd.gate.max_spend_error)
+    decision = gate(fit.diagnostics, spend, btyd.gate)
+    metrics = fit.metrics() | spend.metrics()
     settings = ScoreSettings.of(btyd.scoring)
     pyfunc = BTYDPyfunc(fit.model, settings)
     # The summary table's types: whole days and counts are never missing there (m_x is, when x = 0).
@@ -77,7 +81,8 @@ def log_and_register(
     }
     report = {
         "model": fit.model.to_dict(),
-        "metrics": fit.metrics(),
+        "metrics": metrics,
+        "spend_backtest": {"split_date": spend.split_date.isoformat(), "failure": spend.failure},
         "bgnbd": {"converged": fit.bgnbd.converged, "message": fit.bgnbd.message},
         "gamma_gamma": {
             "converged": fit.gamma_gamma.converged,
@@ -90,7 +95,7 @@ def log_and_register(
         (Path(tmp) / "btyd_fit.json").write_text(json.dumps(report, indent=2, default=str))
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"btyd {as_of}", tags=tags) as run:
             mlflow.log_params(flat_params(btyd, "btyd."))
-            mlflow.log_metrics(fit.metrics())
+            mlflow.log_metrics(metrics)
             mlflow.log_artifacts(tmp, artifact_path="diagnostics")
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,

@@ -1,5 +1,6 @@
 """One BTYD snapshot at D: the per-customer summary (Spark), its distinct groups (the only thing the driver
-receives) and the fit on them; the summary stays persisted while the caller writes it."""
+receives), the fit on them and the gate's spend backtest; the summary stays persisted while the caller
+writes it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pyspark.sql import functions as F
 
 from userscore.btyd.errors import FitError
 from userscore.btyd.model import BTYDFit, fit_btyd
+from userscore.btyd.spend_check import SpendCheck, check_spend, collect_holdout_groups, holdout_groups
 from userscore.btyd.summary import SUMMARY_COLUMNS, SufficientStats, calibration_summary, collect_groups
 from userscore.config.btyd import BTYDConfig
 from userscore.errors import InputError
@@ -23,12 +25,14 @@ from userscore.keys import AS_OF
 
 @dataclass(frozen=True)
 class BTYDSnapshot:
-    """The summary rows of snapshot D (with as_of_date), the groups fitted on, the fit and stage seconds."""
+    """The summary rows of snapshot D (with as_of_date), the groups fitted on, the fit, the spend backtest
+    and stage seconds."""
 
     as_of: dt.date
     summary: DataFrame
     stats: SufficientStats
     fit: BTYDFit
+    spend: SpendCheck
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -39,7 +43,8 @@ def btyd_snapshot(
     btyd: BTYDConfig,
     storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
 ) -> Iterator[BTYDSnapshot]:
-    """Summarise ``orders`` at D, fit on the groups; InputError (nothing written) when the fit fails.
+    """Summarise ``orders`` at D, fit on the groups, run the spend backtest; InputError (nothing written)
+    when the fit fails (a backtest that cannot be made only fails the gate).
 
     The summary is read twice (groups, then the caller's write), hence the persist.
     """
@@ -74,9 +79,27 @@ def btyd_snapshot(
                 "that the data does not identify finite"
             ) from exc
         seconds["fit"] = time.perf_counter() - started
-        yield BTYDSnapshot(as_of, summary, stats, fit, seconds)
+        started = time.perf_counter()
+        spend = spend_backtest(orders, as_of, btyd)
+        seconds["spend backtest"] = time.perf_counter() - started
+        yield BTYDSnapshot(as_of, summary, stats, fit, spend, seconds)
     finally:
         summary.unpersist()
+
+
+def spend_backtest(orders: DataFrame, as_of: dt.date, btyd: BTYDConfig) -> SpendCheck:
+    """The gate's spend backtest at D - btyd.gate.spend_holdout_days (only its groups reach the driver)."""
+    holdout = btyd.gate.spend_holdout_days
+    groups = holdout_groups(
+        orders,
+        as_of,
+        holdout,
+        significant_digits=btyd.m_x_significant_digits,
+        calibration_days=btyd.calibration_days,
+        exclude_refunded=btyd.exclude_refunded,
+    )
+    split = as_of - dt.timedelta(days=holdout)
+    return check_spend(collect_holdout_groups(groups), split, penalizer=btyd.penalizer, max_iter=btyd.max_iter)
 
 
 def summary_lines(snap: BTYDSnapshot) -> list[str]:
@@ -94,4 +117,15 @@ def summary_lines(snap: BTYDSnapshot) -> list[str]:
         f"in-sample repeat purchases {d.expected_repeat_purchases:,.1f} expected vs {d.observed_repeat_purchases:,.0f} "
         f"observed; mean spend {d.model_mean_spend:.2f} model vs {d.observed_mean_spend:.2f} observed; "
         f"corr(x, m_x) {d.spend_frequency_correlation:.3f}",
+        _spend_line(snap.spend),
     ]
+
+
+def _spend_line(spend: SpendCheck) -> str:
+    if spend.failure is not None:
+        return f"spend backtest from {spend.split_date}: {spend.failure}"
+    figures = ", ".join(f"{name} {spend.rmse[name]:.2f} / {spend.bias[name]:+.4f}" for name in spend.rmse)
+    return (
+        f"spend backtest from {spend.split_date}: {spend.customers:,.0f} customers, {spend.purchases:,.0f} "
+        f"purchases; RMSE / bias {figures}"
+    )

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Annotated, Literal
 
 from userscore.config.tables import TableSpec
-from userscore.config.typed import Days, KeyPath, NonNegative, Range, frozen
+from userscore.config.typed import Days, KeyPath, NonNegative, Range, Share, frozen
 
 TimeUnit = Literal["days", "weeks"]
 UNIT_DAYS: dict[str, int] = {"days": 1, "weeks": 7}
@@ -71,16 +71,23 @@ class BTYDScoring:
 
 @frozen
 class BTYDGate:
-    """When a new fit becomes champion (both checks are in-sample, at the fit's snapshot).
+    """When a new fit becomes champion (docs/btyd.md, "The champion gate").
 
     max_repeat_error: BG/NBD's expected repeat purchases of the calibration customers (each over their own
-    age T) may differ from the observed total by at most this share.
-    max_spend_error: Gamma-Gamma's population mean spend p*v/(q-1) may differ from the observed mean of m_x
-    (customers with x > 0) by at most this share; it must be finite (q > 1) for CLV to exist.
+    age T) may differ from the observed total by at most this share (in sample, at D).
+    spend_holdout_days: the spend backtest: Gamma-Gamma is fitted at S = D - spend_holdout_days and predicts
+    the spend per purchase of the customers who bought before S and again in [S, D)
+    (userscore.btyd.spend_check).
+    max_spend_bias: its predicted spend of those purchases may differ from their actual spend by at most
+    this share (what a CLV total inherits).
+    max_spend_rmse_excess: its per-customer error (RMSE, each holdout purchase weighted once) may exceed
+    the better naive rule's (the customer's own mean spend, or everyone's) by at most this share.
     """
 
     max_repeat_error: _ErrorShare
-    max_spend_error: _ErrorShare
+    spend_holdout_days: Days
+    max_spend_bias: _ErrorShare
+    max_spend_rmse_excess: Share
 
 
 @frozen

@@ -8,9 +8,10 @@ Reads btyd.orders_table (silver.orders). Writes btyd.summary_table (features.bty
 its partition as_of_date = D, with one row per customer who bought before D (x, t_x_days, t_cal_days, m_x).
 The driver receives only the distinct (x, t_x, T) groups (t_x and T rounded to btyd.fit_resolution_days, by
 default one time unit) and (x, m_x) groups. Then logs one MLflow run (parameters, log-likelihoods,
-diagnostics) to the store of models.tracking, registers the pyfunc as btyd.model_name and moves
-models.promotion.alias (champion) to it when the in-sample gate (btyd.gate) passes (`userscore models
-rollback --target btyd` moves it back). Exit code 2, before
+diagnostics, spend backtest) to the store of models.tracking, registers the pyfunc as btyd.model_name and
+moves models.promotion.alias (champion) to it when the gate (btyd.gate: in-sample repeat purchases, spend
+backtest from D - btyd.gate.spend_holdout_days; docs/btyd.md) passes (`userscore models rollback --target
+btyd` moves it back). Exit code 2, before
 anything is written, on a missing orders table, no purchases before D or a fit that does not converge.
 """
 
@@ -55,7 +56,7 @@ def run(ctx: JobContext) -> Sequence[str]:
     store = store_of(config)
     alias = config.models.promotion.alias
     with ctx.stage("mlflow"):
-        registered = log_and_register(snap.fit, btyd, store, alias, Path(config.root))
+        registered = log_and_register(snap.fit, snap.spend, btyd, store, alias, Path(config.root))
     return [
         *lines,
         f"{registered.model_name} v{registered.version} (run {registered.run_id}): {registered.decision}",
