@@ -357,15 +357,15 @@ def summary_lines(outcome: TrainingOutcome) -> list[str]:
     """The metrics table (with the best naive baseline, its AUC and the model's margin over it), the
     decisions and where to look (MLflow UI command)."""
     header = (
-        f"{'target':<20} {'valid':<10} {'train':>8} {'pos%':>6} {'AUC gbt':>8} {'AUC lr':>7} {'best baseline':<16} "
+        f"{'target':<20} {'valid':<10} {'train':>8} {'pos%':>6} {'AUC gbt':>8} {'AUC lr':>7} {'best baseline':<24} "
         f"{'AUC':>7} {'margin':>7} {'AUC-PR':>7} {'KS':>6} {'ECE raw':>8} {'ECE cal':>8} {'tiers ok':>8}  model"
     )
     lines = [f"cut-off {outcome.cutoff:%Y-%m-%d %H:%M:%S} UTC", header, "-" * len(header)]
     for r in outcome.reports:
         m, train, best = r.served.metrics, r.rows.get("train", {}), r.baselines.best
-        versus = f"{'-':<16} {'-':>7} {'-':>7}"
+        versus = f"{'-':<24} {'-':>7} {'-':>7}"
         if best:
-            versus = f"{best[0]:<16} {best[1]:>7.4f} {m['auc'] - best[1]:>+7.4f}"
+            versus = f"{best[0]:<24} {best[1]:>7.4f} {m['auc'] - best[1]:>+7.4f}"
         lines.append(
             f"{r.target:<20} {r.snapshots.validation.isoformat():<10} {sum(train.values()):>8} "
             f"{100 * m['positive_rate']:>6.2f} {m['auc']:>8.4f} {r.baseline.metrics['auc']:>7.4f} {versus} "
