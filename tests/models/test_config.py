@@ -161,7 +161,7 @@ def test_baselines_merge_over_the_defaults_key_by_key_and_resolve_the_horizon():
             "models.defaults.baselines",
             r"baseline names other than 'best', got \['best'\]",
         ),
-        ({"promotion": {"baseline_margin": 1.5}}, "models.promotion.baseline_margin", r"a number in \[0, 1\]"),
+        ({"promotion": {"baseline_margin": 1.5}}, "models.promotion.baseline_margin", r"a number in \[-1, 1\]"),
     ],
 )
 def test_bad_baselines_fail_at_load_naming_the_key(models, key, message):

@@ -71,3 +71,8 @@ def test_the_margin_is_inclusive_and_taken_from_the_policy():
     # Margin 0: tying the baseline is enough.
     tie = PromotionConfig(alias="champion", min_auc=0.6, max_ece=0.02, auc_tolerance=0.005, baseline_margin=0.0)
     assert decide(0.75, 0.010, None, tie, baseline=("rfm_score", 0.75)).promote is True
+    # A negative margin lets the model trail the baseline by that much: 0.74 >= 0.75 - 0.02 = 0.73.
+    trail = PromotionConfig(alias="champion", min_auc=0.6, max_ece=0.02, auc_tolerance=0.005, baseline_margin=-0.02)
+    assert decide(0.74, 0.010, None, trail, baseline=("rfm_score", 0.75)).reasons[2] == (
+        "AUC 0.7400 >= best baseline rfm_score 0.7500 + margin -0.0200"
+    )

@@ -203,7 +203,8 @@ class PromotionConfig:
     min_auc: Share
     max_ece: Share
     auc_tolerance: Share
-    baseline_margin: Share
+    # Negative: the candidate may trail the best baseline by that much (-1 lets any model through: tests).
+    baseline_margin: Annotated[float, Range(-1.0, 1.0)]
 
 
 @frozen
