@@ -49,7 +49,7 @@ TARGET = "repurchase_30d"
 # Five shallow trees. A few hundred validation rows cannot meet the production gate (ECE <= 0.02), so the
 # model is always promoted: the tests are about where the jobs run, not about model quality.
 SMALL_MODEL = [
-    "--set", "models.promotion={max_ece: 1.0, min_auc: 0.0}",
+    "--set", "models.promotion={max_ece: 1.0, min_auc: 0.0, baseline_margin: -1.0}",
     "--set", f"models.targets.{TARGET}.gbt={{max_iter: 5, max_depth: 3, min_instances_per_node: 5}}",
 ]  # fmt: skip
 CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]

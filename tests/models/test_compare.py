@@ -78,6 +78,11 @@ def test_compare_evaluates_served_raw_and_baseline_on_the_validation_snapshot(sp
     assert [float(v) for v in auc_row.split()[1:]] == [
         pytest.approx(round(comparison.evaluations[m].metrics["auc"], 4), abs=1e-4) for m in MODELS
     ]
+    # The base baselines' columns are not in the tiny world's snapshots: skipped, and said so.
+    assert lines[-2:] == [
+        "baseline recency skipped: column recency_days is not in the feature snapshots (written before it existed)",
+        "baseline rfm_score skipped: column rfm_score is not in the feature snapshots (written before it existed)",
+    ]
     # Interactive: no MLflow store is created, nothing is registered.
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
 

@@ -102,3 +102,69 @@ def test_params_flatten_and_config_hash_is_stable():
     assert params["population.lookback_days"] == str(written["targets"]["churn_60d"]["population"]["lookback_days"])
     assert config_hash(target) == config_hash(_load({}).models.targets["churn_60d"])
     assert config_hash(target) != config_hash(_load({}).models.targets["repurchase_30d"])
+
+
+def test_baselines_merge_over_the_defaults_key_by_key_and_resolve_the_horizon():
+    models = _load(
+        {
+            "defaults": {"baselines": {"frequency": {"column": "frequency_{horizon}d", "direction": "higher"}}},
+            "targets": {
+                "repurchase_30d": {"baselines": {"rfm_score": None}},
+                "churn_60d": {"horizon_days": 90},
+            },
+        }
+    ).models
+    # Written in conf/base: recency lower and rfm_score higher; churn_60d flips both.
+    assert models.targets["vip_promotion_90d"].baseline_columns() == {
+        "recency": ("recency_days", "lower"),
+        "rfm_score": ("rfm_score", "higher"),
+        "frequency": ("frequency_90d", "higher"),
+    }
+    assert models.targets["churn_60d"].baseline_columns() == {
+        "recency": ("recency_days", "higher"),
+        "rfm_score": ("rfm_score", "lower"),
+        "frequency": ("frequency_90d", "higher"),
+    }
+    # null drops a default baseline for one target.
+    assert models.targets["repurchase_30d"].baseline_columns() == {
+        "recency": ("recency_days", "lower"),
+        "frequency": ("frequency_30d", "higher"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("models", "key", "message"),
+    [
+        # frequency is computed for the windows 30, 90 and 365 days only: a 60-day target can never have it.
+        (
+            {"defaults": {"baselines": {"frequency": {"column": "frequency_{horizon}d", "direction": "higher"}}}},
+            "models.targets.churn_60d.baselines.frequency.column",
+            r"column 'frequency_60d' \(at horizon_days 60\) that no feature snapshot has",
+        ),
+        (
+            {"targets": {"churn_60d": {"baselines": {"recency": {"column": "recency_dayz"}}}}},
+            "models.targets.churn_60d.baselines.recency.column",
+            r"column 'recency_dayz' \(at horizon_days 60\) that no feature snapshot has",
+        ),
+        (
+            {"defaults": {"baselines": {"recency": {"direction": "up"}}}},
+            "models.defaults.baselines.recency.direction",
+            "one of 'higher', 'lower'",
+        ),
+        (
+            {"defaults": {"baselines": {"odd": {"column": "recency-{horizon}", "direction": "lower"}}}},
+            "models.defaults.baselines.odd.column",
+            r"a column name, optionally with \{horizon\}",
+        ),
+        (
+            {"defaults": {"baselines": {"best": {"column": "recency_days", "direction": "lower"}}}},
+            "models.defaults.baselines",
+            r"baseline names other than 'best', got \['best'\]",
+        ),
+        ({"promotion": {"baseline_margin": 1.5}}, "models.promotion.baseline_margin", r"a number in \[-1, 1\]"),
+    ],
+)
+def test_bad_baselines_fail_at_load_naming_the_key(models, key, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        _load(models)
+    assert info.value.key_path == key

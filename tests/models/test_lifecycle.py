@@ -16,7 +16,7 @@ from userscore.models.promotion import Decision
 from userscore.models.registry import RunRecord
 
 NAME = "userscore-repurchase_30d"
-POLICY = PromotionConfig(alias="champion", min_auc=0.6, max_ece=0.05, auc_tolerance=0.01)
+POLICY = PromotionConfig(alias="champion", min_auc=0.6, max_ece=0.05, auc_tolerance=0.01, baseline_margin=0.02)
 
 
 @pytest.fixture
@@ -30,15 +30,15 @@ def store(tmp_path):
     return client, experiment, uri, tmp_path
 
 
-def _register(store, auc: float, ece: float, **record) -> str:
-    """A training run storing a RunRecord with these metrics, registered as the next version."""
+def _register(store, auc: float, ece: float, metrics: dict | None = None, **record) -> str:
+    """A training run storing a RunRecord with these metrics (and ``metrics``), registered as the next version."""
     client, experiment, _, _ = store
     rec = RunRecord(
         target="repurchase_30d",
         model_name=NAME,
         version="",
         run_id="",
-        metrics={"auc": auc, "ece": ece},
+        metrics={"auc": auc, "ece": ece, **(metrics or {})},
         validation_date=dt.date(2026, 3, 1),
         train_snapshots=(dt.date(2026, 1, 1), dt.date(2026, 2, 1)),
         cutoff=dt.datetime(2026, 4, 1),
@@ -94,7 +94,8 @@ def test_validate_promote_rollback_move_the_alias_as_worked_out(store):
     # No champion yet: only the absolute limits apply.
     record, verdict = lifecycle.validate(client, NAME, v1, POLICY, "champion")
     assert verdict == Decision(
-        True, ("ECE 0.0200 <= limit 0.0500", "AUC 0.7000 >= minimum 0.6000", "no current champion")
+        True,
+        ("ECE 0.0200 <= limit 0.0500", "AUC 0.7000 >= minimum 0.6000", "no baseline evaluated", "no current champion"),
     )
     assert registry.read_version(client, NAME, v1).verdict == verdict
     assert str(lifecycle.promote(client, NAME, v1, "champion")) == f"{NAME}@champion: v- -> v1"
@@ -103,7 +104,7 @@ def test_validate_promote_rollback_move_the_alias_as_worked_out(store):
     # v2 was trained while v1 was champion and re-scored it at 0.72 on v2's rows: 0.715 >= 0.72 - 0.01.
     v2 = _register(store, 0.715, 0.03, champion_version="1", champion_auc=0.72, champion_note="v1 re-scored")
     _, verdict = lifecycle.validate(client, NAME, None, POLICY, "champion")  # default: the newest, v2
-    assert verdict.promote and verdict.reasons[2:] == (
+    assert verdict.promote and verdict.reasons[3:] == (
         "AUC 0.7150 >= champion 0.7200 - tolerance 0.0100",
         "v1 re-scored",
     )
@@ -136,6 +137,7 @@ def test_a_version_failing_the_gate_cannot_be_promoted(store):
         (
             "ECE 0.0600 > limit 0.0500",
             "AUC 0.6800 >= minimum 0.6000",
+            "no baseline evaluated",
             "AUC 0.6800 < champion 0.7000 - tolerance 0.0100",
             "champion v1 not re-scored on v2's validation rows; its logged AUC used",
         ),
@@ -144,7 +146,7 @@ def test_a_version_failing_the_gate_cannot_be_promoted(store):
         lifecycle.promote(client, NAME, v2, "champion")
     assert str(refused.value) == (
         f"{NAME} v2 failed the gate, not promoted: ECE 0.0600 > limit 0.0500; AUC 0.6800 >= minimum 0.6000; "
-        "AUC 0.6800 < champion 0.7000 - tolerance 0.0100; champion v1 not re-scored on v2's validation rows; "
+        "no baseline evaluated; AUC 0.6800 < champion 0.7000 - tolerance 0.0100; champion v1 not re-scored on v2's validation rows; "
         "its logged AUC used"
     )
     assert _champion(client) == "1"
@@ -193,3 +195,47 @@ def test_models_command_checks_its_arguments_before_mlflow(tmp_path, capsys):
     assert main(["models", "validate", "--target", "repurchase_30d", *common]) == 2
     assert "no MLflow store at" in capsys.readouterr().out
     assert not (tmp_path / "absent").exists()
+
+
+BASELINES = {"baseline_recency_auc": 0.695, "baseline_rfm_score_auc": 0.64, "baseline_best_auc": 0.695}
+
+
+def test_validate_reapplies_the_baseline_gate_from_the_logged_metrics(store, capsys):
+    client, _, uri, tmp_path = store
+    v1 = _register(store, 0.70, 0.02, metrics=BASELINES, baseline_best="recency")
+    record = registry.read_version(client, NAME, v1)
+    assert (record.baseline_best, record.best_baseline) == ("recency", ("recency", 0.695))
+    # POLICY's margin 0.02: 0.70 < 0.695 + 0.02 = 0.715, although every other check passes.
+    _, verdict = lifecycle.validate(client, NAME, v1, POLICY, "champion")
+    assert verdict == Decision(
+        False,
+        (
+            "ECE 0.0200 <= limit 0.0500",
+            "AUC 0.7000 >= minimum 0.6000",
+            "AUC 0.7000 < best baseline recency 0.6950 + margin 0.0200",
+            "no current champion",
+        ),
+    )
+    common = ["--set", f"models.tracking.uri={uri}", "--set", f"catalog.root={tmp_path}/warehouse"]
+    lenient = ["--set", "models.promotion.max_ece=0.05"]
+    # conf/base's margin 0.01: 0.70 < 0.705, kept out; the models command refuses to promote it.
+    assert main(["models", "validate", "--target", "repurchase_30d", *lenient, *common]) == 0
+    assert "KEEP: " in capsys.readouterr().out
+    assert json.loads(client.get_model_version(NAME, v1).tags["gate_reasons"])[2] == (
+        "AUC 0.7000 < best baseline recency 0.6950 + margin 0.0100"
+    )
+    assert main(["models", "promote", "--target", "repurchase_30d", *common]) == 2
+    capsys.readouterr()
+    # A margin of 0.004 in YAML (here --set): 0.70 >= 0.695 + 0.004 = 0.699; validated again, it passes.
+    looser = ["--set", "models.promotion.baseline_margin=0.004"]
+    assert main(["models", "validate", "--target", "repurchase_30d", *lenient, *looser, *common]) == 0
+    assert "PROMOTE: " in capsys.readouterr().out
+    assert json.loads(client.get_model_version(NAME, v1).tags["gate_reasons"])[2] == (
+        "AUC 0.7000 >= best baseline recency 0.6950 + margin 0.0040"
+    )
+    assert main(["models", "promote", "--target", "repurchase_30d", *common]) == 0
+    capsys.readouterr()
+    # The list shows the best baseline's AUC next to the model's.
+    assert main(["models", *common]) == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith(NAME))
+    assert row[4:] == ["0.7000", "0.0200", "-", "0.6950", "passed"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tests.conftest import REPO, make_config
 from tests.models.conftest import E2E_DATES, e2e_world
 from userscore.catalog import Catalog
 from userscore.cli import main
+from userscore.config import deep_merge
 from userscore.errors import InputError
 
 
@@ -27,8 +29,12 @@ def _auc(scores: list[float], labels: list[int]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-@pytest.fixture
-def world(spark, tmp_path):
+FEATURES = "user_id string, as_of_date date, signal double, noise long, member_level string"
+
+
+def _world(spark, tmp_path, models: dict | None = None, recency: bool = False):
+    """The tiny world in a private warehouse and MLflow store; ``recency``: its snapshots also have
+    recency_days, the signal on a day scale (fewer days = more likely to buy; null where the signal is)."""
     overrides = {
         "models": {
             "checkpoint_dir": str(tmp_path / "checkpoints"),
@@ -47,17 +53,22 @@ def world(spark, tmp_path):
             },
         }
     }
-    config = make_config(tmp_path, overrides)
+    config = make_config(tmp_path, deep_merge(overrides, {"models": models or {}}))
     catalog = Catalog(spark, config)
     features, orders, bought = e2e_world()
-    catalog.append(
-        "features.user_features",
-        spark.createDataFrame(
-            features, "user_id string, as_of_date date, signal double, noise long, member_level string"
-        ),
-    )
+    schema = FEATURES
+    if recency:
+        for f in features:
+            f["recency_days"] = None if f["signal"] is None else round(50 - 10 * f["signal"])
+        schema += ", recency_days long"
+    catalog.append("features.user_features", spark.createDataFrame(features, schema))
     catalog.append("silver.orders", spark.createDataFrame(orders, _empty(spark, catalog, "silver.orders").schema))
     return config, catalog, features, bought, tmp_path
+
+
+@pytest.fixture
+def world(spark, tmp_path):
+    return _world(spark, tmp_path)
 
 
 def _empty(spark, catalog, name):
@@ -121,15 +132,25 @@ def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
     # The registered artifact maps raw feature rows (nulls included) to calibrated probabilities whose
     # AUC over the validation snapshot is the logged AUC.
     model = mlflow.spark.load_model("models:/userscore-repurchase_30d@champion", dfs_tmpdir=str(tmp_path / "dfs"))
-    frame = spark.createDataFrame(
-        march, "user_id string, as_of_date date, signal double, noise long, member_level string"
-    )
+    frame = spark.createDataFrame(march, FEATURES)
     scored = {r["user_id"]: r["prediction"] for r in model.transform(frame).select("user_id", "prediction").collect()}
     labels = [int((f["user_id"], E2E_DATES[2]) in bought) for f in march]
     expected_auc = _auc([scored[f["user_id"]] for f in march], labels)
     assert run.data.metrics["auc"] == pytest.approx(expected_auc, abs=1e-9)
     # The gate saw that AUC (no champion before: the absolute limits of the fixture, min_auc 0.5, only).
-    assert report.decision.reasons[1:] == (f"AUC {expected_auc:.4f} >= minimum 0.5000", "no current champion")
+    # No baseline: the tiny world's snapshots have neither recency_days nor rfm_score (skipped, reasons logged).
+    assert report.decision.reasons[1:] == (
+        f"AUC {expected_auc:.4f} >= minimum 0.5000",
+        "no baseline evaluated",
+        "no current champion",
+    )
+    skipped = {
+        "recency": "column recency_days is not in the feature snapshots (written before it existed)",
+        "rfm_score": "column rfm_score is not in the feature snapshots (written before it existed)",
+    }
+    evaluation = json.loads(next(p for p in artifact_files if p.name == "evaluation.json").read_text())
+    assert evaluation["baselines"] == {"best": None, "evaluated": {}, "skipped": skipped}
+    assert "baseline_best_auc" not in run.data.metrics and run.data.tags.get("baseline_best", "") == ""
     assert run.data.metrics["rows"] == len(march)
     assert run.data.metrics["positive_rate"] == pytest.approx(sum(labels) / len(labels))
     assert all(0.0 <= p <= 1.0 for p in scored.values())
@@ -146,7 +167,7 @@ def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
     assert float(fields[4]) == pytest.approx(round(run.data.metrics["auc"], 4))
     assert float(fields[5]) == pytest.approx(round(run.data.metrics["ece"], 4))
     assert float(fields[6]) == pytest.approx(round(run.data.metrics["lr_auc"], 4))
-    assert fields[7] == "passed"
+    assert fields[7:] == ["-", "passed"]  # no baseline AUC logged
     # Where to look, in the one format train, btyd and models share (the demo lists each line once).
     assert [line.strip() for line in out.splitlines() if line.strip().startswith("MLflow")] == [
         f"MLflow tracking: {uri} (artifacts {(REPO / 'mlruns').resolve().as_uri()})",
@@ -177,6 +198,54 @@ def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
     assert "PROMOTE: " in out and "v1 is the current champion" in out
     assert main(["models", "promote", "--target", "repurchase_30d", *common]) == 0
     assert f"{name}@champion stays at v1" in capsys.readouterr().out
+
+
+def test_a_model_that_loses_to_a_baseline_is_registered_but_kept_out(spark, tmp_path):
+    """The model sees only ``noise``; recency_days carries the signal: the one-column rule wins and the gate
+    keeps the model out, whatever its other metrics."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from userscore.models.workflow import summary_lines, train_targets
+
+    models = {"promotion": {"min_auc": 0.0}, "targets": {"repurchase_30d": {"features": {"include": ["noise"]}}}}
+    config, catalog, features, bought, _ = _world(spark, tmp_path, models, recency=True)
+    outcome = train_targets(catalog, config, ["repurchase_30d"], dt.date(2026, 4, 1), logging.getLogger("test"))
+    report = outcome.reports[0]
+
+    # The baseline's AUC, in plain Python over the validation snapshot (every March row; none sampled
+    # away): fewer days first, a null last, ties one half.
+    march = [f for f in features if f["as_of_date"] == E2E_DATES[2]]
+    labels = [int((f["user_id"], E2E_DATES[2]) in bought) for f in march]
+    recency_auc = _auc([-math.inf if f["recency_days"] is None else -f["recency_days"] for f in march], labels)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(report.run_id)
+    assert run.data.metrics["rows"] == len(march)
+    assert run.data.metrics["baseline_recency_auc"] == pytest.approx(recency_auc, abs=1e-9)
+    assert run.data.metrics["baseline_best_auc"] == pytest.approx(recency_auc, abs=1e-9)
+    assert run.data.tags["baseline_best"] == "recency"
+    assert "baseline_rfm_score_auc" not in run.data.metrics  # rfm_score: not in these snapshots
+
+    model_auc = run.data.metrics["auc"]
+    assert model_auc < recency_auc + 0.01  # the premise: noise alone cannot rank like the signal
+    assert report.decision.promote is False
+    assert report.decision.reasons[2] == (
+        f"AUC {model_auc:.4f} < best baseline recency {recency_auc:.4f} + margin 0.0100"
+    )
+    assert client.get_model_version("userscore-repurchase_30d", report.version).tags["gate_verdict"] == "failed"
+    with pytest.raises(MlflowException):
+        client.get_model_version_by_alias("userscore-repurchase_30d", "champion")
+
+    lines = summary_lines(outcome)
+    header = next(line for line in lines if line.startswith("target"))
+    assert "best baseline" in header and "margin" in header
+    row = next(line for line in lines if line.startswith("repurchase_30d")).split()
+    assert row[6:9] == ["recency", f"{recency_auc:.4f}", f"{model_auc - recency_auc:+.4f}"]
+    assert (
+        "  repurchase_30d: rfm_score: column rfm_score is not in the feature snapshots (written before it existed)"
+        in (lines)
+    )
 
 
 def test_unknown_target_and_missing_features_fail_before_training(spark, tmp_path):

@@ -5,13 +5,20 @@ settings and the champion promotion gate."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field, fields
 from typing import Annotated, Literal
 
 from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
 from userscore.config.features import Where, check_where
-from userscore.config.params import CalibrationParams, GBTParams, LRParams, SampleParams, SplitParams
+from userscore.config.params import (
+    BaselineSpec,
+    CalibrationParams,
+    GBTParams,
+    LRParams,
+    SampleParams,
+    SplitParams,
+)
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, Positive, Range, Share, frozen
 from userscore.keys import KEY_COLUMNS
@@ -20,6 +27,7 @@ PopulationKind = Literal["all", "active_within", "below_vip"]
 LabelKind = Literal["any_order_within", "no_activity_within", "level_rise_or_spend_crosses"]
 
 _TARGET_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_BASELINE_NAME = _TARGET_NAME  # it becomes the metric name baseline_<name>_auc
 _RULE_PARAMS = ("include_refunded", "lookback_days", "event_types", "levels", "spend_threshold")
 # kind -> (required params, optional params). A param a kind does not use is an error, not ignored.
 _KIND_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -128,6 +136,13 @@ class TargetDefaults:
     gbt: GBTParams
     lr: LRParams
     calibration: CalibrationParams
+    # The naive rankings the model must beat (name -> column + direction); a target's null drops one.
+    baselines: Mapping[str, BaselineSpec | None]
+
+    def __post_init__(self):
+        bad = [name for name in self.baselines if not _BASELINE_NAME.match(name) or name == "best"]
+        if bad:
+            raise ValueError(f"baselines: lower_snake_case baseline names other than 'best', got {bad}")
 
 
 @frozen
@@ -142,7 +157,16 @@ class TargetConfig(TargetDefaults):
     tiers: tuple[Band, ...]
 
     def __post_init__(self):
+        super().__post_init__()
         check_bands(self.tiers, "tiers", PROBABILITY_SCALE)
+
+    def baseline_columns(self) -> dict[str, tuple[str, str]]:
+        """Each baseline (YAML order) -> (the column it reads at this target's horizon, its direction)."""
+        return {
+            name: (spec.column_for(self.horizon_days), spec.direction)
+            for name, spec in self.baselines.items()
+            if spec is not None
+        }
 
     def inputs(self) -> list[str]:
         """The silver inputs this target's population and label rules read."""
@@ -171,13 +195,16 @@ class TrackingConfig:
 @frozen
 class PromotionConfig:
     """The champion gate. A new version becomes ``champion`` when its calibrated ECE is at most
-    ``max_ece`` and its AUC is at least ``min_auc`` and at least the champion's AUC (on the same
-    validation rows) minus ``auc_tolerance``."""
+    ``max_ece``, its AUC is at least ``min_auc``, at least the best naive baseline's AUC (on the same
+    validation rows) plus ``baseline_margin``, and at least the champion's AUC (on the same validation
+    rows) minus ``auc_tolerance``."""
 
     alias: str
     min_auc: Share
     max_ece: Share
     auc_tolerance: Share
+    # Negative: the candidate may trail the best baseline by that much (-1 lets any model through: tests).
+    baseline_margin: Annotated[float, Range(-1.0, 1.0)]
 
 
 @frozen
@@ -226,10 +253,14 @@ def input_tables(inputs: ModelInputs) -> dict[str, str]:
     return {f.name: getattr(inputs, f.name) for f in fields(inputs) if f.name in INPUT_COLUMNS}
 
 
-def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
-    """Tables and columns the targets read must be declared: the feature keys and the silver inputs."""
+def reference_errors(
+    models: ModelsConfig, tables: Mapping[str, TableSpec], feature_columns: Sequence[str]
+) -> Iterator[tuple[KeyPath, str, str]]:
+    """Tables and columns the targets read must be declared: the feature keys and the silver inputs; each
+    baseline's column (at the target's horizon) must be one the features job writes (``feature_columns``)."""
     if not models.targets:
         return
+    yield from _baseline_errors(models, set(feature_columns))
     known = sorted(tables)
     needed = {"features": (models.inputs.features, KEY_COLUMNS)}
     needed |= {name: (table, INPUT_COLUMNS[name]) for name, table in input_tables(models.inputs).items()}
@@ -251,3 +282,16 @@ def reference_errors(models: ModelsConfig, tables: Mapping[str, TableSpec]) -> I
                         f"undefined column {column!r} of {models.inputs.orders}",
                         f"one of {list(orders.column_names)}",
                     )
+
+
+def _baseline_errors(models: ModelsConfig, feature_columns: set[str]) -> Iterator[tuple[KeyPath, str, str]]:
+    # A column no snapshot can ever have is a mistake (a typo, or a horizon the features do not compute); a
+    # column only older snapshots lack is skipped at training instead (userscore.models.baselines).
+    for name, target in models.targets.items():
+        for baseline, (column, _) in target.baseline_columns().items():
+            if column not in feature_columns:
+                yield (
+                    ("models", "targets", name, "baselines", baseline, "column"),
+                    f"column {column!r} (at horizon_days {target.horizon_days}) that no feature snapshot has",
+                    "a feature column the features section produces",
+                )

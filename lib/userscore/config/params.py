@@ -94,3 +94,27 @@ class SplitParams:
     validation_max_rows: Count
     max_train_snapshots: Count | None = None
     seed: int
+
+
+_HORIZON = "{horizon}"
+
+
+@frozen
+class BaselineSpec:
+    """A naive ranking every trained model must beat: one feature column taken as the score.
+
+    column: a feature column; ``{horizon}`` stands for the target's ``horizon_days`` (e.g.
+    ``bgnbd_expected_purchases_{horizon}d``). direction: ``higher`` when a higher value means the positive
+    label is more likely, ``lower`` when a lower value does (days since the last order, for a purchase).
+    """
+
+    column: str
+    direction: Literal["higher", "lower"]
+
+    def __post_init__(self):
+        if not self.column.replace(_HORIZON, "1").isidentifier():
+            raise ValueError(f"column: a column name, optionally with {_HORIZON}, got {self.column!r}")
+
+    def column_for(self, horizon_days: int) -> str:
+        """The column this baseline reads for a target of ``horizon_days``."""
+        return self.column.replace(_HORIZON, str(horizon_days))

@@ -96,7 +96,7 @@ class Config:
         yield from ingest_reference_errors(self.ingest, self.tables)
         yield from absent_source_errors(self.ingest, self.features, self.models)
         yield from features_reference_errors(self.features, self.tables)
-        yield from models_reference_errors(self.models, self.tables)
+        yield from models_reference_errors(self.models, self.tables, known_feature_columns(self.features))
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)

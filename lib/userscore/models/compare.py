@@ -2,19 +2,20 @@
 the train job's labelled sample, fit and evaluation, without MLflow, registration or the champion gate.
 
 The served model (GBT + calibration), the raw GBT and the logistic-regression baseline are scored in one
-pass over the validation rows and evaluated by ``userscore.models.evaluation.evaluate``, so the numbers
-are the ones a training run would log.
+pass over the validation rows and evaluated by ``userscore.models.evaluation.evaluate``, and the naive
+baselines by ``userscore.models.baselines``, so the numbers are the ones a training run would log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.models import TargetConfig
 from userscore.errors import InputError
+from userscore.models.baselines import Baselines, available, evaluate_baselines
 from userscore.models.dataset import VALIDATION, SnapshotSplit, training_set
 from userscore.models.evaluation import Evaluation, evaluate
 from userscore.models.targets import LABEL
@@ -35,14 +36,16 @@ class Comparison:
     fitted: FittedModels
     evaluations: dict[str, Evaluation]
     importances: list[tuple[str, float]]
+    baselines: Baselines = field(default_factory=Baselines)
 
     def metric_lines(self) -> list[str]:
-        """A fixed-width table: one row per metric, one column per model."""
+        """A fixed-width table: one row per metric, one column per model; then each naive baseline's AUC."""
         lines = [f"{'metric':<14}" + "".join(f"{m:>12}" for m in MODELS)]
         for metric in _SHOWN:
             cells = (self.evaluations[m].metrics.get(metric) for m in MODELS)
             lines.append(f"{metric:<14}" + "".join("           -" if v is None else f"{v:>12.4f}" for v in cells))
-        return lines
+        lines += [f"baseline {name} auc {auc:.4f}" for name, auc in self.baselines.aucs.items()]
+        return lines + [f"baseline {name} skipped: {why}" for name, why in self.baselines.skipped.items()]
 
 
 def compare_target(
@@ -64,12 +67,15 @@ def compare_target(
         raise InputError(f"unknown target {name!r}: defined in conf (models.targets) are {sorted(models.targets)}")
     target = target or models.targets[name]
     features, silver, dates, cut = training_inputs(catalog, config, [target], cutoff)
-    data = training_set(features, silver, target, cut, dates)
+    present, skipped = available(target, features.schema)
+    data = training_set(features, silver, target, cut, dates, carry=[b.column for b in present])
     fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
     evaluations = {m: evaluate(scored, m, LABEL, target.tiers, models.evaluation) for m in MODELS}
     scored.unpersist()
+    baselines = evaluate_baselines(data.part(VALIDATION), LABEL, present, skipped)
     data.rows.unpersist()
     weights = (float(v) for v in fitted.gbt.featureImportances.toArray())
     importances = sorted(zip(fitted.feature_names, weights, strict=True), key=lambda item: -item[1])
-    return Comparison(name, data.snapshots, fitted, evaluations, importances[: models.evaluation.top_features])
+    top = importances[: models.evaluation.top_features]
+    return Comparison(name, data.snapshots, fitted, evaluations, top, baselines)

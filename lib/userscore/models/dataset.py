@@ -207,7 +207,12 @@ def snapshot_dates(features: DataFrame) -> list[dt.date]:
 
 
 def training_set(
-    features: DataFrame, silver: Silver, target: TargetConfig, cutoff: dt.datetime, dates: Sequence[dt.date]
+    features: DataFrame,
+    silver: Silver,
+    target: TargetConfig,
+    cutoff: dt.datetime,
+    dates: Sequence[dt.date],
+    carry: Sequence[str] = (),
 ) -> TrainingSet:
     """Label every usable snapshot, split by time, sample, and join the feature rows (cached).
 
@@ -216,6 +221,7 @@ def training_set(
         silver: the silver inputs the target's rules read (see TargetConfig.inputs).
         cutoff: data is complete up to this time; snapshots with D + horizon after it are not used.
         dates: the snapshot dates present in ``features``.
+        carry: feature columns the rows also keep without being model inputs (the baselines' columns).
     """
     columns = feature_columns(features.schema, target.features)
     snapshots = split_snapshots(dates, target.horizon_days, cutoff, target.split)
@@ -234,7 +240,8 @@ def training_set(
         raise InputError(f"no labelled rows for {missing} (counts {counts}): too few users or snapshots")
     fractions = sampling_fractions(counts, target.sample, target.split)
     rows = sample_rows(labelled, fractions, target.sample.seed).join(
-        used.select(*KEY_COLUMNS, *columns.all), list(KEY_COLUMNS)
+        used.select(*KEY_COLUMNS, *columns.all, *(c for c in dict.fromkeys(carry) if c not in columns.all)),
+        list(KEY_COLUMNS),
     )
     weights: dict[int, float] = {}
     if target.sample.class_weight == "balanced":

@@ -31,8 +31,8 @@ class AliasMove:
 def validate(
     client, model_name: str, version: str | None, policy: PromotionConfig, alias: str
 ) -> tuple[RunRecord, Decision]:
-    """Gate ``version`` (default: the newest) on its logged validation AUC and ECE against the current
-    champion, record the verdict on the version and return it."""
+    """Gate ``version`` (default: the newest) on its logged validation AUC and ECE against the best baseline
+    logged with it and the current champion, record the verdict on the version and return it."""
     record = registry.require_version(client, model_name, version)
     missing = [m for m in ("auc", "ece") if m not in record.metrics]
     if missing:
@@ -40,7 +40,7 @@ def validate(
             f"{model_name} v{record.version}: its run {record.run_id} logged no {missing}: nothing to gate"
         )
     champion_auc, note = _champion_auc(record, registry.champion(client, model_name, alias))
-    decision = decide(record.metrics["auc"], record.metrics["ece"], champion_auc, policy)
+    decision = decide(record.metrics["auc"], record.metrics["ece"], champion_auc, policy, baseline=record.best_baseline)
     if note:
         decision = Decision(decision.promote, (*decision.reasons, note))
     registry.record_verdict(client, model_name, record.version, decision)

@@ -19,13 +19,22 @@ class Decision:
         return ("PROMOTE: " if self.promote else "KEEP: ") + "; ".join(self.reasons)
 
 
-def decide(candidate_auc: float, candidate_ece: float, champion_auc: float | None, policy: PromotionConfig) -> Decision:
+def decide(
+    candidate_auc: float,
+    candidate_ece: float,
+    champion_auc: float | None,
+    policy: PromotionConfig,
+    *,
+    baseline: tuple[str, float] | None,
+) -> Decision:
     """Apply the gate.
 
     Args:
         candidate_auc, candidate_ece: the new version's validation AUC and calibrated ECE.
         champion_auc: the current champion's AUC on the same validation rows, or None when there is
-            no champion yet (then only the absolute limits apply).
+            no champion yet (then only the absolute limits and the baseline apply).
+        baseline: (name, AUC) of the best naive baseline on the same validation rows, None when none was
+            evaluated (none declared, or none of their columns in the snapshots).
     """
     reasons: list[str] = []
     ok = True
@@ -39,6 +48,16 @@ def decide(candidate_auc: float, candidate_ece: float, champion_auc: float | Non
     else:
         ok = False
         reasons.append(f"AUC {candidate_auc:.4f} < minimum {policy.min_auc:.4f}")
+    if baseline is None:
+        reasons.append("no baseline evaluated")
+    else:
+        name, baseline_auc = baseline
+        beats = candidate_auc >= baseline_auc + policy.baseline_margin
+        ok = ok and beats
+        reasons.append(
+            f"AUC {candidate_auc:.4f} {'>=' if beats else '<'} best baseline {name} {baseline_auc:.4f} "
+            f"+ margin {policy.baseline_margin:.4f}"
+        )
     if champion_auc is None:
         reasons.append("no current champion")
     else:

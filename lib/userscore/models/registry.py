@@ -30,6 +30,7 @@ _CHAMPION_NOTE = "champion_note"
 _NUMERIC = "features.numeric"
 _CATEGORICAL = "features.categorical"
 _CHAMPION_AUC = "champion_auc"  # a metric
+_BASELINE_BEST = "baseline_best"  # the best baseline's name; its AUC is the metric baseline_best_auc
 # Version tags.
 _VERDICT = "gate_verdict"
 _REASONS = "gate_reasons"
@@ -38,12 +39,22 @@ _ROLLED_BACK = "rolled_back"
 _PASSED, _FAILED = "passed", "failed"
 
 
+def baseline_metric(name: str) -> str:
+    """The metric holding baseline ``name``'s validation AUC (``best``: the best baseline's)."""
+    return f"baseline_{name}_auc"
+
+
+BASELINE_BEST_AUC = baseline_metric("best")
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One registered version of ``model_name``: its training run's evaluation and the gate's verdict.
 
     champion_version / champion_auc / champion_note: the champion when the run was trained, its AUC on the
     run's validation rows and how that AUC was obtained (None / "" when there was no champion).
+    baseline_best: the name of the best naive baseline on the run's validation rows (its AUC is the
+    metric ``baseline_best_auc``); "" when none was evaluated.
     verdict: the gate's decision recorded by validation, None before the version is validated.
     promoted_from: the version that held the champion alias when this one was promoted (rollback target).
     registered_at: when the version was registered (UTC, naive), None when the registry does not say.
@@ -63,6 +74,7 @@ class RunRecord:
     champion_version: str | None = None
     champion_auc: float | None = None
     champion_note: str = ""
+    baseline_best: str = ""
     config_hash: str = ""
     git_commit: str = ""
     verdict: Decision | None = None
@@ -74,6 +86,13 @@ class RunRecord:
     def training_auc(self) -> float | None:
         """The validation AUC logged at training (what realised accuracy is compared with)."""
         return self.metrics.get("auc")
+
+    @property
+    def best_baseline(self) -> tuple[str, float] | None:
+        """(name, AUC) of the best baseline evaluated at training, None when none was (or the run predates
+        baselines)."""
+        auc = self.metrics.get(BASELINE_BEST_AUC)
+        return None if auc is None else (self.baseline_best or "unnamed", auc)
 
     def run_fields(self) -> tuple[dict[str, str], dict[str, str], dict[str, float]]:
         """The tags, params and metrics that store this record on its training run."""
@@ -88,6 +107,7 @@ class RunRecord:
             _REGISTERED: self.model_name,
             _CHAMPION_VERSION: self.champion_version or "",
             _CHAMPION_NOTE: self.champion_note,
+            _BASELINE_BEST: self.baseline_best,
         }
         params = {
             _NUMERIC: json.dumps(list(self.numeric_features)),
@@ -129,6 +149,7 @@ def read_version(client, model_name: str, version: str, target: str = "") -> Run
         champion_version=tags.get(_CHAMPION_VERSION) or None,
         champion_auc=champion_auc,
         champion_note=tags.get(_CHAMPION_NOTE, ""),
+        baseline_best=tags.get(_BASELINE_BEST, ""),
         config_hash=tags.get(_CONFIG_HASH, ""),
         git_commit=tags.get(_GIT, ""),
         verdict=None if verdict is None else Decision(verdict == _PASSED, _json_list(vtags.get(_REASONS))),
@@ -196,16 +217,17 @@ def list_records(client, prefix: str) -> list[RunRecord]:
 def format_table(records: list[RunRecord]) -> list[str]:
     """Fixed-width lines for the terminal: version, aliases, validation snapshot, key metrics, verdict."""
     header = (
-        f"{'model':<32} {'version':>7}  {'aliases':<12} {'validated':<10} {'auc':>7} {'ece':>7} {'lr_auc':>7}  verdict"
+        f"{'model':<32} {'version':>7}  {'aliases':<12} {'validated':<10} {'auc':>7} {'ece':>7} {'lr_auc':>7} "
+        f"{'base_auc':>8}  verdict"
     )
     lines = [header, "-" * len(header)]
     for r in records:
-        auc, ece, lr = (r.metrics.get(k) for k in ("auc", "ece", "lr_auc"))
+        auc, ece, lr, base = (r.metrics.get(k) for k in ("auc", "ece", "lr_auc", BASELINE_BEST_AUC))
         verdict = "-" if r.verdict is None else _PASSED if r.verdict.promote else _FAILED
         validated = r.validation_date.isoformat() if r.validation_date else "-"
         lines.append(
             f"{r.model_name:<32} {r.version:>7}  {','.join(r.aliases) or '-':<12} {validated:<10} "
-            f"{_num(auc):>7} {_num(ece):>7} {_num(lr):>7}  {verdict}"
+            f"{_num(auc):>7} {_num(ece):>7} {_num(lr):>7} {_num(base):>8}  {verdict}"
         )
     return lines
 

@@ -1,6 +1,7 @@
-"""Train targets: labelled sample -> GBT + LR baseline + calibration -> validation metrics and plots -> one
-MLflow run -> registered version (:func:`train`); ``train_targets`` then validates and promotes each version
-through userscore.models.lifecycle, the steps ``userscore models validate / promote`` run on their own."""
+"""Train targets: labelled sample -> GBT + LR baseline + calibration -> validation metrics, the naive
+baselines' AUCs on the same rows, plots -> one MLflow run -> registered version (:func:`train`);
+``train_targets`` then validates and promotes each version through userscore.models.lifecycle, the steps
+``userscore models validate / promote`` run on their own."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from userscore.config import Config
 from userscore.config.models import TargetConfig, input_tables
 from userscore.errors import InputError
 from userscore.models import plots, registry
+from userscore.models.baselines import Baselines, available, evaluate_baselines
 from userscore.models.calibration import PREDICTION, positive_probability
 from userscore.models.dataset import (
     SPLIT,
@@ -71,6 +73,7 @@ class TargetReport:
     champion_auc: float | None
     importances: list[tuple[str, float]]
     seconds: dict[str, float] = field(default_factory=dict)
+    baselines: Baselines = field(default_factory=Baselines)
 
 
 @dataclass
@@ -91,9 +94,10 @@ def train_targets(
             f"unknown targets {unknown or names}: defined in conf (models.targets) are {sorted(models.targets)}"
         )
     features, silver, dates, cut = training_inputs(catalog, config, [models.targets[n] for n in names], cutoff)
-    for name in names:  # every target's snapshots are checked before any training or logging
+    for name in names:  # every target's snapshots and baseline columns are checked before any training or logging
         target = models.targets[name]
         split_snapshots(dates, target.horizon_days, cut, target.split)
+        available(target, features.schema)
     store = store_of(config)
     reports = []
     for name in names:
@@ -137,6 +141,7 @@ class Trained:
     importances: list[tuple[str, float]]
     rows: dict[str, dict[int, int]]
     seconds: dict[str, float]
+    baselines: Baselines
 
 
 def train(
@@ -149,13 +154,16 @@ def train(
     store: Store,
     logger: logging.Logger,
 ) -> tuple[RunRecord, Trained]:
-    """Fit and evaluate one target, re-score the current champion on the same validation rows, log one run
-    and register the served model as a new version (not gated, no alias moved)."""
+    """Fit and evaluate one target, score the naive baselines and re-score the current champion on the same
+    validation rows, log one run and register the served model as a new version (not gated, no alias moved)."""
     models = config.models
     target = models.targets[name]
     seconds: dict[str, float] = {}
+    present, skipped = available(target, features.schema)
+    for baseline, reason in skipped.items():
+        logger.info("target %s: baseline %s skipped: %s", name, baseline, reason)
     started = time.perf_counter()
-    data = training_set(features, silver, target, cutoff, dates)
+    data = training_set(features, silver, target, cutoff, dates, carry=[b.column for b in present])
     rows = _sampled_rows(data)
     seconds["dataset"] = time.perf_counter() - started
     split = data.snapshots
@@ -178,8 +186,10 @@ def train(
         key=lambda item: -item[1],
     )[: models.evaluation.top_features]
     scored.unpersist()
+    baselines = evaluate_baselines(data.part(VALIDATION), LABEL, present, skipped)
     seconds["evaluate"] = time.perf_counter() - started
-    trained = Trained(data, fitted, served, raw, baseline, importances, rows, seconds)
+    logger.info("target %s: baseline AUCs %s (served model %.4f)", name, dict(baselines.aucs), served.metrics["auc"])
+    trained = Trained(data, fitted, served, raw, baseline, importances, rows, seconds, baselines)
 
     model_name = f"{models.tracking.model_prefix}{name}"
     client, experiment_id = connect(store)
@@ -200,6 +210,7 @@ def train(
         champion_version=champion.version if champion else None,
         champion_auc=champion_auc,
         champion_note=champion_note,
+        baseline_best=baselines.best[0] if baselines.best else "",
         config_hash=config_hash(target, models.promotion, models.evaluation),
         git_commit=git_commit(Path(config.root)),
     )
@@ -225,6 +236,7 @@ def _validate_and_promote(
     return TargetReport(
         name, record.model_name, record.run_id, record.version, decision, trained.data.snapshots, trained.rows,
         trained.served, trained.raw, trained.baseline, record.champion_auc, trained.importances, trained.seconds,
+        trained.baselines,
     )  # fmt: skip
 
 
@@ -267,10 +279,12 @@ def _champion_auc(champion: RunRecord | None, store: Store, validation: DataFram
 
 
 def _metrics(trained: Trained) -> dict[str, float]:
-    """The run's metrics: served, raw GBT and LR evaluation, stage seconds, rows and positive rate per split."""
+    """The run's metrics: served, raw GBT and LR evaluation, the naive baselines' AUCs, stage seconds, rows and
+    positive rate per split."""
     metrics = dict(trained.served.metrics)
     metrics |= {f"raw_{k}": v for k, v in trained.raw.metrics.items()}
     metrics |= {f"lr_{k}": v for k, v in trained.baseline.metrics.items()}
+    metrics |= trained.baselines.metrics()
     metrics |= {f"seconds_{k}": v for k, v in trained.seconds.items()}
     for split, by_class in trained.rows.items():
         total = sum(by_class.values())
@@ -312,8 +326,9 @@ def _log_run(
             "feature_importance": trained.importances,
             **{
                 key: {"metrics": ev.metrics, "deciles": ev.deciles, "calibration": ev.calibration, "tiers": ev.tiers}
-                for key, ev in (("served", served), ("raw", raw), ("baseline", baseline))
+                for key, ev in (("served", served), ("raw", raw), ("lr", baseline))
             },
+            "baselines": trained.baselines.report(),
         }
         (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
         example = aggregate_example(data.part(VALIDATION), data.features)
@@ -339,20 +354,27 @@ def _log_run(
 
 
 def summary_lines(outcome: TrainingOutcome) -> list[str]:
-    """The metrics table, the decisions and where to look (MLflow UI command)."""
+    """The metrics table (with the best naive baseline, its AUC and the model's margin over it), the
+    decisions and where to look (MLflow UI command)."""
     header = (
-        f"{'target':<20} {'valid':<10} {'train':>8} {'pos%':>6} {'AUC gbt':>8} {'AUC lr':>7} {'AUC-PR':>7} "
-        f"{'KS':>6} {'ECE raw':>8} {'ECE cal':>8} {'tiers ok':>8}  model"
+        f"{'target':<20} {'valid':<10} {'train':>8} {'pos%':>6} {'AUC gbt':>8} {'AUC lr':>7} {'best baseline':<24} "
+        f"{'AUC':>7} {'margin':>7} {'AUC-PR':>7} {'KS':>6} {'ECE raw':>8} {'ECE cal':>8} {'tiers ok':>8}  model"
     )
     lines = [f"cut-off {outcome.cutoff:%Y-%m-%d %H:%M:%S} UTC", header, "-" * len(header)]
     for r in outcome.reports:
-        m, train = r.served.metrics, r.rows.get("train", {})
+        m, train, best = r.served.metrics, r.rows.get("train", {}), r.baselines.best
+        versus = f"{'-':<24} {'-':>7} {'-':>7}"
+        if best:
+            versus = f"{best[0]:<24} {best[1]:>7.4f} {m['auc'] - best[1]:>+7.4f}"
         lines.append(
             f"{r.target:<20} {r.snapshots.validation.isoformat():<10} {sum(train.values()):>8} "
-            f"{100 * m['positive_rate']:>6.2f} {m['auc']:>8.4f} {r.baseline.metrics['auc']:>7.4f} {m['auc_pr']:>7.4f} "
-            f"{m['ks']:>6.3f} {r.raw.metrics['ece']:>8.4f} {m['ece']:>8.4f} "
+            f"{100 * m['positive_rate']:>6.2f} {m['auc']:>8.4f} {r.baseline.metrics['auc']:>7.4f} {versus} "
+            f"{m['auc_pr']:>7.4f} {m['ks']:>6.3f} {r.raw.metrics['ece']:>8.4f} {m['ece']:>8.4f} "
             f"{'yes' if m['tiers_consistent'] else 'no':>8}  {r.model_name} v{r.version}"
         )
+    skipped = [f"  {r.target}: {name}: {why}" for r in outcome.reports for name, why in r.baselines.skipped.items()]
+    if skipped:
+        lines += ["baselines skipped:", *skipped]
     lines.append("decisions:")
     lines += [f"  {r.model_name} v{r.version}: {r.decision}" for r in outcome.reports]
     lines.append("tiers (observed positive rate / share of rows):")
