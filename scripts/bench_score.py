@@ -123,7 +123,6 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.sql import types as T
 
-    from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
     from userscore.models.dataset import FeatureColumns
     from userscore.models.tracking import connect
@@ -147,7 +146,7 @@ def train_champions(spark, config, features, train_rows: int, trees: int, depth:
         assembled = prep.transform(sample).select(FEATURES, "label").cache()
         gbt = gbt_classifier(params, weighted=False).setLabelCol("label").fit(assembled)
         gbt.setPredictionCol("")
-        calibrator = fit_calibrator(gbt.transform(assembled), CalibrationParams(method="isotonic"), "label")
+        calibrator = fit_calibrator(gbt.transform(assembled), "isotonic", "label")
         served = PipelineModel(stages=[*prep.stages, gbt, calibrator])
         name = f"{config.models.tracking.model_prefix}{target}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"bench {target}"):

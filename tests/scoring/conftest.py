@@ -101,7 +101,6 @@ def train_champion(spark: SparkSession, target: str, rows: list[dict], config: C
     from pyspark.ml.classification import GBTClassifier
     from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
 
-    from userscore.config.params import CalibrationParams
     from userscore.models.calibration import fit_calibrator
 
     rng = np.random.default_rng(len(target))
@@ -119,7 +118,7 @@ def train_champion(spark: SparkSession, target: str, rows: list[dict], config: C
     assembled = prep.transform(train)
     gbt = GBTClassifier(maxIter=TREES, maxDepth=3, minInstancesPerNode=5, seed=7).fit(assembled)
     gbt.setPredictionCol("")
-    calibrator = fit_calibrator(gbt.transform(assembled), CalibrationParams(method=calibration), "label")
+    calibrator = fit_calibrator(gbt.transform(assembled), calibration, "label")
     return PipelineModel(stages=[*prep.stages, gbt, calibrator])
 
 

@@ -3,7 +3,8 @@
 The reference is MLlib itself: the same fitted PipelineModel's ``transform`` for the probabilities, and
 the vector-based Saabas route (saabas.saabas over the assembled vector MLlib builds) for the reasons.
 The data has what production sees: nulls and NaN in imputed and non-imputed numbers, an integer column
-imputed with a non-integer mean, unseen and null categories, and both calibrations.
+imputed with a non-integer mean, unseen and null categories, and every calibration (centred isotonic, Platt,
+and none, which is the identity isotonic model).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pyspark.ml.classification import GBTClassifier
 from pyspark.ml.feature import Imputer, OneHotEncoder, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 
-from userscore.config.params import CalibrationParams
 from userscore.config.scoring import ReasonsConfig
 from userscore.models.calibration import fit_calibrator
 from userscore.scoring.compiled import (
@@ -64,7 +64,7 @@ def _label(row: tuple, noise: float) -> float:
 
 @pytest.fixture(scope="module")
 def pipelines(spark):
-    """Two served pipelines on the same prep and GBT: isotonic and Platt calibration."""
+    """Three served pipelines on the same prep and GBT: isotonic, Platt and no calibration."""
     rng = np.random.default_rng(5)
     train_rows = _rows(600, seed=1, unseen=False)
     train = spark.createDataFrame(
@@ -87,8 +87,8 @@ def pipelines(spark):
     gbt.setPredictionCol("")
     scored = gbt.transform(assembled)
     served = {}
-    for method in ("isotonic", "platt"):
-        calibrator = fit_calibrator(scored, CalibrationParams(method=method), "label")
+    for method in ("isotonic", "platt", "none"):
+        calibrator = fit_calibrator(scored, method, "label")
         served[method] = PipelineModel(stages=[*prep.stages, gbt, calibrator])
     return served
 
@@ -98,13 +98,14 @@ def _batch(frame: pd.DataFrame) -> tuple[dict, dict]:
     return numeric, {c: frame[c] for c in ("level", "channel")}
 
 
-@pytest.mark.parametrize("method", ["isotonic", "platt"])
+@pytest.mark.parametrize("method", ["isotonic", "platt", "none"])
 def test_probabilities_and_reasons_equal_the_spark_pipeline(spark, pipelines, method):
     model = pipelines[method]
     compiled = compile_pipeline(model)
     assert compiled is not None
     assert compiled.names == ("spend", "level", "visits", "trend", "orders", "channel")
-    assert compiled.calibration.method == method
+    # "none" is served as the isotonic model through (0, 0) and (1, 1).
+    assert compiled.calibration.method == {"none": "isotonic"}.get(method, method)
     # The integer column's imputed value is the mean truncated, as Spark casts it back to int.
     orders = next(b for b in compiled.blocks if b.column == "orders")
     assert orders.surrogate != math.trunc(orders.surrogate)

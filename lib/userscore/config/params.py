@@ -55,11 +55,16 @@ class LRParams:
 class CalibrationParams:
     """How the served probability is calibrated on the held-out calibration slice.
 
-    isotonic: Spark's distributed pool-adjacent-violators fit (monotone, no shape assumption);
-    platt: a logistic fit on the model's log-odds (two parameters; for small calibration slices).
+    isotonic: centred isotonic regression (Spark's pool-adjacent-violators blocks, linear between their
+    centres: monotone, no shape assumption, no ranking ties); platt: a logistic fit on the model's
+    log-odds (two parameters); none: the raw GBT probability. auto: the one with the lowest ECE out of
+    fold (``folds`` folds of the slice by a hash of the user, salted with ``seed``; the bins of
+    ``models.evaluation.ece_bins``, as the validation ECE uses); the validation snapshot is never read.
     """
 
-    method: Literal["isotonic", "platt"]
+    method: Literal["auto", "isotonic", "platt", "none"]
+    folds: Annotated[int, Range(2, 10)]
+    seed: int
 
 
 @frozen

@@ -69,7 +69,7 @@ def compare_target(
     features, silver, dates, cut = training_inputs(catalog, config, [target], cutoff)
     present, skipped = available(target, features.schema)
     data = training_set(features, silver, target, cut, dates, carry=[b.column for b in present])
-    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
+    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions, models.evaluation.ece_bins)
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
     evaluations = {m: evaluate(scored, m, LABEL, target.tiers, models.evaluation) for m in MODELS}
     scored.unpersist()

@@ -1,5 +1,6 @@
 """Fit one target: shared feature preparation, Spark MLlib GBT, a logistic-regression baseline on the
-same rows, and the calibration stage; the served artifact is one PipelineModel.
+same rows, and the calibration stage (chosen by out-of-fold ECE on the calibration slice, see
+models/calibration.py); the served artifact is one PipelineModel.
 
 The assembled training vectors are cached once and reused by both estimators (each GBT iteration
 and each L-BFGS step is a pass over them); see docs/training.md for the speed settings.
@@ -24,14 +25,15 @@ from pyspark.sql import functions as F
 from userscore.config.models import TargetConfig
 from userscore.config.params import GBTParams, LRParams
 from userscore.hashing import uniform_hash
-from userscore.keys import KEY_COLUMNS
-from userscore.models.calibration import fit_calibrator
+from userscore.keys import KEY_COLUMNS, USER_ID
+from userscore.models.calibration import PROBABILITY, choose_calibration
 from userscore.models.dataset import CALIBRATION, TRAIN, WEIGHT, FeatureColumns, TrainingSet
 from userscore.models.targets import LABEL
 
 FEATURES = "features"
 LR_PROBABILITY = "lr_probability"
 _ES_FLAG = "_early_stopping"
+_FOLD = "_calibration_fold"
 _PREFIXES = ("_imp_", "_ohe_")
 
 
@@ -40,6 +42,8 @@ class FittedModels:
     """The served pipeline (prep + GBT + calibration), its parts, and the baseline stages.
 
     ``baseline`` applies to the output of ``prep`` (it reuses the assembled ``features`` column).
+    ``metrics`` / ``params``: what the run logs about the calibration choice (each method's held-out
+    ECE, the method chosen; CalibrationChoice.metrics / params).
     """
 
     served: PipelineModel
@@ -49,6 +53,8 @@ class FittedModels:
     baseline: PipelineModel
     feature_names: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def feature_stages(columns: FeatureColumns) -> list:
@@ -170,12 +176,13 @@ def with_partitions(df: DataFrame, partitions: int) -> DataFrame:
 
 
 def fit_models(
-    data: TrainingSet, target: TargetConfig, checkpoint_dir: str, partitions: int | None = None
+    data: TrainingSet, target: TargetConfig, checkpoint_dir: str, partitions: int | None, ece_bins: int
 ) -> FittedModels:
     """Fit prep, GBT and the LR baseline on the training rows and calibration on the calibration slice.
 
     ``partitions``: of the cached training vectors (None: one per task slot). Every GBT level and every
-    L-BFGS step is one stage over them, so a task per slot avoids waves of small tasks.
+    L-BFGS step is one stage over them, so a task per slot avoids waves of small tasks. ``ece_bins``: of
+    the calibration choice's out-of-fold ECE (models.evaluation.ece_bins, as the validation ECE).
     """
     seconds: dict[str, float] = {}
     train = data.part(TRAIN)
@@ -205,8 +212,15 @@ def fit_models(
     assembled.unpersist()
 
     started = time.perf_counter()
-    scored = gbt.transform(prep.transform(data.part(CALIBRATION))).select("probability", LABEL)
-    calibrator = fit_calibrator(scored, target.calibration, LABEL)
+    settings = target.calibration
+    # Folds by user: a user's snapshots are correlated, so they stay on one side of every fit.
+    fold = F.floor(uniform_hash(f"calibration-fold-{settings.seed}", USER_ID) * settings.folds).cast("int")
+    scored = gbt.transform(prep.transform(data.part(CALIBRATION))).select(PROBABILITY, LABEL, fold.alias(_FOLD))
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # read by every fold's fit and the final one
+    try:
+        choice = choose_calibration(scored, settings, LABEL, _FOLD, ece_bins)
+    finally:
+        scored.unpersist()
     seconds["calibration"] = time.perf_counter() - started
-    served = PipelineModel(stages=[*prep.stages, gbt, calibrator])
-    return FittedModels(served, prep, gbt, calibrator, baseline, names, seconds)
+    served = PipelineModel(stages=[*prep.stages, gbt, choice.stage])
+    return FittedModels(served, prep, gbt, choice.stage, baseline, names, seconds, choice.metrics(), choice.params())

@@ -74,6 +74,7 @@ class TargetReport:
     importances: list[tuple[str, float]]
     seconds: dict[str, float] = field(default_factory=dict)
     baselines: Baselines = field(default_factory=Baselines)
+    calibration: str = ""
 
 
 @dataclass
@@ -173,7 +174,7 @@ def train(
         [d.isoformat() for d in split.unmatured], rows,
     )  # fmt: skip
 
-    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions)
+    fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions, models.evaluation.ece_bins)
     seconds.update(fitted.seconds)
 
     started = time.perf_counter()
@@ -236,8 +237,15 @@ def _validate_and_promote(
     return TargetReport(
         name, record.model_name, record.run_id, record.version, decision, trained.data.snapshots, trained.rows,
         trained.served, trained.raw, trained.baseline, record.champion_auc, trained.importances, trained.seconds,
-        trained.baselines,
+        trained.baselines, _calibration_text(trained.fitted),
     )  # fmt: skip
+
+
+def _calibration_text(fitted: FittedModels) -> str:
+    """The calibration method served and each evaluated method's out-of-fold ECE, for the summary."""
+    prefix = "calibration_heldout_ece_"
+    ece = ", ".join(f"{k.removeprefix(prefix)} {v:.4f}" for k, v in fitted.metrics.items() if k.startswith(prefix))
+    return f"{fitted.params.get('calibration.chosen', '-')} (out-of-fold ECE: {ece or '-'})"
 
 
 def checkpoint_dir(config: Config) -> str:
@@ -279,12 +287,13 @@ def _champion_auc(champion: RunRecord | None, store: Store, validation: DataFram
 
 
 def _metrics(trained: Trained) -> dict[str, float]:
-    """The run's metrics: served, raw GBT and LR evaluation, the naive baselines' AUCs, stage seconds, rows and
-    positive rate per split."""
+    """The run's metrics: served, raw GBT and LR evaluation, the naive baselines' AUCs, the calibration
+    methods' out-of-fold ECE, stage seconds, rows and positive rate per split."""
     metrics = dict(trained.served.metrics)
     metrics |= {f"raw_{k}": v for k, v in trained.raw.metrics.items()}
     metrics |= {f"lr_{k}": v for k, v in trained.baseline.metrics.items()}
     metrics |= trained.baselines.metrics()
+    metrics |= trained.fitted.metrics  # the calibration choice: each method's out-of-fold ECE
     metrics |= {f"seconds_{k}": v for k, v in trained.seconds.items()}
     for split, by_class in trained.rows.items():
         total = sum(by_class.values())
@@ -312,6 +321,7 @@ def _log_run(
             "sample_fractions": json.dumps({f"{s}/{c}": round(f, 6) for (s, c), f in sorted(data.fractions.items())}),
             "eligible_counts": json.dumps({f"{s}/{c}": n for (s, c), n in sorted(data.counts.items())}),
         }
+        | trained.fitted.params
     )
     with tempfile.TemporaryDirectory(prefix=f"userscore-{record.target}-") as tmp:
         folder = Path(tmp)
@@ -377,6 +387,8 @@ def summary_lines(outcome: TrainingOutcome) -> list[str]:
         lines += ["baselines skipped:", *skipped]
     lines.append("decisions:")
     lines += [f"  {r.model_name} v{r.version}: {r.decision}" for r in outcome.reports]
+    lines.append("calibration (chosen on the calibration slice, never the validation rows):")
+    lines += [f"  {r.target}: {r.calibration}" for r in outcome.reports]
     lines.append("tiers (observed positive rate / share of rows):")
     for r in outcome.reports:
         rows = max(1.0, r.served.metrics["rows"])
