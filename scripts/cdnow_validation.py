@@ -9,7 +9,9 @@ private work folder, recreated each run):
 2. ``userscore ingest`` (users read as JSON lines; the absent sources' silver tables are created empty);
 3. ``userscore btyd --as-of 1997-10-01`` in weeks: Spark summary, fit on the groups, MLflow, champion; the
    fit is compared with the published estimates (Fader, Hardie & Lee 2005);
-4. the project's GBT: ``userscore features`` at 1997-04-01 .. 1997-07-01 every 14 days and at 1997-10-01,
+4. the project's GBT: ``userscore features`` at 1997-04-01 .. 1997-07-01 every 14 days and at 1997-10-01
+   (with the point-in-time BG/NBD family at 91 and 273 days, fitted at each snapshot: GBT inputs, and at
+   1997-10-01 checked against the btyd champion's scores),
    ``userscore train`` of a 13-week repurchase target with cut-off 1997-10-01 (so no label reads the holdout;
    39-week labels would need snapshots before the first purchase), then the served model scores 1997-10-01;
 5. read-only evaluation: every ranking is scored against "buys again in the 39-week holdout" (a non-refunded order dated
