@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 
+from tests.features import customer_base_reference as customer_base
 from tests.features.interest_oracle import affinities, interests
 from tests.features.silver import Silver
 
@@ -73,8 +74,18 @@ def level_as_of(user: dict, changes: list[dict], d: dt.date) -> str:
     return user["member_level"] or "unknown"
 
 
-def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3) -> list[dict]:
-    """One dict per user registered before ``d``, every feature column of tests/features/features.yaml."""
+def reference(
+    silver: Silver,
+    d: dt.date,
+    windows=(30, 90, 365),
+    top_k: int = 3,
+    horizons: tuple[int, ...] = customer_base.HORIZONS,
+) -> list[dict]:
+    """One dict per user registered before ``d``, every feature column of tests/features/features.yaml.
+
+    The scenarios here do not identify BG/NBD (its fit fails): the customer-base model columns are null
+    (``horizons``: their expected-purchase horizons in days); tests/features/test_customer_base.py fits one.
+    """
     d_ts = dt.datetime(d.year, d.month, d.day)
     orders = defaultdict(list)
     for o in silver.orders:
@@ -213,5 +224,8 @@ def reference(silver: Silver, d: dt.date, windows=(30, 90, 365), top_k: int = 3)
         del row["_buyer"]
     # Interests: lift against the snapshot's whole population (tests/features/interest_oracle.py).
     for uid, columns in interests(affinities(silver.orders, silver.events, d), rows).items():
+        rows[uid] |= columns
+    stats = customer_base.summary(silver, d)
+    for uid, columns in customer_base.columns(stats, list(rows), None, horizons).items():
         rows[uid] |= columns
     return list(rows.values())

@@ -22,14 +22,25 @@ LOYALTY = {
 def test_a_new_family_is_yaml_only_and_its_columns_follow_the_declared_families(tmp_path):
     before = feature_columns(spec_config(tmp_path).features)
     with_loyalty = spec_config(tmp_path / "loyalty", {"features": {"families": {"loyalty": LOYALTY}}}).features
+    # After the generic families declared before it; the customer-base (BG/NBD) columns stay last.
+    customer_base = before[before.index("bgnbd_x") :]
+    assert customer_base == [
+        "bgnbd_x",
+        "bgnbd_t_x_days",
+        "bgnbd_T_days",
+        "bgnbd_p_alive",
+        "bgnbd_expected_purchases_30d",
+        "bgnbd_expected_purchases_90d",
+    ]
     assert feature_columns(with_loyalty) == [
-        *before,
+        *before[: before.index("bgnbd_x")],
         "wishlist_adds_30d",
         "wishlist_adds_90d",
         "wishlist_adds_365d",
         "big_orders",
         "wishlist_adds_trend",
         "big_order_share",
+        *customer_base,
     ]
     # The new family is skipped with the others when its source is declared absent.
     sources = with_loyalty.sources
@@ -86,6 +97,11 @@ def test_preference_columns_go_where_placement_puts_them(tmp_path):
             "measure 'logins' is already defined in family 'behaviour'",
         ),
         ({"families": {"rfm": {"measures": {}}}}, "features.families", "names other than"),
+        ({"families": {"customer_base": {"measures": {}}}}, "features.families", "names other than"),
+        ({"customer_base": {"horizons_days": [30, 30]}}, "features.customer_base.horizons_days", "distinct horizons"),
+        ({"customer_base": {"horizons_days": [0]}}, "features.customer_base.horizons_days.0", "integer in [1,"),
+        ({"customer_base": {"time_unit": "months"}}, "features.customer_base.time_unit", "one of 'days', 'weeks'"),
+        ({"customer_base": {"fit_resolution_days": 0}}, "features.customer_base.fit_resolution_days", "in [1, 28]"),
         ({"families": {"loyalty": {"ratios": {}}}}, "features.families.loyalty.measures", "required key"),
         (
             {"preference": {"placement": {"columns": "loyalty"}}},

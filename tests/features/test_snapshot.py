@@ -22,14 +22,17 @@ FAMILIES = {
     "behaviour": lambda cols: cols[cols.index("logins_30d") : cols.index("top_category")],
     "preference": lambda cols: cols[cols.index("top_category") : cols.index("interest_1")],
     "interests": lambda cols: cols[cols.index("interest_1") : cols.index("coupons_claimed_30d")],
-    "interaction": lambda cols: cols[cols.index("coupons_claimed_30d") :],
+    "interaction": lambda cols: cols[cols.index("coupons_claimed_30d") : cols.index("bgnbd_x")],
+    "customer_base": lambda cols: cols[cols.index("bgnbd_x") :],
 }
 
 
 def _expected(spark, actual, rows):
     """The reference rows as a DataFrame of ``actual``'s schema (plain-Python sums of ints become doubles)."""
     doubles = {f.name for f in actual.schema.fields if isinstance(f.dataType, T.DoubleType)}
-    typed = [Row(**{c: float(r[c]) if c in doubles else r[c] for c in actual.columns}) for r in rows]
+    typed = [
+        Row(**{c: float(r[c]) if c in doubles and r[c] is not None else r[c] for c in actual.columns}) for r in rows
+    ]
     return spark.createDataFrame(typed, actual.schema)
 
 

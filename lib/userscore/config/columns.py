@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from userscore.config.features import (
     PREFERENCE_SIGNALS,
+    CustomerBaseConfig,
     FamilyConfig,
     FeaturesConfig,
     InterestConfig,
@@ -43,6 +44,25 @@ def ranked_interest_columns(i: int) -> tuple[str, str]:
 def interest_columns(interests: InterestConfig) -> list[str]:
     """The interest family's columns: the top-k interests with their lifts, then the interest count."""
     return [*(c for i in range(1, interests.top_k + 1) for c in ranked_interest_columns(i)), INTEREST_COUNT]
+
+
+# The customer-base (BG/NBD) family: the BTYD summary at D in days, then the model's outputs.
+BGNBD_X, BGNBD_T_X_DAYS, BGNBD_T_DAYS = "bgnbd_x", "bgnbd_t_x_days", "bgnbd_T_days"
+BGNBD_P_ALIVE = "bgnbd_p_alive"
+
+
+def bgnbd_expected_purchases_column(horizon_days: int) -> str:
+    return f"bgnbd_expected_purchases_{horizon_days}d"
+
+
+def customer_base_model_columns(customer_base: CustomerBaseConfig) -> list[str]:
+    """The columns the BG/NBD fit at D gives (null for the whole snapshot when the fit fails)."""
+    return [BGNBD_P_ALIVE, *(bgnbd_expected_purchases_column(h) for h in customer_base.horizons_days)]
+
+
+def customer_base_columns(customer_base: CustomerBaseConfig) -> list[str]:
+    """The customer-base family's columns: x, t_x and T in days, P(alive), expected purchases per horizon."""
+    return [BGNBD_X, BGNBD_T_X_DAYS, BGNBD_T_DAYS, *customer_base_model_columns(customer_base)]
 
 
 def trend_column(name: str) -> str:
@@ -80,7 +100,8 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
     """Every feature column of a snapshot, in output order (after user_id, as_of_date).
 
     Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
-    columns, followed by the interest columns, where ``preference.placement`` puts them.
+    columns, followed by the interest columns, where ``preference.placement`` puts them; the customer-base
+    (BG/NBD) columns last.
     """
     columns = [*profile_columns(features.profile), *family_columns(features.rfm, features.windows)]
     columns += RFM_SCORE_COLUMNS
@@ -91,4 +112,4 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
             columns.append(CATEGORY_COUNT)
         if name == placement.columns:
             columns += preference_columns(features.preference) + interest_columns(features.interests)
-    return columns
+    return columns + customer_base_columns(features.customer_base)

@@ -14,6 +14,7 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Annotated, Literal
 
+from userscore.config.btyd import TimeUnit
 from userscore.config.typed import Days, NonNegative, Positive, Range, frozen
 
 Source = Literal["orders", "events"]
@@ -278,9 +279,30 @@ class ProfileConfig:
     unknown_value: str
 
 
-# Families with their own Python (profile, rfm scores, preference, interests); a generic family may not
-# take these names.
-BUILT_IN_FAMILIES = ("profile", "rfm", "preference", "interests")
+@frozen
+class CustomerBaseConfig:
+    """The point-in-time BG/NBD family (``bgnbd_*`` columns): a fit at each snapshot D on its own orders.
+
+    The BTYD summary of the orders before D (refunded ones excluded, as of D) gives each buyer x, t_x and T;
+    BG/NBD is fitted on its distinct groups (t_x and T rounded to ``fit_resolution_days``, null = one
+    ``time_unit``; the scores use exact days) with ``penalizer`` and ``max_iter`` as in ``btyd``; each buyer
+    gets P(alive) and the expected purchases in the ``horizons_days`` days after D.
+    """
+
+    horizons_days: tuple[Days, ...]
+    time_unit: TimeUnit
+    fit_resolution_days: Annotated[int, Range(1, 28)] | None = None
+    penalizer: NonNegative
+    max_iter: Annotated[int, Range(10)]
+
+    def __post_init__(self):
+        if not self.horizons_days or len(set(self.horizons_days)) != len(self.horizons_days):
+            raise ValueError(f"horizons_days: distinct horizons, got {list(self.horizons_days)}")
+
+
+# Families with their own Python (profile, rfm scores, preference, interests, customer base); a generic
+# family may not take these names.
+BUILT_IN_FAMILIES = ("profile", "rfm", "preference", "interests", "customer_base")
 
 
 @frozen
@@ -302,6 +324,7 @@ class FeaturesConfig:
     preference: PreferenceConfig
     interests: InterestConfig
     profile: ProfileConfig
+    customer_base: CustomerBaseConfig
 
     def __post_init__(self):
         if not self.windows or len(set(self.windows)) != len(self.windows):

@@ -13,8 +13,10 @@ Plan, per snapshot:
    (no nulls), ratios and preferences derived;
 4. the result is persisted, RFM quantile boundaries computed in one aggregation, scores and segments
    added; the interests' population normaliser is one global aggregate of the persisted per-user
-   affinities, broadcast back (userscore.features.interests). Callers write ``Snapshot.features`` and
-   ``Snapshot.boundaries`` inside the ``with`` block.
+   affinities, broadcast back (userscore.features.interests);
+5. the customer-base family: the BTYD summary of the orders before D (one more aggregation of orders),
+   BG/NBD fitted on its distinct groups on the driver, scores left-joined (userscore.features.customer_base).
+Callers write ``Snapshot.features`` and ``Snapshot.boundaries`` inside the ``with`` block.
 """
 
 from __future__ import annotations
@@ -28,10 +30,17 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.columns import RFM_SCORE_COLUMNS, TENURE, feature_columns, interest_columns
+from userscore.config.columns import (
+    RFM_SCORE_COLUMNS,
+    TENURE,
+    customer_base_columns,
+    feature_columns,
+    interest_columns,
+)
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
 from userscore.features import interests, preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
+from userscore.features.customer_base import CustomerBase, customer_base_at, with_customer_base
 from userscore.features.families import finish_families
 from userscore.features.measures import (
     Timing,
@@ -55,12 +64,13 @@ class Sources:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One computed snapshot: the feature rows, the RFM boundaries behind their scores."""
+    """One computed snapshot: the feature rows, the RFM boundaries behind their scores, the BG/NBD fit."""
 
     as_of: dt.date
     features: DataFrame
     boundaries: DataFrame
     bins: tuple[ColumnBins, ...]
+    customer_base: CustomerBase
 
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
@@ -117,7 +127,7 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
         .transform(preference.finish_preference, pref)
         .transform(interests.with_affinities, config.interests, pref.categories)
     )
-    late = {*RFM_SCORE_COLUMNS, *interest_columns(config.interests)}
+    late = {*RFM_SCORE_COLUMNS, *interest_columns(config.interests), *customer_base_columns(config.customer_base)}
     unscored = [c for c in feature_columns(config) if c not in late]
     carried = [rfm.BUYER, *interests.affinity_columns(pref.categories)]
     return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *unscored, *carried)
@@ -137,9 +147,14 @@ def snapshot(
     """
     features = unscored_features(sources, as_of, config).persist(storage_level)
     try:
-        scored, bins = rfm.score_rfm(features, config.rfm)
-        scored = interests.with_interests(scored, config.interests, config.preference.categories)
-        boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
-        yield Snapshot(as_of, scored.select(*KEY_COLUMNS, *feature_columns(config)), boundaries, tuple(bins))
+        with customer_base_at(
+            sources.orders, as_of, config.sources.orders, config.customer_base, storage_level
+        ) as base:
+            scored, bins = rfm.score_rfm(features, config.rfm)
+            scored = interests.with_interests(scored, config.interests, config.preference.categories)
+            scored = with_customer_base(scored, base, config.customer_base)
+            boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
+            columns = scored.select(*KEY_COLUMNS, *feature_columns(config))
+            yield Snapshot(as_of, columns, boundaries, tuple(bins), base)
     finally:
         features.unpersist()

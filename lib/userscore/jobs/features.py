@@ -9,6 +9,9 @@ Parameters:
                                   or no orders before it gives no rows or only defaults (placeholder
                                   RFM boundaries); without this flag such a date is missing input
 
+The customer-base (BG/NBD) columns come from a fit at D on the orders before D; a snapshot whose fit fails
+(e.g. nobody has repeated yet) is written with those model columns null, and the job logs why.
+
 Each snapshot replaces exactly its partition ``as_of_date = D`` of both tables (re-running a date gives
 the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
 before anything is written: exit 2 naming the dates and tables without input. Feature families, windows
@@ -108,7 +111,13 @@ def run(ctx: JobContext) -> Sequence[str]:
             catalog.overwrite_where(config.boundaries_table, snap.boundaries, {AS_OF: as_of})
             segments = snap.features.groupBy("rfm_segment").count().orderBy(F.desc("count"), "rfm_segment")
             mix = ", ".join(f"{r['rfm_segment']} {r['count']:,}" for r in segments.collect())
-        lines.append(f"{as_of}: {written.rows:,} users in {time.perf_counter() - started:.1f}s; segments: {mix}")
+            base = snap.customer_base
+        # A failed BG/NBD fit (e.g. nobody has repeated yet) is no job failure: its columns are null at D.
+        (ctx.logger.info if base.fit is not None else ctx.logger.warning)("snapshot %s: %s", as_of, base.describe())
+        lines.append(
+            f"{as_of}: {written.rows:,} users in {time.perf_counter() - started:.1f}s; segments: {mix}; "
+            f"{base.describe()}"
+        )
     return lines
 
 

@@ -1,0 +1,191 @@
+"""The customer-base family: BG/NBD fitted point in time at each snapshot D, as feature columns.
+
+Per snapshot D (conf: ``features.customer_base``):
+1. the BTYD summary of the orders before D (userscore.btyd.summary: same-day orders are one purchase,
+   refunds recorded before D excluded) gives each buyer x, t_x_days and T_days;
+2. its distinct (x, t_x, T) groups, t_x and T rounded to ``fit_resolution_days``, are the only rows the
+   driver receives; BG/NBD is fitted on them (userscore.btyd.fit_bgnbd), so nothing after D enters the fit;
+3. a vectorised pandas UDF closing over the four parameters gives every buyer P(alive) and the expected
+   purchases per horizon from their exact days.
+
+A user without a purchase before D is no customer of the model yet: x = t_x = T = 0, P(alive) 0 and expected
+purchases 0 (below every customer, as recency_days ranks non-buyers last). A fit that fails (no repeat
+purchase yet, parameters the data does not identify, no convergence) leaves P(alive) and the expected
+purchases null for the whole snapshot, with the reason in :class:`CustomerBase`; the summary columns stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from userscore.btyd.bgnbd import BGNBDFit, BGNBDParams, expected_purchases, fit_bgnbd, probability_alive
+from userscore.btyd.errors import FitError
+from userscore.btyd.summary import (
+    AMOUNT,
+    CUSTOMERS,
+    ORDER_MONTH,
+    ORDER_TIME,
+    T_CAL_DAYS,
+    T_X_DAYS,
+    X,
+    calibration_summary,
+    rfm_groups,
+)
+from userscore.config.btyd import UNIT_DAYS
+from userscore.config.columns import (
+    BGNBD_P_ALIVE,
+    BGNBD_T_DAYS,
+    BGNBD_T_X_DAYS,
+    BGNBD_X,
+    bgnbd_expected_purchases_column,
+    customer_base_model_columns,
+)
+from userscore.config.features import CustomerBaseConfig, SourceSpec
+from userscore.keys import USER_ID
+from userscore.refunds import REFUNDED, REFUNDED_AT
+
+_SCORES = "_bgnbd_scores"
+
+
+@dataclass(frozen=True)
+class CustomerBase:
+    """The summary at D (user_id, bgnbd_x, bgnbd_t_x_days, bgnbd_T_days) and the fit on its groups.
+
+    ``fit`` is None when the fit failed; ``failure`` then says why.
+    """
+
+    as_of: dt.date
+    summary: DataFrame
+    fit: BGNBDFit | None
+    failure: str | None
+    n_groups: int
+
+    def describe(self) -> str:
+        """One phrase for the job's log: the parameters, or why the model columns are null."""
+        if self.fit is None:
+            return f"BG/NBD fit failed, bgnbd_p_alive and bgnbd_expected_purchases_* null: {self.failure}"
+        p = self.fit.params
+        return (
+            f"BG/NBD r={p.r:.4g} alpha={p.alpha:.4g} a={p.a:.4g} b={p.b:.4g} "
+            f"on {self.fit.n_customers:,.0f} customers ({self.n_groups:,} groups)"
+        )
+
+
+def _as_summary_orders(orders: DataFrame, source: SourceSpec) -> DataFrame:
+    """The orders under the column names the BTYD summary reads (the feature source names its own)."""
+    month = [F.col(source.month).alias(ORDER_MONTH)] if source.month else []
+    return orders.select(USER_ID, F.col(source.time).alias(ORDER_TIME), AMOUNT, REFUNDED, REFUNDED_AT, *month)
+
+
+def summary_at(orders: DataFrame, as_of: dt.date, source: SourceSpec) -> DataFrame:
+    """One row per buyer before D: user_id, bgnbd_x, bgnbd_t_x_days, bgnbd_T_days."""
+    summary = calibration_summary(_as_summary_orders(orders, source), as_of, exclude_refunded=True)
+    return summary.select(
+        USER_ID,
+        F.col(X).alias(BGNBD_X),
+        F.col(T_X_DAYS).alias(BGNBD_T_X_DAYS),
+        F.col(T_CAL_DAYS).alias(BGNBD_T_DAYS),
+    )
+
+
+def _resolution_days(config: CustomerBaseConfig) -> int:
+    return UNIT_DAYS[config.time_unit] if config.fit_resolution_days is None else config.fit_resolution_days
+
+
+def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> tuple[BGNBDFit | None, str | None, int]:
+    """Fit BG/NBD on the summary's distinct groups (aggregated on the executors): (fit, failure, groups)."""
+    renamed = summary.select(
+        F.col(BGNBD_X).alias(X), F.col(BGNBD_T_X_DAYS).alias(T_X_DAYS), F.col(BGNBD_T_DAYS).alias(T_CAL_DAYS)
+    )
+    # Sorted so that a re-run hands the optimiser the same arrays (bit-identical parameters).
+    groups = rfm_groups(renamed, _resolution_days(config)).orderBy(X, T_X_DAYS, T_CAL_DAYS).toPandas()
+    unit = UNIT_DAYS[config.time_unit]
+
+    def column(name: str) -> np.ndarray:
+        return groups[name].to_numpy(dtype=np.float64)
+
+    try:
+        fit = fit_bgnbd(
+            column(X),
+            column(T_X_DAYS) / unit,
+            column(T_CAL_DAYS) / unit,
+            column(CUSTOMERS),
+            penalizer=config.penalizer,
+            max_iter=config.max_iter,
+        )
+    except FitError as exc:
+        return None, str(exc), len(groups)
+    return fit, None, len(groups)
+
+
+@contextmanager
+def customer_base_at(
+    orders: DataFrame,
+    as_of: dt.date,
+    source: SourceSpec,
+    config: CustomerBaseConfig,
+    storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+) -> Iterator[CustomerBase]:
+    """Summarise the orders before D and fit on the groups; the summary stays persisted in the block
+    (it is read twice: the groups, then the caller's join)."""
+    summary = summary_at(orders, as_of, source).persist(storage_level)
+    try:
+        fit, failure, n_groups = fit_groups(summary, config)
+        yield CustomerBase(as_of, summary, fit, failure, n_groups)
+    finally:
+        summary.unpersist()
+
+
+def _model_scores(params: BGNBDParams, config: CustomerBaseConfig):
+    """The pandas UDF (x, t_x_days, T_days) -> struct of P(alive) and expected purchases per horizon."""
+    names = customer_base_model_columns(config)
+    unit = UNIT_DAYS[config.time_unit]
+    horizons = tuple(config.horizons_days)
+    schema = T.StructType([T.StructField(n, T.DoubleType()) for n in names])
+
+    @F.pandas_udf(schema)
+    def scores(x: pd.Series, t_x_days: pd.Series, t_days: pd.Series) -> pd.DataFrame:
+        x_ = x.to_numpy(dtype="float64")
+        t_x = t_x_days.to_numpy(dtype="float64") / unit
+        t_cal = t_days.to_numpy(dtype="float64") / unit
+        out = {BGNBD_P_ALIVE: probability_alive(params, x_, t_x, t_cal)}
+        for h in horizons:
+            out[bgnbd_expected_purchases_column(h)] = expected_purchases(params, h / unit, x_, t_x, t_cal)
+        return pd.DataFrame(out, columns=names)
+
+    return scores
+
+
+def with_customer_base(df: DataFrame, base: CustomerBase, config: CustomerBaseConfig) -> DataFrame:
+    """``df`` (one row per user_id) plus the customer-base columns, with the non-buyers' defaults."""
+    names = customer_base_model_columns(config)
+    summary = base.summary
+    if base.fit is not None:
+        scores = _model_scores(base.fit.params, config)(BGNBD_X, BGNBD_T_X_DAYS, BGNBD_T_DAYS)
+        summary = summary.withColumn(_SCORES, scores).select(
+            USER_ID,
+            BGNBD_X,
+            BGNBD_T_X_DAYS,
+            BGNBD_T_DAYS,
+            *[F.col(f"{_SCORES}.{n}").alias(n) for n in names],
+        )
+    joined = df.join(summary, USER_ID, "left")
+    model = {n: F.coalesce(F.col(n), F.lit(0.0)) if base.fit is not None else F.lit(None).cast("double") for n in names}
+    return joined.withColumns(
+        {
+            BGNBD_X: F.coalesce(F.col(BGNBD_X), F.lit(0).cast("long")),
+            BGNBD_T_X_DAYS: F.coalesce(F.col(BGNBD_T_X_DAYS), F.lit(0)),
+            BGNBD_T_DAYS: F.coalesce(F.col(BGNBD_T_DAYS), F.lit(0)),
+            **model,
+        }
+    )
