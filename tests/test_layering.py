@@ -21,8 +21,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("config",),  # YAML -> frozen typed objects; no pyspark
     ("hashing", "filters", "refunds", "logs", "landing", "table_setup", "session", "charts"),  # shared building blocks
     ("catalog",),  # every Delta read and write
-    ("ingest", "generate", "privacy", "tags", "features", "models"),  # stages over silver / features
+    ("ingest", "generate", "privacy", "tags", "models"),  # stages over silver / features
     ("btyd",),  # BTYD models (reuse models' tracking)
+    ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass
     ("monitoring", "analysis"),  # watch scores, features and models; analyse the user base
     ("runner", "notebook"),  # run a job / a notebook: session, config, catalog

@@ -114,20 +114,27 @@ def test_baselines_merge_over_the_defaults_key_by_key_and_resolve_the_horizon():
             },
         }
     ).models
-    # Written in conf/base: recency lower and rfm_score higher; churn_60d flips both.
+    # Written in conf/base: recency lower, rfm_score, BG/NBD expected purchases and P(alive) higher;
+    # churn_60d flips all four.
     assert models.targets["vip_promotion_90d"].baseline_columns() == {
         "recency": ("recency_days", "lower"),
         "rfm_score": ("rfm_score", "higher"),
+        "bgnbd_expected_purchases": ("bgnbd_expected_purchases_90d", "higher"),
+        "bgnbd_p_alive": ("bgnbd_p_alive", "higher"),
         "frequency": ("frequency_90d", "higher"),
     }
     assert models.targets["churn_60d"].baseline_columns() == {
         "recency": ("recency_days", "higher"),
         "rfm_score": ("rfm_score", "lower"),
+        "bgnbd_expected_purchases": ("bgnbd_expected_purchases_90d", "lower"),
+        "bgnbd_p_alive": ("bgnbd_p_alive", "lower"),
         "frequency": ("frequency_90d", "higher"),
     }
     # null drops a default baseline for one target.
     assert models.targets["repurchase_30d"].baseline_columns() == {
         "recency": ("recency_days", "lower"),
+        "bgnbd_expected_purchases": ("bgnbd_expected_purchases_30d", "higher"),
+        "bgnbd_p_alive": ("bgnbd_p_alive", "higher"),
         "frequency": ("frequency_30d", "higher"),
     }
 
@@ -135,16 +142,17 @@ def test_baselines_merge_over_the_defaults_key_by_key_and_resolve_the_horizon():
 @pytest.mark.parametrize(
     ("models", "key", "message"),
     [
-        # frequency is computed for the windows 30, 90 and 365 days only: a 60-day target can never have it.
+        # A typo in a {horizon} column: no horizon gives a feature column. (A horizon the features do not
+        # compute, e.g. frequency_{horizon}d for a 60-day target, is skipped at training, not refused here.)
         (
-            {"defaults": {"baselines": {"frequency": {"column": "frequency_{horizon}d", "direction": "higher"}}}},
-            "models.targets.churn_60d.baselines.frequency.column",
-            r"column 'frequency_60d' \(at horizon_days 60\) that no feature snapshot has",
+            {"defaults": {"baselines": {"frequency": {"column": "frequncy_{horizon}d", "direction": "higher"}}}},
+            "models.targets.repurchase_30d.baselines.frequency.column",
+            r"column 'frequncy_\{horizon\}d' that no feature snapshot has",
         ),
         (
             {"targets": {"churn_60d": {"baselines": {"recency": {"column": "recency_dayz"}}}}},
             "models.targets.churn_60d.baselines.recency.column",
-            r"column 'recency_dayz' \(at horizon_days 60\) that no feature snapshot has",
+            r"column 'recency_dayz' that no feature snapshot has",
         ),
         (
             {"defaults": {"baselines": {"recency": {"direction": "up"}}}},

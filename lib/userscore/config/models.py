@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from userscore.config.bands import PROBABILITY_SCALE, Band, check_bands
 from userscore.config.features import Where, check_where
 from userscore.config.params import (
+    HORIZON_PLACEHOLDER,
     BaselineSpec,
     CalibrationParams,
     GBTParams,
@@ -285,13 +286,18 @@ def reference_errors(
 
 
 def _baseline_errors(models: ModelsConfig, feature_columns: set[str]) -> Iterator[tuple[KeyPath, str, str]]:
-    # A column no snapshot can ever have is a mistake (a typo, or a horizon the features do not compute); a
-    # column only older snapshots lack is skipped at training instead (userscore.models.baselines).
+    # A column no snapshot can ever have is a mistake (a typo). A `{horizon}` column is checked at every
+    # horizon: the one a target needs may not be computed (e.g. a 14-day target while the features fit
+    # BG/NBD at 30, 60, 90 days), and then training skips that baseline with the reason, as it skips a column
+    # older snapshots lack (userscore.models.baselines).
     for name, target in models.targets.items():
-        for baseline, (column, _) in target.baseline_columns().items():
-            if column not in feature_columns:
+        for baseline, spec in target.baselines.items():
+            if spec is None:
+                continue
+            pattern = re.compile(re.escape(spec.column).replace(re.escape(HORIZON_PLACEHOLDER), r"[0-9]+") + "$")
+            if not any(pattern.match(c) for c in feature_columns):
                 yield (
                     ("models", "targets", name, "baselines", baseline, "column"),
-                    f"column {column!r} (at horizon_days {target.horizon_days}) that no feature snapshot has",
+                    f"column {spec.column!r} that no feature snapshot has",
                     "a feature column the features section produces",
                 )

@@ -101,7 +101,7 @@ class SplitParams:
     seed: int
 
 
-_HORIZON = "{horizon}"
+HORIZON_PLACEHOLDER = "{horizon}"
 
 
 @frozen
@@ -117,9 +117,9 @@ class BaselineSpec:
     direction: Literal["higher", "lower"]
 
     def __post_init__(self):
-        if not self.column.replace(_HORIZON, "1").isidentifier():
-            raise ValueError(f"column: a column name, optionally with {_HORIZON}, got {self.column!r}")
+        if not self.column.replace(HORIZON_PLACEHOLDER, "1").isidentifier():
+            raise ValueError(f"column: a column name, optionally with {HORIZON_PLACEHOLDER}, got {self.column!r}")
 
     def column_for(self, horizon_days: int) -> str:
         """The column this baseline reads for a target of ``horizon_days``."""
-        return self.column.replace(_HORIZON, str(horizon_days))
+        return self.column.replace(HORIZON_PLACEHOLDER, str(horizon_days))
