@@ -138,15 +138,20 @@ def test_train_registers_champion_then_steps_run_alone(spark, world, capsys):
     expected_auc = _auc([scored[f["user_id"]] for f in march], labels)
     assert run.data.metrics["auc"] == pytest.approx(expected_auc, abs=1e-9)
     # The gate saw that AUC (no champion before: the absolute limits of the fixture, min_auc 0.5, only).
-    # No baseline: the tiny world's snapshots have neither recency_days nor rfm_score (skipped, reasons logged).
+    # No baseline: the tiny world's snapshots have none of the baselines' columns (skipped, reasons logged).
     assert report.decision.reasons[1:] == (
         f"AUC {expected_auc:.4f} >= minimum 0.5000",
         "no baseline evaluated",
         "no current champion",
     )
     skipped = {
-        "recency": "column recency_days is not in the feature snapshots (written before it existed)",
-        "rfm_score": "column rfm_score is not in the feature snapshots (written before it existed)",
+        name: f"column {column} is not in the feature snapshots (written before it existed)"
+        for name, column in (
+            ("recency", "recency_days"),
+            ("rfm_score", "rfm_score"),
+            ("bgnbd_expected_purchases", "bgnbd_expected_purchases_30d"),
+            ("bgnbd_p_alive", "bgnbd_p_alive"),
+        )
     }
     evaluation = json.loads(next(p for p in artifact_files if p.name == "evaluation.json").read_text())
     assert evaluation["baselines"] == {"best": None, "evaluated": {}, "skipped": skipped}

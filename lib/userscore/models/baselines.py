@@ -88,10 +88,8 @@ def available(target: TargetConfig, schema: T.StructType) -> tuple[list[Baseline
     skipped: dict[str, str] = {}
     for name, (column, direction) in target.baseline_columns().items():
         if column not in types:
-            skipped[name] = (
-                f"column {column} is not in the feature snapshots (written before it existed, or a horizon the "
-                "features do not compute: features.customer_base.horizons_days)"
-            )
+            # Also a {horizon} column at a horizon the features do not compute (docs/training.md).
+            skipped[name] = f"column {column} is not in the feature snapshots (written before it existed)"
         elif not isinstance(types[column], _NUMERIC):
             raise InputError(
                 f"baseline {name}: column {column} is {types[column].simpleString()}, not a number "
