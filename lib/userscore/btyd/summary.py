@@ -200,22 +200,29 @@ class SufficientStats:
         return int(self.spend_weight.size)
 
 
+def _column(frame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype=np.float64)
+
+
+def collect_rfm_groups(summary: DataFrame, resolution_days: int = 1) -> tuple[np.ndarray, ...]:
+    """The BG/NBD fit's arrays (x, t_x_days, t_cal_days, weight) of :func:`rfm_groups`, aggregated on the
+    executors; sorted, so re-runs hand the optimiser the same arrays."""
+    rfm = rfm_groups(summary, resolution_days).orderBy(X, T_X_DAYS, T_CAL_DAYS).toPandas()
+    return tuple(_column(rfm, name) for name in (X, T_X_DAYS, T_CAL_DAYS, CUSTOMERS))
+
+
 def collect_groups(summary: DataFrame, significant_digits: int, resolution_days: int = 1) -> SufficientStats:
     """Aggregate on the executors and bring only the distinct groups to the driver (sorted, so re-runs
     hand the optimiser the same arrays)."""
-    rfm = rfm_groups(summary, resolution_days).orderBy(X, T_X_DAYS, T_CAL_DAYS).toPandas()
+    x, t_x_days, t_cal_days, weight = collect_rfm_groups(summary, resolution_days)
     spend = spend_groups(summary, significant_digits).orderBy(X, M_X).toPandas()
-
-    def column(frame, name: str) -> np.ndarray:
-        return frame[name].to_numpy(dtype=np.float64)
-
     return SufficientStats(
-        x=column(rfm, X),
-        t_x_days=column(rfm, T_X_DAYS),
-        t_cal_days=column(rfm, T_CAL_DAYS),
-        weight=column(rfm, CUSTOMERS),
-        spend_x=column(spend, X),
-        spend_m_x=column(spend, M_X),
-        spend_weight=column(spend, CUSTOMERS),
+        x=x,
+        t_x_days=t_x_days,
+        t_cal_days=t_cal_days,
+        weight=weight,
+        spend_x=_column(spend, X),
+        spend_m_x=_column(spend, M_X),
+        spend_weight=_column(spend, CUSTOMERS),
         resolution_days=resolution_days,
     )

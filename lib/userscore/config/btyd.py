@@ -17,6 +17,12 @@ from userscore.config.typed import Days, KeyPath, NonNegative, Range, Share, fro
 TimeUnit = Literal["days", "weeks"]
 UNIT_DAYS: dict[str, int] = {"days": 1, "weeks": 7}
 
+
+def fit_resolution(time_unit: str, fit_resolution_days: int | None) -> int:
+    """The effective fit resolution in days: ``fit_resolution_days``, or one ``time_unit`` when null."""
+    return UNIT_DAYS[time_unit] if fit_resolution_days is None else fit_resolution_days
+
+
 # Score column names (the fused scoring stage writes them; tags and segments may use them).
 P_ALIVE = "p_alive"
 EXPECTED_AVG_VALUE = "expected_avg_value"
@@ -130,8 +136,8 @@ class BTYDConfig:
 
     @property
     def resolution_days(self) -> int:
-        """The effective fit resolution in days: fit_resolution_days, or one time_unit when null."""
-        return self.unit_days if self.fit_resolution_days is None else self.fit_resolution_days
+        """The effective fit resolution in days (:func:`fit_resolution`)."""
+        return fit_resolution(self.time_unit, self.fit_resolution_days)
 
 
 def reference_errors(btyd: BTYDConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:

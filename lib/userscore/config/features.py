@@ -14,7 +14,7 @@ from dataclasses import field
 from types import MappingProxyType
 from typing import Annotated, Literal
 
-from userscore.config.btyd import TimeUnit
+from userscore.config.btyd import TimeUnit, fit_resolution
 from userscore.config.typed import Days, NonNegative, Positive, Range, frozen
 
 Source = Literal["orders", "events"]
@@ -298,6 +298,11 @@ class CustomerBaseConfig:
     def __post_init__(self):
         if not self.horizons_days or len(set(self.horizons_days)) != len(self.horizons_days):
             raise ValueError(f"horizons_days: distinct horizons, got {list(self.horizons_days)}")
+
+    @property
+    def resolution_days(self) -> int:
+        """The effective fit resolution in days, as ``btyd`` computes it (config.btyd.fit_resolution)."""
+        return fit_resolution(self.time_unit, self.fit_resolution_days)
 
 
 # Families with their own Python (profile, rfm scores, preference, interests, customer base); a generic

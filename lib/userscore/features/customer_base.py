@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
@@ -32,14 +31,13 @@ from userscore.btyd.bgnbd import BGNBDFit, BGNBDParams, expected_purchases, fit_
 from userscore.btyd.errors import FitError
 from userscore.btyd.summary import (
     AMOUNT,
-    CUSTOMERS,
     ORDER_MONTH,
     ORDER_TIME,
     T_CAL_DAYS,
     T_X_DAYS,
     X,
     calibration_summary,
-    rfm_groups,
+    collect_rfm_groups,
 )
 from userscore.config.btyd import UNIT_DAYS
 from userscore.config.columns import (
@@ -98,34 +96,20 @@ def summary_at(orders: DataFrame, as_of: dt.date, source: SourceSpec) -> DataFra
     )
 
 
-def _resolution_days(config: CustomerBaseConfig) -> int:
-    return UNIT_DAYS[config.time_unit] if config.fit_resolution_days is None else config.fit_resolution_days
-
-
 def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> tuple[BGNBDFit | None, str | None, int]:
     """Fit BG/NBD on the summary's distinct groups (aggregated on the executors): (fit, failure, groups)."""
     renamed = summary.select(
         F.col(BGNBD_X).alias(X), F.col(BGNBD_T_X_DAYS).alias(T_X_DAYS), F.col(BGNBD_T_DAYS).alias(T_CAL_DAYS)
     )
-    # Sorted so that a re-run hands the optimiser the same arrays (bit-identical parameters).
-    groups = rfm_groups(renamed, _resolution_days(config)).orderBy(X, T_X_DAYS, T_CAL_DAYS).toPandas()
+    x, t_x_days, t_cal_days, weight = collect_rfm_groups(renamed, config.resolution_days)
     unit = UNIT_DAYS[config.time_unit]
-
-    def column(name: str) -> np.ndarray:
-        return groups[name].to_numpy(dtype=np.float64)
-
     try:
         fit = fit_bgnbd(
-            column(X),
-            column(T_X_DAYS) / unit,
-            column(T_CAL_DAYS) / unit,
-            column(CUSTOMERS),
-            penalizer=config.penalizer,
-            max_iter=config.max_iter,
+            x, t_x_days / unit, t_cal_days / unit, weight, penalizer=config.penalizer, max_iter=config.max_iter
         )
     except FitError as exc:
-        return None, str(exc), len(groups)
-    return fit, None, len(groups)
+        return None, str(exc), len(x)
+    return fit, None, len(x)
 
 
 @contextmanager

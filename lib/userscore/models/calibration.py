@@ -38,6 +38,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from userscore.config.params import CalibrationParams
+from userscore.models.evaluation import score_bin
 
 PROBABILITY = "probability"
 PREDICTION = "prediction"
@@ -188,9 +189,8 @@ def fit_calibrator(scored: DataFrame, method: str, label: str) -> Transformer:
 def expected_calibration_error(scored: DataFrame, score: Column, label: str, bins: int) -> float:
     """Sum over ``bins`` equal-width bins of (rows in bin / rows) * |mean score - positive rate|, as the
     validation ECE (models/evaluation.py) is defined. One aggregation, one row per bin."""
-    cell = F.least(F.floor(score * bins), F.lit(bins - 1)).cast("int")
     rows = (
-        scored.groupBy(cell.alias("_bin"))
+        scored.groupBy(score_bin(score, bins).alias("_bin"))
         .agg(F.count(F.lit(1)).alias("n"), F.sum(score).alias("s"), F.sum(F.col(label).cast("double")).alias("y"))
         .collect()
     )
@@ -224,6 +224,11 @@ class CalibrationChoice:
         out = {"calibration.chosen": self.method}
         out |= {f"calibration.skipped.{m}": reason for m, reason in self.skipped.items()}
         return out
+
+    def describe(self) -> str:
+        """The method served and each evaluated method's out-of-fold ECE, for the train summary."""
+        ece = ", ".join(f"{m} {v:.4f}" for m, v in self.held_out_ece.items())
+        return f"{self.method} (out-of-fold ECE: {ece or '-'})"
 
 
 def held_out_ece(scored: DataFrame, method: str, label: str, fold: str, folds: int, bins: int) -> float:

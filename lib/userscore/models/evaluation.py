@@ -39,7 +39,8 @@ class Evaluation:
     roc: list[tuple[float, float]] = field(default_factory=list)
 
 
-def _bin(score: Column, bins: int) -> Column:
+def score_bin(score: Column, bins: int) -> Column:
+    """The equal-width bin (0 .. bins - 1) of a score in [0, 1]; a score of 1 falls in the last bin."""
     return F.least(F.floor(score * bins), F.lit(bins - 1)).cast("int")
 
 
@@ -88,8 +89,8 @@ def evaluate(scored: DataFrame, score: str, label: str, tiers: Sequence[Band], c
     tier = _tier_index(F.col("s"), tiers)
     groups = (
         data.groupBy(
-            _bin(F.col("s"), config.curve_bins).alias("fine"),
-            _bin(F.col("s"), config.ece_bins).alias("ece"),
+            score_bin(F.col("s"), config.curve_bins).alias("fine"),
+            score_bin(F.col("s"), config.ece_bins).alias("ece"),
             tier.alias("tier"),
             decile.alias("decile"),
         )

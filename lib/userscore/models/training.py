@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.ml import Pipeline, PipelineModel, Transformer
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.classification import GBTClassificationModel, GBTClassifier, LogisticRegression
 from pyspark.ml.feature import Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
 from pyspark.sql import DataFrame, SparkSession
@@ -26,7 +26,7 @@ from userscore.config.models import TargetConfig
 from userscore.config.params import GBTParams, LRParams
 from userscore.hashing import uniform_hash
 from userscore.keys import KEY_COLUMNS, USER_ID
-from userscore.models.calibration import PROBABILITY, choose_calibration
+from userscore.models.calibration import PROBABILITY, CalibrationChoice, choose_calibration
 from userscore.models.dataset import CALIBRATION, TRAIN, WEIGHT, FeatureColumns, TrainingSet
 from userscore.models.targets import LABEL
 
@@ -42,19 +42,16 @@ class FittedModels:
     """The served pipeline (prep + GBT + calibration), its parts, and the baseline stages.
 
     ``baseline`` applies to the output of ``prep`` (it reuses the assembled ``features`` column).
-    ``metrics`` / ``params``: what the run logs about the calibration choice (each method's held-out
-    ECE, the method chosen; CalibrationChoice.metrics / params).
+    ``calibration``: the served calibration stage and what it was chosen on (logged with the run).
     """
 
     served: PipelineModel
     prep: PipelineModel
     gbt: GBTClassificationModel
-    calibrator: Transformer
+    calibration: CalibrationChoice
     baseline: PipelineModel
     feature_names: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
 
 
 def feature_stages(columns: FeatureColumns) -> list:
@@ -223,4 +220,4 @@ def fit_models(
         scored.unpersist()
     seconds["calibration"] = time.perf_counter() - started
     served = PipelineModel(stages=[*prep.stages, gbt, choice.stage])
-    return FittedModels(served, prep, gbt, choice.stage, baseline, names, seconds, choice.metrics(), choice.params())
+    return FittedModels(served, prep, gbt, choice, baseline, names, seconds)

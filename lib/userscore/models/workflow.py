@@ -237,15 +237,8 @@ def _validate_and_promote(
     return TargetReport(
         name, record.model_name, record.run_id, record.version, decision, trained.data.snapshots, trained.rows,
         trained.served, trained.raw, trained.baseline, record.champion_auc, trained.importances, trained.seconds,
-        trained.baselines, _calibration_text(trained.fitted),
+        trained.baselines, trained.fitted.calibration.describe(),
     )  # fmt: skip
-
-
-def _calibration_text(fitted: FittedModels) -> str:
-    """The calibration method served and each evaluated method's out-of-fold ECE, for the summary."""
-    prefix = "calibration_heldout_ece_"
-    ece = ", ".join(f"{k.removeprefix(prefix)} {v:.4f}" for k, v in fitted.metrics.items() if k.startswith(prefix))
-    return f"{fitted.params.get('calibration.chosen', '-')} (out-of-fold ECE: {ece or '-'})"
 
 
 def checkpoint_dir(config: Config) -> str:
@@ -293,7 +286,7 @@ def _metrics(trained: Trained) -> dict[str, float]:
     metrics |= {f"raw_{k}": v for k, v in trained.raw.metrics.items()}
     metrics |= {f"lr_{k}": v for k, v in trained.baseline.metrics.items()}
     metrics |= trained.baselines.metrics()
-    metrics |= trained.fitted.metrics  # the calibration choice: each method's out-of-fold ECE
+    metrics |= trained.fitted.calibration.metrics()  # each calibration method's out-of-fold ECE
     metrics |= {f"seconds_{k}": v for k, v in trained.seconds.items()}
     for split, by_class in trained.rows.items():
         total = sum(by_class.values())
@@ -321,7 +314,7 @@ def _log_run(
             "sample_fractions": json.dumps({f"{s}/{c}": round(f, 6) for (s, c), f in sorted(data.fractions.items())}),
             "eligible_counts": json.dumps({f"{s}/{c}": n for (s, c), n in sorted(data.counts.items())}),
         }
-        | trained.fitted.params
+        | trained.fitted.calibration.params()
     )
     with tempfile.TemporaryDirectory(prefix=f"userscore-{record.target}-") as tmp:
         folder = Path(tmp)
