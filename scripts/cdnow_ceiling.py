@@ -16,7 +16,7 @@ scikit-learn only (no Spark), how high a learner can get at all with the inputs 
   out-of-time model can have;
 - with both data sets, the TRANSFER oracle: the same learners fitted once on the master's customers outside
   the sample (about nine times the sample, same snapshot, same holdout labels) and scored on the sample's
-  customers, i.e. the oracle with training noise mostly removed, judged against the sample's baselines;
+  customers, i.e. the oracle with much less training noise, judged against the sample's baselines;
 - paired bootstrap 95% intervals (Poisson(1) customer weights, the same weights for every ranking in a
   replicate, percentile intervals) of (best oracle - BG/NBD) and (best oracle - recency), the oracle's
   predictions held fixed (the interval covers which customers were drawn, not the training's variance).
@@ -25,8 +25,8 @@ scikit-learn only (no Spark), how high a learner can get at all with the inputs 
 Usage:
     nice -n 10 .venv/bin/python scripts/cdnow_ceiling.py [--raw data/cdnow/raw] [--dataset sample|master]
 
-Deterministic (fixed seeds, one thread per fit); both data sets take about a minute on 2 cores. Exit code 2 when a raw
-file is missing.
+Deterministic (fixed seeds, one thread per fit); both data sets take about two minutes on 2 cores.
+Exit code 2 when a raw file is missing.
 """
 
 from __future__ import annotations
