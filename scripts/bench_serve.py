@@ -293,9 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         report = Path(args.report)
         body = report.read_text(encoding="utf-8")
         if "\n## Look-up API\n" not in body:
-            body += "\n## Look-up API\n\n`scripts/bench_serve.py` (see its docstring for the method).\n"
+            body += "\n## Look-up API\n\n`scripts/bench_serve.py` (its docstring gives the method).\n"
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        report.write_text(body.rstrip("\n") + f"\n\nRun of {stamp}:\n\n{text}\n", encoding="utf-8")
+        command = " ".join(["python scripts/bench_serve.py", *(argv if argv is not None else sys.argv[1:])])
+        load_average = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        heading = f"### {stamp}: `{command}` (load average at the end: {load_average})"
+        report.write_text(body.rstrip("\n") + f"\n\n{heading}\n\n{text}\n", encoding="utf-8")
     return 0
 
 
