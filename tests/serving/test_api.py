@@ -157,6 +157,7 @@ def test_segment_members_are_paged_in_user_id_order(built):
     assert [m["user_id"] for m in second["members"]] == ["u-2"] and second["members"][0]["is_control"] is True
     last = get(built, "/v1/segments/retention/high_risk/members", "segments", limit=1, after="u-2").json()
     assert (last["members"], last["next_after"]) == ([], None)
+    assert get(built, "/v1/segments/retention/high_risk/members", "segments", limit=1, after="").json() == first
     whole = get(built, "/v1/segments/retention/high_risk/members", "segments").json()
     assert ([m["user_id"] for m in whole["members"]], whole["next_after"]) == (["u-1", "u-2"], None)
     empty = get(built, "/v1/segments/retention/mid_risk/members", "segments").json()

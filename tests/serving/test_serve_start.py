@@ -3,12 +3,16 @@ the server runs and is not ready. No Spark: the server never starts a session.""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import socket
 import subprocess
 
 import httpx
 import pytest
 
 from tests.serving.server import KEYS, keys_env, running_server, serve_command, serve_env
+from userscore.cli import main
 from userscore.serving.keys import digest
 
 
@@ -67,3 +71,29 @@ def test_without_a_snapshot_the_server_runs_and_is_not_ready(tmp_path):
         )
         user = httpx.get(f"{url}/v1/users/u-1", headers={"X-API-Key": KEYS["all"]}, timeout=10)
         assert (user.status_code, user.json()) == (503, {"detail": "no snapshot published yet"})
+
+
+def test_a_taken_port_exits_2_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [*serve_command(f"serving.snapshot.root={tmp_path}"), "--port", str(port)]
+        done = subprocess.run(
+            command, env=serve_env({"USERSCORE_API_KEYS": keys_env()}), capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 2
+    assert (
+        f"userscore serve: error: cannot listen on 127.0.0.1:{port} (serving.api.host, serving.api.port): Address already in use"
+        in done.stdout
+    )
+
+
+def test_new_key_prints_a_key_and_only_its_digest(capsys):
+    assert main(["serve", "--new-key", "crm", "--scopes", "scores:read", "restricted:read"]) == 0
+    out = capsys.readouterr().out
+    key = re.search(r"only its digest is stored\): (\S+)", out).group(1)
+    expected = hashlib.sha256(key.encode()).hexdigest()
+    assert len(key) == 43
+    assert f"    crm:\n      sha256: {expected}\n      scopes: [scores:read, restricted:read]\n" in out
+    assert f"USERSCORE_API_KEYS='crm: {{sha256: {expected}, scopes: [scores:read, restricted:read]}}'" in out

@@ -7,16 +7,18 @@ Parameters:
   --scopes S ...    the scopes of --new-key (default: scores:read segments:read)
 
 Keys come from serving.api.keys and the environment variable serving.api.keys_env (digests only). A bad
-key entry or no key at all exits 2 before the port is opened. Without a published snapshot the API starts
+key entry, no key at all or a port already taken exits 2 with one line. Without a published snapshot the API starts
 and /ready answers 503 until `userscore snapshot` publishes one; OpenAPI docs at /docs.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Sequence
 
 from userscore.config.serving import SCOPES
+from userscore.errors import InputError
 from userscore.runner import JobContext
 
 HELP = "serve users, tags, segments and changes over HTTP from the published snapshot"
@@ -32,6 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_overrides(args: argparse.Namespace) -> dict:
     api = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     return {"serving": {"api": api}} if api else {}
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port is exit 2 with one line (uvicorn would exit 1)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise InputError(
+            f"cannot listen on {host}:{port} (serving.api.host, serving.api.port): {exc.strerror or exc}"
+        ) from None
+    return listener
 
 
 def run(ctx: JobContext) -> Sequence[str]:
@@ -63,11 +80,13 @@ def run(ctx: JobContext) -> Sequence[str]:
         "serving %s on http://%s:%d with %d keys", holder.current_id or "no snapshot yet", api.host, api.port, len(keys)
     )
     app = create_app(api, keys, holder, load_dictionary(config.tags))
+    listener = _listen(api.host, api.port)
     server = uvicorn.Server(
         uvicorn.Config(app, host=api.host, port=api.port, log_level=api.log_level, server_header=False)
     )
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
+        listener.close()
         holder.close()
     return [f"served http://{api.host}:{api.port} until stopped (snapshot {holder.current_id or 'none'})"]

@@ -94,7 +94,8 @@ def create_app(api: ApiConfig, keys: KeyRing, holder: SnapshotHolder, dictionary
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (serving.api.keys)")
 
     def authorised(scope: str):
-        def check(presented: Annotated[str | None, Depends(header)]) -> ApiKey:
+        # async: FastAPI runs a plain function dependency in its thread pool, a hop per request.
+        async def check(presented: Annotated[str | None, Depends(header)]) -> ApiKey:
             key = keys.find(presented)
             if key is None:
                 raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "X-API-Key"})
@@ -205,7 +206,7 @@ def create_app(api: ApiConfig, keys: KeyRing, holder: SnapshotHolder, dictionary
         after: Annotated[str | None, Query(max_length=256, description="last user_id of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=api.max_page_size)] = api.page_size,
     ) -> JSONResponse:
-        if after is not None and not user_id_rule.match(after):
+        if after and not user_id_rule.match(after):
             raise HTTPException(400, "after: not a valid user id")
         current = snapshot()
         if segment not in current.manifest["segments"].get(family, {}):

@@ -135,6 +135,8 @@ def write_shards(rows: DataFrame, directory: Path, shards: int) -> dict[int, tup
     ordered = rows.repartition(shards, "shard").sortWithinPartitions("shard", "kind", "n1", "s1", "s2", "user_id")
     written = ordered.rdd.mapPartitions(partial(write_partition, str(directory))).collect()
     counts = {shard: (users, members, changes) for shard, users, members, changes in written}
+    for leftover in directory.glob(".shard-*"):  # copies of task attempts killed before their rename
+        leftover.unlink()
     for shard in range(shards):
         if shard not in counts:
             create_shard(directory / shard_file(shard))
