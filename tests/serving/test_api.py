@@ -254,23 +254,30 @@ def test_health_readiness_and_docs(built):
 
 
 def test_a_new_snapshot_is_served_after_the_swap(built):
-    """Last in the module: a new score run (version 4) and snapshot; the running server switches to it."""
+    """Last in the module: two more score runs (version 4: u-1 and u-4, version 5: u-1 again) and a new
+    snapshot; the running server switches to it, and a sync since 3 gets each user once, as it is now."""
     catalog, config = built["catalog"], built["config"]
-    catalog.merge(
-        config.scoring.wide_table, world.wide_frame(catalog, world.V4), ignore_changes=("as_of_date", "scored_at")
-    )
+    wide = config.scoring.wide_table
+    for rows in (world.V4, world.V5):
+        catalog.merge(wide, world.wide_frame(catalog, rows), ignore_changes=("as_of_date", "scored_at"))
     before = built["outcome"].snapshot_id
     outcome = build_snapshot(catalog, config)
-    assert outcome.snapshot_id != before and outcome.manifest["source"]["version"] == 4
+    assert outcome.snapshot_id != before and outcome.manifest["source"]["version"] == 5
     deadline = time.monotonic() + 10
     while get(built, "/ready", None).json()["snapshot"] != outcome.snapshot_id:
         assert time.monotonic() < deadline, "the server did not switch to the new snapshot"
         time.sleep(0.1)
     u1 = get(built, "/v1/users/u-1", "all").json()
-    assert u1["value"] == {"value_score": 81.0, "grade": "A", "reasons": "rfm_score (+25.90)"}
-    assert u1["tags"][world.RESTRICTED_TAG] == "high"
-    assert [
-        (c["commit_version"], c["user_id"]) for c in get(built, "/v1/changes", "all", since=3).json()["changes"]
-    ] == [(4, "u-1")]
+    assert u1["value"] == {"value_score": 90.0, "grade": "A", "reasons": "rfm_score (+25.90)"}
+    assert u1["tags"][world.RESTRICTED_TAG] == "top"
+    page = get(built, "/v1/changes", "all", since=3).json()
+    assert [(c["commit_version"], c["user_id"], c["change"]) for c in page["changes"]] == [
+        (4, "u-4", "upsert"),
+        (5, "u-1", "upsert"),
+    ]
+    assert page["changes"][1]["row"] == world.expected_document(world.V5[0], config, restricted=True)
+    assert page["wide_table_version"] == 5
+    # The window is now versions 4..5 (changes_versions = 2): a client still at version 2 must re-sync.
+    assert get(built, "/v1/changes", "all", since=2).status_code == 410
     # The replaced snapshot stays on disk for the grace period.
     assert (built["root"] / "versions" / before / "manifest.json").is_file()

@@ -62,7 +62,8 @@ V1 = [
     _user("u-3", 0.5, "mid", 40.0, "C", None),
 ]
 V2 = [_user("u-2", 0.75, "high", 85.0, "A", "top"), _user("u-4", 0.1, "low", 20.0, "D", "low")]
-V4 = [_user("u-1", 0.9, "high", 81.0, "A", "high")]
+V4 = [_user("u-1", 0.9, "high", 81.0, "A", "high"), _user("u-4", 0.3, "mid", 20.0, "D", "low")]
+V5 = [_user("u-1", 0.95, "high", 90.0, "A", "top")]
 MEMBERS = [
     ("retention", "high_risk", "u-1", "exclusive win-back coupon", "private domain", 2, False),
     ("retention", "high_risk", "u-2", "exclusive win-back coupon", "private domain", 2, True),

@@ -58,7 +58,7 @@ def _tag_json(tag: Tag) -> dict[str, Any]:
 
 
 def encode_cursor(change: Change) -> str:
-    raw = json.dumps([change.commit_version, change.user_id, change.change_type], separators=(",", ":"))
+    raw = json.dumps([change.commit_version, change.user_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -222,10 +222,10 @@ def create_app(api: ApiConfig, keys: KeyRing, holder: SnapshotHolder, dictionary
             }
         )
 
-    def _cursor(text: str, since: int) -> tuple[int, str, str]:
+    def _cursor(text: str, since: int) -> tuple[int, str]:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            version, user_id, change_type = json.loads(raw)
+            version, user_id = json.loads(raw)
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise HTTPException(400, "cursor: not a cursor this API returned") from None
         valid = (
@@ -233,20 +233,20 @@ def create_app(api: ApiConfig, keys: KeyRing, holder: SnapshotHolder, dictionary
             and since <= version <= MAX_VERSION
             and isinstance(user_id, str)
             and user_id_rule.match(user_id)
-            and change_type in ("upsert", "delete")
         )
         if not valid:
             raise HTTPException(400, "cursor: not a cursor this API returned")
-        return version, user_id, change_type
+        return version, user_id
 
     @app.get(
         "/v1/changes",
         tags=["changes"],
-        summary="Rows of the tag wide table changed after version `since` (its Change Data Feed)",
+        summary="Users whose wide-table row changed after version `since` (its Change Data Feed)",
         description=(
-            "Upserts carry the user's whole document, deletes (erasures) only the id. Page with `cursor` = "
-            "the previous page's `next_cursor` until it is null, then store `wide_table_version` as the next "
-            "`since`. 410 when `since` is older than the changes this snapshot keeps: re-sync from the users."
+            "One entry per user, at its last change: an upsert carries the user's document as of "
+            "`wide_table_version`, a delete (an erasure) only the id. Page with `cursor` = the previous page's "
+            "`next_cursor` until it is null, then store `wide_table_version` as the next `since`. 410 when "
+            "`since` is older than the changes this snapshot keeps: re-sync from the users."
         ),
     )
     async def changes(

@@ -75,8 +75,18 @@ def read_inputs(catalog: Catalog, config: Config, as_of: dt.date | None, source:
     return SnapshotInputs(source, version, wide, as_of, latest, members, changes, changes_from)
 
 
+def last_changes(changes: DataFrame) -> DataFrame:
+    """One row per user changed in the window: its last change (``last``: version, time, type). A sync after
+    version V needs, per user changed since V, only the final state: the user's document at the snapshot's
+    version, or its deletion. So the snapshot keeps one small row per changed user, not every change's row."""
+    kept = changes.where(F.col("_change_type") != "update_preimage")
+    # A struct's max compares its fields in order: the latest commit wins.
+    last = F.max(F.struct("_commit_version", "_commit_timestamp", "_change_type")).alias("last")
+    return kept.groupBy(USER_ID).agg(last)
+
+
 def snapshot_rows(config: Config, inputs: SnapshotInputs, columns: DocumentColumns) -> DataFrame:
-    """Every row of the snapshot as ``ROW_SCHEMA``: documents, memberships and changes (lazy)."""
+    """Every row of the snapshot as ``ROW_SCHEMA``: documents, memberships, last changes (lazy)."""
     shards = config.serving.snapshot.shards
     nothing = F.lit(None)
     wide = inputs.wide
@@ -106,19 +116,16 @@ def snapshot_rows(config: Config, inputs: SnapshotInputs, columns: DocumentColum
             )
         )
     if inputs.changes is not None:
-        changes = inputs.changes.where(F.col("_change_type") != "update_preimage")
-        deleted = F.col("_change_type") == "delete"
         parts.append(
-            changes.select(
+            last_changes(inputs.changes).select(
                 shard_column(shards).alias("shard"),
                 F.lit(CHANGES).alias("kind"),
                 F.col(USER_ID),
-                F.when(deleted, "delete").otherwise("upsert").alias("s1"),
-                F.date_format("_commit_timestamp", _TIME).alias("s2"),
-                F.col("_commit_version").cast("long").alias("n1"),
-                # A deleted (erased) user's values are not served: downstream only needs to drop the id.
-                F.when(~deleted, document(config, changes.columns, columns)).alias("body"),
-                F.when(~deleted, restricted(columns)).alias("extra"),
+                F.when(F.col("last._change_type") == "delete", "delete").otherwise("upsert").alias("s1"),
+                F.date_format("last._commit_timestamp", _TIME).alias("s2"),
+                F.col("last._commit_version").cast("long").alias("n1"),
+                nothing.cast("string").alias("body"),
+                nothing.cast("string").alias("extra"),
             )
         )
     rows = parts[0]
@@ -203,7 +210,7 @@ def summary_lines(outcome: SnapshotOutcome) -> list[str]:
         f"snapshot {outcome.snapshot_id}: {m['source']['table']} version {m['source']['version']}, "
         f"as_of {m['as_of_date']}, segments of {m['segments_as_of']}",
         f"rows: {rows['users']:,} users, {rows['segment_members']:,} segment memberships, "
-        f"{rows['changes']:,} changes ({span}) in {m['shards']} shards",
+        f"{rows['changes']:,} users changed ({span}) in {m['shards']} shards",
         "model versions: " + (", ".join(f"{k} {v}" for k, v in m["model_versions"].items()) or "-"),
         f"restricted tags (restricted:read only): {', '.join(m['tags']['restricted']) or '-'}",
         f"published: {outcome.root / layout.POINTER} -> {outcome.snapshot_id}",

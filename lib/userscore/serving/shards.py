@@ -1,6 +1,6 @@
 """Write a snapshot's rows into SQLite shards from the Spark tasks, one file per shard.
 
-The users' documents, their segment memberships and the wide table's changes are one DataFrame of
+The users' documents, their segment memberships and their last changes are one DataFrame of
 ``ROW_SCHEMA`` rows (``kind`` tells them apart), hash-partitioned by shard: every row of a shard is in one
 task, which builds the shard's file on local disk (sequential inserts in key order, no journal), then
 copies it beside its final name and renames it, so a retried task replaces a file whole. Only one summary
@@ -26,8 +26,9 @@ from userscore.serving.layout import shard_file
 
 USERS, SEGMENTS, CHANGES = 0, 1, 2
 KINDS = {USERS: "users", SEGMENTS: "segment_members", CHANGES: "changes"}
-# user_id; s1/s2: family/segment of a membership, change type/commit time of a change; n1: commit version;
-# body: the JSON document (a membership's strategy, channel, priority, control flag); extra: restricted JSON.
+# user_id; s1/s2: family/segment of a membership, type/commit time of a user's last change; n1: its commit
+# version; body: the JSON document (a membership's strategy, channel, priority, control flag); extra: the
+# restricted tags' JSON.
 ROW_SCHEMA = T.StructType(
     [
         T.StructField("shard", T.IntegerType(), False),
@@ -44,15 +45,17 @@ DDL = (
     "CREATE TABLE users (user_id TEXT PRIMARY KEY, doc TEXT NOT NULL, restricted TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE segment_members (family TEXT NOT NULL, segment TEXT NOT NULL, user_id TEXT NOT NULL,"
     " doc TEXT NOT NULL, PRIMARY KEY (family, segment, user_id)) WITHOUT ROWID",
-    "CREATE TABLE changes (commit_version INTEGER NOT NULL, user_id TEXT NOT NULL, change_type TEXT NOT NULL,"
-    " commit_timestamp TEXT NOT NULL, doc TEXT, restricted TEXT,"
-    " PRIMARY KEY (commit_version, user_id, change_type)) WITHOUT ROWID",
+    "CREATE TABLE changes (user_id TEXT PRIMARY KEY, commit_version INTEGER NOT NULL, change_type TEXT NOT NULL,"
+    " commit_timestamp TEXT NOT NULL) WITHOUT ROWID",
 )
-INDEXES = ("CREATE INDEX segment_members_by_user ON segment_members (user_id)",)
+INDEXES = (
+    "CREATE INDEX segment_members_by_user ON segment_members (user_id)",
+    "CREATE INDEX changes_by_version ON changes (commit_version, user_id)",
+)
 _INSERT = {
     USERS: "INSERT INTO users VALUES (?, ?, ?)",
     SEGMENTS: "INSERT INTO segment_members VALUES (?, ?, ?, ?)",
-    CHANGES: "INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?)",
+    CHANGES: "INSERT INTO changes VALUES (?, ?, ?, ?)",
 }
 _BATCH = 5_000
 
@@ -67,7 +70,7 @@ def _values(kind: int, row) -> tuple:
         return (row.user_id, row.body, row.extra)
     if kind == SEGMENTS:
         return (row.s1, row.s2, row.user_id, row.body)
-    return (row.n1, row.user_id, row.s1, row.s2, row.body, row.extra)
+    return (row.user_id, row.n1, row.s1, row.s2)
 
 
 def create_shard(path: Path) -> None:

@@ -94,16 +94,18 @@ class Snapshot:
                 cursor.close()
         return [{"user_id": user_id, **json.loads(doc)} for user_id, doc in rows]
 
-    def changes(self, since: int, after: tuple[int, str, str] | None, limit: int) -> list[Change]:
-        """Up to ``limit`` changes of versions > ``since`` after the key ``after``, in (version, user_id,
-        change type) order."""
-        columns = "commit_version, user_id, change_type, commit_timestamp, doc, restricted"
-        order = "ORDER BY commit_version, user_id, change_type"
+    def changes(self, since: int, after: tuple[int, str] | None, limit: int) -> list[Change]:
+        """Up to ``limit`` users whose last change is after version ``since`` (and after the key ``after``),
+        in (version, user_id) order, each with its document in this snapshot unless deleted."""
+        columns = (
+            "c.commit_version, c.user_id, c.change_type, c.commit_timestamp, u.doc, u.restricted FROM changes c"
+            " LEFT JOIN users u ON u.user_id = c.user_id AND c.change_type = 'upsert'"
+        )
+        order = "ORDER BY c.commit_version, c.user_id"
         if after is None:
-            query, parameters = f"SELECT {columns} FROM changes WHERE commit_version > ? {order}", (since,)
+            query, parameters = f"SELECT {columns} WHERE c.commit_version > ? {order}", (since,)
         else:
-            query = f"SELECT {columns} FROM changes WHERE (commit_version, user_id, change_type) > (?, ?, ?) {order}"
-            parameters = after
+            query, parameters = f"SELECT {columns} WHERE (c.commit_version, c.user_id) > (?, ?) {order}", after
         cursors = [c.execute(query, parameters) for c in self._connections]
         try:
             rows = list(islice(heapq.merge(*cursors), limit))
