@@ -62,6 +62,7 @@ class ApiConfig:
     max_url_bytes: Annotated[int, Range(256, 65536)]
     stale_hours: Count
     log_level: Literal["debug", "info", "warning", "error"]
+    access_log: bool
     keys_env: str
     keys: Mapping[str, ApiKeySpec] = field(default_factory=dict)
 

@@ -84,7 +84,14 @@ def run(ctx: JobContext) -> Sequence[str]:
     app = create_app(api, keys, holder, load_dictionary(config.tags))
     listener = listening_socket(api.host, api.port)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=api.host, port=api.port, log_level=api.log_level, server_header=False)
+        uvicorn.Config(
+            app,
+            host=api.host,
+            port=api.port,
+            log_level=api.log_level,
+            access_log=api.access_log,
+            server_header=False,
+        )
     )
     try:
         server.run(sockets=[listener])
