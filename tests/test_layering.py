@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("btyd",),  # BTYD models (reuse models' tracking)
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass
-    ("monitoring", "analysis"),  # watch scores, features and models; analyse the user base
+    ("monitoring", "analysis", "serving"),  # watch scores, features and models; analyse; serve look-ups
     ("runner", "notebook"),  # run a job / a notebook: session, config, catalog
     ("cli",),
     ("jobs",),  # thin entry points, one per stage

@@ -42,6 +42,15 @@ _SPARK_TYPES: dict[str, T.DataType] = {
 }
 
 
+_CDF = "delta.enableChangeDataFeed"
+
+
+def _switches_cdf_on(parameters: dict[str, str]) -> bool:
+    """Whether a commit's parameters set the Change Data Feed property to true (CREATE or SET TBLPROPERTIES)."""
+    text = (parameters.get("properties") or "").replace(" ", "").lower()
+    return f'"{_CDF.lower()}":"true"' in text
+
+
 class SchemaMismatch(InputError):
     """A DataFrame does not match the declared schema of the table it is written to."""
 
@@ -239,6 +248,27 @@ class Catalog:
             reader = reader.option("versionAsOf", version)
         df = reader.load(self.location(name)) if self._is_path_mode() else reader.table(self.location(name))
         return df if where is None else df.where(where)
+
+    def change_feed_start(self, name: str) -> int | None:
+        """The first version whose changes the table's Change Data Feed can return: the newest commit that
+        switched ``delta.enableChangeDataFeed`` on (at creation or later), else the oldest commit still in the
+        history when it was on before that; None when the feed is off. Reads the commit history only."""
+        if not self.exists(name) or self.properties(name).get(_CDF, "false").lower() != "true":
+            return None
+        history = self._delta(name).history().select("version", "operationParameters").collect()
+        switched = [int(h["version"]) for h in history if _switches_cdf_on(h["operationParameters"] or {})]
+        return max(switched) if switched else min(int(h["version"]) for h in history)
+
+    def read_changes(self, name: str, start: int, end: int) -> DataFrame:
+        """The Change Data Feed rows of versions ``start``..``end`` (with ``_change_type``,
+        ``_commit_version``, ``_commit_timestamp``)."""
+        reader = (
+            self.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", start)
+            .option("endingVersion", end)
+        )
+        return reader.load(self.location(name)) if self._is_path_mode() else reader.table(self.location(name))
 
     # -- write ------------------------------------------------------------------------------------
     def conform(self, name: str, df: DataFrame) -> DataFrame:

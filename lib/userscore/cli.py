@@ -19,6 +19,8 @@ JOBS = {
     "models": "userscore.jobs.models",
     "btyd": "userscore.jobs.btyd",
     "score": "userscore.jobs.score",
+    "snapshot": "userscore.jobs.snapshot",
+    "serve": "userscore.jobs.serve",
     "tags": "userscore.jobs.tags",
     "monitor": "userscore.jobs.monitor",
     "analyze": "userscore.jobs.analyze",

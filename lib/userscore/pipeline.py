@@ -41,6 +41,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("train", ("{targets}",)),
     Stage("btyd", ("--as-of", "{as_of}")),
     Stage("score", ("--as-of", "{as_of}")),
+    Stage("snapshot", ("--as-of", "{as_of}")),
     Stage("monitor", ("--as-of", "{as_of}")),
     Stage("analyze", ("--as-of", "{as_of}")),
 )

@@ -92,7 +92,7 @@ def test_the_artifact_builds_the_wheel_every_task_installs():
         assert _tasks(job)[key]["libraries"] == [{"whl": "./dist/*.whl"}], (job, key)
 
 
-def test_daily_job_chains_ingest_features_score_then_monitor_and_analyze_on_the_schedule_date():
+def test_daily_job_chains_ingest_features_score_then_snapshot_monitor_and_analyze_on_the_schedule_date():
     job = JOBS_["userscore_daily"]
     assert job["schedule"] == {
         "quartz_cron_expression": "0 30 2 * * ?",
@@ -102,13 +102,14 @@ def test_daily_job_chains_ingest_features_score_then_monitor_and_analyze_on_the_
     assert job["parameters"] == [{"name": "as_of", "default": "{{job.trigger.time.iso_date}}"}]
     assert job["max_concurrent_runs"] == 1
     tasks = _tasks("userscore_daily")
-    assert list(tasks) == ["ingest", "features", "score", "monitor", "analyze"]
+    assert list(tasks) == ["ingest", "features", "score", "snapshot", "monitor", "analyze"]
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
     # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
     assert upstream == {
         "ingest": [],
         "features": ["ingest"],
         "score": ["features"],
+        "snapshot": ["score"],
         "monitor": ["score"],
         "analyze": ["score"],
     }
@@ -117,6 +118,7 @@ def test_daily_job_chains_ingest_features_score_then_monitor_and_analyze_on_the_
         "ingest": (2, 600000),
         "features": (2, 600000),
         "score": (2, 600000),
+        "snapshot": (2, 600000),
         "monitor": (0, None),
         "analyze": (1, 600000),
     }
@@ -186,6 +188,7 @@ EXPECTED_ARGS = {
     ("userscore_daily", "ingest"): {"batch": None, "source": None, "force": False, "now": None},
     ("userscore_daily", "features"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
     ("userscore_daily", "score"): {"as_of": RUN_DATE, "scored_at": None},  # score parses dates itself ('latest')
+    ("userscore_daily", "snapshot"): {"as_of": RUN_DATE},  # parsed by the job ('latest' or a date)
     ("userscore_daily", "monitor"): {"as_of": dt.date(2026, 11, 1), "fail_on_alert": True, "no_mlflow": False},
     ("userscore_daily", "analyze"): {"as_of": dt.date(2026, 11, 1), "report": None},
     ("userscore_monthly", "features_backfill"): {
@@ -253,6 +256,7 @@ def test_schemas_and_volumes_hold_every_table_and_path_the_overlay_uses(target):
         "models.tracking.dfs_tmpdir": config.models.tracking.dfs_tmpdir,
         "monitor.report.dir": config.monitor.report.dir,
         "analysis.report_dir": config.analysis.report_dir,
+        "serving.snapshot.root": config.serving.snapshot.root,
     }
     for key, path in paths.items():
         parts = Path(path).parts  # ('/', 'Volumes', catalog, schema, volume, ...)

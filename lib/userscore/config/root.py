@@ -29,6 +29,7 @@ from userscore.config.scoring import ScoringConfig, known_feature_columns
 from userscore.config.scoring import reference_errors as scoring_reference_errors
 from userscore.config.segments import SegmentsConfig
 from userscore.config.segments import reference_errors as segments_reference_errors
+from userscore.config.serving import ServingConfig
 from userscore.config.tables import TableSpec, check_table_name
 from userscore.config.tags import TagsConfig
 from userscore.config.tags import reference_errors as tags_reference_errors
@@ -60,6 +61,7 @@ class Config:
     monitor: MonitorConfig
     privacy: PrivacyConfig
     analysis: AnalysisConfig
+    serving: ServingConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""

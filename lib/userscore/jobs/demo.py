@@ -70,7 +70,7 @@ def demo_training(config: Config) -> Config:
     return replace(config, models=replace(models, targets=targets))
 
 
-POINTERS = ("MLflow tracking:", "MLflow UI:", "report:", "analysis report:")
+POINTERS = ("MLflow tracking:", "MLflow UI:", "report:", "analysis report:", "published:")
 
 
 def findings(lines: Sequence[str]) -> list[str]:
