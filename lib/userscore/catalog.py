@@ -45,6 +45,15 @@ _SPARK_TYPES: dict[str, T.DataType] = {
 _CDF = "delta.enableChangeDataFeed"
 
 
+_VACUUM_MARGIN = dt.timedelta(hours=1)
+
+
+def _retention(parameters: dict[str, str]) -> dt.timedelta:
+    """A VACUUM's retention from its history entry (the one given, else the table's default)."""
+    millis = parameters.get("specifiedRetentionMillis") or parameters.get("defaultRetentionMillis") or "0"
+    return dt.timedelta(milliseconds=int(millis))
+
+
 def _switches_cdf_on(parameters: dict[str, str]) -> bool:
     """Whether a commit's parameters set the Change Data Feed property to true (CREATE or SET TBLPROPERTIES)."""
     text = (parameters.get("properties") or "").replace(" ", "").lower()
@@ -252,12 +261,22 @@ class Catalog:
     def change_feed_start(self, name: str) -> int | None:
         """The first version whose changes the table's Change Data Feed can return: the newest commit that
         switched ``delta.enableChangeDataFeed`` on (at creation or later), else the oldest commit still in the
-        history when it was on before that; None when the feed is off. Reads the commit history only."""
+        history when it was on before that, and after every commit whose change files a VACUUM may have
+        deleted (an erasure's purge: conf/local keeps 0 hours); None when the feed is off. Reads the commit
+        history only."""
         if not self.exists(name) or self.properties(name).get(_CDF, "false").lower() != "true":
             return None
-        history = self._delta(name).history().select("version", "operationParameters").collect()
-        switched = [int(h["version"]) for h in history if _switches_cdf_on(h["operationParameters"] or {})]
-        return max(switched) if switched else min(int(h["version"]) for h in history)
+        history = self._delta(name).history().select("version", "timestamp", "operation", "operationParameters")
+        commits = history.collect()
+        switched = [int(h["version"]) for h in commits if _switches_cdf_on(h["operationParameters"] or {})]
+        start = max(switched) if switched else min(int(h["version"]) for h in commits)
+        for vacuum in (h for h in commits if h["operation"] == "VACUUM START"):
+            # VACUUM deletes change files older than its retention; a commit's files are written just before
+            # its timestamp, hence the margin (a few changes given up rather than a read of deleted files).
+            horizon = vacuum["timestamp"] - _retention(vacuum["operationParameters"] or {}) + _VACUUM_MARGIN
+            gone = [int(h["version"]) for h in commits if h["version"] < vacuum["version"] and h["timestamp"] < horizon]
+            start = max([start, *(v + 1 for v in gone)])
+        return start
 
     def read_changes(self, name: str, start: int, end: int) -> DataFrame:
         """The Change Data Feed rows of versions ``start``..``end`` (with ``_change_type``,

@@ -159,8 +159,10 @@ def build_snapshot(
     as_of: dt.date | None = None,
     source: str | None = None,
     logger: logging.Logger | None = None,
+    grace_seconds: float | None = None,
 ) -> SnapshotOutcome:
-    """Check the inputs, write a new snapshot folder, publish it and prune old folders."""
+    """Check the inputs, write a new snapshot folder, publish it and prune old folders (replaced more than
+    ``grace_seconds`` ago; default serving.snapshot.grace_minutes)."""
     logger = logger or logging.getLogger("userscore.snapshot")
     settings = config.serving.snapshot
     root = layout.snapshot_root(config)
@@ -197,8 +199,28 @@ def build_snapshot(
     layout.write_json_atomically(folder / layout.MANIFEST, manifest)
     layout.publish(root, snapshot_id)
     logger.info("published snapshot %s (%s version %d)", snapshot_id, inputs.source, inputs.version)
-    pruned = layout.prune(root, settings.grace_minutes * 60)
+    pruned = layout.prune(root, settings.grace_minutes * 60 if grace_seconds is None else grace_seconds)
     return SnapshotOutcome(snapshot_id, root, manifest, pruned)
+
+
+def republish_after_erasure(catalog: Catalog, config: Config, logger: logging.Logger) -> list[str]:
+    """After an erasure: rebuild the published snapshot from the tables just cleaned (the same segments
+    date) and delete every other snapshot folder at once, since they still hold the erased users (an API
+    reading one keeps its open files until it reloads). When it cannot be rebuilt (say the erased users
+    were all that date's rows), the snapshot is withdrawn instead: the API then answers 503 until the next
+    `userscore snapshot`, and never serves an erased user. Nothing published: nothing to do."""
+    root = layout.snapshot_root(config)
+    current = layout.current_id(root)
+    if current is None:
+        return []
+    as_of = dt.date.fromisoformat(layout.read_manifest(root, current)["segments_as_of"])
+    try:
+        outcome = build_snapshot(catalog, config, as_of, logger=logger, grace_seconds=0)
+    except InputError as error:
+        withdrawn = layout.withdraw(root)
+        return [f"look-up snapshot withdrawn ({', '.join(withdrawn)}): {error}; run `userscore snapshot`"]
+    deleted = ", ".join(outcome.pruned) or "none"
+    return [f"look-up snapshot rebuilt without the erased users: {outcome.snapshot_id}; older ones deleted: {deleted}"]
 
 
 def summary_lines(outcome: SnapshotOutcome) -> list[str]:

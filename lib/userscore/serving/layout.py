@@ -113,3 +113,13 @@ def prune(root: Path, grace_seconds: float, now: float | None = None) -> list[st
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
     return removed
+
+
+def withdraw(root: Path) -> list[str]:
+    """Unpublish: remove CURRENT, then every snapshot folder; return the folders' ids."""
+    (root / POINTER).unlink(missing_ok=True)
+    folder = versions_dir(root)
+    removed = sorted(entry.name for entry in folder.iterdir() if entry.is_dir()) if folder.is_dir() else []
+    for name in removed:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    return removed
