@@ -60,6 +60,7 @@ from userscore.session import get_spark
 REPO = Path(__file__).resolve().parents[1]
 REPORT = REPO / "docs" / "benchmarks.md"
 SECTION = "## Training"
+AUC_GAP = 0.005  # the most the Spark fit may trail the reference's AUC by (issue 21: "the same quality")
 
 
 @dataclass
@@ -176,7 +177,8 @@ def report_block(results: list[Result], gbt_note: str, command: str, load_at_sta
     at_largest = {r.target: r for r in results}
     verdicts = [
         f"- {t}: at {r.rows:,} rows AUC gap {r.spark_auc - r.sklearn_auc:+.4f} "
-        f"({'within' if round(abs(r.spark_auc - r.sklearn_auc), 6) <= 0.01 else 'outside'} 0.01), time {r.ratio:.1f}x "
+        f"({'within' if round(abs(r.spark_auc - r.sklearn_auc), 6) <= AUC_GAP else 'outside'} {AUC_GAP}), "
+        f"time {r.ratio:.1f}x "
         f"({'within' if r.ratio <= 10 else 'over'} 10x)"
         for t, r in at_largest.items()
     ]
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     note = (
         f"GBT maxIter {first.max_iter}, maxDepth {first.max_depth}, stepSize {first.step_size}, maxBins "
         f"{first.max_bins}, minInstancesPerNode {first.min_instances_per_node}, subsamplingRate "
-        f"{first.subsampling_rate}; HGB the same trees/depth/rate/leaf size, max_bins {min(255, first.max_bins)}, "
+        f"{first.subsampling_rate}, cacheNodeIds {str(first.cache_node_ids).lower()}; "
+        f"HGB the same trees/depth/rate/leaf size, max_bins {min(255, first.max_bins)}, "
         "no early stopping"
     )
     command = ".venv/bin/python scripts/bench_train.py " + shlex.join(argv or sys.argv[1:])

@@ -26,8 +26,7 @@ class GBTParams:
     min_info_gain: NonNegative
     subsampling_rate: _OpenShare
     feature_subset_strategy: str
-    # Node-id cache + checkpointing: each iteration reads cached node ids instead of re-walking every
-    # tree, and the checkpoint truncates the lineage that grows by one step per tree.
+    # The node-id cache pays off for deep trees only (conf/base/models.yaml says why it is off).
     cache_node_ids: bool
     checkpoint_interval: Annotated[int, Range(-1)]
     max_memory_in_mb: Count
