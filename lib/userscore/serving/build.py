@@ -10,13 +10,14 @@ Spark tasks write the shards, the driver writes the manifest and the pointer.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog
@@ -85,53 +86,32 @@ def last_changes(changes: DataFrame) -> DataFrame:
     return kept.groupBy(USER_ID).agg(last)
 
 
+def _as_rows(df: DataFrame, shards: int, kind: int, **values: Column) -> DataFrame:
+    """``df`` as snapshot rows of ``kind``: the ``ROW_SCHEMA`` fields given in ``values``, the others null."""
+    columns = {"shard": shard_column(shards), "kind": F.lit(kind), USER_ID: F.col(USER_ID), **values}
+    return df.select(*[columns.get(f.name, F.lit(None)).cast(f.dataType).alias(f.name) for f in ROW_SCHEMA.fields])
+
+
 def snapshot_rows(config: Config, inputs: SnapshotInputs, columns: DocumentColumns) -> DataFrame:
     """Every row of the snapshot as ``ROW_SCHEMA``: documents, memberships, last changes (lazy)."""
     shards = config.serving.snapshot.shards
-    nothing = F.lit(None)
     wide = inputs.wide
-    parts = [
-        wide.select(
-            shard_column(shards).alias("shard"),
-            F.lit(USERS).alias("kind"),
-            F.col(USER_ID),
-            nothing.cast("string").alias("s1"),
-            nothing.cast("string").alias("s2"),
-            nothing.cast("long").alias("n1"),
-            document(config, wide.columns, columns).alias("body"),
-            restricted(columns).alias("extra"),
-        )
-    ]
+    parts = [_as_rows(wide, shards, USERS, body=document(config, wide.columns, columns), extra=restricted(columns))]
     if inputs.members is not None:
-        parts.append(
-            inputs.members.select(
-                shard_column(shards).alias("shard"),
-                F.lit(SEGMENTS).alias("kind"),
-                F.col(USER_ID),
-                F.col("family").alias("s1"),
-                F.col("segment").alias("s2"),
-                nothing.cast("long").alias("n1"),
-                F.to_json(F.struct(*MEMBER_FIELDS)).alias("body"),
-                nothing.cast("string").alias("extra"),
-            )
-        )
+        body = F.to_json(F.struct(*MEMBER_FIELDS))
+        parts.append(_as_rows(inputs.members, shards, SEGMENTS, s1=F.col("family"), s2=F.col("segment"), body=body))
     if inputs.changes is not None:
         parts.append(
-            last_changes(inputs.changes).select(
-                shard_column(shards).alias("shard"),
-                F.lit(CHANGES).alias("kind"),
-                F.col(USER_ID),
-                F.when(F.col("last._change_type") == "delete", "delete").otherwise("upsert").alias("s1"),
-                F.date_format("last._commit_timestamp", _TIME).alias("s2"),
-                F.col("last._commit_version").cast("long").alias("n1"),
-                nothing.cast("string").alias("body"),
-                nothing.cast("string").alias("extra"),
+            _as_rows(
+                last_changes(inputs.changes),
+                shards,
+                CHANGES,
+                s1=F.when(F.col("last._change_type") == "delete", "delete").otherwise("upsert"),
+                s2=F.date_format("last._commit_timestamp", _TIME),
+                n1=F.col("last._commit_version"),
             )
         )
-    rows = parts[0]
-    for part in parts[1:]:
-        rows = rows.unionByName(part)
-    return rows.select(*ROW_SCHEMA.fieldNames())
+    return functools.reduce(DataFrame.unionByName, parts)
 
 
 def _summary(config: Config, inputs: SnapshotInputs) -> dict[str, Any]:
