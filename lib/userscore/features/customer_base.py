@@ -57,7 +57,8 @@ _SCORES = "_bgnbd_scores"
 
 @dataclass(frozen=True)
 class CustomerBase:
-    """The summary at D (user_id, bgnbd_x, bgnbd_t_x_days, bgnbd_T_days) and the fit on its groups.
+    """The BTYD summary at D (user_id, x, t_x_days, T_cal_days: userscore.btyd.summary's names) and the fit
+    on its groups.
 
     ``fit`` is None when the fit failed; ``failure`` then says why.
     """
@@ -86,22 +87,14 @@ def _as_summary_orders(orders: DataFrame, source: SourceSpec) -> DataFrame:
 
 
 def summary_at(orders: DataFrame, as_of: dt.date, source: SourceSpec) -> DataFrame:
-    """One row per buyer before D: user_id, bgnbd_x, bgnbd_t_x_days, bgnbd_T_days."""
+    """One row per buyer before D: user_id, x, t_x_days, T_cal_days."""
     summary = calibration_summary(_as_summary_orders(orders, source), as_of, exclude_refunded=True)
-    return summary.select(
-        USER_ID,
-        F.col(X).alias(BGNBD_X),
-        F.col(T_X_DAYS).alias(BGNBD_T_X_DAYS),
-        F.col(T_CAL_DAYS).alias(BGNBD_T_DAYS),
-    )
+    return summary.select(USER_ID, X, T_X_DAYS, T_CAL_DAYS)
 
 
 def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> tuple[BGNBDFit | None, str | None, int]:
     """Fit BG/NBD on the summary's distinct groups (aggregated on the executors): (fit, failure, groups)."""
-    renamed = summary.select(
-        F.col(BGNBD_X).alias(X), F.col(BGNBD_T_X_DAYS).alias(T_X_DAYS), F.col(BGNBD_T_DAYS).alias(T_CAL_DAYS)
-    )
-    x, t_x_days, t_cal_days, weight = collect_rfm_groups(renamed, config.resolution_days)
+    x, t_x_days, t_cal_days, weight = collect_rfm_groups(summary, config.resolution_days)
     unit = UNIT_DAYS[config.time_unit]
     try:
         fit = fit_bgnbd(
@@ -153,16 +146,17 @@ def _model_scores(params: BGNBDParams, config: CustomerBaseConfig):
 def with_customer_base(df: DataFrame, base: CustomerBase, config: CustomerBaseConfig) -> DataFrame:
     """``df`` (one row per user_id) plus the customer-base columns, with the non-buyers' defaults."""
     names = customer_base_model_columns(config)
-    summary = base.summary
+    summary, scores = base.summary, []
     if base.fit is not None:
-        scores = _model_scores(base.fit.params, config)(BGNBD_X, BGNBD_T_X_DAYS, BGNBD_T_DAYS)
-        summary = summary.withColumn(_SCORES, scores).select(
-            USER_ID,
-            BGNBD_X,
-            BGNBD_T_X_DAYS,
-            BGNBD_T_DAYS,
-            *[F.col(f"{_SCORES}.{n}").alias(n) for n in names],
-        )
+        summary = summary.withColumn(_SCORES, _model_scores(base.fit.params, config)(X, T_X_DAYS, T_CAL_DAYS))
+        scores = [F.col(f"{_SCORES}.{n}").alias(n) for n in names]
+    summary = summary.select(
+        USER_ID,
+        F.col(X).alias(BGNBD_X),
+        F.col(T_X_DAYS).alias(BGNBD_T_X_DAYS),
+        F.col(T_CAL_DAYS).alias(BGNBD_T_DAYS),
+        *scores,
+    )
     joined = df.join(summary, USER_ID, "left")
     model = {n: F.coalesce(F.col(n), F.lit(0.0)) if base.fit is not None else F.lit(None).cast("double") for n in names}
     return joined.withColumns(
