@@ -60,6 +60,9 @@ def test_users_and_pages_across_shards_and_the_switch(tmp_path):
     # A published snapshot missing a shard is not switched to: the last good one keeps serving.
     _snapshot(tmp_path, "broken", 3, drop_shard=1)
     assert holder.get().id == "two" and holder.get().user("z-0").doc["v"] == 2
+    # Withdrawn (CURRENT removed, as `userscore forget` does when it cannot rebuild): nothing is served.
+    assert layout.withdraw(tmp_path) == ["broken", "one", "two"]
+    assert holder.get() is None and holder.current_id is None
     holder.close()
 
 

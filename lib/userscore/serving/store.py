@@ -81,17 +81,22 @@ class Snapshot:
         ]
         return UserRecord(json.loads(row[0]), json.loads(row[1]), segments)
 
-    def members(self, family: str, segment: str, after: str, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` members with user_id > ``after``, in user_id order (a lazy merge of the shards)."""
-        query = (
-            "SELECT user_id, doc FROM segment_members WHERE family = ? AND segment = ? AND user_id > ? ORDER BY user_id"
-        )
-        cursors = [c.execute(query, (family, segment, after)) for c in self._connections]
+    def _first_rows(self, query: str, parameters: tuple, limit: int) -> list[tuple]:
+        """The first ``limit`` rows of ``query`` over every shard, in the query's order: a lazy merge of the
+        shards' cursors (each ordered by the query's leading columns)."""
+        cursors = [c.execute(query, parameters) for c in self._connections]
         try:
-            rows = list(islice(heapq.merge(*cursors), limit))
+            return list(islice(heapq.merge(*cursors), limit))
         finally:
             for cursor in cursors:
                 cursor.close()
+
+    def members(self, family: str, segment: str, after: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` members with user_id > ``after``, in user_id order."""
+        query = (
+            "SELECT user_id, doc FROM segment_members WHERE family = ? AND segment = ? AND user_id > ? ORDER BY user_id"
+        )
+        rows = self._first_rows(query, (family, segment, after), limit)
         return [{"user_id": user_id, **json.loads(doc)} for user_id, doc in rows]
 
     def changes(self, since: int, after: tuple[int, str] | None, limit: int) -> list[Change]:
@@ -106,12 +111,7 @@ class Snapshot:
             query, parameters = f"SELECT {columns} WHERE c.commit_version > ? {order}", (since,)
         else:
             query, parameters = f"SELECT {columns} WHERE (c.commit_version, c.user_id) > (?, ?) {order}", after
-        cursors = [c.execute(query, parameters) for c in self._connections]
-        try:
-            rows = list(islice(heapq.merge(*cursors), limit))
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        rows = self._first_rows(query, parameters, limit)
         return [
             Change(v, u, t, ts, None if doc is None else json.loads(doc), None if extra is None else json.loads(extra))
             for v, u, t, ts, doc, extra in rows
@@ -140,7 +140,13 @@ class SnapshotHolder:
         except (OSError, ValueError) as exc:
             logger.warning("cannot read %s: %s", self.root / layout.POINTER, exc)
             return
-        if wanted is None or (self._snapshot is not None and self._snapshot.id == wanted):
+        if wanted is None:
+            # Never published, or withdrawn (an erasure that could not rebuild it): stop serving the old one.
+            if self._snapshot is not None:
+                logger.warning("%s is gone: snapshot %s withdrawn", self.root / layout.POINTER, self._snapshot.id)
+                self.close()
+            return
+        if self._snapshot is not None and self._snapshot.id == wanted:
             return
         try:
             opened = Snapshot(self.root, wanted)
@@ -160,3 +166,4 @@ class SnapshotHolder:
     def close(self) -> None:
         if self._snapshot is not None:
             self._snapshot.close()
+            self._snapshot = None
