@@ -320,6 +320,7 @@ class FeaturesConfig:
 
     output_table: str
     boundaries_table: str
+    population_table: str
     sources: FeatureSources
     windows: tuple[Days, ...]
     trend_days: Days
@@ -400,7 +401,7 @@ def reference_errors(features: FeaturesConfig, tables: Mapping[str, object]) -> 
     """
     errors: list[tuple[tuple[str, ...], str, str]] = []
     known_tables = sorted(tables)
-    for key in ("output_table", "boundaries_table"):
+    for key in ("output_table", "boundaries_table", "population_table"):
         name = getattr(features, key)
         if name not in tables:
             errors.append((("features", key), f"undefined table {name!r}", f"one of {known_tables}"))

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from userscore.btyd.bgnbd import BGNBDFit, BGNBDParams, expected_purchases, fit_bgnbd, probability_alive
+from userscore.btyd.bgnbd import BGNBDParams, expected_purchases, fit_bgnbd, probability_alive
 from userscore.btyd.errors import FitError
 from userscore.btyd.summary import (
     AMOUNT,
@@ -57,27 +57,38 @@ _SCORES = "_bgnbd_scores"
 
 @dataclass(frozen=True)
 class CustomerBase:
-    """The BTYD summary at D (user_id, x, t_x_days, T_cal_days: userscore.btyd.summary's names) and the fit
-    on its groups.
+    """The BTYD summary at D (user_id, x, t_x_days, T_cal_days: userscore.btyd.summary's names) and the
+    BG/NBD parameters applied to it: fitted on its groups, or published with an earlier run's snapshot.
 
-    ``fit`` is None when the fit failed; ``failure`` then says why.
+    ``params`` is None when the fit failed; ``failure`` then says why.
     """
 
     as_of: dt.date
     summary: DataFrame
-    fit: BGNBDFit | None
+    params: BGNBDParams | None
     failure: str | None
+    n_customers: float
     n_groups: int
 
     def describe(self) -> str:
         """One phrase for the job's log: the parameters, or why the model columns are null."""
-        if self.fit is None:
+        if self.params is None:
             return f"BG/NBD fit failed, bgnbd_p_alive and bgnbd_expected_purchases_* null: {self.failure}"
-        p = self.fit.params
+        p = self.params
         return (
             f"BG/NBD r={p.r:.4g} alpha={p.alpha:.4g} a={p.a:.4g} b={p.b:.4g} "
-            f"on {self.fit.n_customers:,.0f} customers ({self.n_groups:,} groups)"
+            f"on {self.n_customers:,.0f} customers ({self.n_groups:,} groups)"
         )
+
+
+@dataclass(frozen=True)
+class PublishedFit:
+    """A snapshot's BG/NBD outcome as published (userscore.features.population): reused, not refitted."""
+
+    params: BGNBDParams | None
+    failure: str | None
+    n_customers: float
+    n_groups: int
 
 
 def _as_summary_orders(orders: DataFrame, source: SourceSpec) -> DataFrame:
@@ -92,8 +103,8 @@ def summary_at(orders: DataFrame, as_of: dt.date, source: SourceSpec) -> DataFra
     return summary.select(USER_ID, X, T_X_DAYS, T_CAL_DAYS)
 
 
-def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> tuple[BGNBDFit | None, str | None, int]:
-    """Fit BG/NBD on the summary's distinct groups (aggregated on the executors): (fit, failure, groups)."""
+def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> PublishedFit:
+    """Fit BG/NBD on the summary's distinct groups (aggregated on the executors)."""
     x, t_x_days, t_cal_days, weight = collect_rfm_groups(summary, config.resolution_days)
     unit = UNIT_DAYS[config.time_unit]
     try:
@@ -101,8 +112,8 @@ def fit_groups(summary: DataFrame, config: CustomerBaseConfig) -> tuple[BGNBDFit
             x, t_x_days / unit, t_cal_days / unit, weight, penalizer=config.penalizer, max_iter=config.max_iter
         )
     except FitError as exc:
-        return None, str(exc), len(x)
-    return fit, None, len(x)
+        return PublishedFit(None, str(exc), float(weight.sum()), len(x))
+    return PublishedFit(fit.params, None, fit.n_customers, len(x))
 
 
 @contextmanager
@@ -112,13 +123,19 @@ def customer_base_at(
     source: SourceSpec,
     config: CustomerBaseConfig,
     storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+    published: PublishedFit | None = None,
 ) -> Iterator[CustomerBase]:
-    """Summarise the orders before D and fit on the groups; the summary stays persisted in the block
-    (it is read twice: the groups, then the caller's join)."""
-    summary = summary_at(orders, as_of, source).persist(storage_level)
+    """Summarise the orders before D and apply the ``published`` fit, or fit on the summary's groups (the
+    summary then stays persisted in the block: it is read twice, the groups, then the caller's join)."""
+    summary = summary_at(orders, as_of, source)
+    if published is not None:
+        p = published
+        yield CustomerBase(as_of, summary, p.params, p.failure, p.n_customers, p.n_groups)
+        return
+    summary = summary.persist(storage_level)
     try:
-        fit, failure, n_groups = fit_groups(summary, config)
-        yield CustomerBase(as_of, summary, fit, failure, n_groups)
+        fit = fit_groups(summary, config)
+        yield CustomerBase(as_of, summary, fit.params, fit.failure, fit.n_customers, fit.n_groups)
     finally:
         summary.unpersist()
 
@@ -147,8 +164,8 @@ def with_customer_base(df: DataFrame, base: CustomerBase, config: CustomerBaseCo
     """``df`` (one row per user_id) plus the customer-base columns, with the non-buyers' defaults."""
     names = customer_base_model_columns(config)
     summary, scores = base.summary, []
-    if base.fit is not None:
-        summary = summary.withColumn(_SCORES, _model_scores(base.fit.params, config)(X, T_X_DAYS, T_CAL_DAYS))
+    if base.params is not None:
+        summary = summary.withColumn(_SCORES, _model_scores(base.params, config)(X, T_X_DAYS, T_CAL_DAYS))
         scores = [F.col(f"{_SCORES}.{n}").alias(n) for n in names]
     summary = summary.select(
         USER_ID,
@@ -158,7 +175,8 @@ def with_customer_base(df: DataFrame, base: CustomerBase, config: CustomerBaseCo
         *scores,
     )
     joined = df.join(summary, USER_ID, "left")
-    model = {n: F.coalesce(F.col(n), F.lit(0.0)) if base.fit is not None else F.lit(None).cast("double") for n in names}
+    fitted = base.params is not None
+    model = {n: F.coalesce(F.col(n), F.lit(0.0)) if fitted else F.lit(None).cast("double") for n in names}
     return joined.withColumns(
         {
             BGNBD_X: F.coalesce(F.col(BGNBD_X), F.lit(0).cast("long")),

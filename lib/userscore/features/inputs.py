@@ -18,10 +18,32 @@ from collections.abc import Collection, Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from userscore.catalog import Catalog, declared_schema
 from userscore.config.features import FeaturesConfig, FeatureSources
+from userscore.errors import InputError
 from userscore.features import interests, preference
+from userscore.features.snapshot import Sources
+
+SOURCE_NAMES = ("users", "orders", "events", "level_changes")
 
 _SHOWN = 3
+
+
+def silver_sources(catalog: Catalog, config: FeaturesConfig, absent: Collection[str]) -> Sources:
+    """The silver tables a snapshot reads; an ``absent`` table (ingest.absent_sources) is an empty frame of
+    its declared schema, whatever it holds. InputError naming every other table that does not exist."""
+    names = {k: getattr(config.sources, k).table for k in SOURCE_NAMES}
+    missing = [
+        f"{table} ({catalog.location(table)})"
+        for table in names.values()
+        if table not in absent and not catalog.exists(table)
+    ]
+    if missing:
+        raise InputError(f"silver inputs missing: {', '.join(missing)}; run ingest first")
+    empty = {
+        t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in names.values() if t in absent
+    }
+    return Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()})
 
 
 def earliest(df: DataFrame, time_column: str) -> dt.datetime | None:

@@ -18,7 +18,9 @@ Defaults: interest "none", lift 0, count 0.
 The per-category affinities are conditional sums of the same single per-user aggregation as every
 other measure of orders and events (the weight is a row column added before it): no extra scan. The
 population normaliser is one global aggregate of those per-user sums over the persisted snapshot (one
-row, a number per category), broadcast and joined back: nothing per user reaches the driver.
+number per category, :func:`population_totals`), applied as literals: nothing per user reaches the driver.
+It is published with the snapshot (userscore.features.population), so the streaming rescoring of a few
+users measures their lifts against the same population as the batch snapshot.
 """
 
 from __future__ import annotations
@@ -103,14 +105,20 @@ def _share(part: Column, total: Column) -> Column:
     return F.when(total > 0, part / total).otherwise(F.lit(0.0))
 
 
-def with_interests(df: DataFrame, interests: InterestConfig, categories: Sequence[str]) -> DataFrame:
-    """Interest columns from the affinity columns (dropped). ``df`` is read twice (the population
-    aggregate, then the rows): the caller passes a persisted frame."""
-    n = len(categories)
+def population_totals(df: DataFrame, categories: Sequence[str]) -> tuple[float, ...]:
+    """Each category's affinity summed over every user of ``df`` (the population the lift is measured
+    against): one global aggregation, one row to the driver."""
+    row = df.agg(*[F.sum(c).alias(_population(i)) for i, c in enumerate(affinity_columns(categories))]).first()
+    return tuple(float(row[_population(i)] or 0.0) for i in range(len(categories)))
+
+
+def with_interests(
+    df: DataFrame, interests: InterestConfig, categories: Sequence[str], population: Sequence[float]
+) -> DataFrame:
+    """Interest columns from the affinity columns (dropped), against ``population``
+    (:func:`population_totals`, one number per category)."""
     affinity = [F.col(c) for c in affinity_columns(categories)]
-    # One row: each category's affinity over every user (the population the lift is measured against).
-    population = df.agg(*[F.sum(a).alias(_population(i)) for i, a in enumerate(affinity)])
-    pop = [F.col(_population(i)) for i in range(n)]
+    pop = [F.lit(float(total)) for total in population]
     user_total, pop_total = sum(affinity[1:], affinity[0]), sum(pop[1:], pop[0])
     entries = []
     for i, category in enumerate(categories):
@@ -130,7 +138,7 @@ def with_interests(df: DataFrame, interests: InterestConfig, categories: Sequenc
         & (-e["neg_share"] >= F.lit(interests.min_share))
         & (-e["neg_lift"] >= F.lit(interests.min_lift)),
     )
-    df = df.crossJoin(F.broadcast(population)).withColumn(_RANKED, F.array_sort(qualifying))
+    df = df.withColumn(_RANKED, F.array_sort(qualifying))
     columns: dict[str, Column] = {}
     for i in range(1, interests.top_k + 1):
         name, lift = ranked_interest_columns(i)
@@ -138,5 +146,5 @@ def with_interests(df: DataFrame, interests: InterestConfig, categories: Sequenc
         columns[name] = F.coalesce(entry["category"], F.lit(NONE))
         columns[lift] = F.coalesce(F.lit(0.0) - entry["neg_lift"], F.lit(0.0))
     columns[INTEREST_COUNT] = F.size(F.col(_RANKED)).cast("long")
-    internal = [*affinity_columns(categories), *(_population(i) for i in range(n)), _RANKED]
+    internal = [*affinity_columns(categories), _RANKED]
     return df.withColumns(columns).drop(*internal)

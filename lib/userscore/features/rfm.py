@@ -14,6 +14,7 @@ and M boundaries. Everyone else gets score 1 for that column (so a user without 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -76,14 +77,23 @@ def bin_specs(rfm: RfmConfig) -> list[BinSpec]:
     ]
 
 
-def score_rfm(features: DataFrame, rfm: RfmConfig) -> tuple[DataFrame, list[ColumnBins]]:
+def score_rfm(
+    features: DataFrame, rfm: RfmConfig, published: Sequence[ColumnBins] | None = None
+) -> tuple[DataFrame, list[ColumnBins]]:
     """Add r/f/m/fm scores, rfm_score and rfm_segment; return the frame and the bins used (for audit).
 
-    ``features`` carries the finished RFM measures and the internal buyer flag (dropped here). It is
-    read twice (boundaries, then scores): persist it first.
+    ``features`` carries the finished RFM measures and the internal buyer flag (dropped here). The bins
+    are ``published`` ones (a snapshot's, in :func:`bin_specs` order) or computed over ``features``, which
+    is then read twice (boundaries, then scores): persist it first.
     """
     specs = bin_specs(rfm)
-    all_bins = quantile_bins(features, specs, rfm.bins, rfm.relative_error)
+    if published is None:
+        all_bins = quantile_bins(features, specs, rfm.bins, rfm.relative_error)
+    else:
+        all_bins = list(published)
+        expected = [spec.column for spec in specs]
+        if [b.column for b in all_bins] != expected:
+            raise ValueError(f"published RFM bins are for {[b.column for b in all_bins]}, expected {expected}")
     r, f, m = (
         score_column(F.col(spec.column), spec.population, bins, NO_ORDERS_SCORE)
         for spec, bins in zip(specs, all_bins, strict=True)

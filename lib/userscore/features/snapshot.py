@@ -13,10 +13,12 @@ Plan, per snapshot:
    (no nulls), ratios and preferences derived;
 4. the result is persisted, RFM quantile boundaries computed in one aggregation, scores and segments
    added; the interests' population normaliser is one global aggregate of the persisted per-user
-   affinities, broadcast back (userscore.features.interests);
+   affinities, applied as literals (userscore.features.interests);
 5. the customer-base family: the BTYD summary of the orders before D (one more aggregation of orders),
    BG/NBD fitted on its distinct groups on the driver, scores left-joined (userscore.features.customer_base).
-Callers write ``Snapshot.features`` and ``Snapshot.boundaries`` inside the ``with`` block.
+Callers write ``Snapshot.features``, ``Snapshot.boundaries`` and ``Snapshot.population`` (the figures of
+steps 4-5, userscore.features.population) inside the ``with`` block. Given an earlier snapshot's published
+figures instead, steps 4-5 reuse them: the streaming rescoring's path for a few users.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from userscore.config.columns import (
 from userscore.config.features import FeaturesConfig, MeasureSpec, SourceSpec
 from userscore.features import interests, preference, profile, rfm
 from userscore.features.binning import ColumnBins, boundaries_frame
-from userscore.features.customer_base import CustomerBase, customer_base_at, with_customer_base
+from userscore.features.customer_base import CustomerBase, PublishedFit, customer_base_at, with_customer_base
 from userscore.features.families import finish_families
 from userscore.features.measures import (
     Timing,
@@ -48,6 +50,7 @@ from userscore.features.measures import (
     finish_measures,
     point_in_time,
 )
+from userscore.features.population import PopulationStats
 from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
 from userscore.refunds import refunds_as_of
 
@@ -64,13 +67,15 @@ class Sources:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One computed snapshot: the feature rows, the RFM boundaries behind their scores, the BG/NBD fit."""
+    """One computed snapshot: the feature rows, the RFM boundaries behind their scores, the BG/NBD fit,
+    and the population figures all three came from (what ``features.population_stats`` publishes)."""
 
     as_of: dt.date
     features: DataFrame
     boundaries: DataFrame
     bins: tuple[ColumnBins, ...]
     customer_base: CustomerBase
+    population: PopulationStats
 
 
 def _source_columns(source: SourceSpec, measures: Mapping[str, MeasureSpec]) -> list[str]:
@@ -139,22 +144,34 @@ def snapshot(
     as_of: dt.date,
     config: FeaturesConfig,
     storage_level: StorageLevel = StorageLevel.MEMORY_AND_DISK,
+    published: PopulationStats | None = None,
 ) -> Iterator[Snapshot]:
     """Compute the snapshot for ``as_of``; its features stay persisted while the block writes them.
 
-    The unscored features are read three times (quantile boundaries, the interests' population
-    aggregate, then the scored rows), hence the persist.
+    Without ``published``, the population figures (RFM bins, interest totals, BG/NBD fit) are computed over
+    ``sources`` and the unscored features are read three times (quantile boundaries, the interests'
+    population aggregate, then the scored rows), hence the persist. With ``published`` (an earlier
+    snapshot's figures, userscore.features.population), ``sources`` may hold a few users only: each row is
+    what the full snapshot computes for that user under those figures.
     """
     features = unscored_features(sources, as_of, config).persist(storage_level)
+    categories = config.preference.categories
+    fit = published.customer_base if published is not None else None
     try:
         with customer_base_at(
-            sources.orders, as_of, config.sources.orders, config.customer_base, storage_level
+            sources.orders, as_of, config.sources.orders, config.customer_base, storage_level, fit
         ) as base:
-            scored, bins = rfm.score_rfm(features, config.rfm)
-            scored = interests.with_interests(scored, config.interests, config.preference.categories)
+            scored, bins = rfm.score_rfm(features, config.rfm, published.bins if published is not None else None)
+            if published is None:
+                fit = PublishedFit(base.params, base.failure, base.n_customers, base.n_groups)
+                totals = interests.population_totals(features, categories)
+                population = PopulationStats(as_of, tuple(bins), totals, fit)
+            else:
+                population = published
+            scored = interests.with_interests(scored, config.interests, categories, population.interest_population)
             scored = with_customer_base(scored, base, config.customer_base)
             boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
             columns = scored.select(*KEY_COLUMNS, *feature_columns(config))
-            yield Snapshot(as_of, columns, boundaries, tuple(bins), base)
+            yield Snapshot(as_of, columns, boundaries, tuple(bins), base, population)
     finally:
         features.unpersist()

@@ -1,4 +1,5 @@
-"""Write point-in-time feature snapshots: features.user_features (+ features.rfm_boundaries).
+"""Write point-in-time feature snapshots: features.user_features (+ features.rfm_boundaries and
+features.population_stats, the population figures the streaming rescoring reuses).
 
 Parameters:
   --as-of D                       one snapshot for date D (YYYY-MM-DD): users registered before D,
@@ -12,7 +13,7 @@ Parameters:
 The customer-base (BG/NBD) columns come from a fit at D on the orders before D; a snapshot whose fit fails
 (e.g. nobody has repeated yet) is written with those model columns null, and the job logs why.
 
-Each snapshot replaces exactly its partition ``as_of_date = D`` of both tables (re-running a date gives
+Each snapshot replaces exactly its partition ``as_of_date = D`` of the three tables (re-running a date gives
 the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
 before anything is written: exit 2 naming the dates and tables without input. Feature families, windows
 and scores come from conf (``features``). A source declared absent (``ingest.absent_sources``) is read as
@@ -30,12 +31,12 @@ from collections.abc import Sequence
 
 from pyspark.sql import functions as F
 
-from userscore.catalog import declared_schema
 from userscore.config.features import FeaturesConfig
 from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
-from userscore.features import AS_OF, Sources, snapshot
-from userscore.features.inputs import missing_inputs, skipped_by_source
+from userscore.features import AS_OF, snapshot
+from userscore.features.inputs import missing_inputs, silver_sources, skipped_by_source
+from userscore.features.population import population_frame
 from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
@@ -80,21 +81,9 @@ def snapshot_dates(
 def run(ctx: JobContext) -> Sequence[str]:
     args, config = ctx.args, ctx.config.features
     dates = snapshot_dates(args.as_of, args.start, args.end, args.every)
-    names = {k: getattr(config.sources, k).table for k in ("users", "orders", "events", "level_changes")}
     absent = absent_tables(ctx.config.ingest)
     catalog = ctx.catalog
-    missing = [
-        f"{table} ({catalog.location(table)})"
-        for table in names.values()
-        if table not in absent and not catalog.exists(table)
-    ]
-    if missing:
-        raise InputError(f"silver inputs missing: {', '.join(missing)}; run ingest first")
-    # An absent source's rows are none, whatever its table holds: an empty frame of its declared schema.
-    empty = {
-        t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in names.values() if t in absent
-    }
-    sources = Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()})
+    sources = silver_sources(catalog, config, absent)
     skipped = skipped_message(config, absent)
     if skipped:
         ctx.logger.info("%s", skipped)
@@ -102,18 +91,22 @@ def run(ctx: JobContext) -> Sequence[str]:
         problems = missing_inputs(sources.users, sources.orders, config.sources, dates)
         if problems:
             raise InputError(f"{'; '.join(problems)}: nothing written (--allow-empty writes such snapshots)")
-    catalog.prepare(config.output_table, config.boundaries_table)
+    catalog.prepare(config.output_table, config.boundaries_table, config.population_table)
     lines = [skipped] if skipped else []
     for as_of in dates:
         started = time.perf_counter()
         with ctx.stage(f"snapshot {as_of}"), snapshot(sources, as_of, config) as snap:
             written = catalog.overwrite_where(config.output_table, snap.features, {AS_OF: as_of})
             catalog.overwrite_where(config.boundaries_table, snap.boundaries, {AS_OF: as_of})
+            population = population_frame(
+                catalog, config.population_table, snap.population, config.preference.categories
+            )
+            catalog.overwrite_where(config.population_table, population, {AS_OF: as_of})
             segments = snap.features.groupBy("rfm_segment").count().orderBy(F.desc("count"), "rfm_segment")
             mix = ", ".join(f"{r['rfm_segment']} {r['count']:,}" for r in segments.collect())
             base = snap.customer_base
         # A failed BG/NBD fit (e.g. nobody has repeated yet) is no job failure: its columns are null at D.
-        (ctx.logger.info if base.fit is not None else ctx.logger.warning)("snapshot %s: %s", as_of, base.describe())
+        (ctx.logger.info if base.params is not None else ctx.logger.warning)("snapshot %s: %s", as_of, base.describe())
         lines.append(
             f"{as_of}: {written.rows:,} users in {time.perf_counter() - started:.1f}s; segments: {mix}; "
             f"{base.describe()}"
