@@ -60,3 +60,12 @@ def config(tmp_path) -> Config:
 @pytest.fixture
 def catalog(spark, config) -> Catalog:
     return Catalog(spark, config)
+
+
+@pytest.fixture(scope="session")
+def champion_store(spark, tmp_path_factory):
+    """Tiny real champions of the three targets in a private MLflow store, shared by the scoring and stream
+    tests: (store dir, the feature rows they were trained on, {target: model}); see tests/scoring/conftest.py."""
+    from tests.scoring.conftest import make_champion_store
+
+    return make_champion_store(spark, tmp_path_factory.mktemp("mlflow"))

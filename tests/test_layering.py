@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass
     ("monitoring", "analysis", "serving"),  # watch scores, features and models; analyse; serve look-ups
+    ("stream",),  # near-real-time: ingest, rescore and republish the look-up snapshot as files land
     ("runner", "notebook"),  # run a job / a notebook: session, config, catalog
     ("cli",),
     ("jobs",),  # thin entry points, one per stage

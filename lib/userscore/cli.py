@@ -21,6 +21,7 @@ JOBS = {
     "score": "userscore.jobs.score",
     "snapshot": "userscore.jobs.snapshot",
     "serve": "userscore.jobs.serve",
+    "stream": "userscore.jobs.stream",
     "tags": "userscore.jobs.tags",
     "monitor": "userscore.jobs.monitor",
     "analyze": "userscore.jobs.analyze",

@@ -35,7 +35,7 @@ def _variables(target: str) -> dict[str, str]:
 
 
 def _job_parameters(job: str) -> dict[str, str]:
-    params = {p["name"]: p["default"] for p in JOBS_[job]["parameters"]}
+    params = {p["name"]: p["default"] for p in JOBS_[job].get("parameters", [])}
     if "backfill_from" in params:
         params["backfill_from"] = BACKFILL_FROM
     return {k: v.replace("{{job.trigger.time.iso_date}}", RUN_DATE) for k, v in params.items()}
@@ -157,15 +157,32 @@ def test_forget_job_is_manual_and_takes_a_request_file():
     assert _tasks("userscore_forget")["forget"]["max_retries"] == 0
 
 
+def test_stream_job_runs_continuously_without_retries_or_timeout():
+    job = JOBS_["userscore_stream"]
+    assert job["continuous"] == {"pause_status": "UNPAUSED"} and "schedule" not in job
+    assert job["max_concurrent_runs"] == 1 and "timeout_seconds" not in job and "parameters" not in job
+    # Databricks restarts a continuous job itself; a retry policy is not allowed there.
+    (task,) = job["tasks"]
+    assert "max_retries" not in task and "timeout_seconds" not in task and "depends_on" not in task
+
+
 @pytest.mark.parametrize("job", sorted(JOBS_))
 def test_jobs_notify_on_failure_and_on_long_runs(job):
     spec = JOBS_[job]
+    (rule,) = spec["health"]["rules"]
+    assert rule["op"] == "GREATER_THAN"
+    if "continuous" in spec:  # a stream runs forever: it is late when files wait, not when a run is long
+        assert spec["email_notifications"] == {
+            "on_failure": ["${var.oncall_email}"],
+            "on_streaming_backlog_exceeded": ["${var.oncall_email}"],
+        }
+        assert rule["metric"] == "STREAMING_BACKLOG_SECONDS" and 0 < rule["value"] <= 3600
+        return
     assert spec["email_notifications"] == {
         "on_failure": ["${var.oncall_email}"],
         "on_duration_warning_threshold_exceeded": ["${var.oncall_email}"],
     }
-    (rule,) = spec["health"]["rules"]
-    assert rule["metric"] == "RUN_DURATION_SECONDS" and rule["op"] == "GREATER_THAN"
+    assert rule["metric"] == "RUN_DURATION_SECONDS"
     assert rule["value"] < spec["timeout_seconds"]
 
 
@@ -200,6 +217,7 @@ EXPECTED_ARGS = {
     ("userscore_monthly", "train"): {"all": True, "target": [], "cutoff": None},
     ("userscore_monthly", "btyd"): {"as_of": dt.date(2026, 11, 1), "no_register": False},
     ("userscore_forget", "forget"): {"request_file": "/Volumes/{catalog}/raw/landing/_erasure/requests.csv"},
+    ("userscore_stream", "stream"): {"available_now": False, "now": None, "timeout": None},
 }
 
 
@@ -257,6 +275,7 @@ def test_schemas_and_volumes_hold_every_table_and_path_the_overlay_uses(target):
         "monitor.report.dir": config.monitor.report.dir,
         "analysis.report_dir": config.analysis.report_dir,
         "serving.snapshot.root": config.serving.snapshot.root,
+        "stream.checkpoint": config.stream.checkpoint,
     }
     for key, path in paths.items():
         parts = Path(path).parts  # ('/', 'Volumes', catalog, schema, volume, ...)

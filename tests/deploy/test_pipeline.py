@@ -33,7 +33,7 @@ BUNDLE_VALUES = {
 # Operational options a task adds after the declared arguments.
 BUNDLE_OPTIONS = {("userscore_daily", "monitor"): ["--fail-on-alert"]}
 COMMON = ["--env", "${var.conf_env}", "--conf-dir", "${workspace.file_path}/conf"]
-NOT_PIPELINE = {"userscore_forget"}  # erasure requests: run by hand, no stage of the pipeline
+NOT_PIPELINE = {"userscore_forget", "userscore_stream"}  # erasure requests (by hand), the continuous stream
 
 
 def _python_tasks(job: str) -> list[tuple[str, str, list[str]]]:

@@ -98,6 +98,10 @@ def test_missing_raw_input_fails_before_any_table_exists(spark, tmp_path):
     write_json_lines(raw_dir, "orders", "b1", [json_line(order("o1", "u1"))])
     with pytest.raises(InputError, match=r"source 'users' of that batch is not ingested yet"):
         plan_ingest(catalog, config.ingest, raw_dir, sources=["orders"], batch="b1")
+    # A batch that brings no users of its own (orders landed alone) checks its user ids against silver.users.
+    write_json_lines(raw_dir, "orders", "b2", [json_line(order("o2", "u1"))])
+    plan = plan_ingest(catalog, config.ingest, raw_dir, sources=["orders"], batch="b2")
+    assert [(b.batch_id, b.sources) for b in plan.batches] == [("b2", ("orders",))]
     assert _tables(catalog) == []
 
 

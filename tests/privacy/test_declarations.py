@@ -43,6 +43,7 @@ def test_the_erased_tables_are_the_per_user_ones():
         "features.user_features": (("user_id",), ()),
         "features.btyd_summary": (("user_id",), ()),
         "scores.user_scores": (("user_id",), ()),
+        "scores.live_user_scores": (("user_id",), ()),
         "tags.user_tag_wide": (("user_id",), ()),
         "audiences.segment_members": (("user_id",), ()),
         "audiences.excluded_members": (("user_id",), ()),

@@ -159,10 +159,8 @@ def tracking_overrides(store_dir: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def champion_store(spark, tmp_path_factory):
+def make_champion_store(spark, store_dir: Path):
     """A store with the three targets' champions; returns (store dir, rows of D1, {target: model})."""
-    store_dir = tmp_path_factory.mktemp("mlflow")
     config = make_config(store_dir, tracking_overrides(store_dir))
     rows = feature_rows(config, D1)
     models = {}

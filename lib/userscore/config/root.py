@@ -30,6 +30,8 @@ from userscore.config.scoring import reference_errors as scoring_reference_error
 from userscore.config.segments import SegmentsConfig
 from userscore.config.segments import reference_errors as segments_reference_errors
 from userscore.config.serving import ServingConfig
+from userscore.config.stream import StreamConfig
+from userscore.config.stream import reference_errors as stream_reference_errors
 from userscore.config.tables import TableSpec, check_table_name
 from userscore.config.tags import TagsConfig
 from userscore.config.tags import reference_errors as tags_reference_errors
@@ -62,6 +64,7 @@ class Config:
     privacy: PrivacyConfig
     analysis: AnalysisConfig
     serving: ServingConfig
+    stream: StreamConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -103,6 +106,7 @@ class Config:
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
+        yield from stream_reference_errors(self.stream, self.ingest.sources, self.tables)
         yield from self._scoring_reference_errors()
 
     def with_scored_tiers(self) -> Config:

@@ -376,7 +376,10 @@ def _check_batch_inputs(
         raise InputError(f"batch {batch_id} has not landed for every source: missing {', '.join(missing)}")
     users = _users_source(ingest)
     needs_users = [n for n in todo if ingest.sources[n].user_reference]
-    if users and needs_users and users not in todo and (batch_id, users) not in done:
+    # A batch that brings users of its own must have them in silver first; one without (e.g. orders and events
+    # landed by themselves, as the stream sees them) checks its user ids against silver.users alone.
+    users_landed = users is not None and landing.batch_path(raw_dir, ingest.sources[users].path, batch_id).is_dir()
+    if users_landed and needs_users and users not in todo and (batch_id, users) not in done:
         raise InputError(
             f"sources {needs_users} of batch {batch_id} check user ids, but source {users!r} of that batch is not "
             f"ingested yet: ingest it first or in the same run (--source {users} ...)"

@@ -5,7 +5,9 @@ Parameters:
   --seed S    generator seed (default: generate.seed)
 
 Every stage of the pipeline (userscore.pipeline, in its order) runs in this one process and Spark session,
-exactly as its own job would (``userscore <stage>`` / ``spark-submit jobs/<stage>.py``).
+exactly as its own job would (``userscore <stage>`` / ``spark-submit jobs/<stage>.py``). Then the stream: a
+morning of live traffic (userscore.generate.live) lands on the day after the history, and `userscore stream
+--available-now` ingests it and rescores its users.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def config_overrides(args: argparse.Namespace) -> dict:
 # Feature snapshots every SNAPSHOT_DAYS over the last SNAPSHOT_SPAN_DAYS up to end_date: enough matured
 # snapshots for every target (the longest horizon is 90 days), and a matured previous snapshot to monitor.
 SNAPSHOT_DAYS, SNAPSHOT_SPAN_DAYS = 60, 360
+# The live morning the stream rescores: LIVE_EVENTS events and LIVE_ORDERS orders of LIVE_USERS users between
+# 08:00 and 12:00 UTC of the day after the history, streamed at 12:00.
+LIVE_USERS, LIVE_EVENTS, LIVE_ORDERS = 300, 1500, 150
 # GBT trees per target in the demo (the default is 80): half the training time, a few thousandths of AUC.
 # `make quality` trains with the defaults on the demo's data.
 DEMO_TREES = 40
@@ -105,6 +110,9 @@ def run(ctx: JobContext) -> Sequence[str]:
         pointers += [line for line in lines if line.startswith(POINTERS)]
         if name == "analyze":
             found += findings(lines)
+    with ctx.stage("demo stream"):
+        lines = live_stream(ctx, parser)
+    print("\n== stream ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
     config = ctx.config
     return [
         *dict.fromkeys(pointers),
@@ -114,3 +122,54 @@ def run(ctx: JobContext) -> Sequence[str]:
         f"warehouse:  {config.path(config.catalog.root)} (Delta tables <layer>/<name>)",
         *(f"  {name:<24} {ctx.catalog.location(name)}" for name in sorted({w.table for w in ctx.writes})),
     ]
+
+
+def live_stream(ctx: JobContext, parser) -> list[str]:
+    """Land the live morning (replacing the previous demo's) and run `userscore stream --available-now`."""
+    import shutil
+
+    from pyspark.sql import functions as F
+
+    from userscore.generate.live import land, live_batch
+    from userscore.stream.query import checkpoint_location
+
+    config = ctx.config
+    day = dt.datetime.combine(config.generate.end_date, dt.time(), dt.UTC)
+    # A bounded sample of ids (not a per-user collect): the users the live traffic comes from.
+    users = ctx.catalog.read("silver.users").select("user_id").orderBy(F.xxhash64("user_id")).limit(LIVE_USERS)
+    ids = [row.user_id for row in users.collect()]
+    batch = live_batch(
+        config.generate,
+        f"live-{ctx.run_id}",  # a new batch each run: the audit records the previous runs' as ingested
+        ids,
+        day + dt.timedelta(hours=8),
+        day + dt.timedelta(hours=12),
+        events=LIVE_EVENTS,
+        orders=LIVE_ORDERS,
+        seed=config.generate.seed,
+    )
+    raw_dir = config.path(config.ingest.raw_dir)
+    folders = {s: config.ingest.sources[s].path for s in ("orders", "events")}
+    # A re-run streams its own morning: the previous demo's live folders and stream checkpoint go first.
+    for folder in folders.values():
+        for old in (raw_dir / folder).glob("live-*"):
+            shutil.rmtree(old)
+    shutil.rmtree(checkpoint_location(config), ignore_errors=True)
+    land(batch, raw_dir, folders["orders"], folders["events"])
+    now = (day + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = parser.parse_args(["stream", "--available-now", "--now", now])
+    stream_ctx = JobContext(
+        name="stream",
+        config=config,
+        args=args,
+        logger=ctx.logger.getChild("stream"),
+        run_id=ctx.run_id,
+        durations=ctx.durations,
+        writes=ctx.writes,
+        _catalog=ctx.catalog,
+    )
+    landed = (
+        f"landed {batch.batch_id}: {len(batch.orders)} orders and {len(batch.events)} events of {len(ids)} users, "
+        f"{now[:10]} 08:00-12:00 UTC; streamed at {now}"
+    )
+    return [landed, *args.handler.run(stream_ctx)]

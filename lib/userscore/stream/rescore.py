@@ -1,0 +1,135 @@
+"""Rescore a few users as of D with the batch code, and MERGE their rows into the live and wide tables.
+
+The features are the snapshot's own (userscore.features.snapshot) over the silver rows of these users
+only, against the population figures a batch snapshot published (RFM bins, interest totals, BG/NBD fit:
+userscore.features.population); the scores are the fused pass of the score job over those features, with
+the same champions, BTYD model, tiers, reasons and tags. So a user's row is, column for column, the row the
+batch `features --as-of D` + `score --as-of D` jobs give when that snapshot's figures are the published
+ones (tests/stream prove it). Each row is stamped with D (as_of_date), the rescoring time (scored_at) and
+its model versions.
+
+Writes: the live scores table (MERGE by user_id: every rescored row), then the tag wide table with the
+score job's semantics (rows already from a newer snapshot are left alone; a row is rewritten only when a
+value other than as_of_date and scored_at changed, so its Change Data Feed carries real changes only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.catalog import Catalog, WriteResult
+from userscore.config import Config
+from userscore.config.ingest import absent_tables
+from userscore.features import Sources, snapshot
+from userscore.features.inputs import silver_sources
+from userscore.features.population import PopulationStats
+from userscore.keys import USER_ID
+from userscore.scoring.customer_base import load_customer_base
+from userscore.scoring.fuse import fused_scores
+from userscore.scoring.models import Champions, load_champions
+from userscore.scoring.writer import UNCHANGED_IF_ONLY, wide_source
+from userscore.tags import TagDictionary, load_dictionary
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The loaded champions and tag dictionary; ``versions`` (target -> registry version) tells when the
+    registry has promoted another champion since they were loaded."""
+
+    champions: Champions
+    dictionary: TagDictionary
+    versions: dict[str, str]
+
+
+def champion_versions(config: Config) -> dict[str, str]:
+    """target -> the version holding the promotion alias now (registry look-ups only, no model load)."""
+    from userscore.models.registry import champion
+    from userscore.models.tracking import reader, resolve
+
+    tracking, alias = config.models.tracking, config.models.promotion.alias
+    client = reader(resolve(tracking, Path(config.root)))
+    versions = {}
+    for target in config.scoring.targets:
+        record = champion(client, f"{tracking.model_prefix}{target}", alias, target) if client is not None else None
+        if record is not None:
+            versions[target] = record.version
+    return versions
+
+
+def load_scorer(config: Config, previous: Scorer | None = None, logger: logging.Logger | None = None) -> Scorer:
+    """The champions of every scored target (InputError naming a missing required one), reusing
+    ``previous`` when the registry still points at the same versions."""
+    versions = champion_versions(config)
+    if previous is not None and previous.versions == versions:
+        return previous
+    scoring = config.scoring
+    champions = load_champions(
+        scoring.targets, config.models.tracking, config.models.promotion.alias, Path(config.root)
+    )
+    if previous is not None and logger is not None:
+        logger.info("champions changed: %s", ", ".join(f"{c.model_name} v{c.version}" for c in champions.loaded))
+    loaded = {c.target: c.version for c in champions.loaded}
+    return Scorer(champions, load_dictionary(config.tags), loaded)
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """One rescoring: how many users, under which published figures, and the two writes."""
+
+    rows: int
+    population_as_of: dt.date
+    writes: tuple[WriteResult, ...]
+
+    @property
+    def wide_rows_changed(self) -> int:
+        """Wide-table rows the MERGE rewrote (a value other than as_of_date and scored_at changed)."""
+        return self.writes[-1].rows if self.writes[-1].committed else 0
+
+
+def users_sources(catalog: Catalog, config: Config, users: DataFrame) -> Sources:
+    """The silver inputs of the snapshot, restricted to ``users`` (one user_id column, a few users)."""
+    silver = silver_sources(catalog, config.features, absent_tables(config.ingest))
+    chosen = F.broadcast(users)
+    return Sources(**{f.name: getattr(silver, f.name).join(chosen, USER_ID, "left_semi") for f in fields(silver)})
+
+
+def rescore(
+    catalog: Catalog,
+    config: Config,
+    users: DataFrame,
+    as_of: dt.date,
+    scored_at: dt.datetime,
+    scorer: Scorer,
+    published: PopulationStats,
+    logger: logging.Logger | None = None,
+) -> Rescored:
+    """Recompute ``users``' features at ``as_of`` against ``published``, score them and write both tables.
+
+    Args:
+        users: one ``user_id`` column (distinct); users not registered before ``as_of`` get no row.
+        scored_at: naive UTC, written to every row.
+    """
+    scoring, live = config.scoring, config.stream.live_table
+    catalog.prepare(live, scoring.wide_table)
+    users = users.select(USER_ID).distinct()
+    sources = users_sources(catalog, config, users)
+    with snapshot(sources, as_of, config.features, published=published) as snap:
+        base = load_customer_base(catalog, config, as_of, logger, users=users)
+        scores = fused_scores(
+            snap.features, scorer.champions, scoring, scorer.dictionary, scored_at, customer_base=base
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            rows = scores.count()
+            writes = (catalog.merge(live, scores),)
+            wide = wide_source(catalog, scoring.wide_table, scores, as_of)
+            writes += (catalog.merge(scoring.wide_table, wide, ignore_changes=UNCHANGED_IF_ONLY),)
+        finally:
+            scores.unpersist()
+    return Rescored(rows, published.as_of, writes)
