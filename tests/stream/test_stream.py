@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
 from tests.stream.conftest import D, land_events, land_orders, order, run_job
@@ -40,17 +42,28 @@ def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world)
         "dwell_seconds": 12.0,
     }
     land_events(world.raw_dir, "s-0001", [event])
+    # An unusable batch: its two Parquet files type dwell_seconds differently (ingest refuses it whole).
+    hidden = world.raw_dir / "events" / "_s-bad"
+    hidden.mkdir()
+    for i, dwell in enumerate((pa.array([1.5]), pa.array(["long"]))):
+        table = pa.table({"event_id": [f"e-bad-{i}"], "user_id": ["u-000013"], "event_ts": ["2026-11-01T08:00:00Z"],
+                          "event_type": ["page_view"], "dwell_seconds": dwell})  # fmt: skip
+        pq.write_table(table, hidden / f"part-{i}.parquet")
+    hidden.rename(world.raw_dir / "events" / "s-bad")
     audit_before = {(r["batch_id"], r["source"]): r["run_id"] for r in world.catalog.read("ops.ingest_audit").collect()}
 
     lines = _stream(world)
 
     catalog = world.catalog
-    orders = catalog.read("silver.orders").where(F.col("ingest_batch_id") == "s-0001")
+    (progress,) = catalog.read(world.config.stream.progress_table).where(F.col("batch_ids") == "s-0001").collect()
+    batch = progress["ingest_batch_id"]  # the micro-batch's one batch id in silver, quarantine and audit
+    assert batch.startswith("stream-")
+    orders = catalog.read("silver.orders").where(F.col("ingest_batch_id") == batch)
     assert sorted((r["order_id"], r["user_id"], r["amount"]) for r in orders.collect()) == [
         ("o-s1-1", "u-000003", 120.0),
         ("o-s1-2", "u-000007", 35.5),
     ]
-    quarantined = catalog.read("silver.quarantine").where(F.col("batch_id") == "s-0001")
+    quarantined = catalog.read("silver.quarantine").where(F.col("batch_id") == batch)
     assert sorted((r["source"], r["reason"]) for r in quarantined.collect()) == [
         ("orders", "out_of_range"),
         ("orders", "unknown_user"),
@@ -58,7 +71,7 @@ def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world)
     # The batches the batch ingest had completed were not ingested again.
     audit = {(r["batch_id"], r["source"]): r["run_id"] for r in catalog.read("ops.ingest_audit").collect()}
     assert {k: v for k, v in audit.items() if k in audit_before} == audit_before
-    assert {k for k in audit if k not in audit_before} == {("s-0001", "orders"), ("s-0001", "events")}
+    assert {k for k in audit if k not in audit_before} == {(batch, "orders"), (batch, "events")}
 
     # This reference time's rows (other tests stream on the same warehouse at other times).
     live = {
@@ -72,15 +85,18 @@ def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world)
     wide = {r["user_id"]: r for r in catalog.read(world.config.scoring.wide_table).collect()}
     assert all((wide[u]["as_of_date"], wide[u]["r_score"]) == (NEXT_DAY, live[u]["r_score"]) for u in live)
 
-    (progress,) = catalog.read(world.config.stream.progress_table).where(F.col("batch_ids") == "s-0001").collect()
     # The checkpoint's first micro-batch sees every landed file, the generator's too (Spark skips _ and . names).
     files = [
         f for s in ("orders", "events") for f in (world.raw_dir / s).glob("*/*") if not f.name.startswith(("_", "."))
     ]
     assert (progress["files"], progress["accepted"], progress["quarantined"]) == (len(files), 3, 2)
     assert (progress["users_rescored"], progress["as_of_date"], progress["population_as_of"]) == (3, NEXT_DAY, D)
-    assert progress["reference_time"] == REFERENCE and progress["failures"] is None
+    assert progress["reference_time"] == REFERENCE
+    # The unusable batch is recorded with the reason and left for `userscore ingest --batch s-bad`.
+    assert progress["failures"].startswith("s-bad: ") and "dwell_seconds" in progress["failures"]
+    assert catalog.read("silver.events").where(F.col("event_id").startswith("e-bad")).count() == 0
     assert lines[0].startswith("stream (available now): 1 micro-batches, 1 landed batches, 3 records accepted")
+    assert lines[1].startswith("  not ingested: s-bad: ")
 
     # Run again on the same checkpoint: nothing new has landed, nothing is written.
     versions = {t: catalog.version(t) for t in ("silver.orders", world.config.stream.live_table)}

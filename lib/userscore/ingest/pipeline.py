@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark import StorageLevel
@@ -62,11 +63,16 @@ Stage = Callable[[str], AbstractContextManager]
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """One batch to ingest: the sources to (re-)ingest and those skipped as already complete."""
+    """One batch to ingest: the sources to (re-)ingest and those skipped as already complete.
+
+    ``folders``: the raw folders of a source's records when they are not its one landed batch folder
+    ``<raw_dir>/<source>/<batch_id>``: the stream ingests all the folders one micro-batch saw as one batch.
+    """
 
     batch_id: str
     sources: tuple[str, ...]
     skipped: tuple[str, ...] = ()
+    folders: Mapping[str, tuple[Path, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,7 @@ def ingest_batch(
                         name,
                         source,
                         catalog.spec(source.table),
-                        landing.batch_path(raw_dir, source.path, batch.batch_id),
+                        batch.folders.get(name) or (landing.batch_path(raw_dir, source.path, batch.batch_id),),
                         batch.batch_id,
                         key=key,
                         max_string_length=ingest_config.max_string_length,
@@ -268,7 +274,7 @@ def validate_source(
     name: str,
     source: SourceConfig,
     spec: TableSpec,
-    path: Path,
+    path: Path | Sequence[Path],
     batch_id: str,
     *,
     key: bytes | None,
@@ -282,6 +288,7 @@ def validate_source(
     """Read one source's batch once and tag every record accepted / quarantined / duplicate, with counts.
 
     Args:
+        path: the batch's raw folder, or several (one batch of the records of all).
         known_users: ``user_id`` of the users known to this batch (needed when the source has a
             user_reference); existing: the silver table before this batch's writes (None if absent).
     """
@@ -295,14 +302,19 @@ def validate_source(
 
     redact = {raw: hash_pii for raw in source.pii}
     fmt = source.format
-    raw = _read_raw(spark, fmt, path)
-    records = json_records(raw, names, redact) if source.format == "json" else table_records(raw, names, redact)
+    folders = [path] if isinstance(path, Path) else list(path)
+    # Each folder is read with its own schema (Parquet types may differ between exports); the raw-record
+    # columns are the same for all, so they union.
+    parts = [_read_raw(spark, fmt, folder) for folder in folders]
+    to_records = json_records if source.format == "json" else table_records
+    records = functools.reduce(DataFrame.unionByName, [to_records(raw, names, redact) for raw in parts])
     parsed = records.transform(typed_columns, fields, batch_id, source.event_time, hash_pii).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
         records_read = parsed.count()  # reads the raw files, once, into the persisted batch
-        logger.info("input %s batch %s: %s records from %s (%s)", name, batch_id, f"{records_read:,}", path, fmt)
+        where = ", ".join(str(f) for f in folders)
+        logger.info("input %s batch %s: %s records from %s (%s)", name, batch_id, f"{records_read:,}", where, fmt)
         checked = parsed.transform(
             with_problems,
             fields,

@@ -2,12 +2,13 @@
 
 A Structured Streaming file source per watched source lists the landing zone (``binaryFile``, only the path
 is read); each micro-batch hands its new files' paths to :class:`MicroBatch`, which, on the driver:
-1. maps them to their landed batch folders (userscore.stream.landed) and ingests each folder's sources that
-   no run has completed (ops.ingest_audit) with userscore.ingest (plan_ingest + ingest): same validation,
-   quarantine reasons, PII hashing, reconciliation and audit as the batch job, so the stream and the batch
-   ingest job share the landing zone, each batch being ingested once. A folder whose input is unusable
-   (e.g. Parquet files that disagree on a type) is skipped and recorded with the reason in the progress row;
-   `userscore ingest --batch ID` takes it once fixed;
+1. maps them to their landed batch folders (userscore.stream.landed) and ingests the folders no run has
+   completed (ops.ingest_audit) as ONE batch, ``stream-<query>-<micro-batch>``, with userscore.ingest: the
+   batch job's validation, quarantine reasons, PII hashing, deduplication, reconciliation and audit, in one
+   validation pass and one commit per table however many folders landed (each folder read with its own
+   schema). A folder whose files cannot be read (e.g. Parquet files that disagree on a type, which the
+   batch job refuses too) is left out and recorded with the reason in the progress row; `userscore ingest
+   --batch ID` takes it once fixed;
 2. picks the users of the rows these folders put into silver (Delta skips files by ingest_batch_id) and
    rescores them as of D = the reference day + 1 (features of every event before the end of the reference
    day) against the latest published population figures (userscore.stream.rescore);
@@ -15,15 +16,16 @@ is read); each micro-batch hands its new files' paths to :class:`MicroBatch`, wh
    the look-up API's snapshot from the wide table.
 
 Exactly once: the query commits a micro-batch to its checkpoint only after the handler returns. A crash
-before that replays the same files on restart: a batch the crashed attempt completed carries its run id
-(``stream:<query id>:<epoch>``) in the audit, so the replay rescores its users without ingesting it again;
-a batch it left incomplete is ingested again, replacing what it wrote (replaceWhere by batch id, MERGE by
-key). No event is lost or counted twice.
+before that replays the same files on restart, under the same batch id (the query id is kept in the
+checkpoint): sources the crashed attempt completed are in the audit under that id, so the replay rescores
+their users without ingesting them again; a source it left incomplete is ingested again, replacing what it
+wrote (replaceWhere by batch id, MERGE by key). No event is lost or counted twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -35,12 +37,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.streaming import StreamingQuery
 
+from userscore import landing
 from userscore.catalog import Catalog, declared_schema
 from userscore.config import Config
 from userscore.config.ingest import BATCH_COLUMN, present_sources
 from userscore.errors import InputError
 from userscore.features.population import latest_published
-from userscore.ingest import ingest, plan_ingest
+from userscore.ingest import BatchPlan, IngestPlan, ingest
 from userscore.ingest.audit import AUDIT_TABLE
 from userscore.ingest.pii import pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE
@@ -63,12 +66,12 @@ _FILES = T.StructType(
 )
 
 
-def completed_runs(catalog: Catalog, batch_ids: list[str]) -> dict[tuple[str, str], str]:
-    """(batch_id, source) -> the run that completed it, for these batches (a few audit rows)."""
+def completed(catalog: Catalog, batch_ids: list[str]) -> set[tuple[str, str]]:
+    """The (batch_id, source) pairs of these batches recorded complete in the audit (a few rows)."""
     if not catalog.exists(AUDIT_TABLE):
-        return {}
-    rows = catalog.read(AUDIT_TABLE).where(F.col("batch_id").isin(batch_ids)).select("batch_id", "source", "run_id")
-    return {(r["batch_id"], r["source"]): r["run_id"] for r in rows.collect()}
+        return set()
+    rows = catalog.read(AUDIT_TABLE).where(F.col("batch_id").isin(batch_ids)).select("batch_id", "source")
+    return {(r["batch_id"], r["source"]) for r in rows.collect()}
 
 
 def features_date(reference: dt.datetime) -> dt.date:
@@ -103,7 +106,8 @@ class Epoch:
     as_of: dt.date
     reference: dt.datetime
     started: dt.datetime
-    ingested: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    landed: list[str] = field(default_factory=list)  # the landed batch folders read
+    sources: tuple[str, ...] = ()  # the sources ingested (or, on a replay, found ingested)
     accepted: int = 0
     quarantined: int = 0
     users_rescored: int = 0
@@ -112,19 +116,27 @@ class Epoch:
     failures: list[str] = field(default_factory=list)
 
     @property
+    def batch_id(self) -> str:
+        """The batch id of this micro-batch's rows in silver, the quarantine and the audit: the same when it
+        is replayed (the query id is kept in the checkpoint)."""
+        return f"stream-{self.query_id[:8]}-{self.epoch_id:06d}"
+
+    @property
     def run_id(self) -> str:
-        """The ingest run id of this micro-batch (ops.ingest_audit.run_id): the same when it is replayed."""
+        """The ingest run id (ops.ingest_audit.run_id)."""
         return f"stream:{self.query_id}:{self.epoch_id}"
 
     @property
     def batch_ids(self) -> str:
-        return ",".join(batch for batch, _ in self.ingested)
+        """The landed batch folders it read, comma-separated."""
+        return ",".join(dict.fromkeys(self.landed))
 
     def row(self, finished: dt.datetime) -> dict:
         """The progress row (stream.progress_table)."""
         return {
             "query_id": self.query_id,
             "epoch_id": self.epoch_id,
+            "ingest_batch_id": self.batch_id,
             "batch_ids": self.batch_ids,
             "files": self.files,
             "accepted": self.accepted,
@@ -162,7 +174,7 @@ class Totals:
 
     def add(self, epoch: Epoch) -> None:
         self.micro_batches += 1
-        self.batches += [batch for batch, _ in epoch.ingested]
+        self.batches += list(dict.fromkeys(epoch.landed))
         self.accepted += epoch.accepted
         self.quarantined += epoch.quarantined
         self.users_rescored += epoch.users_rescored
@@ -173,8 +185,11 @@ class Totals:
 class MicroBatch:
     """The foreachBatch handler (see the module docstring); keeps the loaded champions between calls."""
 
-    def __init__(self, catalog: Catalog, config: Config, clock: Clock, scorer: Scorer, logger: logging.Logger):
+    def __init__(
+        self, catalog: Catalog, config: Config, clock: Clock, scorer: Scorer, key: bytes | None, logger: logging.Logger
+    ):
         self.catalog, self.config, self.clock, self.scorer, self.logger = catalog, config, clock, scorer, logger
+        self.key = key  # the PII key (None when no watched source has PII)
         self.raw_dir = config.path(config.ingest.raw_dir)
         self.folders = watched_sources(config)
         self.totals = Totals()
@@ -189,13 +204,11 @@ class MicroBatch:
         query_id = str(next(q for q in self.catalog.spark.streams.active if q.name == QUERY_NAME).id)
         reference = self.clock()
         epoch = Epoch(query_id, epoch_id, len(paths), features_date(reference), _utc(reference), started)
-        done = completed_runs(self.catalog, list(batches))
-        for batch_id, sources in batches.items():
-            self._ingest(epoch, batch_id, sources, done, reference)
-        if not (epoch.ingested or epoch.failures):  # only files of batches other runs had ingested: no row
+        self._ingest(epoch, batches, reference)
+        if not (epoch.sources or epoch.failures):  # only folders the batch ingest had taken: no row
             self.logger.info("stream: micro-batch %d: %d files of batches already ingested", epoch_id, len(paths))
             return
-        touched = self._touched_users(epoch.ingested)
+        touched = self._touched_users(epoch)
         if touched is not None:
             published = latest_published(self.catalog, self.config.features, epoch.as_of)
             self.scorer = load_scorer(self.config, self.scorer, self.logger)
@@ -207,55 +220,72 @@ class MicroBatch:
         self._record(epoch)
         self._refresh_snapshot()
 
-    def _ingest(
-        self,
-        epoch: Epoch,
-        batch_id: str,
-        sources: tuple[str, ...],
-        done: dict[tuple[str, str], str],
-        reference: dt.datetime,
-    ) -> None:
-        """Ingest one landed batch folder's sources that no run has completed yet.
+    def _ingest(self, epoch: Epoch, batches: dict[str, tuple[str, ...]], reference: dt.datetime) -> None:
+        """Ingest the micro-batch's landed folders as ONE batch, ``epoch.batch_id``: one validation pass and
+        one commit per table, however many folders landed (their records read folder by folder).
 
-        Sources completed by this very micro-batch before a crash (its replay) count as ingested, so their
-        users are rescored; sources completed by another run (the batch job, an earlier micro-batch) are
-        left alone. An unusable folder is recorded with the reason, not fatal.
+        Left out: folders the batch ingest had completed (``ops.ingest_audit``), and folders whose files
+        cannot be read, recorded with the reason (`userscore ingest --batch ID` once fixed). Sources the
+        crashed attempt of this micro-batch completed (its replay) are not ingested again but count as
+        ingested, so their users are rescored.
         """
-        replayed = tuple(s for s in sources if done.get((batch_id, s)) == epoch.run_id)
-        todo = tuple(s for s in sources if (batch_id, s) not in done)
+        done = completed(self.catalog, [*batches, epoch.batch_id])
+        folders: dict[str, list[Path]] = {}
+        for batch_id, sources in batches.items():
+            for source in sources:
+                folder = self.raw_dir / self.folders[source] / batch_id
+                if (batch_id, source) in done:
+                    continue
+                problem = self._unreadable(source, folder)
+                if problem is not None:
+                    epoch.failures.append(f"{batch_id}: {problem}")
+                    self.logger.error("stream: batch %s of %s not ingested: %s", batch_id, source, problem)
+                    continue
+                folders.setdefault(source, []).append(folder)
+                epoch.landed.append(batch_id)
+        replayed = [s for s in folders if (epoch.batch_id, s) in done]
+        todo = tuple(s for s in self.folders if s in folders and s not in replayed)  # ingest order: users first
         if todo:
+            batch = BatchPlan(epoch.batch_id, todo, folders={s: tuple(folders[s]) for s in todo})
             try:
-                plan = plan_ingest(
-                    self.catalog, self.config.ingest, self.raw_dir, sources=todo, batch=batch_id, force=True
+                results = ingest(
+                    self.catalog,
+                    self.config.ingest,
+                    self.raw_dir,
+                    IngestPlan((batch,), (), self.key),
+                    now=reference,
+                    run_id=epoch.run_id,
                 )
-            except InputError as exc:
-                epoch.failures.append(f"{batch_id}: {exc}")
-                self.logger.error("stream: batch %s not ingested: %s", batch_id, exc)
+            except InputError as exc:  # raised before anything of the batch is written
+                epoch.failures.append(f"{','.join(dict.fromkeys(epoch.landed))}: {exc}")
+                self.logger.error("stream: micro-batch %d not ingested: %s", epoch.epoch_id, exc)
                 todo = ()
             else:
-                for result in ingest(
-                    self.catalog, self.config.ingest, self.raw_dir, plan, now=reference, run_id=epoch.run_id
-                ):
-                    epoch.accepted += sum(c.accepted for c in result.counts)
-                    epoch.quarantined += sum(c.quarantined for c in result.counts)
-        ingested = tuple(s for s in sources if s in todo or s in replayed)
-        if ingested:
-            epoch.ingested.append((batch_id, ingested))
+                epoch.accepted = sum(c.accepted for r in results for c in r.counts)
+                epoch.quarantined = sum(c.quarantined for r in results for c in r.counts)
+        epoch.sources = tuple(s for s in self.folders if s in todo or s in replayed)
 
-    def _touched_users(self, ingested: list[tuple[str, tuple[str, ...]]]) -> DataFrame | None:
-        """The distinct user ids of the rows the ingested batches put into silver (None: none ingested)."""
+    def _unreadable(self, source: str, folder: Path) -> str | None:
+        """Why the folder's files cannot be read as ``source`` (the batch ingest refuses them too), or None."""
+        fmt = self.config.ingest.sources[source].format
+        read = {"json": landing.read_text_lines, "delta": landing.read_delta}.get(fmt, landing.read_parquet)
+        try:
+            read(self.catalog.spark, folder)  # footers and listings only: nothing is scanned
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    def _touched_users(self, epoch: Epoch) -> DataFrame | None:
+        """The distinct user ids of the rows this micro-batch put into silver (None: nothing ingested)."""
+        tables = [self.config.ingest.sources[s].table for s in epoch.sources]
         parts = [
-            self.catalog.read(table).where(F.col(BATCH_COLUMN) == F.lit(batch_id)).select(USER_ID)
-            for batch_id, sources in ingested
-            for table in (self.config.ingest.sources[name].table for name in sources)
-            if USER_ID in self.catalog.spec(table).column_names
+            self.catalog.read(t).where(F.col(BATCH_COLUMN) == F.lit(epoch.batch_id)).select(USER_ID)
+            for t in tables
+            if USER_ID in self.catalog.spec(t).column_names
         ]
         if not parts:
             return None
-        users = parts[0]
-        for part in parts[1:]:
-            users = users.unionByName(part)
-        return users.distinct()
+        return functools.reduce(DataFrame.unionByName, parts).distinct()
 
     def _record(self, epoch: Epoch) -> None:
         """MERGE the micro-batch's progress row (a replayed micro-batch replaces its own) and count it."""
@@ -296,13 +326,12 @@ def prepare(catalog: Catalog, config: Config, clock: Clock, logger: logging.Logg
     missing = [f"{s} ({raw_dir / folder})" for s, folder in folders.items() if not (raw_dir / folder).is_dir()]
     if missing:
         raise InputError(f"no raw folder for watched source(s): {', '.join(missing)}")
-    if any(config.ingest.sources[s].pii for s in folders):
-        pii_key(config.ingest.pii_key_env)
+    key = pii_key(config.ingest.pii_key_env) if any(config.ingest.sources[s].pii for s in folders) else None
     latest_published(catalog, config.features, features_date(clock()))
     scorer = load_scorer(config, logger=logger)
     tables = [config.ingest.sources[s].table for s in folders]
     catalog.prepare(*tables, QUARANTINE_TABLE, AUDIT_TABLE, config.stream.live_table, config.stream.progress_table)
-    return MicroBatch(catalog, config, clock, scorer, logger)
+    return MicroBatch(catalog, config, clock, scorer, key, logger)
 
 
 def start(spark: SparkSession, config: Config, handler: MicroBatch, available_now: bool) -> StreamingQuery:
