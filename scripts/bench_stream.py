@@ -68,7 +68,7 @@ def percentile(values: list[float], q: float) -> float:
 def stream_process(root: Path, rate: int, interval: float, now: str, log) -> subprocess.Popen:
     sets = {
         "catalog.root": root / "warehouse",
-        "ingest.raw_dir": root / "raw",
+        "ingest.raw_dir": root / f"raw-{rate}",
         "stream.checkpoint": root / f"checkpoint-{rate}",
         "stream.trigger.interval_seconds": interval,
         "stream.snapshot_refresh_minutes": "null",
@@ -87,7 +87,7 @@ def ingested_batches(log_file: Path) -> set[str]:
     """Batch ids the stream's log reports ingested (``... batches a,b, ...``)."""
     found = set()
     for match in re.finditer(r"micro-batch \d+: \d+ files, batches ([^ ]+),", log_file.read_text(errors="replace")):
-        found |= set(match.group(1).split(","))
+        found |= {folder.split("/")[-1] for folder in match.group(1).split(",")}
     return found
 
 
@@ -114,7 +114,7 @@ def run_rate(config, catalog, rate, args, users, day) -> dict:
             orders=max(1, rate // 10),
             seed=rate * 100000 + second,
         )
-        land(batch, args.root / "raw", "orders", "events")
+        land(batch, args.root / f"raw-{rate}", "orders", "events")
         landed[batch.batch_id] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         time.sleep(max(0.0, start + second + 1 - time.monotonic()))
     deadline = time.monotonic() + 900
@@ -124,12 +124,12 @@ def run_rate(config, catalog, rate, args, users, day) -> dict:
         time.sleep(1)
     process.send_signal(signal.SIGINT)
     process.wait(timeout=120)
-    progress = catalog.read(config.stream.progress_table).where(F.col("batch_ids").startswith(f"bench-{rate}-"))
+    progress = catalog.read(config.stream.progress_table).where(F.col("batch_ids").contains(f"/bench-{rate}-"))
     finished: dict[str, dt.datetime] = {}
     epochs = 0
     for row in progress.collect():
         epochs += 1
-        for batch_id in row["batch_ids"].split(","):
+        for batch_id in {folder.split("/")[-1] for folder in row["batch_ids"].split(",")}:
             finished[batch_id] = min(finished.get(batch_id, row["finished_at"]), row["finished_at"])
     latencies = [(finished[b] - landed[b]).total_seconds() for b in landed]
     return {
@@ -168,12 +168,16 @@ def main() -> None:
     if args.root.exists():
         shutil.rmtree(args.root)
     args.root.mkdir(parents=True)
-    shutil.copytree(args.warehouse, args.root / "warehouse")
-    for folder in ("orders", "events"):
-        (args.root / "raw" / folder).mkdir(parents=True)
+    # The warehouse without its stream history: the benchmark's micro-batches are the only ones.
+    shutil.copytree(
+        args.warehouse, args.root / "warehouse", ignore=shutil.ignore_patterns("stream_progress", "_checkpoints")
+    )
+    for rate in args.rates:  # a landing zone per rate: each stream sees only its own folders
+        for folder in ("orders", "events"):
+            (args.root / f"raw-{rate}" / folder).mkdir(parents=True)
     overrides = {
         "catalog": {"root": str(args.root / "warehouse")},
-        "ingest": {"raw_dir": str(args.root / "raw")},
+        "ingest": {"raw_dir": str(args.root / f"raw-{args.rates[0]}")},
         "models": {"tracking": {"uri": f"sqlite:///{REPO / 'mlflow.db'}", "artifact_root": str(REPO / "mlruns")}},
     }
     config = load_config(overrides=overrides)

@@ -7,7 +7,7 @@ written as text lines, so that a malformed or non-UTF-8 record survives to the q
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,10 +42,12 @@ def write_parquet(df: DataFrame, path: Path) -> None:
     df.write.mode("overwrite").parquet(str(path))
 
 
-def read_text_lines(spark: SparkSession, path: Path) -> DataFrame:
-    """Column ``value``: one raw line per record, exactly as landed."""
-    _require(path)
-    return spark.read.option("lineSep", "\n").text(str(path))
+def read_text_lines(spark: SparkSession, path: Path | Sequence[Path]) -> DataFrame:
+    """Column ``value``: one raw line per record, exactly as landed (of one folder, or several in one scan)."""
+    paths = [path] if isinstance(path, Path) else list(path)
+    for folder in paths:
+        _require(folder)
+    return spark.read.option("lineSep", "\n").text([str(p) for p in paths])
 
 
 def read_parquet(spark: SparkSession, path: Path) -> DataFrame:

@@ -4,6 +4,7 @@ writes them, the touched users (and only they) rescored as of the end of the ref
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +22,7 @@ def _stream(world) -> list[str]:
     return run_job(stream_job, world.config, world.catalog, available_now=True, now=NOW, timeout=None)
 
 
-def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world):
+def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world, tmp_path):
     land_orders(
         world.raw_dir,
         "s-0001",
@@ -55,9 +56,14 @@ def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world)
     lines = _stream(world)
 
     catalog = world.catalog
-    (progress,) = catalog.read(world.config.stream.progress_table).where(F.col("batch_ids") == "s-0001").collect()
+    (progress,) = (
+        catalog.read(world.config.stream.progress_table).where(F.col("batch_ids").contains("s-0001")).collect()
+    )
     batch = progress["ingest_batch_id"]  # the micro-batch's one batch id in silver, quarantine and audit
-    assert batch.startswith("stream-")
+    assert batch.startswith("stream-") and sorted(progress["batch_ids"].split(",")) == [
+        "events/s-0001",
+        "orders/s-0001",
+    ]
     orders = catalog.read("silver.orders").where(F.col("ingest_batch_id") == batch)
     assert sorted((r["order_id"], r["user_id"], r["amount"]) for r in orders.collect()) == [
         ("o-s1-1", "u-000003", 120.0),
@@ -95,10 +101,14 @@ def test_landed_batches_are_ingested_and_only_their_users_rescored(spark, world)
     # The unusable batch is recorded with the reason and left for `userscore ingest --batch s-bad`.
     assert progress["failures"].startswith("s-bad: ") and "dwell_seconds" in progress["failures"]
     assert catalog.read("silver.events").where(F.col("event_id").startswith("e-bad")).count() == 0
-    assert lines[0].startswith("stream (available now): 1 micro-batches, 1 landed batches, 3 records accepted")
+    assert lines[0].startswith("stream (available now): 1 micro-batches, 2 landed folders, 3 records accepted")
     assert lines[1].startswith("  not ingested: s-bad: ")
 
-    # Run again on the same checkpoint: nothing new has landed, nothing is written.
+    # Run again on the same checkpoint: nothing new has landed, nothing is written. Nor on a new checkpoint,
+    # which lists every landed file again: the progress rows say which folders the stream has ingested.
     versions = {t: catalog.version(t) for t in ("silver.orders", world.config.stream.live_table)}
     _stream(world)
+    assert {t: catalog.version(t) for t in versions} == versions
+    fresh = replace(world.config, stream=replace(world.config.stream, checkpoint=str(tmp_path / "new-checkpoint")))
+    run_job(stream_job, fresh, world.catalog, available_now=True, now=NOW, timeout=None)
     assert {t: catalog.version(t) for t in versions} == versions

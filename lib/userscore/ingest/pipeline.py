@@ -303,11 +303,10 @@ def validate_source(
     redact = {raw: hash_pii for raw in source.pii}
     fmt = source.format
     folders = [path] if isinstance(path, Path) else list(path)
-    # Each folder is read with its own schema (Parquet types may differ between exports); the raw-record
-    # columns are the same for all, so they union.
-    parts = [_read_raw(spark, fmt, folder) for folder in folders]
     to_records = json_records if source.format == "json" else table_records
-    records = functools.reduce(DataFrame.unionByName, [to_records(raw, names, redact) for raw in parts])
+    records = functools.reduce(
+        DataFrame.unionByName, [to_records(raw, names, redact) for raw in _read_folders(spark, fmt, folders)]
+    )
     parsed = records.transform(typed_columns, fields, batch_id, source.event_time, hash_pii).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -402,6 +401,18 @@ def _existing(catalog: Catalog, table: str) -> DataFrame | None:
     """The silver table as it is (None when absent). Catalog.prepare has checked it against its declaration
     (e.g. a silver.orders written before updated_at and refunded_at existed fails there, before any write)."""
     return catalog.read(table) if catalog.exists(table) else None
+
+
+def _read_folders(spark: SparkSession, fmt: str, folders: Sequence[Path]) -> list[DataFrame]:
+    """The folders' raw rows in as few scans as they allow: one for JSON lines, and one for Parquet folders
+    that share a schema; else one per folder (each with its own types: the raw-record columns union), so a
+    plan over many small folders stays one scan, not a union of hundreds."""
+    if fmt == "json":
+        return [landing.read_text_lines(spark, folders)]
+    frames = [_read_raw(spark, fmt, folder) for folder in folders]  # checks each folder (footers only)
+    if fmt == "parquet" and len(frames) > 1 and len({frame.schema.json() for frame in frames}) == 1:
+        return [spark.read.schema(frames[0].schema).parquet(*(str(f) for f in folders))]
+    return frames
 
 
 def _read_raw(spark: SparkSession, fmt: str, path: Path) -> DataFrame:

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
+import threading
+import time
 from collections.abc import Sequence
 
 from userscore.jobs.ingest import reference_time
@@ -34,6 +37,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what has landed, then stop")
     parser.add_argument("--now", help="fixed reference time, ISO-8601 (default: the clock)")
     parser.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+
+
+def await_stop(query, timeout: float | None) -> None:
+    """Wait until the query ends (available now: all landed files done), ``timeout`` passes, or SIGINT/SIGTERM
+    asks to stop; then stop it between micro-batches. The signal only sets a flag: the JVM call waiting in
+    awaitTermination is never interrupted (py4j would turn that into an error)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if query.awaitTermination(1):
+                return  # ended by itself; a failure raises here
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    query.stop()
 
 
 def run(ctx: JobContext) -> Sequence[str]:
@@ -54,15 +74,10 @@ def run(ctx: JobContext) -> Sequence[str]:
     query = start(ctx.spark, config, handler, available_now)
     mode = "available now" if available_now else f"every {config.stream.trigger.interval_seconds:g} s"
     ctx.logger.info("stream started (%s), checkpoint %s", mode, checkpoint_location(config))
-    try:
-        finished = query.awaitTermination(args.timeout)
-    except KeyboardInterrupt:
-        finished = False
-    if not finished:
-        query.stop()
+    await_stop(query, args.timeout)
     totals = handler.totals
     lines = [
-        f"stream ({mode}): {totals.micro_batches} micro-batches, {len(set(totals.batches))} landed batches, "
+        f"stream ({mode}): {totals.micro_batches} micro-batches, {len(set(totals.batches))} landed folders, "
         f"{totals.accepted:,} records accepted, {totals.quarantined:,} quarantined, "
         f"{totals.users_rescored:,} user rescorings, {totals.wide_rows_changed:,} wide-table rows changed",
         *(f"  not ingested: {failure}" for failure in totals.failures),

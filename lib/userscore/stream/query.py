@@ -106,7 +106,7 @@ class Epoch:
     as_of: dt.date
     reference: dt.datetime
     started: dt.datetime
-    landed: list[str] = field(default_factory=list)  # the landed batch folders read
+    landed: list[str] = field(default_factory=list)  # the landed folders read, <source>/<batch_id>
     sources: tuple[str, ...] = ()  # the sources ingested (or, on a replay, found ingested)
     accepted: int = 0
     quarantined: int = 0
@@ -128,8 +128,8 @@ class Epoch:
 
     @property
     def batch_ids(self) -> str:
-        """The landed batch folders it read, comma-separated."""
-        return ",".join(dict.fromkeys(self.landed))
+        """The landed folders it ingested, ``<source>/<batch_id>`` comma-separated."""
+        return ",".join(self.landed)
 
     def row(self, finished: dt.datetime) -> dict:
         """The progress row (stream.progress_table)."""
@@ -174,7 +174,7 @@ class Totals:
 
     def add(self, epoch: Epoch) -> None:
         self.micro_batches += 1
-        self.batches += list(dict.fromkeys(epoch.landed))
+        self.batches += epoch.landed
         self.accepted += epoch.accepted
         self.quarantined += epoch.quarantined
         self.users_rescored += epoch.users_rescored
@@ -230,11 +230,13 @@ class MicroBatch:
         ingested, so their users are rescored.
         """
         done = completed(self.catalog, [*batches, epoch.batch_id])
+        landed = [f"{source}/{batch_id}" for batch_id, sources in batches.items() for source in sources]
+        streamed = self._streamed(landed, epoch.batch_id)
         folders: dict[str, list[Path]] = {}
         for batch_id, sources in batches.items():
             for source in sources:
                 folder = self.raw_dir / self.folders[source] / batch_id
-                if (batch_id, source) in done:
+                if (batch_id, source) in done or f"{source}/{batch_id}" in streamed:
                     continue
                 problem = self._unreadable(source, folder)
                 if problem is not None:
@@ -242,7 +244,7 @@ class MicroBatch:
                     self.logger.error("stream: batch %s of %s not ingested: %s", batch_id, source, problem)
                     continue
                 folders.setdefault(source, []).append(folder)
-                epoch.landed.append(batch_id)
+                epoch.landed.append(f"{source}/{batch_id}")
         replayed = [s for s in folders if (epoch.batch_id, s) in done]
         todo = tuple(s for s in self.folders if s in folders and s not in replayed)  # ingest order: users first
         if todo:
@@ -257,13 +259,23 @@ class MicroBatch:
                     run_id=epoch.run_id,
                 )
             except InputError as exc:  # raised before anything of the batch is written
-                epoch.failures.append(f"{','.join(dict.fromkeys(epoch.landed))}: {exc}")
+                epoch.failures.append(f"{epoch.batch_ids}: {exc}")
                 self.logger.error("stream: micro-batch %d not ingested: %s", epoch.epoch_id, exc)
                 todo = ()
             else:
                 epoch.accepted = sum(c.accepted for r in results for c in r.counts)
                 epoch.quarantined = sum(c.quarantined for r in results for c in r.counts)
         epoch.sources = tuple(s for s in self.folders if s in todo or s in replayed)
+
+    def _streamed(self, landed: list[str], batch_id: str) -> set[str]:
+        """The ``source/batch`` folders among ``landed`` an earlier micro-batch ingested (its progress row
+        lists them), e.g. under a checkpoint since replaced; not this micro-batch's own (a replay)."""
+        table = self.config.stream.progress_table
+        if not self.catalog.exists(table):
+            return set()
+        folder = F.explode(F.split(F.col("batch_ids"), ",")).alias("folder")
+        rows = self.catalog.read(table).where(F.col("ingest_batch_id") != F.lit(batch_id)).select(folder)
+        return {r["folder"] for r in rows.where(F.col("folder").isin(landed)).collect()}
 
     def _unreadable(self, source: str, folder: Path) -> str | None:
         """Why the folder's files cannot be read as ``source`` (the batch ingest refuses them too), or None."""
