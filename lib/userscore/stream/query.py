@@ -222,12 +222,12 @@ class MicroBatch:
 
     def _ingest(self, epoch: Epoch, batches: dict[str, tuple[str, ...]], reference: dt.datetime) -> None:
         """Ingest the micro-batch's landed folders as ONE batch, ``epoch.batch_id``: one validation pass and
-        one commit per table, however many folders landed (their records read folder by folder).
+        one commit per table, however many folders landed.
 
-        Left out: folders the batch ingest had completed (``ops.ingest_audit``), and folders whose files
-        cannot be read, recorded with the reason (`userscore ingest --batch ID` once fixed). Sources the
-        crashed attempt of this micro-batch completed (its replay) are not ingested again but count as
-        ingested, so their users are rescored.
+        Left out: folders the batch ingest completed (``ops.ingest_audit``) or an earlier micro-batch
+        ingested (``ops.stream_progress``), and folders whose files cannot be read, recorded with the reason
+        (`userscore ingest --batch ID` once fixed). Sources the crashed attempt of this micro-batch completed
+        (its replay) are not ingested again but count as ingested, so their users are rescored.
         """
         done = completed(self.catalog, [*batches, epoch.batch_id])
         landed = [f"{source}/{batch_id}" for batch_id, sources in batches.items() for source in sources]
