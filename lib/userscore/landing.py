@@ -42,6 +42,15 @@ def write_parquet(df: DataFrame, path: Path) -> None:
     df.write.mode("overwrite").parquet(str(path))
 
 
+def read_folder(spark: SparkSession, fmt: str, path: Path) -> DataFrame:
+    """One batch folder of a source landed as ``fmt`` (ingest.sources.<s>.format: json, parquet or delta)."""
+    if fmt == "json":
+        return read_text_lines(spark, path)
+    if fmt == "delta":
+        return read_delta(spark, path)
+    return read_parquet(spark, path)
+
+
 def read_text_lines(spark: SparkSession, path: Path | Sequence[Path]) -> DataFrame:
     """Column ``value``: one raw line per record, exactly as landed (of one folder, or several in one scan)."""
     paths = [path] if isinstance(path, Path) else list(path)

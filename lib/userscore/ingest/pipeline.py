@@ -409,18 +409,10 @@ def _read_folders(spark: SparkSession, fmt: str, folders: Sequence[Path]) -> lis
     plan over many small folders stays one scan, not a union of hundreds."""
     if fmt == "json":
         return [landing.read_text_lines(spark, folders)]
-    frames = [_read_raw(spark, fmt, folder) for folder in folders]  # checks each folder (footers only)
+    frames = [landing.read_folder(spark, fmt, folder) for folder in folders]  # checks each (footers only)
     if fmt == "parquet" and len(frames) > 1 and len({frame.schema.json() for frame in frames}) == 1:
         return [spark.read.schema(frames[0].schema).parquet(*(str(f) for f in folders))]
     return frames
-
-
-def _read_raw(spark: SparkSession, fmt: str, path: Path) -> DataFrame:
-    if fmt == "json":
-        return landing.read_text_lines(spark, path)
-    if fmt == "delta":
-        return landing.read_delta(spark, path)
-    return landing.read_parquet(spark, path)
 
 
 def _known_users(catalog: Catalog, validated: Sequence[Validated]) -> DataFrame:

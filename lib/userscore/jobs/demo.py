@@ -86,6 +86,20 @@ def findings(lines: Sequence[str]) -> list[str]:
     return [line for line in lines if line.startswith(prefixes)]
 
 
+def stage_context(ctx: JobContext, name: str, args: argparse.Namespace, config: Config) -> JobContext:
+    """A stage's context inside the demo: its own arguments and logger, the demo's session, run id and records."""
+    return JobContext(
+        name=name,
+        config=config,
+        args=args,
+        logger=ctx.logger.getChild(name),
+        run_id=ctx.run_id,
+        durations=ctx.durations,
+        writes=ctx.writes,
+        _catalog=ctx.catalog,
+    )
+
+
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
@@ -94,18 +108,9 @@ def run(ctx: JobContext) -> Sequence[str]:
     found = []  # what the analyses found
     for name, argv in stages(ctx):
         args = parser.parse_args([name, *argv])
-        stage_ctx = JobContext(
-            name=name,
-            config=demo_training(ctx.config) if name == "train" else ctx.config,
-            args=args,
-            logger=ctx.logger.getChild(name),
-            run_id=ctx.run_id,
-            durations=ctx.durations,
-            writes=ctx.writes,
-            _catalog=ctx.catalog,
-        )
+        config = demo_training(ctx.config) if name == "train" else ctx.config
         with ctx.stage(f"demo {name}"):
-            lines = args.handler.run(stage_ctx)
+            lines = args.handler.run(stage_context(ctx, name, args, config))
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
         pointers += [line for line in lines if line.startswith(POINTERS)]
         if name == "analyze":
@@ -158,18 +163,8 @@ def live_stream(ctx: JobContext, parser) -> list[str]:
     land(batch, raw_dir, folders["orders"], folders["events"])
     now = (day + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
     args = parser.parse_args(["stream", "--available-now", "--now", now])
-    stream_ctx = JobContext(
-        name="stream",
-        config=config,
-        args=args,
-        logger=ctx.logger.getChild("stream"),
-        run_id=ctx.run_id,
-        durations=ctx.durations,
-        writes=ctx.writes,
-        _catalog=ctx.catalog,
-    )
     landed = (
         f"landed {batch.batch_id}: {len(batch.orders)} orders and {len(batch.events)} events of {len(ids)} users, "
         f"{now[:10]} 08:00-12:00 UTC; streamed at {now}"
     )
-    return [landed, *args.handler.run(stream_ctx)]
+    return [landed, *args.handler.run(stage_context(ctx, "stream", args, config))]

@@ -8,9 +8,9 @@ Parameters:
                     generated world's days)
   --timeout S       stop after S seconds (default: run until the query ends or the job is cancelled)
 
-Watches the raw folders of stream.sources. Each landed batch folder is ingested whole with the batch ingest's
-code (silver, silver.quarantine, ops.ingest_audit); the users of its rows are rescored as of the end of the
-reference day against the latest published snapshot's population figures (features.rfm_boundaries,
+Watches the raw folders of stream.sources. The folders a micro-batch sees are ingested as one batch with
+the batch ingest's code (silver, silver.quarantine, ops.ingest_audit); the users of its rows are rescored as
+of the end of the reference day against the latest published snapshot's population figures (features.rfm_boundaries,
 features.population_stats) with the champions at the promotion alias (reloaded when the alias moves), and
 MERGEd into stream.live_table and the tag wide table; one row per micro-batch goes to stream.progress_table,
 and the look-up API's snapshot is republished every stream.snapshot_refresh_minutes. Progress is checkpointed

@@ -10,7 +10,7 @@ number (``models:/<name>/<version>``), not by alias, so a promotion racing the j
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,24 +55,33 @@ class Champions:
         return {c.target: c.output.column("probability") for c in self.loaded}
 
 
+def champion_records(targets: Iterable[str], tracking: TrackingConfig, alias: str, root: Path) -> dict:
+    """target -> the registry record of ``<model_prefix><target>@<alias>`` (registry look-ups only, no model
+    load), in ``targets`` order; a target without one is left out."""
+    from userscore.models.registry import champion
+    from userscore.models.tracking import reader, resolve
+
+    # A store that does not exist holds no champion; it is not created just to find that out.
+    client = reader(resolve(tracking, root))
+    if client is None:
+        return {}
+    records = {t: champion(client, f"{tracking.model_prefix}{t}", alias, t) for t in targets}
+    return {t: record for t, record in records.items() if record is not None}
+
+
 def load_champions(targets: Mapping[str, TargetOutput], tracking: TrackingConfig, alias: str, root: Path) -> Champions:
     """Load the champion of every target; InputError naming the missing non-optional ones."""
-    from userscore.models.registry import champion
     from userscore.models.tracking import load_spark_model, reader, resolve
 
     store = resolve(tracking, root)
-    # A store that does not exist holds no champion; it is not created just to find that out.
-    client = reader(store)
-    found, missing, skipped = {}, [], []
-    for target, output in targets.items():
-        name = f"{tracking.model_prefix}{target}"
-        record = champion(client, name, alias, target) if client is not None else None
-        if record is None:
-            (skipped if output.optional else missing).append(f"{name}@{alias}")
-        else:
-            found[target] = record
+    found = champion_records(targets, tracking, alias, root)
+    absent = [
+        (f"{tracking.model_prefix}{t}@{alias}", output.optional) for t, output in targets.items() if t not in found
+    ]
+    missing = [name for name, optional in absent if not optional]
+    skipped = [name for name, optional in absent if optional]
     if missing:
-        where = "" if client is not None else " (no store there yet)"
+        where = "" if reader(store) is not None else " (no store there yet)"
         raise InputError(
             f"no champion for {', '.join(missing)} in the MLflow registry at {store.registry}{where}: train and "
             f"promote it (`userscore train --target ...`) or mark the target optional in scoring.targets"

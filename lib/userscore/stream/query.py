@@ -279,10 +279,8 @@ class MicroBatch:
 
     def _unreadable(self, source: str, folder: Path) -> str | None:
         """Why the folder's files cannot be read as ``source`` (the batch ingest refuses them too), or None."""
-        fmt = self.config.ingest.sources[source].format
-        read = {"json": landing.read_text_lines, "delta": landing.read_delta}.get(fmt, landing.read_parquet)
-        try:
-            read(self.catalog.spark, folder)  # footers and listings only: nothing is scanned
+        try:  # footers and listings only: nothing is scanned
+            landing.read_folder(self.catalog.spark, self.config.ingest.sources[source].format, folder)
         except InputError as exc:
             return str(exc)
         return None
@@ -342,7 +340,8 @@ def prepare(catalog: Catalog, config: Config, clock: Clock, logger: logging.Logg
     latest_published(catalog, config.features, features_date(clock()))
     scorer = load_scorer(config, logger=logger)
     tables = [config.ingest.sources[s].table for s in folders]
-    catalog.prepare(*tables, QUARANTINE_TABLE, AUDIT_TABLE, config.stream.live_table, config.stream.progress_table)
+    outputs = (config.stream.live_table, config.scoring.wide_table, config.stream.progress_table)
+    catalog.prepare(*tables, QUARANTINE_TABLE, AUDIT_TABLE, *outputs)
     return MicroBatch(catalog, config, clock, scorer, key, logger)
 
 

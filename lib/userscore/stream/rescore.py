@@ -33,7 +33,7 @@ from userscore.features.population import PopulationStats
 from userscore.keys import USER_ID
 from userscore.scoring.customer_base import load_customer_base
 from userscore.scoring.fuse import fused_scores
-from userscore.scoring.models import Champions, load_champions
+from userscore.scoring.models import Champions, champion_records, load_champions
 from userscore.scoring.writer import UNCHANGED_IF_ONLY, wide_source
 from userscore.tags import TagDictionary, load_dictionary
 
@@ -48,31 +48,14 @@ class Scorer:
     versions: dict[str, str]
 
 
-def champion_versions(config: Config) -> dict[str, str]:
-    """target -> the version holding the promotion alias now (registry look-ups only, no model load)."""
-    from userscore.models.registry import champion
-    from userscore.models.tracking import reader, resolve
-
-    tracking, alias = config.models.tracking, config.models.promotion.alias
-    client = reader(resolve(tracking, Path(config.root)))
-    versions = {}
-    for target in config.scoring.targets:
-        record = champion(client, f"{tracking.model_prefix}{target}", alias, target) if client is not None else None
-        if record is not None:
-            versions[target] = record.version
-    return versions
-
-
 def load_scorer(config: Config, previous: Scorer | None = None, logger: logging.Logger | None = None) -> Scorer:
     """The champions of every scored target (InputError naming a missing required one), reusing
     ``previous`` when the registry still points at the same versions."""
-    versions = champion_versions(config)
-    if previous is not None and previous.versions == versions:
+    targets, tracking, alias = config.scoring.targets, config.models.tracking, config.models.promotion.alias
+    records = champion_records(targets, tracking, alias, Path(config.root))
+    if previous is not None and previous.versions == {t: r.version for t, r in records.items()}:
         return previous
-    scoring = config.scoring
-    champions = load_champions(
-        scoring.targets, config.models.tracking, config.models.promotion.alias, Path(config.root)
-    )
+    champions = load_champions(targets, tracking, alias, Path(config.root))
     if previous is not None and logger is not None:
         logger.info("champions changed: %s", ", ".join(f"{c.model_name} v{c.version}" for c in champions.loaded))
     loaded = {c.target: c.version for c in champions.loaded}
@@ -117,7 +100,6 @@ def rescore(
         scored_at: naive UTC, written to every row.
     """
     scoring, live = config.scoring, config.stream.live_table
-    catalog.prepare(live, scoring.wide_table)
     users = users.select(USER_ID).distinct()
     sources = users_sources(catalog, config, users)
     with snapshot(sources, as_of, config.features, published=published) as snap:
