@@ -76,6 +76,14 @@ def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[Non
                 spark.conf.set(key, value)
 
 
+def _task_slots(spark: SparkSession) -> int | None:
+    """The session's default parallelism; None where there is no SparkContext (Spark Connect)."""
+    try:
+        return spark.sparkContext.defaultParallelism
+    except Exception:  # Spark Connect sessions have no SparkContext
+        return None
+
+
 def _switches_cdf_on(parameters: dict[str, str]) -> bool:
     """Whether a commit's parameters set the Change Data Feed property to true (CREATE or SET TBLPROPERTIES)."""
     text = (parameters.get("properties") or "").replace(" ", "").lower()
@@ -433,11 +441,12 @@ class Catalog:
             self.spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
             done.append("REORG APPLY (PURGE)")
         settings = {}
-        if self.spark.conf.get(_LISTING_PARALLELISM, None) is None:
+        slots = _task_slots(self.spark)
+        if slots is not None and self.spark.conf.get(_LISTING_PARALLELISM, None) is None:
             # VACUUM lists the table in that many tasks, 10,000 by default however small the table: about
             # 15 s on 2 cores for a table of a few files. One listing task per task slot keeps the listing
             # parallel without thousands of empty tasks (a session that sets the value keeps its own).
-            settings[_LISTING_PARALLELISM] = str(self.spark.sparkContext.defaultParallelism)
+            settings[_LISTING_PARALLELISM] = str(slots)
         if retention_hours < default_retention_hours:
             settings[_RETENTION_CHECK] = "false"
         with _session_conf(self.spark, settings):
