@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,34 @@ def _retention(parameters: dict[str, str]) -> dt.timedelta:
     """A VACUUM's retention from its history entry (the one given, else the table's default)."""
     millis = parameters.get("specifiedRetentionMillis") or parameters.get("defaultRetentionMillis") or "0"
     return dt.timedelta(milliseconds=int(millis))
+
+
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+_LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """Runtime settings of the session for one block, the previous values (or none) restored after."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _task_slots(spark: SparkSession) -> int | None:
+    """The session's default parallelism; None where there is no SparkContext (Spark Connect)."""
+    try:
+        return spark.sparkContext.defaultParallelism
+    except Exception:  # Spark Connect sessions have no SparkContext
+        return None
 
 
 def _switches_cdf_on(parameters: dict[str, str]) -> bool:
@@ -410,17 +440,17 @@ class Catalog:
         if self.properties(name).get("delta.enableDeletionVectors", "false").lower() == "true":
             self.spark.sql(f"REORG TABLE {table} APPLY (PURGE)")
             done.append("REORG APPLY (PURGE)")
-        check = "spark.databricks.delta.retentionDurationCheck.enabled"
-        previous = self.spark.conf.get(check, None)
+        settings = {}
+        slots = _task_slots(self.spark)
+        if slots is not None and self.spark.conf.get(_LISTING_PARALLELISM, None) is None:
+            # VACUUM lists the table in that many tasks, 10,000 by default however small the table: about
+            # 15 s on 2 cores for a table of a few files. One listing task per task slot keeps the listing
+            # parallel without thousands of empty tasks (a session that sets the value keeps its own).
+            settings[_LISTING_PARALLELISM] = str(slots)
         if retention_hours < default_retention_hours:
-            self.spark.conf.set(check, "false")
-        try:
+            settings[_RETENTION_CHECK] = "false"
+        with _session_conf(self.spark, settings):
             self.spark.sql(f"VACUUM {table} RETAIN {int(retention_hours)} HOURS")
-        finally:
-            if previous is None:
-                self.spark.conf.unset(check)
-            else:
-                self.spark.conf.set(check, previous)
         done.append(f"VACUUM RETAIN {int(retention_hours)} HOURS")
         self.logger.info("purged %s: %s", name, ", ".join(done))
         return ", ".join(done)
