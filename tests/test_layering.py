@@ -19,9 +19,19 @@ LIB = Path(__file__).resolve().parents[1] / "lib"
 LAYERS: list[tuple[str, ...]] = [
     ("keys", "errors", "pipeline"),  # names, errors and the stage order every layer shares; they import nothing
     ("config",),  # YAML -> frozen typed objects; no pyspark
-    ("hashing", "filters", "refunds", "logs", "landing", "table_setup", "session", "charts", "graph"),  # shared blocks
+    (
+        "hashing",
+        "filters",
+        "refunds",
+        "logs",
+        "landing",
+        "table_setup",
+        "session",
+        "charts",
+        "graph",
+    ),  # building blocks
     ("catalog",),  # every Delta read and write
-    ("ingest", "generate", "privacy", "tags", "models"),  # stages over silver / features
+    ("ingest", "generate", "privacy", "tags", "models", "identity"),  # stages over silver / features
     ("btyd",),  # BTYD models (reuse models' tracking)
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass

@@ -14,6 +14,7 @@ from userscore.runner import common_arguments, run_job
 JOBS = {
     "generate": "userscore.jobs.generate",
     "ingest": "userscore.jobs.ingest",
+    "identity": "userscore.jobs.identity",
     "features": "userscore.jobs.features",
     "train": "userscore.jobs.train",
     "models": "userscore.jobs.models",

@@ -33,8 +33,8 @@ pytestmark = pytest.mark.cluster
 # Tables compared in pipeline order, so a difference shows where it starts. Quarantine and audit rows
 # carry run ids and wall-clock times, and are left out.
 INTERMEDIATE = (
-    "silver.users", "silver.orders", "silver.events", "silver.level_changes",
-    "features.user_features", "features.rfm_boundaries", "features.btyd_summary",
+    "silver.users", "silver.orders", "silver.events", "silver.level_changes", "silver.identity_links",
+    "identity.person_map", "identity.dropped_links", "identity.person_changes", "features.user_features", "features.rfm_boundaries", "features.btyd_summary",
 )  # fmt: skip
 SCORES = "scores.user_scores"
 # The monitor's outputs at the scored date. Accuracy and alerts may hold no rows (no scored snapshot has

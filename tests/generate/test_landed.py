@@ -255,18 +255,52 @@ def test_social_graph_is_sparse_skewed_and_consistent(landed):
     assert invites and all(e["created_at"] == users[e["dst_user_id"]]["registered_at"] for e in invites)
 
 
-def test_identity_links_belong_to_exactly_one_user(landed):
-    by_user = defaultdict(Counter)
-    owners = defaultdict(set)
+def test_identity_links_make_people_of_up_to_three_user_ids_plus_noise(landed):
+    # conf/base/generate.yaml: users grouped in threes by number; the 2nd and 3rd of a group are each, with
+    # probability 0.15, another account of the 1st's person (its phone and first device, no member card);
+    # 1% of users also use one of 5 store tablets, 1% of primary accounts carry a recycled phone number (from a
+    # day after its first owner's link, while active: so a few of these draws never land).
+    links = defaultdict(dict)  # user -> {link kind (id type + number): value}
+    linked_at = {}
     for link in landed.identity_links:
-        by_user[link["user_id"]][link["id_type"]] += 1
-        owners[(link["id_type"], link["id_value"])].add(link["user_id"])
-    assert set(by_user) == {u["user_id"] for u in landed.users}
-    assert all(c["member"] == c["phone"] == c["email"] == 1 and 1 <= c["device"] <= 3 for c in by_user.values())
-    assert Counter(c["device"] for c in by_user.values()).keys() == {1, 2, 3}
-    assert all(len(users) == 1 for users in owners.values())
-    for user in landed.users:
-        assert owners[("phone", user["phone"])] == owners[("email", user["email"])] == {user["user_id"]}
+        kind = link["link_id"].rsplit("-", 1)[1]
+        assert kind not in links[link["user_id"]]
+        links[link["user_id"]][kind] = (link["id_type"], link["id_value"])
+        linked_at[(link["user_id"], kind)] = parse_ts(link["linked_at"])
+    users = {u["user_id"]: u for u in landed.users}
+    assert set(links) == set(users)
+    person = {uid: landed.traits[uid]["person_id"] for uid in users}
+    number = {uid: int(uid[2:]) for uid in users}
+    primary = {uid: person[uid] == f"p-{uid[2:]}" for uid in users}
+    further = [uid for uid in users if not primary[uid]]
+    # A further account belongs to the first account of its group of three.
+    assert all(number[u] % 3 != 1 and person[u] == f"p-{number[u] - (number[u] - 1) % 3:06d}" for u in further)
+    eligible = sum(1 for u in users if number[u] % 3 != 1)
+    assert abs(len(further) - 0.15 * eligible) <= 4 * (0.15 * 0.85 * eligible) ** 0.5
+    by_person = {person[u]: u for u in users if primary[u]}
+    for uid, kinds in links.items():
+        head = by_person.get(person[uid], uid)
+        # Member card: primary accounts only, its own number; phone: the person's, on the profile too.
+        assert kinds.get("member1") == (("member", f"m-{uid[2:]}") if primary[uid] else None)
+        assert kinds["phone1"] == ("phone", users[head]["phone"]) == ("phone", users[uid]["phone"])
+        assert kinds["email1"] == ("email", users[uid]["email"])
+        assert kinds["device1"] == links[head]["device1"]
+        assert {k for k in kinds if k.startswith("device")} - {"device9"} in (
+            {"device1"},
+            {"device1", "device2"},
+            {"device1", "device2", "device3"},
+        )
+    emails = [k["email1"] for k in links.values()]
+    assert len(set(emails)) == len(emails)
+    tablets = Counter(k["device9"][1] for k in links.values() if "device9" in k)
+    assert set(tablets) <= {f"dev-store-{i:02d}" for i in range(5)} and 3 <= sum(tablets.values()) <= 25
+    phones = {users[u]["phone"]: u for u in users if primary[u]}
+    recycled = {u: k["phone2"][1] for u, k in links.items() if "phone2" in k}
+    assert all(primary[u] and person[phones[p]] != person[u] for u, p in recycled.items())
+    day = dt.timedelta(days=1)
+    assert all(linked_at[(u, "phone2")] >= linked_at[(phones[p], "phone1")] + day for u, p in recycled.items())
+    primaries = sum(primary.values())
+    assert 1 <= len(recycled) <= 0.01 * primaries + 4 * (0.01 * 0.99 * primaries) ** 0.5
 
 
 def test_consents_grant_at_registration_and_withdraw_later(landed):

@@ -40,6 +40,8 @@ def test_the_erased_tables_are_the_per_user_ones():
         "silver.identity_links": (("user_id",), ()),
         "silver.consents": (("user_id",), ()),
         "silver.quarantine": ((), ("raw_record",)),
+        "identity.person_map": (("user_id",), ()),
+        "identity.dropped_links": (("user_id",), ()),
         "features.user_features": (("user_id",), ()),
         "features.btyd_summary": (("user_id",), ()),
         "scores.user_scores": (("user_id",), ()),

@@ -13,6 +13,23 @@ _Share = Annotated[float, Range(0.0, 1.0, high_open=True)]
 
 
 @frozen
+class IdentityNoiseConfig:
+    """People behind several user ids, and the identifiers that would wrongly join people.
+
+    Users are grouped in threes by index: the first of a group is a person's primary account, each of the
+    other two is (with probability ``second_account_share``) a further account of that person (an app or
+    mini-program account without a member card), sharing the primary's phone and first device. A share
+    ``shared_device_share`` of users also use one of ``shared_devices`` store tablets; a share
+    ``recycled_phone_share`` of primary accounts also carry a phone number another person had before.
+    """
+
+    second_account_share: _Share
+    shared_devices: Count
+    shared_device_share: _Share
+    recycled_phone_share: _Share
+
+
+@frozen
 class GenerateConfig:
     """Size, seed, time span, vocabulary and behaviour knobs of the synthetic data set.
 
@@ -64,6 +81,7 @@ class GenerateConfig:
     # A user never granted a purpose has no record of it.
     consent_grant_share: Mapping[str, _Share]
     consent_withdraw_share: Mapping[str, _Share]
+    identity: IdentityNoiseConfig
 
     def __post_init__(self):
         unknown = sorted(set(self.consent_withdraw_share) - set(self.consent_grant_share))

@@ -17,6 +17,8 @@ from userscore.config.consent import reference_errors as consent_reference_error
 from userscore.config.features import FeaturesConfig
 from userscore.config.features import reference_errors as features_reference_errors
 from userscore.config.generate import GenerateConfig
+from userscore.config.identity import IdentityConfig
+from userscore.config.identity import reference_errors as identity_reference_errors
 from userscore.config.ingest import IngestConfig, absent_source_errors
 from userscore.config.ingest import reference_errors as ingest_reference_errors
 from userscore.config.models import ModelsConfig
@@ -65,6 +67,7 @@ class Config:
     analysis: AnalysisConfig
     serving: ServingConfig
     stream: StreamConfig
+    identity: IdentityConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -107,7 +110,13 @@ class Config:
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
         yield from stream_reference_errors(self.stream, self.ingest.sources, self.tables)
+        yield from self._identity_reference_errors()
         yield from self._scoring_reference_errors()
+
+    def _identity_reference_errors(self) -> Iterator[ReferenceError_]:
+        feeding = [s for s in self.ingest.sources.values() if s.table == self.identity.links_table]
+        allowed = feeding[0].allowed.get("id_type") if feeding else ()
+        yield from identity_reference_errors(self.identity, self.tables, allowed)
 
     def with_scored_tiers(self) -> Config:
         """This config with each scored target carrying its risk tiers (``TargetOutput.tiers``, copied from

@@ -16,7 +16,7 @@ from userscore.generate.bad_records import events_with_bad_records, orders_with_
 from userscore.generate.calibration import calibrate
 from userscore.generate.consent import consents
 from userscore.generate.events import generate_events, raw_events
-from userscore.generate.identity import identity_links
+from userscore.generate.identity import identity_links, person_id
 from userscore.generate.levels import current_levels, level_changes
 from userscore.generate.orders import generate_orders, late_refund_updates, raw_orders
 from userscore.generate.social import expected_followers, social_edges
@@ -84,9 +84,7 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
     links = identity_links(users, cfg, timeline)
     share, seed = cfg.bad_record_share, cfg.seed
     raw = {
-        "users": users_with_bad_records(
-            raw_users(users, current_levels(changes), cfg.member_levels, seed), seed, share, cfg.regions
-        ),
+        "users": users_with_bad_records(raw_users(users, current_levels(changes), cfg), seed, share, cfg.regions),
         "orders": orders_with_bad_lines(raw_orders(orders), seed, share),
         "events": events_with_bad_records(raw_events(events), seed, share),
         "level_changes": _clean(
@@ -133,6 +131,7 @@ def _traits(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> DataFr
         F.col("pref_payment").alias("preferred_payment_method"),
         "sociability",
         expected_followers(cfg).alias("expected_followers"),
+        person_id(cfg, F.col("idx")).alias("person_id"),
     )
 
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.generate.identity import email, phone
+from userscore.config.generate import GenerateConfig
+from userscore.generate.identity import email, person_index, phone
 from userscore.generate.timeline import iso_utc
 
 
-def raw_users(users: DataFrame, current_levels: DataFrame, levels: tuple[str, ...], seed: int) -> DataFrame:
+def raw_users(users: DataFrame, current_levels: DataFrame, cfg: GenerateConfig) -> DataFrame:
     """The landing contract's user rows from a user frame and each user's highest level reached.
+
+    A person's further accounts carry the phone number of its primary account (the e-mail is their own).
 
     ``member_level`` is the current level (the last upgrade, basic without one); ``updated_at`` is the
     last upgrade, else the start of the user's history (registration or the window start).
     """
-    names = F.array(*(F.lit(level) for level in levels))
+    seed = cfg.seed
+    names = F.array(*(F.lit(level) for level in cfg.member_levels))
     joined = users.join(current_levels, "idx", "left")
     return joined.select(
         "user_id",
@@ -25,7 +29,7 @@ def raw_users(users: DataFrame, current_levels: DataFrame, levels: tuple[str, ..
         "age_band",
         "region",
         names[F.coalesce(F.col("level"), F.lit(0))].alias("member_level"),
-        phone(seed, F.col("idx")).alias("phone"),
+        phone(seed, person_index(cfg, F.col("idx"))).alias("phone"),
         email(seed, F.col("idx")).alias("email"),
         iso_utc(F.coalesce(F.col("level_ts"), F.col("start"))).alias("updated_at"),
     )

@@ -100,6 +100,21 @@ def stage_context(ctx: JobContext, name: str, args: argparse.Namespace, config: 
     )
 
 
+def identity_against_truth(ctx: JobContext, as_of: dt.date) -> str:
+    """How the person map of ``as_of`` matches the generator's true persons (truth.user_traits)."""
+    from pyspark.sql import functions as F
+
+    from userscore.identity.quality import stitching_quality
+    from userscore.jobs.generate import TRUTH_TABLE
+
+    catalog, batch = ctx.catalog, ctx.config.generate.batch_id
+    truth = catalog.read(TRUTH_TABLE, F.col("batch_id") == batch).select(
+        "user_id", F.col("person_id").alias("true_person")
+    )
+    persons = catalog.read(ctx.config.identity.person_map_table, F.col("as_of_date") == F.lit(as_of))
+    return f"against the generator's true persons: {stitching_quality(persons, truth).describe()}"
+
+
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
@@ -111,6 +126,8 @@ def run(ctx: JobContext) -> Sequence[str]:
         config = demo_training(ctx.config) if name == "train" else ctx.config
         with ctx.stage(f"demo {name}"):
             lines = args.handler.run(stage_context(ctx, name, args, config))
+            if name == "identity":
+                lines = [*lines, identity_against_truth(ctx, args.as_of)]
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
         pointers += [line for line in lines if line.startswith(POINTERS)]
         if name == "analyze":
