@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "graph",
     ),  # building blocks
     ("catalog",),  # every Delta read and write
-    ("ingest", "generate", "privacy", "tags", "models", "identity"),  # stages over silver / features
+    ("ingest", "generate", "privacy", "tags", "models", "identity", "social"),  # stages over silver / features
     ("btyd",),  # BTYD models (reuse models' tracking)
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass

@@ -15,6 +15,7 @@ JOBS = {
     "generate": "userscore.jobs.generate",
     "ingest": "userscore.jobs.ingest",
     "identity": "userscore.jobs.identity",
+    "social": "userscore.jobs.social",
     "features": "userscore.jobs.features",
     "train": "userscore.jobs.train",
     "models": "userscore.jobs.models",

@@ -38,6 +38,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("generate", synthetic=True),
     Stage("ingest"),
     Stage("identity", ("--as-of", "{as_of}")),
+    Stage("social", ("--as-of", "{as_of}")),
     Stage("features", ("{snapshots}",)),
     Stage("train", ("{targets}",)),
     Stage("btyd", ("--as-of", "{as_of}")),

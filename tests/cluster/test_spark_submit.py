@@ -34,7 +34,12 @@ pytestmark = pytest.mark.cluster
 # carry run ids and wall-clock times, and are left out.
 INTERMEDIATE = (
     "silver.users", "silver.orders", "silver.events", "silver.level_changes", "silver.identity_links",
-    "identity.person_map", "identity.dropped_links", "identity.person_changes", "features.user_features", "features.rfm_boundaries", "features.btyd_summary",
+    "identity.person_map", "social.user_social", "features.user_features", "features.rfm_boundaries", "features.btyd_summary",
+)  # fmt: skip
+# The rest of the identity and social outputs: compared, but a 600-user base need not drop a link, have a
+# community of 3+ or a KOL.
+GRAPH = (
+    "identity.dropped_links", "identity.person_changes", "social.communities", "social.community_members", "social.kols",
 )  # fmt: skip
 SCORES = "scores.user_scores"
 # The monitor's outputs at the scored date. Accuracy and alerts may hold no rows (no scored snapshot has
@@ -63,6 +68,8 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
         cluster_rows, local_rows = clean_run.table(spark, name), local.table(spark, name)
         assert cluster_rows.count() > 0, f"{name} is empty after the cluster run"
         assertDataFrameEqual(cluster_rows, local_rows, rtol=RTOL, atol=ATOL)
+    for name in GRAPH:
+        assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
 
     cluster_scores, local_scores = clean_run.table(spark, SCORES), local.table(spark, SCORES)
     # Every user of the scored snapshot has one row, scored by version 1 of the repurchase champion.

@@ -92,7 +92,7 @@ def test_the_artifact_builds_the_wheel_every_task_installs():
         assert _tasks(job)[key]["libraries"] == [{"whl": "./dist/*.whl"}], (job, key)
 
 
-def test_daily_job_chains_ingest_identity_and_features_score_then_snapshot_monitor_and_analyze_on_the_schedule_date():
+def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapshot_monitor_and_analyze_on_the_schedule_date():
     job = JOBS_["userscore_daily"]
     assert job["schedule"] == {
         "quartz_cron_expression": "0 30 2 * * ?",
@@ -102,13 +102,14 @@ def test_daily_job_chains_ingest_identity_and_features_score_then_snapshot_monit
     assert job["parameters"] == [{"name": "as_of", "default": "{{job.trigger.time.iso_date}}"}]
     assert job["max_concurrent_runs"] == 1
     tasks = _tasks("userscore_daily")
-    assert list(tasks) == ["ingest", "identity", "features", "score", "snapshot", "monitor", "analyze"]
+    assert list(tasks) == ["ingest", "identity", "social", "features", "score", "snapshot", "monitor", "analyze"]
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
     # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
-    # Features do not wait for the person map (nothing reads it yet).
+    # Features do not wait for the person map or the social network (nothing reads them yet).
     assert upstream == {
         "ingest": [],
         "identity": ["ingest"],
+        "social": ["ingest"],
         "features": ["ingest"],
         "score": ["features"],
         "snapshot": ["score"],
@@ -119,6 +120,7 @@ def test_daily_job_chains_ingest_identity_and_features_score_then_snapshot_monit
     assert retries == {
         "ingest": (2, 600000),
         "identity": (2, 600000),
+        "social": (2, 600000),
         "features": (2, 600000),
         "score": (2, 600000),
         "snapshot": (2, 600000),
@@ -207,6 +209,7 @@ def test_job_cluster_runs_spark_4_with_the_pii_key_from_the_secret_scope(job):
 EXPECTED_ARGS = {
     ("userscore_daily", "ingest"): {"batch": None, "source": None, "force": False, "now": None},
     ("userscore_daily", "identity"): {"as_of": dt.date(2026, 11, 1)},
+    ("userscore_daily", "social"): {"as_of": dt.date(2026, 11, 1)},
     ("userscore_daily", "features"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
     ("userscore_daily", "score"): {"as_of": RUN_DATE, "scored_at": None},  # score parses dates itself ('latest')
     ("userscore_daily", "snapshot"): {"as_of": RUN_DATE},  # parsed by the job ('latest' or a date)

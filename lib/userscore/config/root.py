@@ -32,6 +32,8 @@ from userscore.config.scoring import reference_errors as scoring_reference_error
 from userscore.config.segments import SegmentsConfig
 from userscore.config.segments import reference_errors as segments_reference_errors
 from userscore.config.serving import ServingConfig
+from userscore.config.social import SocialConfig
+from userscore.config.social import reference_errors as social_reference_errors
 from userscore.config.stream import StreamConfig
 from userscore.config.stream import reference_errors as stream_reference_errors
 from userscore.config.tables import TableSpec, check_table_name
@@ -68,6 +70,7 @@ class Config:
     serving: ServingConfig
     stream: StreamConfig
     identity: IdentityConfig
+    social: SocialConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -110,13 +113,21 @@ class Config:
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
         yield from stream_reference_errors(self.stream, self.ingest.sources, self.tables)
-        yield from self._identity_reference_errors()
+        yield from self._graph_reference_errors()
         yield from self._scoring_reference_errors()
 
-    def _identity_reference_errors(self) -> Iterator[ReferenceError_]:
-        feeding = [s for s in self.ingest.sources.values() if s.table == self.identity.links_table]
-        allowed = feeding[0].allowed.get("id_type") if feeding else ()
-        yield from identity_reference_errors(self.identity, self.tables, allowed)
+    def _graph_reference_errors(self) -> Iterator[ReferenceError_]:
+        yield from identity_reference_errors(
+            self.identity, self.tables, self._allowed(self.identity.links_table, "id_type")
+        )
+        yield from social_reference_errors(
+            self.social, self.tables, self._allowed(self.social.edges_table, "edge_type")
+        )
+
+    def _allowed(self, table: str, column: str) -> tuple[str, ...] | None:
+        """The values ingest admits in ``column`` of ``table`` (None: any; () when no source feeds it)."""
+        feeding = [s for s in self.ingest.sources.values() if s.table == table]
+        return feeding[0].allowed.get(column) if feeding else ()
 
     def with_scored_tiers(self) -> Config:
         """This config with each scored target carrying its risk tiers (``TargetOutput.tiers``, copied from

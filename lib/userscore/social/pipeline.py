@@ -1,0 +1,142 @@
+"""One social run at D: read the inputs, measure, write social.user_social, communities, members and KOLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from userscore.catalog import Catalog, declared_schema
+from userscore.config import Config
+from userscore.config.ingest import absent_tables
+from userscore.errors import InputError
+from userscore.graph import local_checkpoint
+from userscore.refunds import refunded_as_of
+from userscore.social.communities import communities
+from userscore.social.edges import edges_before
+from userscore.social.metrics import degrees, influence, invitee_conversions, reach_2hop, share_orders
+from userscore.social.ranking import lower_share
+
+AS_OF = "as_of_date"
+COUNTS = ("in_degree", "out_degree", "followers", "reach_2hop", "invitees", "invitee_conversions", "share_orders")
+
+
+@dataclass(frozen=True)
+class SocialOutcome:
+    as_of: dt.date
+    users: int
+    edges: int
+    pagerank_iterations: int
+    pagerank_converged: bool
+    community_rounds: int
+    communities_converged: bool
+    communities: int
+    largest_community: int
+    kols: int
+
+
+def _read(catalog: Catalog, table: str, absent: dict[str, str]) -> DataFrame:
+    if table in absent:
+        return catalog.spark.createDataFrame([], declared_schema(catalog.spec(table)))
+    return catalog.read(table)
+
+
+def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcome:
+    """Measure the social network at ``as_of`` and replace partition ``as_of`` of the social tables.
+
+    InputError before any write when an input table is missing (a source declared absent reads as empty)
+    or no user was registered before ``as_of``.
+    """
+    social = config.social
+    absent = absent_tables(config.ingest)
+    for table in (social.profiles_table, social.edges_table, social.orders_table):
+        if table not in absent and not catalog.exists(table):
+            raise InputError(f"input table {table} does not exist at {catalog.location(table)}: run ingest first")
+    cutoff = F.lit(as_of).cast("timestamp")
+    users = local_checkpoint(
+        catalog.read(social.profiles_table).where(F.col("registered_at") < cutoff).select("user_id").distinct()
+    )
+    if users.isEmpty():
+        raise InputError(f"no user registered before {as_of} in {social.profiles_table}: no network to measure")
+    orders = (
+        _read(catalog, social.orders_table, absent)
+        .where(F.col("order_ts") < cutoff)
+        .select("order_id", "user_id", "order_ts", "amount", refunded_as_of(cutoff).alias("refunded"))
+    )
+    spend = orders.groupBy("user_id").agg(F.sum(F.when(~F.col("refunded"), F.col("amount"))).alias("spend"))
+    first_orders = orders.groupBy("user_id").agg(F.min("order_ts").alias("first_order_ts"))
+    edges = local_checkpoint(edges_before(_read(catalog, social.edges_table, absent), users, social, as_of))
+
+    ranks, pr = influence(users, edges, social)
+    partitions = int(catalog.spark.conf.get("spark.sql.shuffle.partitions"))
+    ranked = lower_share(ranks, "influence_key", "influence_percentile", partitions)
+    groups = communities(users, edges, spend, ranked.select("user_id", "influence", "influence_key"), social)
+    measures = [degrees(edges), reach_2hop(edges), invitee_conversions(edges, first_orders)]
+    measures.append(share_orders(edges, orders, social.share_conversion_days))
+    per_user = ranked.join(groups.per_user, "user_id")
+    for measure in measures:
+        per_user = per_user.join(measure, "user_id", "left")
+    per_user = per_user.fillna(0, list(COUNTS))
+    kol = (F.col("influence_percentile") >= 1 - social.kol.top_share) & (
+        F.col("invitee_conversions") + F.col("share_orders") >= social.kol.min_conversions
+    )
+    hubs = groups.members.where(F.col("rank") == 1).select("user_id", F.lit(True).alias("community_hub"))
+    per_user = local_checkpoint(
+        per_user.join(hubs, "user_id", "left").select(
+            "user_id",
+            "influence",
+            "influence_percentile",
+            *(F.col(c).cast("long" if c == "reach_2hop" else "int").alias(c) for c in COUNTS[:3]),
+            "reach_2hop",
+            *(F.col(c).cast("int").alias(c) for c in COUNTS[4:]),
+            "community_id",
+            "community_size",
+            "community_value",
+            kol.alias("kol"),
+            F.coalesce("community_hub", F.lit(False)).alias("community_hub"),
+        )
+    )
+    kols = per_user.where("kol").select(
+        "user_id", "influence", "influence_percentile", "followers", "reach_2hop", "invitee_conversions",
+        "share_orders", "community_id",
+    )  # fmt: skip
+    catalog.prepare(*social.outputs)
+    stamp = F.lit(as_of).alias(AS_OF)
+    written = catalog.overwrite_where(social.user_table, per_user.select(stamp, "*"), {AS_OF: as_of})
+    tables = ((social.communities_table, groups.communities), (social.members_table, groups.members))
+    for table, frame in (*tables, (social.kols_table, kols)):
+        catalog.overwrite_where(table, frame.select(stamp, "*"), {AS_OF: as_of})
+    on = F.col(AS_OF) == F.lit(as_of)
+    summary = catalog.read(social.communities_table, on).agg(F.count(F.lit(1)), F.max("size")).first()
+    return SocialOutcome(
+        as_of=as_of,
+        users=written.rows,
+        edges=edges.count(),
+        pagerank_iterations=pr.iterations,
+        pagerank_converged=pr.converged,
+        community_rounds=groups.iterations,
+        communities_converged=groups.converged,
+        communities=int(summary[0]),
+        largest_community=int(summary[1] or 0),
+        kols=catalog.read(social.kols_table, on).count(),
+    )
+
+
+def summary_lines(outcome: SocialOutcome, config: Config) -> list[str]:
+    social = config.social
+
+    def settled(converged: bool) -> str:
+        return "converged" if converged else "stopped at the limit"
+
+    return [
+        f"{outcome.as_of}: {outcome.users:,} users, {outcome.edges:,} edges before it; PageRank "
+        f"{outcome.pagerank_iterations} iterations ({settled(outcome.pagerank_converged)}), label propagation "
+        f"{outcome.community_rounds} rounds ({settled(outcome.communities_converged)})",
+        f"{outcome.communities:,} communities of {social.min_community_size}+ users (the largest "
+        f"{outcome.largest_community:,}): {social.communities_table}, {social.members_table}",
+        f"{outcome.kols:,} KOLs (top {social.kol.top_share:.0%} by influence with {social.kol.min_conversions:g}+ "
+        f"conversions driven): {social.kols_table}",
+        f"per user: {social.user_table}",
+    ]
