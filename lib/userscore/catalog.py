@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +28,7 @@ from pyspark.sql import types as T
 
 from userscore.config import Config, TableSpec
 from userscore.errors import InputError
+from userscore.session import runtime_settings
 from userscore.table_setup import TableDrift, table_drift
 
 _SPARK_TYPES: dict[str, T.DataType] = {
@@ -58,22 +57,6 @@ def _retention(parameters: dict[str, str]) -> dt.timedelta:
 
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 _LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
-
-
-@contextmanager
-def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
-    """Runtime settings of the session for one block, the previous values (or none) restored after."""
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def _task_slots(spark: SparkSession) -> int | None:
@@ -449,7 +432,7 @@ class Catalog:
             settings[_LISTING_PARALLELISM] = str(slots)
         if retention_hours < default_retention_hours:
             settings[_RETENTION_CHECK] = "false"
-        with _session_conf(self.spark, settings):
+        with runtime_settings(self.spark, settings):
             self.spark.sql(f"VACUUM {table} RETAIN {int(retention_hours)} HOURS")
         done.append(f"VACUUM RETAIN {int(retention_hours)} HOURS")
         self.logger.info("purged %s: %s", name, ", ".join(done))

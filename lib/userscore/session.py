@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -50,3 +52,19 @@ def get_spark(config: SparkConfig, root: Path) -> SparkSession:
                 spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(config.log_level)
     return spark
+
+
+@contextmanager
+def runtime_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Runtime settings of the session for one block, the previous values (or none) restored after."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,22 +199,6 @@ class PipelineRun:
 
 def cluster_argv(run: PipelineRun, argv: Sequence[str]) -> list[str]:
     return [*argv, *run.sets(), *spark_conf_override(PARITY_SQL)]
-
-
-@contextmanager
-def sql_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Set runtime SQL settings on the shared session for a block, then restore the previous values."""
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def run_in_session(spark: SparkSession, job: str, argv: Sequence[str], env: str = "local") -> list[str]:

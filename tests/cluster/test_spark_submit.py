@@ -24,8 +24,8 @@ from tests.cluster.conftest import (
     SCORE_DATE,
     PipelineRun,
     run_in_session,
-    sql_conf,
 )
+from userscore.session import runtime_settings
 
 pytestmark = pytest.mark.cluster
 
@@ -57,7 +57,7 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     local = PipelineRun(tmp_path_factory.mktemp("local-run"), raw_dir)
     # The test session is local[2] with 2 default partitions, as the cluster jobs are launched with.
     assert spark.sparkContext.defaultParallelism == int(PARITY_LAUNCH["spark.default.parallelism"])
-    with sql_conf(spark, PARITY_SQL):
+    with runtime_settings(spark, PARITY_SQL):
         for job, argv in PIPELINE:
             started = time.perf_counter()
             run_in_session(spark, job, [*argv, *local.sets()])
