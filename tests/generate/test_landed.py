@@ -247,6 +247,11 @@ def test_social_graph_is_sparse_skewed_and_consistent(landed):
     assert len({e["edge_id"] for e in edges}) == len(edges)
     assert all(e["src_user_id"] in users and e["dst_user_id"] in users for e in edges)
     assert all(e["src_user_id"] != e["dst_user_id"] for e in edges)
+    # Follows and invites are relations (ingest's unique_by): one edge per source, target and type.
+    relations = Counter(
+        (e["src_user_id"], e["dst_user_id"], e["edge_type"]) for e in edges if e["edge_type"] != "share"
+    )
+    assert max(relations.values()) == 1
     assert {e["edge_type"] for e in edges} == {"follow", "invite", "share"}
     followers = Counter(e["dst_user_id"] for e in edges if e["edge_type"] == "follow")
     mean_followers = sum(followers.values()) / USERS

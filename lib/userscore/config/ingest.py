@@ -35,6 +35,28 @@ class RangeRule:
 
 
 @frozen
+class UniqueRule:
+    """Records that state one relation: at most one per value of ``columns`` (within ``when``).
+
+    columns: the relation's natural key, e.g. [src_user_id, dst_user_id, edge_type].
+    when: column -> values: the rule covers only records whose column holds one of them (e.g. follows and
+    invites are relations, a second one repeats the first; shares are events, each one real). Empty: all.
+    """
+
+    columns: tuple[str, ...]
+    when: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.columns:
+            raise ValueError("columns: at least one column")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"columns: each column once, got {list(self.columns)}")
+        empty = [c for c, values in self.when.items() if not values]
+        if empty:
+            raise ValueError(f"when: at least one value per column (an empty list matches nothing), not {empty}")
+
+
+@frozen
 class SourceConfig:
     """One raw source: where its files are, how they are encoded and which silver table they feed.
 
@@ -54,7 +76,14 @@ class SourceConfig:
     refunded_at). A true flag without a time gets the record's versioned_by time (else its event_time):
     the latest time it can have happened, known by then. A time on a false flag, or before event_time,
     is quarantined as ``inconsistent_time``.
-    user_reference: column checked against the known users (this batch's and silver.users).
+    user_reference: the column, or list of columns, each checked against the known users (this batch's and
+    silver.users): a value not among them is ``unknown_user``, naming the column.
+    distinct_columns: columns that must differ within a record (e.g. an edge's two ends): a record where two
+    of them are equal is quarantined as ``self_link``.
+    unique_by: one record per relation (``UniqueRule``, ``write: batch`` only): a later accepted record with
+    the same natural key as another one in this batch, or as a silver row of another batch, is quarantined
+    as ``duplicate_relation`` (in a batch the earliest by event_time, then landing order, is kept; across
+    batches the first seen).
     ranges / allowed: numeric bounds and allowed values per silver column.
     pii: raw column -> silver column holding its keyed hash (the clear value is never written).
     """
@@ -69,7 +98,9 @@ class SourceConfig:
     versioned_by: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
     flag_times: Mapping[str, str] = field(default_factory=dict)
-    user_reference: str | None = None
+    user_reference: str | tuple[str, ...] | None = None
+    distinct_columns: tuple[str, ...] = ()
+    unique_by: UniqueRule | None = None
     ranges: Mapping[str, RangeRule] = field(default_factory=dict)
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pii: Mapping[str, str] = field(default_factory=dict)
@@ -83,6 +114,25 @@ class SourceConfig:
             raise ValueError("keep_latest_by: not with versioned_by, which already keeps the latest version")
         if self.flag_times and not (self.versioned_by or self.event_time):
             raise ValueError("flag_times: needs versioned_by or event_time, the default time of a flag")
+        if len(self.user_columns) != len(set(self.user_columns)):
+            raise ValueError(f"user_reference: each column once, got {list(self.user_columns)}")
+        if self.distinct_columns and (
+            len(self.distinct_columns) < 2 or len(set(self.distinct_columns)) != len(self.distinct_columns)
+        ):
+            raise ValueError(f"distinct_columns: two or more different columns, got {list(self.distinct_columns)}")
+        if self.unique_by and self.write != "batch":
+            raise ValueError(f"unique_by: needs write: batch (silver rows of other batches stay), got {self.write}")
+        for column, values in (self.unique_by.when if self.unique_by else {}).items():
+            unknown = [v for v in values if column in self.allowed and v not in self.allowed[column]]
+            if unknown:
+                raise ValueError(f"unique_by: when.{column} values among allowed.{column}, unknown {unknown}")
+
+    @property
+    def user_columns(self) -> tuple[str, ...]:
+        """The columns checked against the known users (``user_reference`` as a tuple)."""
+        if self.user_reference is None:
+            return ()
+        return (self.user_reference,) if isinstance(self.user_reference, str) else self.user_reference
 
     @property
     def latest_by(self) -> str | None:

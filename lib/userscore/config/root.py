@@ -92,7 +92,10 @@ class Config:
             columns = self.tables[source.table].column_names
             referenced = [
                 ("event_time", source.event_time),
-                ("user_reference", source.user_reference),
+                *(("user_reference", c) for c in source.user_columns),
+                *(("distinct_columns", c) for c in source.distinct_columns),
+                *(("unique_by.columns", c) for c in (source.unique_by.columns if source.unique_by else ())),
+                *((f"unique_by.when.{c}", c) for c in (source.unique_by.when if source.unique_by else ())),
                 *((f"ranges.{c}", c) for c in source.ranges),
                 *((f"allowed.{c}", c) for c in source.allowed),
                 *((f"pii.{c}", target) for c, target in source.pii.items()),

@@ -4,7 +4,9 @@ A follow's target is drawn by popularity rank ``floor(N * u ** ALPHA)`` (a power
 most followers) and the rank is mapped to a user by a bijection ``(a * rank + b) mod N``, so the
 influencers are spread over the user index. The target's registration time is recomputed from its
 traits (a pure function of its index), so no join is needed: an edge exists only once both users are
-registered and before its source churns.
+registered and before its source churns. Follows and invites are relations: a user's repeated draw of the
+same target and type keeps only its earliest edge (ties: the lower edge id), so the landed graph holds no
+``duplicate_relation`` for ingest to reject; shares are events and may repeat.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from userscore.config.generate import GenerateConfig
@@ -54,7 +56,7 @@ class Popularity:
 
 
 def expected_followers(cfg: GenerateConfig) -> Column:
-    """Expected follow edges towards the user in scope (before edges dropped by timing)."""
+    """Expected follow edges towards the user in scope (before edges dropped by timing or as repeats)."""
     popularity = Popularity.build(cfg.users, cfg.seed)
     follows = cfg.users * cfg.edges_per_user * EDGE_WEIGHTS[0]
     return popularity.share_of_rank(popularity.rank_of_user(F.col("idx"))) * follows
@@ -84,7 +86,7 @@ def social_edges(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> D
     created = F.when(F.col("edge_type") == "invite", F.col("dst_reg")).otherwise(
         lo + F.floor((F.col("stop") - lo) * u("edge-t"))
     )
-    return (
+    edges = (
         rows.withColumn("edge_type", edge_type)
         .withColumn("dst", dst)
         .withColumn("dst_reg", dst_reg)
@@ -101,3 +103,7 @@ def social_edges(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -> D
             "ts",
         )
     )
+    # The window holds one source's edges to one target: no hub in one task.
+    first = Window.partitionBy("src_idx", "dst_user_id", "edge_type").orderBy("ts", "edge_id")
+    edges = edges.withColumn("_nth", F.row_number().over(first))
+    return edges.where((F.col("edge_type") == "share") | (F.col("_nth") == 1)).drop("_nth")

@@ -25,6 +25,9 @@ Idempotency: re-running a complete batch is a no-op unless forced; forced, it wr
 already in silver from another batch are counted as duplicates and dropped, except in versioned sources
 (orders): there a later version of a key updates the silver row by MERGE, an identical one is a duplicate
 and an older or same-time one with different values is quarantined as ``version_conflict`` (dedupe.py).
+A source with ``unique_by`` (social_edges) keeps one record per relation: a repeated follow under another
+id, in the batch or already in silver from another batch, is quarantined as ``duplicate_relation``
+(relations.py); re-ingesting the batch gives the same outcome.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ from userscore.ingest.fill import fill_defaults, fill_flag_times
 from userscore.ingest.parse import json_records, raw_names, source_fields, table_records, typed_columns
 from userscore.ingest.pii import hash_identifier, pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE, quarantine_rows
-from userscore.ingest.rules import check_known_users, with_problems
+from userscore.ingest.relations import mark_duplicate_relations
+from userscore.ingest.rules import check_distinct, check_known_users, with_problems
 from userscore.keys import USER_ID
 
 USERS_TABLE = "silver.users"
@@ -231,7 +235,7 @@ def ingest_batch(
                         max_string_length=ingest_config.max_string_length,
                         earliest=earliest,
                         latest=latest,
-                        known_users=_known_users(catalog, validated) if source.user_reference else None,
+                        known_users=_known_users(catalog, validated) if source.user_columns else None,
                         existing=_existing(catalog, source.table),
                         logger=logger,
                     )
@@ -324,8 +328,10 @@ def validate_source(
             earliest=earliest,
             latest=latest,
         )
-        if source.user_reference:
-            checked = checked.transform(check_known_users, source.user_reference, known_users)
+        if source.distinct_columns:
+            checked = checked.transform(check_distinct, source.distinct_columns)
+        if source.user_columns:
+            checked = checked.transform(check_known_users, source.user_columns, known_users)
         checked = checked.transform(fill_defaults, source.defaults)
         if source.flag_times:
             checked = checked.transform(
@@ -343,7 +349,17 @@ def validate_source(
             batch_id=batch_id,
             merge=source.write == "merge",
             versioned_by=source.versioned_by,
-        ).persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        if source.unique_by:
+            tagged = tagged.transform(
+                mark_duplicate_relations,
+                source.unique_by,
+                key=spec.key,
+                event_time=source.event_time,
+                existing=existing,
+                batch_id=batch_id,
+            )
+        tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)
         counts = outcome_counts(name, records_read, tagged)  # materialises ``tagged`` from ``parsed``
     finally:
         parsed.unpersist()
@@ -386,7 +402,7 @@ def _check_batch_inputs(
     if missing:
         raise InputError(f"batch {batch_id} has not landed for every source: missing {', '.join(missing)}")
     users = _users_source(ingest)
-    needs_users = [n for n in todo if ingest.sources[n].user_reference]
+    needs_users = [n for n in todo if ingest.sources[n].user_columns]
     # A batch that brings users of its own must have them in silver first; one without (e.g. orders and events
     # landed by themselves, as the stream sees them) checks its user ids against silver.users alone.
     users_landed = users is not None and landing.batch_path(raw_dir, ingest.sources[users].path, batch_id).is_dir()

@@ -4,20 +4,23 @@ The quarantine ``reason`` of a record is its first problem in this fixed precede
 problems first, then field-level ones, then problems that need other records):
 
     invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
-    out_of_range, invalid_value, oversize_string, inconsistent_time, unknown_user, duplicate_key_conflict,
-    superseded_version, version_conflict
+    out_of_range, invalid_value, oversize_string, inconsistent_time, self_link, unknown_user,
+    duplicate_key_conflict, superseded_version, version_conflict, duplicate_relation
 
 and ``detail`` lists every problem's text, in the same order, separated by ``; ``. A JSON line that is not
 an object, or that names a field twice (``{"amount": 1, "amount": 999}``), is a ``malformed_record``. A
 ``bad_timestamp`` is one that is not ISO-8601 or is before the configured earliest date (year-1 or 1900
 placeholders). Field checks run only on records that parsed (a malformed line has no fields to check). A
 null or absent value is only a problem for a NOT NULL column of the silver table (``missing_required``,
-which also covers blank text); range and allowed-value checks skip nulls.
+which also covers blank text); range and allowed-value checks skip nulls. A ``self_link`` is a record whose
+``distinct_columns`` (e.g. an edge's two ends) hold equal values; ``duplicate_relation`` (relations.py) is
+decided last, on records that passed everything else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
@@ -37,10 +40,12 @@ REASONS: tuple[str, ...] = (
     "invalid_value",
     "oversize_string",
     "inconsistent_time",
+    "self_link",
     "unknown_user",
     "duplicate_key_conflict",
     "superseded_version",
     "version_conflict",
+    "duplicate_relation",
 )
 PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
 _NUMERIC = ("int", "long", "double")
@@ -166,17 +171,33 @@ def add_problem(records: DataFrame, condition: Column, reason: str, text: str) -
     return records.withColumn(PROBLEMS, F.array_sort(F.concat(F.col(PROBLEMS), extra)))
 
 
-def check_known_users(records: DataFrame, column: str, known_users: DataFrame) -> DataFrame:
-    """``unknown_user`` where ``column`` is set but not among ``known_users.user_id``.
+def check_distinct(records: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """``self_link`` where two of ``columns`` hold the same (non-null) value."""
+    pairs = [(a, b) for i, a in enumerate(columns) for b in columns[i + 1 :]]
+    # A null end compares as null (no problem here): it is missing_required or allowed, not a self-link.
+    equal = functools.reduce(Column.__or__, [F.col(f"`{a}`") == F.col(f"`{b}`") for a, b in pairs])
+    if len(columns) == 2:
+        text = f"self_link: {columns[0]} equals {columns[1]}"
+    else:
+        text = f"self_link: two of {', '.join(columns)} are equal"
+    return records.transform(add_problem, equal, "self_link", text)
 
-    A left join against the distinct known ids (Spark broadcasts it when small); ids stay distributed.
+
+def check_known_users(records: DataFrame, columns: Sequence[str], known_users: DataFrame) -> DataFrame:
+    """``unknown_user`` for each of ``columns`` that is set but not among ``known_users.user_id``; the
+    problem's text names the column.
+
+    One left join per column against the distinct known ids (Spark broadcasts them when small); ids stay
+    distributed.
     """
     known = known_users.select(F.col("user_id").alias("_known_user")).distinct()
-    joined = records.join(known, F.col(f"`{column}`") == F.col("_known_user"), "left")
-    unknown = F.col(f"`{column}`").isNotNull() & F.col("_known_user").isNull()
-    return joined.transform(
-        add_problem, unknown, "unknown_user", f"unknown_user: {column} not among accepted users"
-    ).drop("_known_user")
+    for column in columns:
+        joined = records.join(known, F.col(f"`{column}`") == F.col("_known_user"), "left")
+        unknown = F.col(f"`{column}`").isNotNull() & F.col("_known_user").isNull()
+        records = joined.transform(
+            add_problem, unknown, "unknown_user", f"unknown_user: {column} not among accepted users"
+        ).drop("_known_user")
+    return records
 
 
 def reason(problems: Column) -> Column:
