@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,6 +262,13 @@ class Catalog:
         self._set_up.add(name)
 
     # -- read -------------------------------------------------------------------------------------
+    def read_present(self, name: str, absent: Collection[str]) -> DataFrame:
+        """``read(name)``, or an empty frame of its declared schema when ``name`` is in ``absent`` (the silver
+        tables of sources the business does not have, ingest.absent_sources)."""
+        if name in absent:
+            return self.spark.createDataFrame([], declared_schema(self.spec(name)))
+        return self.read(name)
+
     def read(self, name: str, where: str | Column | None = None, version: int | None = None) -> DataFrame:
         """Read a table (optionally one Delta version). Missing tables are an InputError."""
         if not self.exists(name):

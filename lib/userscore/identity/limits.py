@@ -8,7 +8,7 @@ runs per group, in parallel over groups: only the few groups that break a limit 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -108,10 +108,3 @@ def resolve_frame(rows: pd.DataFrame, config: IdentityConfig) -> pd.DataFrame:
     persons = [(u, p, None, None, None, None) for u, p in resolved.person_of.items()]
     dropped = [(k.user_id, None, k.id_type, k.id_value, reason, detail) for k, reason, detail in resolved.dropped]
     return pd.DataFrame(persons + dropped, columns=[c.split()[0] for c in RESOLVED_SCHEMA.split(", ")])
-
-
-def limits_broken(values: Mapping[str, int], users: int, config: IdentityConfig) -> bool:
-    """Whether a group with ``values`` (id type -> distinct values) and ``users`` user ids breaks a limit."""
-    if users > config.max_person_users:
-        return True
-    return any(values.get(t, 0) > limits.max_per_person for t, limits in config.id_types.items())

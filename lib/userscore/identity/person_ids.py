@@ -18,11 +18,10 @@ class PersonIds:
     changes: DataFrame
 
 
-def new_person_id(person_key: str | F.Column, as_of: dt.date) -> F.Column:
+def new_person_id(person_key: F.Column, as_of: dt.date) -> F.Column:
     """The id of a person that inherits none: a hash of its smallest user id and the run date, so a re-run
     gives the same id and no later person can take an id an earlier run gave."""
-    key = F.lit(person_key) if isinstance(person_key, str) else person_key
-    return F.concat(F.lit("p-"), F.substring(F.sha2(F.concat(key, F.lit(f"|{as_of.isoformat()}")), 256), 1, 16))
+    return F.concat(F.lit("p-"), F.substring(F.sha2(F.concat(person_key, F.lit(f"|{as_of.isoformat()}")), 256), 1, 16))
 
 
 def assign_person_ids(persons: DataFrame, previous: DataFrame | None, as_of: dt.date) -> PersonIds:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from userscore.catalog import Catalog, declared_schema
+from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
@@ -37,8 +37,7 @@ def previous_run(catalog: Catalog, table: str, as_of: dt.date) -> dt.date | None
     """The latest run date before ``as_of`` in the person map (None: first run)."""
     if not catalog.exists(table):
         return None
-    latest = catalog.read(table).where(F.col(AS_OF) < F.lit(as_of)).agg(F.max(AS_OF)).first()[0]
-    return latest
+    return catalog.read(table).where(F.col(AS_OF) < F.lit(as_of)).agg(F.max(AS_OF)).first()[0]
 
 
 def run_identity(catalog: Catalog, config: Config, as_of: dt.date) -> IdentityOutcome:
@@ -52,13 +51,8 @@ def run_identity(catalog: Catalog, config: Config, as_of: dt.date) -> IdentityOu
     for table in (identity.profiles_table, identity.links_table):
         if table not in absent and not catalog.exists(table):
             raise InputError(f"input table {table} does not exist at {catalog.location(table)}: run ingest first")
-    spark = catalog.spark
     profiles = catalog.read(identity.profiles_table)
-    links = (
-        spark.createDataFrame([], declared_schema(catalog.spec(identity.links_table)))
-        if identity.links_table in absent
-        else catalog.read(identity.links_table)
-    )
+    links = catalog.read_present(identity.links_table, absent)
     users = users_before(profiles, as_of).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         if users.isEmpty():

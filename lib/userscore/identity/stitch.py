@@ -85,7 +85,7 @@ def stitch(
             F.lit(config.max_component_users),
         ).alias("detail"),
     )
-    resolved = (
+    resolved = materialise(  # read twice below: the greedy pass runs once
         linked.join(status.where(F.col("status") == "resolve").select("group"), "group")
         .groupBy("group")
         .applyInPandas(lambda rows: resolve_frame(rows, config), RESOLVED_SCHEMA)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from userscore.catalog import Catalog, declared_schema
+from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
@@ -37,12 +36,6 @@ class SocialOutcome:
     kols: int
 
 
-def _read(catalog: Catalog, table: str, absent: dict[str, str]) -> DataFrame:
-    if table in absent:
-        return catalog.spark.createDataFrame([], declared_schema(catalog.spec(table)))
-    return catalog.read(table)
-
-
 def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcome:
     """Measure the social network at ``as_of`` and replace partition ``as_of`` of the social tables.
 
@@ -61,13 +54,13 @@ def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcom
     if users.isEmpty():
         raise InputError(f"no user registered before {as_of} in {social.profiles_table}: no network to measure")
     orders = (
-        _read(catalog, social.orders_table, absent)
+        catalog.read_present(social.orders_table, absent)
         .where(F.col("order_ts") < cutoff)
         .select("order_id", "user_id", "order_ts", "amount", refunded_as_of(cutoff).alias("refunded"))
     )
     spend = orders.groupBy("user_id").agg(F.sum(F.when(~F.col("refunded"), F.col("amount"))).alias("spend"))
     first_orders = orders.groupBy("user_id").agg(F.min("order_ts").alias("first_order_ts"))
-    edges = local_checkpoint(edges_before(_read(catalog, social.edges_table, absent), users, social, as_of))
+    edges = local_checkpoint(edges_before(catalog.read_present(social.edges_table, absent), users, social, as_of))
 
     ranks, pr = influence(users, edges, social)
     partitions = int(catalog.spark.conf.get("spark.sql.shuffle.partitions"))
@@ -88,9 +81,7 @@ def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcom
             "user_id",
             "influence",
             "influence_percentile",
-            *(F.col(c).cast("long" if c == "reach_2hop" else "int").alias(c) for c in COUNTS[:3]),
-            "reach_2hop",
-            *(F.col(c).cast("int").alias(c) for c in COUNTS[4:]),
+            *(F.col(c).cast("long" if c == "reach_2hop" else "int").alias(c) for c in COUNTS),
             "community_id",
             "community_size",
             "community_value",

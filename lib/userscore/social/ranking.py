@@ -16,12 +16,13 @@ def lower_share(df: DataFrame, column: str, alias: str, partitions: int) -> Data
     ranged = df.repartitionByRange(partitions, column).withColumn("_part", F.spark_partition_id()).cache()
     try:
         counts = {r["_part"]: r["n"] for r in ranged.groupBy("_part").agg(F.count(F.lit(1)).alias("n")).collect()}
-        total, offsets, running = sum(counts.values()), {}, 0
+        if not counts:
+            return df.withColumn(alias, F.lit(0.0))
+        offsets, running = [], 0
         for part in sorted(counts):
-            offsets[part], running = running, running + counts[part]
-        offset = F.create_map(*[x for p, o in offsets.items() for x in (F.lit(p), F.lit(o))]) if offsets else F.lit(0)
-        below = F.rank().over(Window.partitionBy("_part").orderBy(column)) - 1
-        out = ranged.withColumn(alias, ((offset[F.col("_part")] if offsets else offset) + below) / F.lit(max(total, 1)))
-        return out.drop("_part").localCheckpoint(eager=True)
+            offsets += [F.lit(part), F.lit(running)]
+            running += counts[part]
+        below = F.create_map(*offsets)[F.col("_part")] + F.rank().over(Window.partitionBy("_part").orderBy(column)) - 1
+        return ranged.withColumn(alias, below / F.lit(running)).drop("_part").localCheckpoint(eager=True)
     finally:
         ranged.unpersist()
