@@ -49,7 +49,8 @@ def resolve_group(links: Iterable[Link], config: IdentityConfig) -> Resolved:
     def find(node: tuple[str, str]) -> tuple[str, str]:
         if node not in parent:
             parent[node] = node
-            groups[node] = _Group(set(), {}) if node[0] != "" else _Group({node[1]})
+            # A user id (type "") holds itself; a value holds one value of its type.
+            groups[node] = _Group({node[1]}) if node[0] == "" else _Group(set(), {node[0]: 1})
         root = node
         while parent[root] != root:
             root = parent[root]
@@ -60,11 +61,7 @@ def resolve_group(links: Iterable[Link], config: IdentityConfig) -> Resolved:
     dropped: list[tuple[Link, str, str]] = []
     for link in ordered:
         user_root = find(("", link.user_id))  # user ids live in type "" so they never meet a value
-        value = (link.id_type, link.id_value)
-        fresh = value not in parent
-        value_root = find(value)
-        if fresh:
-            groups[value_root].values = {link.id_type: 1}
+        value_root = find((link.id_type, link.id_value))
         if user_root == value_root:
             continue
         a, b = groups[user_root], groups[value_root]

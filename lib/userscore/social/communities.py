@@ -65,7 +65,7 @@ def communities(
         .groupBy("community_id")
         .agg(F.count(F.lit(1)).alias("edges"))
     )
-    n = F.col("community_size")
+    n = F.col("community_size").cast("double")  # n * (n - 1) overflows an int beyond 46,341 members
     big = totals.where(n >= config.min_community_size)
     table = big.join(inside, "community_id", "left").select(
         "community_id",
