@@ -35,6 +35,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bench_report import with_entry
 from userscore.catalog import Catalog
 from userscore.config import load_config
 from userscore.graph import connected_components, local_checkpoint
@@ -217,16 +218,6 @@ def bench_social(spark: SparkSession, root: Path, users: int, per_user: int) -> 
     }  # fmt: skip
 
 
-def with_entry(text: str, entry: str) -> str:
-    """``text`` with ``entry`` at the end of the SECTION (added at the end of the file when missing)."""
-    if f"\n{SECTION}\n" not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n`scripts/bench_graph.py` (its docstring gives the method).\n"
-    start = text.index(f"\n{SECTION}\n") + 1
-    end = text.find("\n## ", start)
-    end = len(text) if end < 0 else end + 1
-    return text[:end].rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n" + ("\n" + text[end:] if end < len(text) else "")
-
-
 def report(identity: list[dict], social: list[dict], args: argparse.Namespace) -> str:
     first_i, first_s = identity[0], social[0]
     sizes, load = " ".join(str(n) for n in args.users), ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -284,7 +275,9 @@ def main() -> None:
     print(entry)
     if args.report:
         path = Path(args.report)
-        path.write_text(with_entry(path.read_text(encoding="utf-8"), entry), encoding="utf-8")
+        path.write_text(
+            with_entry(path.read_text(encoding="utf-8"), SECTION, "bench_graph.py", entry), encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

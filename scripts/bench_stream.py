@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from bench_report import with_entry
 from userscore.catalog import Catalog
 from userscore.config import load_config
 from userscore.config.ingest import absent_tables
@@ -153,16 +154,6 @@ def batch_baseline(catalog: Catalog, config, as_of: dt.date) -> float:
     return time.perf_counter() - started
 
 
-def with_entry(text: str, entry: str) -> str:
-    """``text`` with ``entry`` at the end of the SECTION (added at the end of the file when missing)."""
-    if f"\n{SECTION}\n" not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n`scripts/bench_stream.py` (its docstring gives the method).\n"
-    start = text.index(f"\n{SECTION}\n") + 1
-    end = text.find("\n## ", start)
-    end = len(text) if end < 0 else end + 1
-    return text[:end].rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n" + ("\n" + text[end:] if end < len(text) else "")
-
-
 def main() -> None:
     args = parse_args()
     if args.root.exists():
@@ -215,7 +206,7 @@ def main() -> None:
             "",
         ]
         report = Path(args.report)
-        report.write_text(with_entry(report.read_text(), "\n".join(entry)))
+        report.write_text(with_entry(report.read_text(), SECTION, "bench_stream.py", "\n".join(entry)))
 
 
 if __name__ == "__main__":
