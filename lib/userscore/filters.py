@@ -1,4 +1,5 @@
-"""Row filters declared in YAML (``where: {column: [allowed values]}``) as Spark conditions.
+"""Row filters declared in YAML (``where: {column: [allowed values]}``) as Spark conditions, and YAML
+mappings applied to a column.
 
 Feature measures and target rules filter their source rows the same way, so the meaning of ``where`` is
 defined once.
@@ -19,3 +20,9 @@ def where_condition(where: Mapping[str, tuple[FilterValue, ...]]) -> Column:
     """Rows whose columns take one of the allowed values (true when ``where`` is empty)."""
     conditions = [F.col(c).isin(list(values)) for c, values in where.items()]
     return reduce(lambda a, b: a & b, conditions, F.lit(True))
+
+
+def mapped(column: Column, mapping: Mapping) -> Column:
+    """``mapping[column]`` as a map literal (one expression, no join): null for values not in ``mapping``.
+    E.g. each row's limit of its id type, or weight of its edge type, from YAML."""
+    return F.create_map(*(F.lit(x) for item in mapping.items() for x in item))[column]

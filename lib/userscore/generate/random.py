@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from userscore.filters import mapped
+
 Key = Column | int | str
 
 _MANTISSA = (1 << 53) - 1
@@ -139,8 +141,7 @@ def lookup(column: Column, mapping: Mapping, default: float | str | None = None)
     """``mapping[column]`` (literal map), ``default`` for values not in it."""
     if not mapping:
         return F.lit(default)
-    table = F.create_map(*(F.lit(x) for item in mapping.items() for x in item))
-    return F.coalesce(table[column], F.lit(default)) if default is not None else table[column]
+    return F.coalesce(mapped(column, mapping), F.lit(default)) if default is not None else mapped(column, mapping)
 
 
 def skewed(n: int, skew: float) -> list[float]:

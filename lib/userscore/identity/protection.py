@@ -6,16 +6,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.identity import IdentityConfig
+from userscore.filters import mapped
 
 DROPPED_COLUMNS = ["user_id", "id_type", "id_value", "reason", "detail"]
 
 
 def per_type(config: IdentityConfig, attribute: str) -> Column:
-    """The limit ``attribute`` of each row's ``id_type`` (a map literal over the configured types)."""
-    pairs = [
-        item for name, limits in config.id_types.items() for item in (F.lit(name), F.lit(getattr(limits, attribute)))
-    ]
-    return F.create_map(*pairs)[F.col("id_type")]
+    """The limit ``attribute`` of each row's ``id_type``."""
+    return mapped(F.col("id_type"), {name: getattr(limits, attribute) for name, limits in config.id_types.items()})
 
 
 def split_shared(edges: DataFrame, config: IdentityConfig) -> tuple[DataFrame, DataFrame]:

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from userscore.config.social import SocialConfig
 from userscore.graph import Checkpoint, label_propagation
+
+
+def density(size: Column, edges: Column) -> Column:
+    """Member pairs joined by an edge / all member pairs, n (n - 1) / 2 in doubles: in ints it overflows
+    beyond 46,341 members."""
+    n = size.cast("double")
+    return edges / (n * (n - 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,12 @@ def communities(
         .groupBy("community_id")
         .agg(F.count(F.lit(1)).alias("edges"))
     )
-    n = F.col("community_size").cast("double")  # n * (n - 1) overflows an int beyond 46,341 members
-    big = totals.where(n >= config.min_community_size)
+    big = totals.where(F.col("community_size") >= config.min_community_size)
     table = big.join(inside, "community_id", "left").select(
         "community_id",
         F.col("community_size").alias("size"),
         F.col("community_value").alias("value"),
-        (F.coalesce("edges", F.lit(0)) / (n * (n - 1) / 2)).alias("density"),
+        density(F.col("community_size"), F.coalesce("edges", F.lit(0))).alias("density"),
         F.coalesce("edges", F.lit(0)).alias("edges"),
     )
     # A rank filter over a window partitioned by community: Spark (3.5+) limits each group to the top rows

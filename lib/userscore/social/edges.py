@@ -8,11 +8,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.social import SocialConfig
+from userscore.filters import mapped
 
 
 def _per_type(config: SocialConfig, value: str) -> Column:
-    pairs = [x for name, t in config.edge_types.items() for x in (F.lit(name), F.lit(getattr(t, value)))]
-    return F.create_map(*pairs)[F.col("edge_type")]
+    return mapped(F.col("edge_type"), {name: getattr(t, value) for name, t in config.edge_types.items()})
 
 
 def edges_before(edges: DataFrame, users: DataFrame, config: SocialConfig, as_of: dt.date) -> DataFrame:
