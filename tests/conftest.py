@@ -29,6 +29,10 @@ TEST_SPARK = {
     }
 }
 
+# A business without a social network: no social family in the features (so no social run to read before
+# them) and no tags over it.
+WITHOUT_SOCIAL_FAMILY = {"features": {"social": None}, "tags": {"dictionary": {"kol": None, "community_hub": None}}}
+
 
 def make_config(tmp_path: Path, overrides: dict | None = None, conf_dir: Path = REPO / "conf") -> Config:
     """The local config (of ``conf_dir``) with a private warehouse and raw folder under ``tmp_path``."""

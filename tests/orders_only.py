@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, WITHOUT_SOCIAL_FAMILY
 from userscore.config import deep_merge
 
 CDNOW_FILES = ("scoring.yaml", "analysis.yaml")  # what conf/cdnow/ drops besides the sources
@@ -18,7 +18,7 @@ ABSENT = ["events", "level_changes", "social_edges", "identity_links", "consents
 def orders_only() -> dict[str, Any]:
     scoring, analysis = (yaml.safe_load((REPO / "conf" / "cdnow" / f).read_text(encoding="utf-8")) for f in CDNOW_FILES)
     return deep_merge(
-        deep_merge(scoring, analysis),
+        deep_merge(deep_merge(scoring, analysis), WITHOUT_SOCIAL_FAMILY),
         {
             "ingest": {"absent_sources": ABSENT},
             "models": {"targets": {"churn_60d": None, "vip_promotion_90d": None}},

@@ -38,7 +38,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("generate", synthetic=True),
     Stage("ingest"),
     Stage("identity", ("--as-of", "{as_of}")),
-    Stage("social", ("--as-of", "{as_of}")),
+    Stage("social", ("{snapshots}",)),
     Stage("features", ("{snapshots}",)),
     Stage("train", ("{targets}",)),
     Stage("btyd", ("--as-of", "{as_of}")),

@@ -105,12 +105,12 @@ def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapsho
     assert list(tasks) == ["ingest", "identity", "social", "features", "score", "snapshot", "monitor", "analyze"]
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
     # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
-    # Features do not wait for the person map or the social network (nothing reads them yet).
+    # Features read the social run of their date (the social family), not the person map.
     assert upstream == {
         "ingest": [],
         "identity": ["ingest"],
         "social": ["ingest"],
-        "features": ["ingest"],
+        "features": ["social"],
         "score": ["features"],
         "snapshot": ["score"],
         "monitor": ["score"],
@@ -148,11 +148,13 @@ def test_monthly_job_backfills_only_when_asked_then_trains_then_fits_btyd():
         "left": "{{job.parameters.backfill_from}}",
         "right": "none",
     }
-    assert tasks["features_backfill"]["depends_on"] == [{"task_key": "backfill_requested", "outcome": "true"}]
+    # The social runs at the backfill's dates first: the snapshots' social family reads them.
+    assert tasks["social_backfill"]["depends_on"] == [{"task_key": "backfill_requested", "outcome": "true"}]
+    assert tasks["features_backfill"]["depends_on"] == [{"task_key": "social_backfill"}]
     assert tasks["train"]["depends_on"] == [{"task_key": "backfill_requested"}, {"task_key": "features_backfill"}]
     assert tasks["train"]["run_if"] == "NONE_FAILED"
     assert tasks["btyd"]["depends_on"] == [{"task_key": "train"}]
-    assert [tasks[k]["max_retries"] for k in ("features_backfill", "train", "btyd")] == [1, 1, 1]
+    assert [tasks[k]["max_retries"] for k in ("social_backfill", "features_backfill", "train", "btyd")] == [1] * 4
 
 
 def test_forget_job_is_manual_and_takes_a_request_file():
@@ -209,12 +211,18 @@ def test_job_cluster_runs_spark_4_with_the_pii_key_from_the_secret_scope(job):
 EXPECTED_ARGS = {
     ("userscore_daily", "ingest"): {"batch": None, "source": None, "force": False, "now": None},
     ("userscore_daily", "identity"): {"as_of": dt.date(2026, 11, 1)},
-    ("userscore_daily", "social"): {"as_of": dt.date(2026, 11, 1)},
+    ("userscore_daily", "social"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
     ("userscore_daily", "features"): {"as_of": dt.date(2026, 11, 1), "start": None, "end": None},
     ("userscore_daily", "score"): {"as_of": RUN_DATE, "scored_at": None},  # score parses dates itself ('latest')
     ("userscore_daily", "snapshot"): {"as_of": RUN_DATE},  # parsed by the job ('latest' or a date)
     ("userscore_daily", "monitor"): {"as_of": dt.date(2026, 11, 1), "fail_on_alert": True, "no_mlflow": False},
     ("userscore_daily", "analyze"): {"as_of": dt.date(2026, 11, 1), "report": None},
+    ("userscore_monthly", "social_backfill"): {
+        "as_of": None,
+        "start": dt.date(2025, 11, 1),
+        "end": dt.date(2026, 11, 1),
+        "every": "7d",
+    },
     ("userscore_monthly", "features_backfill"): {
         "as_of": None,
         "start": dt.date(2025, 11, 1),

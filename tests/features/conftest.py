@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame
 
-from tests.conftest import REPO, make_config
+from tests.conftest import REPO, WITHOUT_SOCIAL_FAMILY, make_config
 from tests.features.silver import D, scenario
-from userscore.config import Config
+from userscore.config import Config, deep_merge
 from userscore.features import snapshot
 
 SPEC = Path(__file__).with_name("features.yaml")
@@ -18,11 +18,11 @@ SPEC = Path(__file__).with_name("features.yaml")
 
 def spec_config(tmp_path: Path, overrides: dict | None = None) -> Config:
     """The project's config with the tests' own feature definitions (``features.yaml`` here, what
-    reference.py computes) in place of conf/base/features.yaml."""
+    reference.py computes) in place of conf/base/features.yaml: no social family, so no tags over it."""
     conf = tmp_path / "conf"
     shutil.copytree(REPO / "conf", conf)
     shutil.copyfile(SPEC, conf / "base" / "features.yaml")
-    return make_config(tmp_path, overrides, conf_dir=conf)
+    return make_config(tmp_path, deep_merge(WITHOUT_SOCIAL_FAMILY, overrides or {}), conf_dir=conf)
 
 
 @pytest.fixture(scope="module")

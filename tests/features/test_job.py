@@ -16,6 +16,7 @@ from tests.features.silver import D, scenario
 from userscore.catalog import Catalog
 from userscore.errors import InputError
 from userscore.jobs import features as job
+from userscore.jobs.arguments import date_range
 from userscore.runner import JobContext
 
 D_MINUS_7 = D - dt.timedelta(days=7)
@@ -75,9 +76,9 @@ def test_missing_silver_input_fails_before_any_write(spark, config):
 
 def test_snapshot_dates_and_their_validation():
     day = dt.date(2026, 1, 1)
-    assert job.snapshot_dates(day, None, None) == [day]
-    assert job.snapshot_dates(None, day, dt.date(2026, 1, 20), "7d") == [day, dt.date(2026, 1, 8), dt.date(2026, 1, 15)]
-    assert job.snapshot_dates(None, day, day, "1d") == [day]
+    assert date_range(day, None, None) == [day]
+    assert date_range(None, day, dt.date(2026, 1, 20), "7d") == [day, dt.date(2026, 1, 8), dt.date(2026, 1, 15)]
+    assert date_range(None, day, day, "1d") == [day]
     for args, message in [
         ((day, day, None), "not both"),
         ((None, day, None), "both --from D1 and --to D2"),
@@ -86,7 +87,7 @@ def test_snapshot_dates_and_their_validation():
         ((None, day, dt.date(2026, 2, 1), "0d"), "positive number of days"),
     ]:
         with pytest.raises(InputError, match=message):
-            job.snapshot_dates(*args)
+            date_range(*args)
 
 
 def test_dates_are_parsed_strictly():

@@ -20,10 +20,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from tests.conftest import REPO, TEST_PII_KEY, make_config
+from tests.conftest import REPO, TEST_PII_KEY, WITHOUT_SOCIAL_FAMILY, make_config
 from userscore import cli
 from userscore.btyd.summary import calibration_summary
 from userscore.catalog import Catalog, declared_schema
+from userscore.config import deep_merge
 from userscore.jobs import features as features_job
 from userscore.jobs import forget as forget_job
 from userscore.jobs import generate as generate_job
@@ -88,10 +89,13 @@ def world(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("forget")
     config = make_config(
         tmp,
-        {
-            "generate": {"users": 60, "bad_record_share": 0.05, "batch_id": BATCH},
-            "privacy": {"erasure": {"vacuum_retention_hours": 0}},
-        },
+        deep_merge(
+            WITHOUT_SOCIAL_FAMILY,
+            {
+                "generate": {"users": 60, "bad_record_share": 0.05, "batch_id": BATCH},
+                "privacy": {"erasure": {"vacuum_retention_hours": 0}},
+            },
+        ),
     )
     catalog = Catalog(spark, config)
     _run(generate_job, config, catalog, ["--users", "60"])

@@ -12,6 +12,7 @@ from pyspark.sql import types as T
 
 from tests.conftest import make_config
 from userscore.config import Config
+from userscore.config.columns import social_columns
 from userscore.features import feature_columns
 
 D1 = dt.date(2026, 3, 1)
@@ -33,6 +34,7 @@ STRING_COLUMNS = {
     "interest_3": ("none",),
 }
 INT_COLUMNS = ("r_score", "f_score", "m_score", "fm_score")
+BOOL_COLUMNS = ("social_kol", "social_community_hub")
 # Model inputs: numeric columns plus member_level (indexed + one-hot, so slots group back to it).
 MODEL_NUMERIC = {
     "churn_60d": ("recency_days", "logins_30d", "frequency_90d"),
@@ -49,6 +51,8 @@ def feature_schema(config: Config) -> T.StructType:
             tp = T.StringType()
         elif column in INT_COLUMNS:
             tp = T.IntegerType()
+        elif column in BOOL_COLUMNS:
+            tp = T.BooleanType()
         else:
             tp = T.DoubleType()
         fields.append(T.StructField(column, tp))
@@ -58,11 +62,17 @@ def feature_schema(config: Config) -> T.StructType:
 def feature_rows(config: Config, as_of: dt.date, users: int = USERS, seed: int = 3) -> list[dict]:
     """Every feature column for ``users`` users: random but fixed by ``seed``; scores 1-5, shares 0-1."""
     rng = np.random.default_rng(seed)
+    # The social family draws from its own generator: the other columns keep the values they had without it.
+    social, social_rng = set(social_columns(config.features)), np.random.default_rng(seed + 1)
     rows = []
     for i in range(users):
         row: dict = {"user_id": f"u{i:04d}", "as_of_date": as_of}
         for column in feature_columns(config.features):
-            if column in STRING_COLUMNS:
+            if column in social:
+                row[column] = (
+                    bool(social_rng.random() < 0.05) if column in BOOL_COLUMNS else float(social_rng.integers(0, 12))
+                )
+            elif column in STRING_COLUMNS:
                 row[column] = str(rng.choice(STRING_COLUMNS[column]))
             elif column in INT_COLUMNS:
                 row[column] = int(rng.integers(1, 6))

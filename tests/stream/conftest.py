@@ -1,6 +1,6 @@
 """A small generated world, ingested and published in batch, for the streaming rescoring tests.
 
-The generator's history ends 2026-11-01. Batch ingest takes both landed batches; the features job writes
+The generator's history ends 2026-11-01. Batch ingest takes both landed batches; the social job measures D (no edges here) and the features job writes
 snapshot D = 2026-11-01 (and publishes its population figures) and the score job scores it with the tiny
 champions of tests/scoring/conftest.py. The stream tests then land their own batches on top.
 """
@@ -24,6 +24,7 @@ from userscore.config import Config, deep_merge
 from userscore.generate.live import EVENT_SCHEMA, json_lines, land_folder
 from userscore.ingest import ingest, plan_ingest
 from userscore.jobs import features as features_job
+from userscore.jobs import social as social_job
 from userscore.logs import get_logger
 from userscore.runner import JobContext
 from userscore.scoring.pipeline import score_snapshot
@@ -69,6 +70,7 @@ def world(spark, tmp_path_factory, champion_store) -> World:
     raw_dir = Path(config.ingest.raw_dir)
     plan = plan_ingest(catalog, config.ingest, raw_dir)
     ingest(catalog, config.ingest, raw_dir, plan, now=NOW, run_id="batch")
+    run_job(social_job, config, catalog, as_of=D, start=None, end=None, every="7d")
     run_job(features_job, config, catalog, as_of=D, start=None, end=None, every="7d", allow_empty=False)
     score_snapshot(catalog, config, D, SCORED_AT)
     sets = [

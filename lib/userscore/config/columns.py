@@ -100,8 +100,8 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
     """Every feature column of a snapshot, in output order (after user_id, as_of_date).
 
     Profile, RFM measures and scores, then the generic families in their YAML order, with the preference
-    columns, followed by the interest columns, where ``preference.placement`` puts them; the customer-base
-    (BG/NBD) columns last.
+    columns, followed by the interest columns, where ``preference.placement`` puts them; the social columns
+    (when configured), then the customer-base (BG/NBD) columns last.
     """
     columns = [*profile_columns(features.profile), *family_columns(features.rfm, features.windows)]
     columns += RFM_SCORE_COLUMNS
@@ -112,4 +112,10 @@ def feature_columns(features: FeaturesConfig) -> list[str]:
             columns.append(CATEGORY_COUNT)
         if name == placement.columns:
             columns += preference_columns(features.preference) + interest_columns(features.interests)
+    columns += social_columns(features)
     return columns + customer_base_columns(features.customer_base)
+
+
+def social_columns(features: FeaturesConfig) -> list[str]:
+    """The social family's columns (``features.social``: prefix + column; none when it is null)."""
+    return features.social.feature_columns if features.social is not None else []

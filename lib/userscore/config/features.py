@@ -305,9 +305,31 @@ class CustomerBaseConfig:
         return fit_resolution(self.time_unit, self.fit_resolution_days)
 
 
-# Families with their own Python (profile, rfm scores, preference, interests, customer base); a generic
+@frozen
+class SocialFeaturesConfig:
+    """The social family: ``columns`` of the per-user table of ``userscore social`` (``table``), from its
+    partition at D (edges and orders before D, the snapshot's own cutoff), named ``prefix`` + column. Users
+    without a row there (registered after the latest social run the live rescoring reads) get 0 and false."""
+
+    table: str
+    columns: tuple[str, ...]
+    prefix: str
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [self.prefix + c for c in self.columns]
+
+    def __post_init__(self):
+        if not self.columns or len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"columns: distinct columns of {self.table}, got {list(self.columns)}")
+        keys = [c for c in self.columns if c in ("user_id", "as_of_date")]
+        if keys:
+            raise ValueError(f"columns: the table's keys are no features, got {keys}")
+
+
+# Families with their own Python (profile, rfm scores, preference, interests, customer base, social); a generic
 # family may not take these names.
-BUILT_IN_FAMILIES = ("profile", "rfm", "preference", "interests", "customer_base")
+BUILT_IN_FAMILIES = ("profile", "rfm", "preference", "interests", "customer_base", "social")
 
 
 @frozen
@@ -331,6 +353,8 @@ class FeaturesConfig:
     interests: InterestConfig
     profile: ProfileConfig
     customer_base: CustomerBaseConfig
+    # null: no social columns (a business without a social network).
+    social: SocialFeaturesConfig | None = None
 
     def __post_init__(self):
         if not self.windows or len(set(self.windows)) != len(self.windows):
@@ -356,6 +380,9 @@ class FeaturesConfig:
                     )
                 seen[name] = family
         known = set(self.measure_columns())
+        clashing = [c for c in (self.social.feature_columns if self.social else ()) if c in known]
+        if clashing:
+            raise ValueError(f"social: columns {clashing} are already measures of a family")
         for family, config in self.measure_families().items():
             for ratio, operands in config.ratios.items():
                 missing = [o for o in operands if o not in known]
@@ -442,4 +469,15 @@ def reference_errors(features: FeaturesConfig, tables: Mapping[str, object]) -> 
             else ("features", "profile", "level_column")
         )
         check(key, "users", column)
+    if features.social is not None:
+        social = features.social
+        if social.table not in tables:
+            found = f"undefined table {social.table!r}"
+            errors.append((("features", "social", "table"), found, f"one of {known_tables}"))
+        else:
+            columns = tables[social.table].column_names
+            for i, column in enumerate(social.columns):
+                if column not in columns:
+                    found = f"undefined column {column!r} of {social.table}"
+                    errors.append((("features", "social", "columns", str(i)), found, f"one of {list(columns)}"))
     return errors

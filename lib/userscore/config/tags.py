@@ -21,7 +21,7 @@ from typing import Literal
 from userscore.config.rules import RuleError, validate_rule
 from userscore.config.typed import KeyPath, frozen
 
-TagCategory = Literal["value", "risk", "preference", "lifecycle", "engagement", "profile"]
+TagCategory = Literal["value", "risk", "preference", "lifecycle", "engagement", "social", "profile"]
 Cadence = Literal["daily", "weekly", "monthly"]
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")

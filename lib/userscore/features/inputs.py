@@ -1,4 +1,5 @@
-"""What the snapshot inputs lack: dates without users or orders before them, and absent sources.
+"""What the snapshot inputs lack: dates without users or orders before them, or without a social run; absent
+sources.
 
 A snapshot date with no users registered before D, or no orders before D, would be empty (no users) or hold
 only defaults with placeholder RFM boundaries (no orders): a date before the data starts, almost always a
@@ -23,6 +24,7 @@ from userscore.config.features import FeaturesConfig, FeatureSources
 from userscore.errors import InputError
 from userscore.features import interests, preference
 from userscore.features.snapshot import Sources
+from userscore.keys import AS_OF
 
 SOURCE_NAMES = ("users", "orders", "events", "level_changes")
 
@@ -43,7 +45,31 @@ def silver_sources(catalog: Catalog, config: FeaturesConfig, absent: Collection[
     empty = {
         t: catalog.spark.createDataFrame([], declared_schema(catalog.spec(t))) for t in names.values() if t in absent
     }
-    return Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()})
+    # The social runs' table, empty before the first run: missing_social_runs then names every date.
+    social = None
+    if config.social is not None:
+        table = config.social.table
+        empty_runs = catalog.spark.createDataFrame([], declared_schema(catalog.spec(table)))
+        social = catalog.read(table) if catalog.exists(table) else empty_runs
+    return Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()}, social=social)
+
+
+def missing_social_runs(social: DataFrame, table: str, dates: Sequence[dt.date]) -> str | None:
+    """A phrase naming the ``dates`` without a social run (no partition ``as_of_date`` = D of ``table``, the
+    social per-user table); None when every date has one."""
+    runs = {r[0] for r in social.where(F.col(AS_OF).isin(list(dates))).select(AS_OF).distinct().collect()}
+    unrun = [d for d in dates if d not in runs]
+    if not unrun:
+        return None
+    return (
+        f"no social run in {table} at {_dates(unrun)}: the social family (features.social) needs one per "
+        "snapshot date; run `userscore social` with the same dates first"
+    )
+
+
+def _dates(dates: Sequence[dt.date]) -> str:
+    shown = ", ".join(d.isoformat() for d in dates[:_SHOWN])
+    return shown + (f" and {len(dates) - _SHOWN} more dates" if len(dates) > _SHOWN else "")
 
 
 def earliest(df: DataFrame, time_column: str) -> dt.datetime | None:
@@ -61,10 +87,8 @@ def missing_inputs(users: DataFrame, orders: DataFrame, sources: FeatureSources,
         empty = [d for d in dates if first is None or first >= dt.datetime.combine(d, dt.time())]
         if not empty:
             continue
-        shown = ", ".join(d.isoformat() for d in empty[:_SHOWN])
-        more = f" and {len(empty) - _SHOWN} more dates" if len(empty) > _SHOWN else ""
         since = f"earliest {spec.time} {first:%Y-%m-%d %H:%M:%S}" if first else "the table is empty"
-        problems.append(f"no {what} before {shown}{more} in {spec.table} ({since})")
+        problems.append(f"no {what} before {_dates(empty)} in {spec.table} ({since})")
     return problems
 
 

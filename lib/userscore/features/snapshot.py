@@ -10,7 +10,8 @@ Plan, per snapshot:
    one shuffle per source (after map-side partial aggregation), fixed-width aggregation buffers;
 3. the users base (registered before D, level as of D) is left-joined with both on user_id (the
    aggregates are already partitioned by user_id), measures are finished with their documented defaults
-   (no nulls), ratios and preferences derived;
+   (no nulls), ratios and preferences derived, and the social family joined (the social run's per-user
+   measures at the latest run at or before D, userscore.features.social);
 4. the result is persisted, RFM quantile boundaries computed in one aggregation, scores and segments
    added; the interests' population normaliser is one global aggregate of the persisted per-user
    affinities, applied as literals (userscore.features.interests);
@@ -51,18 +52,21 @@ from userscore.features.measures import (
     point_in_time,
 )
 from userscore.features.population import PopulationStats
+from userscore.features.social import with_social
 from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
 from userscore.refunds import refunds_as_of
 
 
 @dataclass(frozen=True)
 class Sources:
-    """The silver tables a snapshot reads (whole tables; the snapshot applies the point-in-time filter)."""
+    """The tables a snapshot reads (whole tables; the snapshot applies the point-in-time filter): the silver
+    tables, and the social runs' per-user table (``features.social.table``, read when that is configured)."""
 
     users: DataFrame
     orders: DataFrame
     events: DataFrame
     level_changes: DataFrame
+    social: DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,10 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
         .transform(preference.finish_preference, pref)
         .transform(interests.with_affinities, config.interests, pref.categories)
     )
+    if config.social is not None:
+        if sources.social is None:
+            raise ValueError(f"features.social is configured: Sources.social must hold {config.social.table}")
+        finished = with_social(finished, sources.social, as_of, config.social)
     late = {*RFM_SCORE_COLUMNS, *interest_columns(config.interests), *customer_base_columns(config.customer_base)}
     unscored = [c for c in feature_columns(config) if c not in late]
     carried = [rfm.BUYER, *interests.affinity_columns(pref.categories)]

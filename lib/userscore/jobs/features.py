@@ -10,8 +10,10 @@ Parameters:
                                   or no orders before it gives no rows or only defaults (placeholder
                                   RFM boundaries); without this flag such a date is missing input
 
-The customer-base (BG/NBD) columns come from a fit at D on the orders before D; a snapshot whose fit fails
-(e.g. nobody has repeated yet) is written with those model columns null, and the job logs why.
+The social columns (features.social) come from the social run at D (`userscore social`, same dates): exit 2
+naming the dates without one. The customer-base (BG/NBD) columns come from a fit at D on the orders before D;
+a snapshot whose fit fails (e.g. nobody has repeated yet) is written with those model columns null, and the
+job logs why.
 
 Each snapshot replaces exactly its partition ``as_of_date = D`` of the three tables (re-running a date gives
 the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
@@ -24,8 +26,6 @@ defaults, and one log line names the families concerned.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
 import time
 from collections.abc import Sequence
 
@@ -35,20 +35,16 @@ from userscore.config.features import FeaturesConfig
 from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
 from userscore.features import AS_OF, snapshot
-from userscore.features.inputs import missing_inputs, silver_sources, skipped_by_source
+from userscore.features.inputs import missing_inputs, missing_social_runs, silver_sources, skipped_by_source
 from userscore.features.population import population_frame
-from userscore.jobs.arguments import iso_date
+from userscore.jobs.arguments import add_date_arguments, run_dates
 from userscore.runner import JobContext
 
 HELP = "point-in-time feature snapshot(s) -> features.user_features"
-MAX_SNAPSHOTS = 400
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=iso_date, metavar="D", help="snapshot date (YYYY-MM-DD)")
-    parser.add_argument("--from", dest="start", type=iso_date, metavar="D1", help="first snapshot date of a backfill")
-    parser.add_argument("--to", dest="end", type=iso_date, metavar="D2", help="last snapshot date of a backfill")
-    parser.add_argument("--every", default="7d", metavar="Nd", help="backfill step in days (default 7d)")
+    add_date_arguments(parser, "snapshot")
     parser.add_argument(
         "--allow-empty",
         action="store_true",
@@ -56,31 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def snapshot_dates(
-    as_of: dt.date | None, start: dt.date | None, end: dt.date | None, every: str = "7d"
-) -> list[dt.date]:
-    """The snapshot dates the arguments ask for; InputError on a bad combination."""
-    if as_of is not None:
-        if start is not None or end is not None:
-            raise InputError("give either --as-of D or --from D1 --to D2, not both")
-        return [as_of]
-    if start is None or end is None:
-        raise InputError("give --as-of D, or both --from D1 and --to D2")
-    match = re.fullmatch(r"(\d+)d", every.strip())
-    if not match or int(match.group(1)) < 1:
-        raise InputError(f"--every: a positive number of days like 7d, got {every!r}")
-    if start > end:
-        raise InputError(f"--from {start} is after --to {end}")
-    step = int(match.group(1))
-    dates = [start + dt.timedelta(days=d) for d in range(0, (end - start).days + 1, step)]
-    if len(dates) > MAX_SNAPSHOTS:
-        raise InputError(f"{len(dates)} snapshots requested; at most {MAX_SNAPSHOTS} per run")
-    return dates
-
-
 def run(ctx: JobContext) -> Sequence[str]:
     args, config = ctx.args, ctx.config.features
-    dates = snapshot_dates(args.as_of, args.start, args.end, args.every)
+    dates = run_dates(args)
     absent = absent_tables(ctx.config.ingest)
     catalog = ctx.catalog
     sources = silver_sources(catalog, config, absent)
@@ -91,6 +65,10 @@ def run(ctx: JobContext) -> Sequence[str]:
         problems = missing_inputs(sources.users, sources.orders, config.sources, dates)
         if problems:
             raise InputError(f"{'; '.join(problems)}: nothing written (--allow-empty writes such snapshots)")
+    if sources.social is not None:
+        unrun = missing_social_runs(sources.social, config.social.table, dates)
+        if unrun:
+            raise InputError(f"{unrun}: nothing written")
     catalog.prepare(config.output_table, config.boundaries_table, config.population_table)
     lines = [skipped] if skipped else []
     for as_of in dates:

@@ -2,13 +2,17 @@
 social.kols.
 
 Parameters:
-  --as-of D   run date (YYYY-MM-DD): the users registered before D, the edges and orders before D
+  --as-of D                       run date (YYYY-MM-DD): the users registered before D, the edges and orders
+                                  before D
+  --from D1 --to D2 [--every Nd]  a run per date D1, D1 + N days, ... up to D2 inclusive (default every 7d):
+                                  the feature snapshots' social family reads the run at each snapshot date
 
 Per user: weighted PageRank influence (edge weights and directions in conf/base/social.yaml), its
 percentile, in/out degree, followers, 2-hop reach (HyperLogLog estimate), invitees and their first orders,
 orders that followed a share, community (label propagation) with its size and spend, the kol and
 community_hub flags. Each table's partition as_of_date = D is replaced (re-running D gives the same rows).
-Exit 2, nothing written, when an input table is missing or no user was registered before D. docs/social.md.
+Exit 2, nothing written, when an input table is missing or no user was registered before the first date.
+docs/social.md.
 """
 
 from __future__ import annotations
@@ -16,19 +20,23 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from userscore.jobs.arguments import iso_date
+from userscore.jobs.arguments import add_date_arguments, run_dates
 from userscore.runner import JobContext
 
 HELP = "influence, reach, communities and KOLs of the social network at D (social.*)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as-of", type=iso_date, required=True, metavar="D", help="run date (edges before D)")
+    add_date_arguments(parser, "run (edges before it)")
 
 
 def run(ctx: JobContext) -> Sequence[str]:
-    from userscore.social.pipeline import run_social, summary_lines
+    from userscore.social.pipeline import check_inputs, run_social, summary_lines
 
-    with ctx.stage("social"):
-        outcome = run_social(ctx.catalog, ctx.config, ctx.args.as_of)
-    return summary_lines(outcome, ctx.config)
+    dates = run_dates(ctx.args)
+    check_inputs(ctx.catalog, ctx.config, dates[0])
+    outcomes = []
+    for as_of in dates:
+        with ctx.stage(f"social {as_of}"):
+            outcomes.append(run_social(ctx.catalog, ctx.config, as_of))
+    return summary_lines(outcomes, ctx.config)

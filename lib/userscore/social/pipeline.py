@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import functions as F
@@ -36,23 +37,32 @@ class SocialOutcome:
     kols: int
 
 
+def check_inputs(catalog: Catalog, config: Config, first: dt.date) -> None:
+    """InputError when an input table is missing (a source declared absent reads as empty) or no user was
+    registered before ``first`` (the earliest run date): checked for every date before any run writes."""
+    social = config.social
+    absent = absent_tables(config.ingest)
+    for table in (social.profiles_table, social.edges_table, social.orders_table):
+        if table not in absent and not catalog.exists(table):
+            raise InputError(f"input table {table} does not exist at {catalog.location(table)}: run ingest first")
+    cutoff = F.lit(first).cast("timestamp")
+    if catalog.read(social.profiles_table).where(F.col("registered_at") < cutoff).isEmpty():
+        raise InputError(f"no user registered before {first} in {social.profiles_table}: no network to measure")
+
+
 def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcome:
     """Measure the social network at ``as_of`` and replace partition ``as_of`` of the social tables.
 
     InputError before any write when an input table is missing (a source declared absent reads as empty)
     or no user was registered before ``as_of``.
     """
+    check_inputs(catalog, config, as_of)
     social = config.social
     absent = absent_tables(config.ingest)
-    for table in (social.profiles_table, social.edges_table, social.orders_table):
-        if table not in absent and not catalog.exists(table):
-            raise InputError(f"input table {table} does not exist at {catalog.location(table)}: run ingest first")
     cutoff = F.lit(as_of).cast("timestamp")
     users = local_checkpoint(
         catalog.read(social.profiles_table).where(F.col("registered_at") < cutoff).select("user_id").distinct()
     )
-    if users.isEmpty():
-        raise InputError(f"no user registered before {as_of} in {social.profiles_table}: no network to measure")
     orders = (
         catalog.read_present(social.orders_table, absent)
         .where(F.col("order_ts") < cutoff)
@@ -115,19 +125,22 @@ def run_social(catalog: Catalog, config: Config, as_of: dt.date) -> SocialOutcom
     )
 
 
-def summary_lines(outcome: SocialOutcome, config: Config) -> list[str]:
+def summary_lines(outcomes: Sequence[SocialOutcome], config: Config) -> list[str]:
+    """Two lines per run (the network and what was found in it), then where the tables are."""
     social = config.social
 
     def settled(converged: bool) -> str:
         return "converged" if converged else "stopped at the limit"
 
-    return [
-        f"{outcome.as_of}: {outcome.users:,} users, {outcome.edges:,} edges before it; PageRank "
-        f"{outcome.pagerank_iterations} iterations ({settled(outcome.pagerank_converged)}), label propagation "
-        f"{outcome.community_rounds} rounds ({settled(outcome.communities_converged)})",
-        f"{outcome.communities:,} communities of {social.min_community_size}+ users (the largest "
-        f"{outcome.largest_community:,}): {social.communities_table}, {social.members_table}",
-        f"{outcome.kols:,} KOLs (top {social.kol.top_share:.0%} by influence with {social.kol.min_conversions:g}+ "
-        f"conversions driven): {social.kols_table}",
-        f"per user: {social.user_table}",
-    ]
+    lines = []
+    for outcome in outcomes:
+        lines += [
+            f"{outcome.as_of}: {outcome.users:,} users, {outcome.edges:,} edges before it; PageRank "
+            f"{outcome.pagerank_iterations} iterations ({settled(outcome.pagerank_converged)}), label propagation "
+            f"{outcome.community_rounds} rounds ({settled(outcome.communities_converged)})",
+            f"{outcome.as_of}: {outcome.communities:,} communities of {social.min_community_size}+ users (the "
+            f"largest {outcome.largest_community:,}); {outcome.kols:,} KOLs (top {social.kol.top_share:.0%} by "
+            f"influence with {social.kol.min_conversions:g}+ conversions driven)",
+        ]
+    tables = (social.user_table, social.communities_table, social.members_table, social.kols_table)
+    return [*lines, f"per user, community, member and KOL: {', '.join(tables)}"]

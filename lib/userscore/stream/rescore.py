@@ -77,10 +77,12 @@ class Rescored:
 
 
 def users_sources(catalog: Catalog, config: Config, users: DataFrame) -> Sources:
-    """The silver inputs of the snapshot, restricted to ``users`` (one user_id column, a few users)."""
+    """The inputs of the snapshot, restricted to ``users`` (one user_id column, a few users). The social
+    family reads every social run of those users: the snapshot takes the latest one before the live date."""
     silver = silver_sources(catalog, config.features, absent_tables(config.ingest))
     chosen = F.broadcast(users)
-    return Sources(**{f.name: getattr(silver, f.name).join(chosen, USER_ID, "left_semi") for f in fields(silver)})
+    tables = {f.name: getattr(silver, f.name) for f in fields(silver)}
+    return Sources(**{k: t if t is None else t.join(chosen, USER_ID, "left_semi") for k, t in tables.items()})
 
 
 def rescore(
