@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.conftest import REPO, make_config
+from tests.conftest import REPO, TEST_SETS, make_config
 from tests.identity.conftest import EDGES, USERS, at
 from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
@@ -33,7 +33,7 @@ def setup(spark, tmp_path):
         declared_schema(config.tables["silver.users"]),
     )
     catalog.append("silver.users", users)
-    sets = ["--conf-dir", str(REPO / "conf"), "--set", f"catalog.root={tmp_path}/warehouse"]
+    sets = ["--conf-dir", str(REPO / "conf"), "--set", f"catalog.root={tmp_path}/warehouse", *TEST_SETS]
     return catalog, sets
 
 

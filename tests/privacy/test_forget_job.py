@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from tests.conftest import REPO, TEST_PII_KEY, WITHOUT_SOCIAL_FAMILY, make_config
@@ -138,7 +140,8 @@ def world(spark, tmp_path_factory):
 
 
 def _counts(catalog: Catalog, victim: str) -> dict[str, int]:
-    """The victim's rows per table, counted in plain filters (quarantine: the quoted id in the text)."""
+    """The victim's rows per table, counted in plain filters (quarantine: the quoted id in the text), all
+    tables in one Spark job."""
     users = {
         "silver.social_edges": (F.col("src_user_id") == victim) | (F.col("dst_user_id") == victim),
         "silver.quarantine": F.col("raw_record").contains(f'"{victim}"'),
@@ -148,7 +151,15 @@ def _counts(catalog: Catalog, victim: str) -> dict[str, int]:
         "silver.consents", "silver.events", "silver.identity_links", "silver.level_changes", "silver.orders",
         "silver.quarantine", "silver.social_edges", "silver.users", "tags.user_tag_wide", "truth.user_traits",
     ]  # fmt: skip
-    return {n: catalog.read(n).where(users.get(n, F.col("user_id") == victim)).count() for n in names}
+    rows = functools.reduce(
+        DataFrame.unionByName,
+        [
+            catalog.read(n).where(users.get(n, F.col("user_id") == victim)).select(F.lit(n).alias("table"))
+            for n in names
+        ],
+    )
+    found = {r["table"]: r["count"] for r in rows.groupBy("table").count().collect()}
+    return {n: found.get(n, 0) for n in names}
 
 
 def _raw_records(raw: Path, victim: str) -> dict[str, int]:
@@ -187,7 +198,8 @@ def test_forget_erases_everywhere_once(spark, world, tmp_path):
 
     patterns = {"id": _word(victim), "phone": _word(phone_hash), "email": _word(email_hash)}
     # The scan finds the victim before: in silver, quarantine, features... and in the raw files.
-    assert _traces(warehouse, patterns)["id"] and _traces(warehouse, patterns)["phone"]
+    found = _traces(warehouse, patterns)
+    assert found["id"] and found["phone"]
     assert _traces(raw, patterns)["id"]
 
     requests = tmp_path / "requests.csv"

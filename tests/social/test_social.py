@@ -9,7 +9,7 @@ from collections import defaultdict
 import networkx as nx
 import pytest
 
-from tests.conftest import REPO, make_config
+from tests.conftest import REPO, TEST_SETS, make_config
 from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
 
@@ -69,7 +69,7 @@ def ran(spark, tmp_path, capsys):
         ],
     )
     capsys.readouterr()
-    sets = ["--conf-dir", str(REPO / "conf"), "--set", f"catalog.root={tmp_path}/warehouse"]
+    sets = ["--conf-dir", str(REPO / "conf"), "--set", f"catalog.root={tmp_path}/warehouse", *TEST_SETS]
     # Six users: the top 20% by influence are KOL candidates, communities of two have a hub.
     sets += ["--set", "social.kol={top_share: 0.2, min_conversions: 1}", "--set", "social.min_community_size=2"]
     code = main(["social", "--as-of", str(D), *sets])
