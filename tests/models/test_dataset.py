@@ -94,6 +94,9 @@ def test_feature_columns_default_to_numeric_minus_exclude():
     assert (got.numeric, got.categorical) == (("recency_days", "monetary_365d"), ("member_level",))
     with pytest.raises(InputError, match=r"feature columns \['nope'\] are not in the feature snapshot"):
         feature_columns(schema, FeatureSelection(exclude=("nope",)))
+    # A prefix leaves out every column it starts (here none), and matching nothing is no error.
+    got = feature_columns(schema, FeatureSelection(exclude=("m*", "social_*")))
+    assert got.numeric == ("recency_days", "frequency_30d")
     with pytest.raises(InputError, match="non-numeric columns"):
         feature_columns(schema, FeatureSelection(include=("recency_days", "rfm_segment")))
 

@@ -111,14 +111,20 @@ def split_snapshots(
 
 # -- features --------------------------------------------------------------------------------------------
 def feature_columns(schema: T.StructType, selection: FeatureSelection) -> FeatureColumns:
-    """Numeric model inputs (``include`` or every numeric column, minus ``exclude``) and categoricals."""
+    """Numeric model inputs (``include`` or every numeric column, minus ``exclude``) and categoricals.
+
+    An ``exclude`` entry ending in ``*`` is a prefix: it leaves out a whole family (``social_*``) and may
+    match nothing (a config without that family); any other name must be a column of the snapshot."""
     types = {f.name: f.dataType for f in schema.fields}
-    wanted = [*(selection.include or ()), *selection.exclude, *selection.categorical]
+    prefixes = tuple(e[:-1] for e in selection.exclude if e.endswith("*"))
+    named = [e for e in selection.exclude if not e.endswith("*")]
+    wanted = [*(selection.include or ()), *named, *selection.categorical]
     missing = sorted({c for c in wanted if c not in types})
     if missing:
         raise InputError(f"feature columns {missing} are not in the feature snapshot; it has {sorted(types)}")
+    excluded = {*named, *(c for c in types if prefixes and c.startswith(prefixes))}
     candidates = selection.include or [c for c in types if c not in KEY_COLUMNS and c != LABEL]
-    numeric = [c for c in candidates if c not in selection.exclude and c not in selection.categorical]
+    numeric = [c for c in candidates if c not in excluded and c not in selection.categorical]
     not_numeric = [c for c in numeric if not isinstance(types[c], _NUMERIC)]
     if selection.include and not_numeric:
         raise InputError(f"features.include lists non-numeric columns {not_numeric}: list them under categorical")
