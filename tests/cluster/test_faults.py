@@ -63,7 +63,7 @@ def table_dir(run: PipelineRun, name: str) -> Path:
 
 def test_a_worker_killed_during_the_features_job_changes_nothing(spark, cluster, clean_run, tmp_path):
     run = PipelineRun(tmp_path, clean_run.raw_dir)
-    copy_tables(clean_run.warehouse, run.warehouse, ["silver"])
+    copy_tables(clean_run.warehouse, run.warehouse, ["silver", "social"])  # the features job's inputs
     features_dir = table_dir(run, FEATURES)
     victim = "worker-1"
     pid, work = cluster.pid(victim), cluster.dir / victim / "work"
@@ -100,7 +100,7 @@ def test_a_worker_killed_during_the_features_job_changes_nothing(spark, cluster,
 
 def test_a_driver_killed_mid_write_leaves_every_table_at_its_previous_version(spark, cluster, clean_run, tmp_path):
     run = PipelineRun(tmp_path, clean_run.raw_dir)
-    copy_tables(clean_run.warehouse, run.warehouse, ["silver", "features", "ops"])
+    copy_tables(clean_run.warehouse, run.warehouse, ["silver", "social", "features", "ops"])
     tables = delta_tables(run.warehouse)
     before = {name: (commits(table_dir(run, name))[-1], run.table(spark, name).collect()) for name in tables}
     features_dir = table_dir(run, FEATURES)
