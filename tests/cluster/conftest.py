@@ -58,6 +58,9 @@ CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
 # reads the scores and builds the champion's training reference; the analyses read the scored snapshot.
 RUN_OPTIONS = {
     "ingest": ["--now", NOW],
+    # Five label-propagation rounds (default 20, which synchronous propagation never settles before): the
+    # social runs at both snapshot dates, in both modes, are about the rounds' count.
+    "social": ["--set", "social.community_max_iter=5"],
     "train": SMALL_MODEL,
     "score": ["--scored-at", SCORED_AT, *CHURN_OPTIONAL],
 }
