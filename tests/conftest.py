@@ -54,34 +54,14 @@ def make_config(tmp_path: Path, overrides: dict | None = None, conf_dir: Path = 
     )
 
 
-# The shared session and its runtime settings, once the `spark` fixture has built it (see _test_settings).
-_SESSION: dict = {}
-
-
 @pytest.fixture(scope="session")
 def spark():
     # Forced, not defaulted: `make test` exports the demo key, and expected hashes in tests use this one.
     os.environ["USERSCORE_PII_KEY"] = TEST_PII_KEY
     config = load_config(env="local", conf_dir=REPO / "conf", overrides=TEST_SPARK)
     session = get_spark(config.spark, REPO)
-    settings = {k: str(v) for k, v in config.spark.conf.items() if session.conf.isModifiable(k)}
-    _SESSION.update(session=session, settings=settings)
     yield session
-    _SESSION.clear()
     session.stop()
-
-
-@pytest.fixture(autouse=True)
-def _test_settings():
-    """Put the test session's runtime settings back after each test. A job run through the CLI
-    (userscore.cli.main) gets its session from the local config, and getOrCreate applies that config's SQL
-    settings (8 shuffle partitions, adaptive execution) to the shared session: without this, every later
-    test of the suite would run with them. Does nothing (starts no Spark) before the session exists."""
-    yield
-    if _SESSION:
-        conf = _SESSION["session"].conf
-        for key, value in _SESSION["settings"].items():
-            conf.set(key, value)
 
 
 @pytest.fixture
