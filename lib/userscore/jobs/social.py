@@ -31,12 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: JobContext) -> Sequence[str]:
-    from userscore.social.pipeline import check_inputs, run_social, summary_lines
+    from userscore.social.pipeline import run_social, summary_lines
 
-    dates = run_dates(ctx.args)
-    check_inputs(ctx.catalog, ctx.config, dates[0])
+    # In date order: the first run checks the inputs (userscore.social.pipeline.check_inputs) before any write.
     outcomes = []
-    for as_of in dates:
+    for as_of in run_dates(ctx.args):
         with ctx.stage(f"social {as_of}"):
             outcomes.append(run_social(ctx.catalog, ctx.config, as_of))
     return summary_lines(outcomes, ctx.config)

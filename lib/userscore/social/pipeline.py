@@ -39,7 +39,8 @@ class SocialOutcome:
 
 def check_inputs(catalog: Catalog, config: Config, first: dt.date) -> None:
     """InputError when an input table is missing (a source declared absent reads as empty) or no user was
-    registered before ``first`` (the earliest run date): checked for every date before any run writes."""
+    registered before ``first``; the runs of a date range go in date order, so the first run's check stands
+    for every date before anything is written."""
     social = config.social
     absent = absent_tables(config.ingest)
     for table in (social.profiles_table, social.edges_table, social.orders_table):
@@ -142,5 +143,4 @@ def summary_lines(outcomes: Sequence[SocialOutcome], config: Config) -> list[str
             f"largest {outcome.largest_community:,}); {outcome.kols:,} KOLs (top {social.kol.top_share:.0%} by "
             f"influence with {social.kol.min_conversions:g}+ conversions driven)",
         ]
-    tables = (social.user_table, social.communities_table, social.members_table, social.kols_table)
-    return [*lines, f"per user, community, member and KOL: {', '.join(tables)}"]
+    return [*lines, f"per user, community, member and KOL: {', '.join(social.outputs)}"]
