@@ -14,7 +14,9 @@ from userscore.session import get_spark
 REPO = Path(__file__).resolve().parents[1]
 TEST_PII_KEY = "test-only-pii-key"
 
-# Few partitions: test data is tiny, and every shuffle partition costs a task on 2 cores.
+# Few partitions: test data is tiny, and every shuffle partition costs a task on 2 cores. Adaptive execution
+# on, as in conf/base: at run time it turns joins with a small side (most of them, on test data) into broadcast
+# joins; measured on tests/features + tests/scoring, 398 s against 425 s with it off.
 TEST_SPARK = {
     "spark": {
         "master": "local[2]",
@@ -23,7 +25,7 @@ TEST_SPARK = {
             "spark.default.parallelism": "2",
             "spark.ui.enabled": "false",
             "spark.driver.memory": "4g",
-            "spark.sql.adaptive.enabled": "false",
+            "spark.sql.adaptive.enabled": "true",
             "spark.databricks.delta.snapshotPartitions": "2",
         },
     }

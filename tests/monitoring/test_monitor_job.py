@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from tests.conftest import make_config
+from tests.conftest import TEST_SPARK, make_config
 from tests.monitoring.world import FEB, JAN, MAR, USERS, P, order_rows, repurchase_tier
 from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
@@ -98,8 +98,8 @@ def world(spark, tmp_path_factory):
     try:
         code = main(args)
     finally:  # the CLI applied the local overlay's SQL settings to the shared session: restore the test ones
-        spark.conf.set("spark.sql.adaptive.enabled", "false")
-        spark.conf.set("spark.sql.shuffle.partitions", "2")
+        for key in ("spark.sql.adaptive.enabled", "spark.sql.shuffle.partitions"):
+            spark.conf.set(key, TEST_SPARK["spark"]["conf"][key])
     return config, catalog, code, tmp
 
 
