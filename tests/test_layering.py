@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "graph",
     ),  # building blocks
     ("catalog",),  # every Delta read and write
+    ("persons",),  # keying by person (identity.resolve): user ids -> the person ids of an identity run
     ("ingest", "generate", "privacy", "tags", "models", "identity", "social"),  # stages over silver / features
     ("btyd",),  # BTYD models (reuse models' tracking)
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)

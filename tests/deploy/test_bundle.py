@@ -105,12 +105,12 @@ def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapsho
     assert list(tasks) == ["ingest", "identity", "social", "features", "score", "snapshot", "monitor", "analyze"]
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
     # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
-    # Features read the social run of their date (the social family), not the person map.
+    # Features read the social run of their date (the social family) and, with identity.resolve, the person map.
     assert upstream == {
         "ingest": [],
         "identity": ["ingest"],
         "social": ["ingest"],
-        "features": ["social"],
+        "features": ["identity", "social"],
         "score": ["features"],
         "snapshot": ["score"],
         "monitor": ["score"],

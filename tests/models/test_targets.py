@@ -14,6 +14,7 @@ from tests.models.conftest import CHURN, REPURCHASE, VIP, events, keys, level_ch
 from userscore.config.models import LabelRule, PopulationRule
 from userscore.errors import ConfigError
 from userscore.models.targets import labels
+from userscore.persons import PersonMaps
 
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 4, 1)  # D1 + 30 = 2026-03-31, D2 + 30 = 2026-05-01
 
@@ -217,3 +218,33 @@ def test_bad_rule_filters_fail_at_load(tmp_path, rule, key, message):
         make_config(tmp_path, {"models": {"targets": {"books_14d": target}}})
     assert caught.value.key_path == f"models.targets.books_14d.{key}"
     assert message in str(caught.value)
+
+
+def test_keyed_by_person_each_snapshot_follows_the_person_map_in_force_at_its_date(spark, empty_silver):
+    # Runs: at D1 - 1, u1 and u2 are two persons (p1, p2); at D2 - 1 the run joins them into p1. u3 is in no
+    # run (registered since): its own key. Repurchase windows: D1 -> (03-01, 03-31], D2 -> (04-01, 05-01].
+    runs = spark.createDataFrame(
+        [
+            (D1 - dt.timedelta(days=1), "u1", "p1"), (D1 - dt.timedelta(days=1), "u2", "p2"),
+            (D2 - dt.timedelta(days=1), "u1", "p1"), (D2 - dt.timedelta(days=1), "u2", "p1"),
+        ],
+        "as_of_date date, user_id string, person_id string",
+    )  # fmt: skip
+    persons = PersonMaps(runs, {D1: D1 - dt.timedelta(days=1), D2: D2 - dt.timedelta(days=1)})
+    silver = {
+        **empty_silver,
+        "orders": orders(
+            spark,
+            [
+                ("u2", "2026-03-10 00:00:00", 10, False),  # D1: p2's purchase (not p1's: apart at D1)
+                ("u2", "2026-04-10 00:00:00", 10, False),  # D2: p1's purchase, through its member u2
+                ("u3", "2026-04-11 00:00:00", 10, False),
+            ],
+        ),
+    }
+    person_keys = spark.createDataFrame(
+        [("p1", D1), ("p2", D1), ("u3", D1), ("p1", D2), ("u3", D2)], "user_id string, as_of_date date"
+    )
+    got = labels(person_keys, REPURCHASE, silver, [D1, D2], persons)
+    expected = [("p1", D1, 0), ("p2", D1, 1), ("u3", D1, 0), ("p1", D2, 1), ("u3", D2, 1)]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, "user_id string, as_of_date date, label int"))

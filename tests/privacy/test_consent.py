@@ -86,3 +86,24 @@ def test_missing_records_granted_and_two_purposes(spark, consents):
     assert denied["granted"] == "no profiling consent on record"
     assert denied["profiling_withdrawn"] == "profiling consent withdrawn 2025-02-03"
     assert denied["late_withdrawal"] == "marketing consent withdrawn 2026-03-01; no profiling consent on record"
+
+
+def test_a_person_needs_the_consent_of_every_member(spark, consents):
+    # Rows keyed by person (identity.resolve): the members' histories above decide together.
+    persons = [
+        ("p-all", ["granted", "after_day", "regranted"]),  # every member granted on DAY
+        ("p-one", ["granted", "late_withdrawal"]),  # one member withdrew on DAY
+        ("p-two", ["same_second", "no_record", "other_purpose"]),  # a withdrawal and two without a record
+    ]
+    rows = spark.createDataFrame(
+        [(p, members, "retention") for p, members in persons],
+        "user_id string, member_user_ids array<string>, family string",
+    )
+    got = with_exclusion_reason(rows, consents, DAY, ["marketing"], "denied").collect()
+    assert {r["user_id"]: r["exclusion_reason"] for r in got} == {
+        "p-all": None,
+        "p-one": "marketing consent withdrawn 2026-03-01",
+        # Each distinct reason once, sorted.
+        "p-two": "marketing consent withdrawn 2025-07-01; no marketing consent on record",
+    }
+    assert sorted(got[0].asDict()) == ["exclusion_reason", "family", "member_user_ids", "user_id"]

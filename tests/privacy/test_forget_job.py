@@ -241,7 +241,7 @@ def test_forget_erases_everywhere_once(spark, world, tmp_path):
 
     # A training set built now has other users' rows and none of the victim's.
     target = config.models.targets["repurchase_30d"]
-    features, silver, dates, cutoff = training_inputs(catalog, config, [target], dt.date(2026, 11, 1))
+    features, silver, dates, cutoff, _ = training_inputs(catalog, config, [target], dt.date(2026, 11, 1))
     rows = training_set(features, silver, target, cutoff, dates).rows
     assert rows.where(F.col("user_id") == victim).count() == 0
     assert rows.where(F.col("user_id") == other).count() >= 1

@@ -4,7 +4,8 @@ docs/identity.md).
 ``links_table`` / ``profiles_table``: the inputs; ``id_types`` in priority order (highest first), each
 with the users one value may link before it counts as shared and the values one person may hold;
 ``profile_identifiers`` maps profile columns to id types; ``max_person_users`` caps a person's user ids;
-a group of more than ``max_component_users`` user ids is not stitched at all.
+a group of more than ``max_component_users`` user ids is not stitched at all; ``resolve`` keys the
+per-user stages by person (userscore.persons).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class IdentityConfig:
     profile_identifiers: Mapping[str, str]
     max_person_users: Count
     max_component_users: Count
+    resolve: bool
     person_map_table: str
     dropped_links_table: str
     changes_table: str

@@ -24,7 +24,8 @@ from userscore.config.features import FeaturesConfig, FeatureSources
 from userscore.errors import InputError
 from userscore.features import interests, preference
 from userscore.features.snapshot import Sources
-from userscore.keys import AS_OF
+from userscore.keys import AS_OF, USER_ID
+from userscore.persons import by_person, person_profiles
 
 SOURCE_NAMES = ("users", "orders", "events", "level_changes")
 
@@ -52,6 +53,26 @@ def silver_sources(catalog: Catalog, config: FeaturesConfig, absent: Collection[
         empty_runs = catalog.spark.createDataFrame([], declared_schema(catalog.spec(table)))
         social = catalog.read(table) if catalog.exists(table) else empty_runs
     return Sources(**{k: empty[t] if t in absent else catalog.read(t) for k, t in names.items()}, social=social)
+
+
+def person_sources(sources: Sources, person_map: DataFrame, config: FeaturesConfig) -> Sources:
+    """``sources`` keyed by person (identity.resolve, userscore.persons): one profile per person (its first
+    registered member's, with ``member_user_ids``), every order, event and level change of a member under the
+    person's id, and per social run the largest measure of its members (a KOL member makes the person one)."""
+    social = sources.social
+    if social is not None and config.social is not None:
+        social = (
+            by_person(social, person_map)
+            .groupBy(USER_ID, AS_OF)
+            .agg(*[F.max(c).alias(c) for c in config.social.columns])
+        )
+    return Sources(
+        users=person_profiles(sources.users, person_map, config.sources.users.time),
+        orders=by_person(sources.orders, person_map),
+        events=by_person(sources.events, person_map),
+        level_changes=by_person(sources.level_changes, person_map),
+        social=social,
+    )
 
 
 def missing_social_runs(social: DataFrame, table: str, dates: Sequence[dt.date]) -> str | None:

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from userscore.config.columns import TENURE
 from userscore.config.features import FeatureSources, ProfileConfig
 from userscore.keys import USER_ID
+from userscore.persons import member_columns
 
 _BEFORE, _AFTER = "_level_before", "_level_after"
 
@@ -29,6 +30,7 @@ def users_base(users: DataFrame, sources: FeatureSources, profile: ProfileConfig
     unknown = F.lit(profile.unknown_value)
     return users.where(registered < F.lit(as_of).cast("timestamp")).select(
         USER_ID,
+        *member_columns(users),
         F.col(profile.level_column).alias(f"_current_{profile.level_column}"),
         *[F.coalesce(F.col(c), unknown).alias(c) for c in profile.columns],
         F.datediff(F.lit(as_of), F.to_date(registered)).alias(TENURE),

@@ -54,6 +54,7 @@ from userscore.features.measures import (
 from userscore.features.population import PopulationStats
 from userscore.features.social import with_social
 from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
+from userscore.persons import member_columns
 from userscore.refunds import refunds_as_of
 
 
@@ -143,7 +144,7 @@ def unscored_features(sources: Sources, as_of: dt.date, config: FeaturesConfig) 
     late = {*RFM_SCORE_COLUMNS, *interest_columns(config.interests), *customer_base_columns(config.customer_base)}
     unscored = [c for c in feature_columns(config) if c not in late]
     carried = [rfm.BUYER, *interests.affinity_columns(pref.categories)]
-    return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *unscored, *carried)
+    return finished.select(USER_ID, F.lit(as_of).alias(AS_OF), *member_columns(finished), *unscored, *carried)
 
 
 @contextmanager
@@ -179,7 +180,7 @@ def snapshot(
             scored = interests.with_interests(scored, config.interests, categories, population.interest_population)
             scored = with_customer_base(scored, base, config.customer_base)
             boundaries = boundaries_frame(features.sparkSession, as_of, bins, config.rfm.relative_error)
-            columns = scored.select(*KEY_COLUMNS, *feature_columns(config))
+            columns = scored.select(*KEY_COLUMNS, *member_columns(scored), *feature_columns(config))
             yield Snapshot(as_of, columns, boundaries, tuple(bins), base, population)
     finally:
         features.unpersist()

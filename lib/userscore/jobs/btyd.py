@@ -5,7 +5,8 @@ Parameters:
   --no-register    fit and write the summary, but log nothing to MLflow (dry run of the numbers)
 
 Reads btyd.orders_table (silver.orders). Writes btyd.summary_table (features.btyd_summary), replacing exactly
-its partition as_of_date = D, with one row per customer who bought before D (x, t_x_days, t_cal_days, m_x).
+its partition as_of_date = D, with one row per customer who bought before D (x, t_x_days, t_cal_days, m_x);
+with identity.resolve, one per person (userscore.persons: the identity run at or before D).
 The driver receives only the distinct (x, t_x, T) groups (t_x and T rounded to btyd.fit_resolution_days, by
 default one time unit) and (x, m_x) groups. Then logs one MLflow run (parameters, log-likelihoods,
 diagnostics, spend backtest) to the store of models.tracking, registers the pyfunc as btyd.model_name and
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from userscore.errors import InputError
 from userscore.jobs.arguments import iso_date
+from userscore.persons import keyed_at
 from userscore.runner import JobContext
 
 HELP = "fit BG/NBD + Gamma-Gamma at a snapshot: features.btyd_summary, MLflow run, userscore-btyd@champion"
@@ -45,8 +47,8 @@ def run(ctx: JobContext) -> Sequence[str]:
         raise InputError(
             f"{btyd.orders_table} does not exist at {catalog.location(btyd.orders_table)}: run ingest first"
         )
+    orders = keyed_at(catalog, config.identity, catalog.read(btyd.orders_table), args.as_of)
     catalog.prepare(btyd.summary_table)
-    orders = catalog.read(btyd.orders_table)
     with ctx.stage("summary + fit"), btyd_snapshot(orders, args.as_of, btyd) as snap:
         lines = summary_lines(snap)
         with ctx.stage("write summary"):

@@ -15,6 +15,10 @@ naming the dates without one. The customer-base (BG/NBD) columns come from a fit
 a snapshot whose fit fails (e.g. nobody has repeated yet) is written with those model columns null, and the
 job logs why.
 
+With ``identity.resolve: true`` each snapshot at D is keyed by person: the person map of the latest identity run
+at or before D (userscore.persons), ``member_user_ids`` listing each person's user ids; exit 2 when the first
+date has no run at or before it.
+
 Each snapshot replaces exactly its partition ``as_of_date = D`` of the three tables (re-running a date gives
 the same rows and leaves other dates untouched). Dates and the silver inputs of every date are checked
 before anything is written: exit 2 naming the dates and tables without input. Feature families, windows
@@ -35,9 +39,16 @@ from userscore.config.features import FeaturesConfig
 from userscore.config.ingest import absent_tables
 from userscore.errors import InputError
 from userscore.features import AS_OF, snapshot
-from userscore.features.inputs import missing_inputs, missing_social_runs, silver_sources, skipped_by_source
+from userscore.features.inputs import (
+    missing_inputs,
+    missing_social_runs,
+    person_sources,
+    silver_sources,
+    skipped_by_source,
+)
 from userscore.features.population import population_frame
 from userscore.jobs.arguments import add_date_arguments, run_dates
+from userscore.persons import person_maps
 from userscore.runner import JobContext
 
 HELP = "point-in-time feature snapshot(s) -> features.user_features"
@@ -69,11 +80,14 @@ def run(ctx: JobContext) -> Sequence[str]:
         unrun = missing_social_runs(sources.social, config.social.table, dates)
         if unrun:
             raise InputError(f"{unrun}: nothing written")
+    identity = ctx.config.identity
+    persons = person_maps(catalog, identity.person_map_table, dates) if identity.resolve else None
     catalog.prepare(config.output_table, config.boundaries_table, config.population_table)
     lines = [skipped] if skipped else []
     for as_of in dates:
         started = time.perf_counter()
-        with ctx.stage(f"snapshot {as_of}"), snapshot(sources, as_of, config) as snap:
+        keyed = sources if persons is None else person_sources(sources, persons.at(as_of), config)
+        with ctx.stage(f"snapshot {as_of}"), snapshot(keyed, as_of, config) as snap:
             written = catalog.overwrite_where(config.output_table, snap.features, {AS_OF: as_of})
             catalog.overwrite_where(config.boundaries_table, snap.boundaries, {AS_OF: as_of})
             population = population_frame(

@@ -66,9 +66,9 @@ def compare_target(
     if name not in models.targets:
         raise InputError(f"unknown target {name!r}: defined in conf (models.targets) are {sorted(models.targets)}")
     target = target or models.targets[name]
-    features, silver, dates, cut = training_inputs(catalog, config, [target], cutoff)
+    features, silver, dates, cut, persons = training_inputs(catalog, config, [target], cutoff)
     present, skipped = available(target, features.schema)
-    data = training_set(features, silver, target, cut, dates, carry=[b.column for b in present])
+    data = training_set(features, silver, target, cut, dates, carry=[b.column for b in present], persons=persons)
     fitted = fit_models(data, target, checkpoint_dir(config), models.training_partitions, models.evaluation.ece_bins)
     scored = score_validation(fitted, data.part(VALIDATION)).persist()
     evaluations = {m: evaluate(scored, m, LABEL, target.tiers, models.evaluation) for m in MODELS}

@@ -24,6 +24,7 @@ from userscore.errors import InputError
 from userscore.hashing import uniform_hash
 from userscore.keys import KEY_COLUMNS, USER_ID
 from userscore.models.targets import LABEL, Silver, labels
+from userscore.persons import PersonMaps
 
 SPLIT = "split"
 WEIGHT = "weight"
@@ -219,6 +220,7 @@ def training_set(
     cutoff: dt.datetime,
     dates: Sequence[dt.date],
     carry: Sequence[str] = (),
+    persons: PersonMaps | None = None,
 ) -> TrainingSet:
     """Label every usable snapshot, split by time, sample, and join the feature rows (cached).
 
@@ -228,6 +230,7 @@ def training_set(
         cutoff: data is complete up to this time; snapshots with D + horizon after it are not used.
         dates: the snapshot dates present in ``features``.
         carry: feature columns the rows also keep without being model inputs (the baselines' columns).
+        persons: with identity.resolve, the person maps the snapshots were keyed by (labels follow them).
     """
     columns = feature_columns(features.schema, target.features)
     snapshots = split_snapshots(dates, target.horizon_days, cutoff, target.split)
@@ -235,7 +238,7 @@ def training_set(
     # unmatured snapshot (or any other) reaches labels or rows.
     used = features.where(F.col("as_of_date").isin(list(snapshots.used)))
     # Narrow (keys + label + split) and cached: it is counted, then sampled, without re-reading silver.
-    labelled = labels(used.select(*KEY_COLUMNS), target, silver, list(snapshots.used)).transform(
+    labelled = labels(used.select(*KEY_COLUMNS), target, silver, list(snapshots.used), persons).transform(
         with_split, snapshots, target.split
     )
     labelled = labelled.persist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Literal
 
 from pyspark.sql import Column, DataFrame, Window
@@ -21,7 +22,8 @@ from pyspark.sql import functions as F
 
 from userscore.config.models import LabelRule, PopulationRule, TargetConfig
 from userscore.filters import where_condition
-from userscore.keys import KEY_COLUMNS
+from userscore.keys import AS_OF, KEY_COLUMNS
+from userscore.persons import PersonMaps, by_person
 from userscore.refunds import REFUNDED, REFUNDED_AT, refunded_as_of
 
 LABEL = "label"
@@ -258,10 +260,26 @@ def _flag(keys: DataFrame, hits: DataFrame, positive_if_present: bool) -> DataFr
     )
 
 
-def labels(keys: DataFrame, target: TargetConfig, silver: Silver, dates: Sequence[dt.date]) -> DataFrame:
-    """(user_id, as_of_date, label) for the eligible rows of ``keys``, whose as_of_date is in ``dates``."""
+def labels(
+    keys: DataFrame, target: TargetConfig, silver: Silver, dates: Sequence[dt.date], persons: PersonMaps | None = None
+) -> DataFrame:
+    """(user_id, as_of_date, label) for the eligible rows of ``keys``, whose as_of_date is in ``dates``.
+
+    With ``persons`` (identity.resolve) the keys are persons: the keys at D are labelled from silver keyed by
+    the person map in force at D, the one their features were keyed by (one pass per identity run)."""
     if not dates:
         raise ValueError("labels need at least one snapshot date")
+    if persons is not None:
+        parts = [
+            labels(
+                keys.where(F.col(AS_OF).isin(of_run)),
+                target,
+                {name: by_person(rows, persons.at(of_run[0])) for name, rows in silver.items()},
+                of_run,
+            )
+            for of_run in persons.dates_by_run(dates).values()
+        ]
+        return reduce(DataFrame.unionByName, parts)
     return (
         keys.select(*KEY_COLUMNS)
         .transform(eligible, target.population, silver, dates)

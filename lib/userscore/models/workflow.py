@@ -54,6 +54,7 @@ from userscore.models.tracking import (
     store_of,
 )
 from userscore.models.training import LR_PROBABILITY, FittedModels, fit_models
+from userscore.persons import PersonMaps, person_maps
 
 
 @dataclass
@@ -94,7 +95,7 @@ def train_targets(
         raise InputError(
             f"unknown targets {unknown or names}: defined in conf (models.targets) are {sorted(models.targets)}"
         )
-    features, silver, dates, cut = training_inputs(catalog, config, [models.targets[n] for n in names], cutoff)
+    features, silver, dates, cut, persons = training_inputs(catalog, config, [models.targets[n] for n in names], cutoff)
     for name in names:  # every target's snapshots and baseline columns are checked before any training or logging
         target = models.targets[name]
         split_snapshots(dates, target.horizon_days, cut, target.split)
@@ -103,16 +104,17 @@ def train_targets(
     reports = []
     for name in names:
         logger.info("target %s: cut-off %s, snapshots %s", name, cut, [d.isoformat() for d in dates])
-        record, trained = train(name, config, features, silver, dates, cut, store, logger)
+        record, trained = train(name, config, features, silver, dates, cut, store, logger, persons)
         reports.append(_validate_and_promote(record, trained, config, store, logger))
     return TrainingOutcome(reports, store, cut)
 
 
 def training_inputs(
     catalog: Catalog, config: Config, targets: Sequence[TargetConfig], cutoff: dt.date | None
-) -> tuple[DataFrame, dict[str, DataFrame], list[dt.date], dt.datetime]:
-    """What labelling ``targets`` reads: the features table, the silver inputs they need, the snapshot dates
-    and the cut-off (``cutoff`` at 00:00, default: the newest order or event in silver)."""
+) -> tuple[DataFrame, dict[str, DataFrame], list[dt.date], dt.datetime, PersonMaps | None]:
+    """What labelling ``targets`` reads: the features table, the silver inputs they need, the snapshot dates,
+    the cut-off (``cutoff`` at 00:00, default: the newest order or event in silver) and, with identity.resolve,
+    the person maps the snapshots were keyed by."""
     models = config.models
     features = catalog.read(models.inputs.features)
     tables = input_tables(models.inputs)
@@ -122,12 +124,14 @@ def training_inputs(
     dates = snapshot_dates(features)
     if not dates:
         raise InputError(f"{models.inputs.features} has no snapshots: compute features first")
+    identity = config.identity
+    persons = person_maps(catalog, identity.person_map_table, dates) if identity.resolve else None
     if cutoff is not None:
-        return features, silver, dates, dt.datetime.combine(cutoff, dt.time())
+        return features, silver, dates, dt.datetime.combine(cutoff, dt.time()), persons
     cut = latest_event_time(silver)
     if cut is None:
         raise InputError(f"no orders or events in {tables['orders']} / {tables['events']}: nothing to label")
-    return features, silver, dates, cut
+    return features, silver, dates, cut, persons
 
 
 @dataclass
@@ -154,6 +158,7 @@ def train(
     cutoff: dt.datetime,
     store: Store,
     logger: logging.Logger,
+    persons: PersonMaps | None = None,
 ) -> tuple[RunRecord, Trained]:
     """Fit and evaluate one target, score the naive baselines and re-score the current champion on the same
     validation rows, log one run and register the served model as a new version (not gated, no alias moved)."""
@@ -164,7 +169,7 @@ def train(
     for baseline, reason in skipped.items():
         logger.info("target %s: baseline %s skipped: %s", name, baseline, reason)
     started = time.perf_counter()
-    data = training_set(features, silver, target, cutoff, dates, carry=[b.column for b in present])
+    data = training_set(features, silver, target, cutoff, dates, carry=[b.column for b in present], persons=persons)
     rows = _sampled_rows(data)
     seconds["dataset"] = time.perf_counter() - started
     split = data.snapshots

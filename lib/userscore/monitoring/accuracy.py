@@ -26,6 +26,7 @@ from userscore.models.evaluation import area_under
 from userscore.models.registry import RunRecord
 from userscore.models.targets import LABEL, Silver, labels
 from userscore.monitoring.models import Registry
+from userscore.persons import PersonMaps, person_maps
 
 DECILES = [i / 10 for i in range(1, 10)]
 P, TIER, VERSION = "_p", "_tier", "_version"
@@ -53,13 +54,15 @@ def realised_accuracy(
     dates: Sequence[dt.date],
     tiers: Sequence[str],
     relative_error: float = 1e-3,
+    persons: PersonMaps | None = None,
 ) -> list[dict]:
     """Accuracy rows (without as_of_date and training AUC) for ``scored``: user_id, as_of_date and the
-    columns ``_p`` (probability), ``_tier`` and ``_version`` of the snapshots in ``dates``."""
+    columns ``_p`` (probability), ``_tier`` and ``_version`` of the snapshots in ``dates``; ``persons``: the
+    person maps the snapshots were keyed by (identity.resolve), which their outcomes follow."""
     if not dates:
         return []
     scored = scored.where(F.col("as_of_date").isin(list(dates)) & F.col(P).isNotNull())
-    outcomes = labels(scored.select(*KEY_COLUMNS), target, silver, list(dates))
+    outcomes = labels(scored.select(*KEY_COLUMNS), target, silver, list(dates), persons)
     data = (
         scored.join(outcomes, list(KEY_COLUMNS))
         .select("as_of_date", F.col(P).cast("double").alias(P), TIER, VERSION, F.col(LABEL).cast("double").alias(LABEL))
@@ -161,7 +164,10 @@ def target_accuracy(
             else F.lit("").alias(VERSION),
         )
         tiers = [b.name for b in spec.tiers]
-        found = realised_accuracy(scored, spec, silver, matured, tiers, config.monitor.accuracy.quantile_relative_error)
+        identity = config.identity
+        persons = person_maps(catalog, identity.person_map_table, matured) if identity.resolve else None
+        error = config.monitor.accuracy.quantile_relative_error
+        found = realised_accuracy(scored, spec, silver, matured, tiers, error, persons)
         for r in found:
             info = models.get(target)
             if registry is not None and r["model_version"]:

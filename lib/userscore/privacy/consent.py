@@ -3,7 +3,8 @@
 A user's consent to a purpose on day D is the latest event (granted / withdrawn) recorded before the end
 of D: a withdrawal takes effect in every run for D that starts after it (a re-run of D honours a
 withdrawal recorded later that day), and a withdrawal and a grant at the same second count as a
-withdrawal. A user with no record for a purpose has the configured ``missing`` consent.
+withdrawal. A user with no record for a purpose has the configured ``missing`` consent. Rows keyed by person
+(identity.resolve) need the consent of every member user id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog
 from userscore.config.consent import ConsentConfig
 from userscore.errors import InputError
+from userscore.keys import USER_ID
+from userscore.persons import MEMBERS
 
 REASON = "exclusion_reason"
 WITHDRAWN = "withdrawn"
@@ -69,11 +72,27 @@ def with_exclusion_reason(
 ) -> DataFrame:
     """``rows`` (with user_id) plus ``exclusion_reason``: why the user lacks consent on ``day`` for some
     of ``purposes`` ("marketing consent withdrawn 2026-03-02", "no marketing consent on record", joined
-    by "; "), or null when every purpose is granted."""
+    by "; "), or null when every purpose is granted. Rows keyed by person (``member_user_ids``): null when
+    every member has consent, else the distinct reasons of the members without it, sorted, joined by "; "."""
     states = consent_on(consents, day, purposes)
     reasons = F.concat_ws("; ", *[_reason(p, missing) for p in purposes])
+    if MEMBERS not in rows.columns:
+        return (
+            rows.join(states, USER_ID, "left")
+            .withColumn(REASON, F.when(reasons != "", reasons))
+            .drop(*[_state(p) for p in purposes])
+        )
+    # Keyed by person (identity.resolve): every member's consent is needed; each distinct reason of those
+    # without it, once (no member id in the text: the reason column is not erasable by member).
+    members = rows.select(USER_ID, F.explode(MEMBERS).alias("_member"))
+    per_member = members.join(states.withColumnRenamed(USER_ID, "_member"), "_member", "left").select(
+        USER_ID, F.when(reasons != "", reasons).alias("_reason")
+    )
+    per_person = per_member.groupBy(USER_ID).agg(
+        F.concat_ws("; ", F.array_sort(F.collect_set("_reason"))).alias("_reason")
+    )
     return (
-        rows.join(states, "user_id", "left")
-        .withColumn(REASON, F.when(reasons != "", reasons))
-        .drop(*[_state(p) for p in purposes])
+        rows.join(per_person, USER_ID, "left")
+        .withColumn(REASON, F.when(F.col("_reason") != "", F.col("_reason")))
+        .drop("_reason")
     )

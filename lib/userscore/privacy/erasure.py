@@ -1,6 +1,7 @@
 """Erase data subjects everywhere: every table that declares subject columns, then the raw landing zone.
 
-For each table holding subjects (config ``tables``: subject_columns / subject_json_columns), in name order:
+For each table holding subjects (config ``tables``: subject_columns / subject_json_columns; rows keyed by person,
+identity.resolve, also by their ``member_user_ids``), in name order:
 1. count the rows of each pending request's subjects (one scan; only per-request counts reach the driver);
 2. if any, delete them with one MERGE (the commit holds the match condition, not the ids) and purge:
    REORG ... APPLY (PURGE) when deletion vectors are on, then VACUUM with privacy.erasure's retention.
@@ -22,6 +23,7 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
+from userscore.persons import member_columns
 from userscore.privacy.log import (
     LOG_TABLE,
     RAW_KEPT,
@@ -97,10 +99,11 @@ def forget(
         if not catalog.exists(name):
             continue
         spec = catalog.spec(name)
-        counts = _count(catalog, name, owner)
+        arrays = member_columns(catalog.read(name))  # rows keyed by person go with any of their members
+        counts = _count(catalog, name, owner, arrays)
         detail = None
         if counts:
-            writes.append(catalog.delete_matching(name, subjects, match_condition(spec)))
+            writes.append(catalog.delete_matching(name, subjects, match_condition(spec, arrays)))
             detail = catalog.purge(name, erasure.vacuum_retention_hours)
         entries += [
             LogEntry(r.request_id, TABLE_KIND, name, counts.get(r.request_id, 0), hashes[r.request_id], detail)
@@ -136,12 +139,12 @@ def forget(
     return ErasureResult(pending, tuple(entries), tuple(messages), tuple(writes))
 
 
-def _count(catalog: Catalog, name: str, owner) -> Counter:
+def _count(catalog: Catalog, name: str, owner, arrays: Sequence[str]) -> Counter:
     """Rows of each request's subjects in table ``name`` (a row matching two requests counts for both)."""
     spec = catalog.spec(name)
     rows = (
         catalog.read(name)
-        .select(F.explode(matched_requests(spec, owner)).alias(REQUEST))
+        .select(F.explode(matched_requests(spec, owner, arrays)).alias(REQUEST))
         .groupBy(REQUEST)
         .count()
         .collect()

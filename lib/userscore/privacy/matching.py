@@ -1,7 +1,8 @@
 """Which rows belong to the subjects of erasure requests, by a table's privacy declarations.
 
 A row matches a user id when a ``subject_columns`` value equals it, or when it is one of the whole
-string values of a ``subject_json_columns`` JSON text (so erasing ``u1`` never touches ``u10``). The
+string values of a ``subject_json_columns`` JSON text (so erasing ``u1`` never touches ``u10``), or when it is
+an element of a person's ``member_user_ids`` (rows keyed by person, identity.resolve). The
 requests' user ids enter plans as literals or a small DataFrame: they are driver-side input already.
 """
 
@@ -51,26 +52,29 @@ def _sql_tokens(column: str) -> str:
     return "regexp_extract_all({}, '{}', 1)".format(column, JSON_STRING.replace("\\", "\\\\"))
 
 
-def match_condition(spec: TableSpec) -> str:
+def match_condition(spec: TableSpec, arrays: Sequence[str] = ()) -> str:
     """MERGE condition between the table (``t``) and the subjects (``s``), without any user id in it."""
     parts = [f"t.`{c}` = s.{SUBJECT}" for c in spec.subject_columns or ()]
+    parts += [f"array_contains(t.`{c}`, s.{SUBJECT})" for c in arrays]
     parts += [f"array_contains({_sql_tokens(f't.`{c}`')}, s.{TOKEN})" for c in spec.subject_json_columns]
     return " OR ".join(f"({p})" for p in parts)
 
 
-def matched_requests(spec: TableSpec, owner: Mapping[str, str]) -> Column:
-    """Per row: the distinct request ids whose subjects the row matches (empty when none)."""
+def matched_requests(spec: TableSpec, owner: Mapping[str, str], arrays: Sequence[str] = ()) -> Column:
+    """Per row: the distinct request ids whose subjects the row matches (empty when none); ``arrays``: columns
+    of user ids (a person's ``member_user_ids``) a subject may be one of."""
     by_id = F.create_map(*[F.lit(x) for pair in owner.items() for x in pair])
     by_token = F.create_map(*[F.lit(x) for u, r in owner.items() for x in (json_token(u), r)])
-    arrays = [F.array(F.try_element_at(by_id, F.col(f"`{c}`"))) for c in spec.subject_columns or ()]
-    arrays += [
+    matched = [F.array(F.try_element_at(by_id, F.col(f"`{c}`"))) for c in spec.subject_columns or ()]
+    matched += [F.transform(F.col(f"`{c}`"), lambda u: F.try_element_at(by_id, u)) for c in arrays]
+    matched += [
         F.transform(
             F.regexp_extract_all(F.col(f"`{c}`"), F.lit(JSON_STRING), F.lit(1)),
             lambda t: F.try_element_at(by_token, t),
         )
         for c in spec.subject_json_columns
     ]
-    return F.array_distinct(F.filter(F.flatten(F.array(*arrays)), lambda r: r.isNotNull()))
+    return F.array_distinct(F.filter(F.flatten(F.array(*matched)), lambda r: r.isNotNull()))
 
 
 def line_requests(line: bytes, tokens: Mapping[bytes, str], prefilter: re.Pattern[bytes]) -> set[str]:

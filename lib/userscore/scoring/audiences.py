@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 
 from userscore.config.segments import SegmentsConfig
 from userscore.hashing import uniform_hash
+from userscore.persons import member_columns
 
 MEMBER_COLUMNS = (
     "as_of_date",
@@ -59,21 +60,24 @@ def segment_lookup(spark, segments: SegmentsConfig) -> DataFrame:
 
 
 def segment_members(scores: DataFrame, segments: SegmentsConfig) -> DataFrame:
-    """One row per (user, family) whose user matches a segment of the family (``MEMBER_COLUMNS``)."""
+    """One row per (user, family) whose user matches a segment of the family (``MEMBER_COLUMNS``; rows keyed by
+    person also carry ``member_user_ids``, for the consent check, which the written tables leave out)."""
     if not segments.families:
         raise ValueError("no segment families in config (segments.families)")
     choices = F.array(
         *[F.struct(F.lit(f).alias("family"), family_segment(segments, f).alias("segment")) for f in segments.families]
     )
+    persons = member_columns(scores)
     members = scores.select(
         "user_id",
         "as_of_date",
         "scored_at",
+        *persons,
         F.explode(F.filter(choices, lambda c: c["segment"].isNotNull())).alias("_m"),
-    ).select("user_id", "as_of_date", "scored_at", "_m.family", "_m.segment")
+    ).select("user_id", "as_of_date", "scored_at", *persons, "_m.family", "_m.segment")
     lookup = F.broadcast(segment_lookup(scores.sparkSession, segments))
     control = uniform_hash(segments.control_salt, F.col("family"), F.col("user_id")) < F.col("control_share")
     return members.join(lookup, ["family", "segment"]).select(
         "as_of_date", "family", "segment", "user_id", "strategy", "channel", "priority",
-        control.alias("is_control"), "scored_at",
+        control.alias("is_control"), "scored_at", *persons,
     )  # fmt: skip

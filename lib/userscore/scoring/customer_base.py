@@ -20,7 +20,7 @@ from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.btyd import MODEL_VERSION
 from userscore.errors import InputError
-from userscore.keys import USER_ID
+from userscore.persons import keyed_at
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,11 @@ def load_customer_base(
     config: Config,
     as_of: dt.date,
     logger: logging.Logger | None = None,
-    users: DataFrame | None = None,
+    orders: DataFrame | None = None,
 ) -> CustomerBase | None:
-    """The BTYD champion and the (lazy) summary at ``as_of`` (of ``users`` only, when given: a one-column
-    user_id frame); None when ``scoring.btyd.enabled`` is off.
+    """The BTYD champion and the (lazy) summary at ``as_of`` of ``orders`` (default: every order of
+    btyd.orders_table, keyed by person at ``as_of`` with identity.resolve; the live rescoring passes its few
+    users' orders, keyed as its features are); None when ``scoring.btyd.enabled`` is off.
 
     A missing champion raises InputError (nothing written yet) unless ``scoring.btyd.optional``.
     """
@@ -65,9 +66,8 @@ def load_customer_base(
             raise
         (logger or logging.getLogger(__name__)).warning("no %s champion: BTYD columns are null", btyd.model_name)
         return CustomerBase(settings, btyd.model_name)
-    orders = catalog.read(btyd.orders_table)
-    if users is not None:
-        orders = orders.join(users, USER_ID, "left_semi")
+    if orders is None:
+        orders = keyed_at(catalog, config.identity, catalog.read(btyd.orders_table), as_of)
     summary = calibration_summary(
         orders, as_of, calibration_days=btyd.calibration_days, exclude_refunded=btyd.exclude_refunded
     )

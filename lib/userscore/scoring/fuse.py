@@ -27,6 +27,7 @@ from pyspark.sql.functions import pandas_udf
 from userscore.config.scoring import ReasonsConfig, ScoringConfig
 from userscore.errors import InputError
 from userscore.keys import KEY_COLUMNS
+from userscore.persons import member_columns
 from userscore.scoring.compiled import score_batch
 from userscore.scoring.customer_base import CustomerBase, with_customer_base
 from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for
@@ -185,4 +186,4 @@ def finish_scores(
     ).withColumn("grade", band(F.col("value_score"), scoring.grades))
     df = with_tags(df, dictionary)
     btyd_columns = customer_base.columns if customer_base is not None else ()
-    return df.select(*KEY_COLUMNS, *scoring.output_columns(btyd_columns), *dictionary.ids)
+    return df.select(*KEY_COLUMNS, *member_columns(df), *scoring.output_columns(btyd_columns), *dictionary.ids)

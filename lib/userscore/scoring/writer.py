@@ -26,6 +26,7 @@ from userscore.catalog import Catalog, WriteResult
 from userscore.config.scoring import ScoringConfig
 from userscore.config.segments import SegmentsConfig
 from userscore.keys import AS_OF
+from userscore.persons import MEMBERS
 from userscore.privacy.consent import REASON, with_exclusion_reason
 from userscore.scoring.audiences import segment_members
 
@@ -85,7 +86,7 @@ def _write_audiences(
         day = partition[AS_OF]
         matched = with_exclusion_reason(matched, consent.consents, day, consent.purposes, consent.missing)
     # Both writes read the matches: join the consent events once.
-    matched = matched.persist(StorageLevel.MEMORY_AND_DISK)
+    matched = matched.drop(MEMBERS).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         members = matched.where(F.col(REASON).isNull()).drop(REASON)
         excluded = matched.where(F.col(REASON).isNotNull())

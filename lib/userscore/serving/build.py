@@ -24,6 +24,7 @@ from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.errors import InputError
 from userscore.keys import AS_OF, USER_ID
+from userscore.persons import MEMBERS, member_columns
 from userscore.serving import layout
 from userscore.serving.documents import DocumentColumns, document, document_columns, restricted
 from userscore.serving.shards import CHANGES, KINDS, ROW_SCHEMA, SEGMENTS, USERS, shard_column, write_shards
@@ -92,11 +93,25 @@ def _as_rows(df: DataFrame, shards: int, kind: int, **values: Column) -> DataFra
     return df.select(*[columns.get(f.name, F.lit(None)).cast(f.dataType).alias(f.name) for f in ROW_SCHEMA.fields])
 
 
+def _by_lookup_id(df: DataFrame) -> DataFrame:
+    """``df`` once per id a look-up may use: its ``user_id`` and, for rows keyed by person (identity.resolve),
+    each of its ``member_user_ids`` in turn, so any of a person's user ids finds the person's document."""
+    if MEMBERS not in df.columns:
+        return df
+    return df.withColumn(USER_ID, F.explode(F.array_union(F.array(USER_ID), F.col(MEMBERS))))
+
+
 def snapshot_rows(config: Config, inputs: SnapshotInputs, columns: DocumentColumns) -> DataFrame:
     """Every row of the snapshot as ``ROW_SCHEMA``: documents, memberships, last changes (lazy)."""
     shards = config.serving.snapshot.shards
     wide = inputs.wide
-    parts = [_as_rows(wide, shards, USERS, body=document(config, wide.columns, columns), extra=restricted(columns))]
+    docs = wide.select(
+        USER_ID,
+        document(config, wide.columns, columns).alias("_body"),
+        restricted(columns).alias("_extra"),
+        *member_columns(wide),
+    )
+    parts = [_as_rows(_by_lookup_id(docs), shards, USERS, body=F.col("_body"), extra=F.col("_extra"))]
     if inputs.members is not None:
         body = F.to_json(F.struct(*MEMBER_FIELDS))
         parts.append(_as_rows(inputs.members, shards, SEGMENTS, s1=F.col("family"), s2=F.col("segment"), body=body))

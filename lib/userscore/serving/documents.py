@@ -1,6 +1,6 @@
 """One user's look-up document as JSON, computed by Spark from a wide-table row (no Python per row).
 
-    {"user_id", "as_of_date", "scored_at",
+    {"user_id", ["member_user_ids" (keyed by person),] "as_of_date", "scored_at",
      "rfm": {carried feature columns}, "scores": {target: {probability, tier, reasons, model_version}},
      "customer_base": {BTYD columns, model_version}, "value": {value_score, grade, reasons},
      "tags": {tag id: value}, "model_versions": {target: version, "btyd": version}}
@@ -22,6 +22,7 @@ from userscore.config import Config
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.scoring import TARGET_SUFFIXES
 from userscore.keys import AS_OF, USER_ID
+from userscore.persons import member_columns
 
 RESTRICTED = "restricted"
 _JSON = {"ignoreNullFields": "false", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss'Z'", "dateFormat": "yyyy-MM-dd"}
@@ -62,6 +63,7 @@ def document(config: Config, present: Sequence[str], columns: DocumentColumns) -
     versions = [(target, out.column("model_version")) for target, out in scoring.targets.items()]
     parts = [
         F.col(USER_ID).alias(USER_ID),
+        *[F.col(c).alias(c) for c in member_columns(present)],
         F.col(AS_OF).alias(AS_OF),
         F.col("scored_at").alias("scored_at"),
         _group([(c, c) for c in scoring.carry], have).alias("rfm"),

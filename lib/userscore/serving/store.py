@@ -73,13 +73,16 @@ class Snapshot:
         row = connection.execute("SELECT doc, restricted FROM users WHERE user_id = ?", (user_id,)).fetchone()
         if row is None:
             return None
+        document = json.loads(row[0])
+        # Keyed by person (identity.resolve), a member's id finds the person's document; segments are the person's.
+        key = document["user_id"]
         segments = [
             {"family": family, "segment": segment, **json.loads(doc)}
-            for family, segment, doc in connection.execute(
-                "SELECT family, segment, doc FROM segment_members WHERE user_id = ? ORDER BY family", (user_id,)
+            for family, segment, doc in self._shard(key).execute(
+                "SELECT family, segment, doc FROM segment_members WHERE user_id = ? ORDER BY family", (key,)
             )
         ]
-        return UserRecord(json.loads(row[0]), json.loads(row[1]), segments)
+        return UserRecord(document, json.loads(row[1]), segments)
 
     def _first_rows(self, query: str, parameters: tuple, limit: int) -> list[tuple]:
         """The first ``limit`` rows of ``query`` over every shard, in the query's order: a lazy merge of the
