@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -10,8 +13,11 @@ from pyspark.sql import DataFrame
 
 from tests.conftest import REPO, WITHOUT_SOCIAL_FAMILY, make_config
 from tests.features.silver import D, scenario
+from userscore.catalog import Catalog
 from userscore.config import Config, deep_merge
 from userscore.features import snapshot
+from userscore.jobs import features as job
+from userscore.runner import JobContext
 
 SPEC = Path(__file__).with_name("features.yaml")
 
@@ -46,3 +52,21 @@ def compute(spark, config: Config, silver, as_of=D) -> tuple[DataFrame, DataFram
 @pytest.fixture(scope="module")
 def scenario_snapshot(spark, features_config) -> tuple[DataFrame, DataFrame]:
     return compute(spark, features_config, scenario())
+
+
+def scenario_job(spark, config: Config) -> tuple[Catalog, Callable[[Sequence[str]], Sequence[str]]]:
+    """The scenario's silver tables written to ``config``'s warehouse, and the features job's ``run`` over them
+    (argv as on the command line)."""
+    catalog = Catalog(spark, config)
+    silver = scenario()
+    for name, table in silver.TABLES.items():
+        catalog.append(table, silver.frame(spark, config, name))
+    parser = argparse.ArgumentParser()
+    job.add_arguments(parser)
+
+    def run(argv: Sequence[str]) -> Sequence[str]:
+        return job.run(
+            JobContext("features", config, parser.parse_args(argv), logging.getLogger("t"), _catalog=catalog)
+        )
+
+    return catalog, run

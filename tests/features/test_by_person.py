@@ -4,23 +4,18 @@ first-registered member's)."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import logging
 
 import pytest
 from pyspark.sql import Row
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual
 
-from tests.features.conftest import spec_config
+from tests.features.conftest import scenario_job, spec_config
 from tests.features.reference import reference
 from tests.features.silver import D, Silver, scenario
-from userscore.catalog import Catalog
 from userscore.errors import InputError
 from userscore.features import feature_columns
-from userscore.jobs import features as job
-from userscore.runner import JobContext
 
 MAP_TABLE = "identity.person_map"
 # The identity run at D - 3 (in force at D): u1 + u2 one person, u8 + u9 another, u3 and u7 alone. u4
@@ -49,23 +44,11 @@ def map_rows(run: dt.date, persons: dict[str, str]) -> list[tuple]:
 
 @pytest.fixture
 def resolved(spark, tmp_path):
-    config = spec_config(tmp_path, {"identity": {"resolve": True}})
-    catalog = Catalog(spark, config)
-    silver = scenario()
-    for name, table in silver.TABLES.items():
-        catalog.append(table, silver.frame(spark, config, name))
-    parser = argparse.ArgumentParser()
-    job.add_arguments(parser)
-
-    def run(argv):
-        args = parser.parse_args(argv)
-        return job.run(JobContext("features", config, args, logging.getLogger("t"), _catalog=catalog))
-
-    return config, catalog, run
+    return scenario_job(spark, spec_config(tmp_path, {"identity": {"resolve": True}}))
 
 
 def test_no_identity_run_at_or_before_the_first_date_fails_before_any_write(spark, resolved):
-    config, catalog, run = resolved
+    catalog, run = resolved
     schema = "as_of_date date, user_id string, person_id string, person_users int"
     catalog.append(MAP_TABLE, spark.createDataFrame(map_rows(D - dt.timedelta(days=3), PERSONS), schema))
     with pytest.raises(InputError, match=f"identity.resolve is on but {MAP_TABLE} has no identity run at or before "):
@@ -74,7 +57,8 @@ def test_no_identity_run_at_or_before_the_first_date_fails_before_any_write(spar
 
 
 def test_the_snapshot_is_the_reference_over_rows_keyed_by_person_by_hand(spark, resolved):
-    config, catalog, run = resolved
+    catalog, run = resolved
+    config = catalog.config
     schema = "as_of_date date, user_id string, person_id string, person_users int"
     for run_date, persons in ((D - dt.timedelta(days=10), OLDER), (D - dt.timedelta(days=3), PERSONS)):
         catalog.append(MAP_TABLE, spark.createDataFrame(map_rows(run_date, persons), schema))

@@ -6,20 +6,16 @@ snapshot date, prefixed, 0 and false for users without a row there.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import logging
 
 import pytest
 
-from tests.features.conftest import spec_config
-from tests.features.silver import D, scenario
-from userscore.catalog import Catalog, declared_schema
+from tests.features.conftest import scenario_job, spec_config
+from tests.features.silver import D
+from userscore.catalog import declared_schema
 from userscore.config.features import SocialFeaturesConfig
 from userscore.errors import InputError
 from userscore.features.social import with_social
-from userscore.jobs import features as job
-from userscore.runner import JobContext
 
 TABLE = "social.user_social"
 COLUMNS = ("influence_percentile", "followers", "reach_2hop", "kol", "community_hub")
@@ -74,17 +70,7 @@ def test_the_latest_run_at_or_before_the_date_with_defaults_for_users_without_a_
 def test_the_job_needs_the_social_run_at_every_date_and_joins_it(spark, tmp_path):
     family = {"table": TABLE, "columns": list(COLUMNS), "prefix": "social_"}
     config = spec_config(tmp_path, {"features": {"social": family}})
-    catalog = Catalog(spark, config)
-    silver = scenario()
-    for name, table in silver.TABLES.items():
-        catalog.append(table, silver.frame(spark, config, name))
-    parser = argparse.ArgumentParser()
-    job.add_arguments(parser)
-
-    def run(argv):
-        return job.run(
-            JobContext("features", config, parser.parse_args(argv), logging.getLogger("t"), _catalog=catalog)
-        )
+    catalog, run = scenario_job(spark, config)
 
     with pytest.raises(InputError, match=f"no social run in {TABLE} at {D}: .* run `userscore social`"):
         run(["--as-of", str(D)])  # before the first social run: the table does not exist yet
