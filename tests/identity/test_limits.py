@@ -18,6 +18,7 @@ CONFIG = IdentityConfig(
     profile_identifiers={},
     max_person_users=5,
     max_component_users=100,
+    resolve=False,
     person_map_table="identity.person_map",
     dropped_links_table="identity.dropped_links",
     changes_table="identity.person_changes",

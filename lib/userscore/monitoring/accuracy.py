@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.config.models import TargetConfig
+from userscore.errors import InputError
 from userscore.keys import AS_OF, KEY_COLUMNS, USER_ID
 from userscore.models.dataset import latest_event_time
 from userscore.models.evaluation import area_under
@@ -165,7 +166,11 @@ def target_accuracy(
         )
         tiers = [b.name for b in spec.tiers]
         identity = config.identity
-        persons = person_maps(catalog, identity.person_map_table, matured) if identity.resolve else None
+        try:
+            persons = person_maps(catalog, identity.person_map_table, matured) if identity.resolve else None
+        except InputError as missing:  # the job has written its references: a note, not a failure halfway
+            notes.append(f"{target}: {missing}: no realised accuracy")
+            continue
         error = config.monitor.accuracy.quantile_relative_error
         found = realised_accuracy(scored, spec, silver, matured, tiers, error, persons)
         for r in found:
