@@ -75,7 +75,7 @@ class Snapshot:
             return None
         document = json.loads(row[0])
         # Keyed by person (identity.resolve), a member's id finds the person's document; segments are the person's.
-        key = document["user_id"]
+        key = document.get("user_id", user_id)
         segments = [
             {"family": family, "segment": segment, **json.loads(doc)}
             for family, segment, doc in self._shard(key).execute(

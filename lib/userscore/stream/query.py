@@ -48,6 +48,7 @@ from userscore.ingest.audit import AUDIT_TABLE
 from userscore.ingest.pii import pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE
 from userscore.keys import USER_ID
+from userscore.persons import person_map_at
 from userscore.stream.landed import landed_batches
 from userscore.stream.rescore import Scorer, load_scorer, rescore
 
@@ -328,7 +329,8 @@ class MicroBatch:
 
 def prepare(catalog: Catalog, config: Config, clock: Clock, logger: logging.Logger) -> MicroBatch:
     """Everything the query needs, checked before it starts (InputError, nothing written): the watched
-    sources and their raw folders, the PII key, a published snapshot and the champions; then the tables."""
+    sources and their raw folders, the PII key, a published snapshot, with identity.resolve an identity run, and
+    the champions; then the tables."""
     folders = watched_sources(config)
     if not folders:
         raise InputError(f"stream.sources {list(config.stream.sources)}: every one is in ingest.absent_sources")
@@ -337,7 +339,10 @@ def prepare(catalog: Catalog, config: Config, clock: Clock, logger: logging.Logg
     if missing:
         raise InputError(f"no raw folder for watched source(s): {', '.join(missing)}")
     key = pii_key(config.ingest.pii_key_env) if any(config.ingest.sources[s].pii for s in folders) else None
-    latest_published(catalog, config.features, features_date(clock()))
+    live_date = features_date(clock())
+    latest_published(catalog, config.features, live_date)
+    if config.identity.resolve:  # rescoring keys by person: a person map must be in force at the live date
+        person_map_at(catalog, config.identity.person_map_table, live_date)
     scorer = load_scorer(config, logger=logger)
     tables = [config.ingest.sources[s].table for s in folders]
     outputs = (config.stream.live_table, config.scoring.wide_table, config.stream.progress_table)
