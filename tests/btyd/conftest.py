@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,8 +55,11 @@ def cdnow_dir() -> Path:
     return CDNOW_OUT
 
 
-def calibration_summary(raw_sample: Path, end: date = CALIBRATION_END) -> list[CustomerSummary]:
-    """Per-customer (x, t_x, T, m_x) from CDNOW_sample.txt for purchases dated <= `end`."""
+def calibration_summary(
+    raw_sample: Path, end: date = CALIBRATION_END, customer_of: Callable[[str], str] = lambda c: c
+) -> list[CustomerSummary]:
+    """Per-customer (x, t_x, T, m_x) from CDNOW_sample.txt for purchases dated <= `end`; ``customer_of`` maps
+    the file's customer number to the customer summarised (several numbers may be one customer)."""
     spend_by_day: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for line in raw_sample.read_text(encoding="ascii").splitlines():
         fields = line.split()
@@ -64,7 +68,7 @@ def calibration_summary(raw_sample: Path, end: date = CALIBRATION_END) -> list[C
         customer, _sample_id, yyyymmdd, _n_cds, dollars = fields
         day = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
         if day <= end:
-            spend_by_day[customer][day] += float(dollars)
+            spend_by_day[customer_of(customer)][day] += float(dollars)
     summaries = []
     for customer, by_day in sorted(spend_by_day.items()):
         days = sorted(by_day)

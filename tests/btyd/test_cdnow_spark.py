@@ -195,3 +195,30 @@ def test_btyd_job_writes_summary_and_registers_champion(spark, cdnow_silver, spa
     assert cdnow_job(overrides, "btyd", "--as-of", "1996-06-01", "--no-register") == 2
     assert "no purchases before 1996-06-01" in capsys.readouterr().out
     assert catalog.read("features.btyd_summary").count() == 2357
+
+
+def test_keyed_by_person_the_summary_is_of_the_persons_purchases(spark, cdnow_silver, cdnow_dir: Path, capsys):
+    # identity.resolve with a run before D that makes one person of every two consecutive customer numbers:
+    # the job's summary is the plain-Python summary of the raw file with the numbers mapped the same way.
+    config, catalog, ingested = cdnow_silver
+    customers = sorted(r.user_id for r in catalog.read("silver.users").select("user_id").collect())
+    person = {c: f"p-{customers[i - i % 2]}" for i, c in enumerate(customers)}
+    run = CALIBRATION_END - dt.timedelta(days=1)
+    catalog.append(
+        "identity.person_map",
+        spark.createDataFrame(
+            [(run, c, p, 2) for c, p in person.items()],
+            "as_of_date date, user_id string, person_id string, person_users int",
+        ),
+    )
+    resolved = deep_merge(ingested, {"identity": {"resolve": True}})
+    assert cdnow_job(resolved, "btyd", "--as-of", "1997-10-01", "--no-register") == 0
+    assert f"{len(set(person.values())):,} customers" in capsys.readouterr().out
+
+    expected = [
+        (c.customer, dt.date(1997, 10, 1), c.x, round(c.t_x * 7), round(c.T * 7), c.m_x if c.x else None)
+        for c in python_summary(cdnow_dir / "raw" / "CDNOW_sample.txt", customer_of=lambda n: person[f"cdnow-{n}"])
+    ]
+    schema = "user_id string, as_of_date date, x long, t_x_days int, t_cal_days int, m_x double"
+    written = catalog.read("features.btyd_summary")
+    assertDataFrameEqual(written, spark.createDataFrame(expected, schema), rtol=1e-12, atol=1e-9)
