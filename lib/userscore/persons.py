@@ -55,7 +55,8 @@ def person_maps(catalog: Catalog, table: str, dates: Sequence[dt.date]) -> Perso
 
     InputError when a date has no run at or before it: keying by person without a map would key by user.
     """
-    runs = sorted(r[0] for r in catalog.read(table).select(AS_OF).distinct().collect()) if catalog.exists(table) else []
+    maps = catalog.read(table) if catalog.exists(table) else None
+    runs = [] if maps is None else sorted(r[0] for r in maps.select(AS_OF).distinct().collect())
     unmapped = [d for d in sorted(dates) if not runs or runs[0] > d]
     if unmapped:
         raise InputError(
@@ -63,7 +64,7 @@ def person_maps(catalog: Catalog, table: str, dates: Sequence[dt.date]) -> Perso
             f"`userscore identity --as-of {unmapped[0]}` (or an earlier date) first"
         )
     run_at = {d: max(r for r in runs if r <= d) for d in dates}
-    return PersonMaps(catalog.read(table), run_at)
+    return PersonMaps(maps, run_at)
 
 
 def person_map_at(catalog: Catalog, table: str, as_of: dt.date) -> DataFrame:

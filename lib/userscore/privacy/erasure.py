@@ -19,10 +19,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
+from userscore.config.tables import TableSpec
 from userscore.persons import member_columns
 from userscore.privacy.log import (
     LOG_TABLE,
@@ -99,8 +101,9 @@ def forget(
         if not catalog.exists(name):
             continue
         spec = catalog.spec(name)
-        arrays = member_columns(catalog.read(name))  # rows keyed by person go with any of their members
-        counts = _count(catalog, name, owner, arrays)
+        rows = catalog.read(name)
+        arrays = member_columns(rows)  # rows keyed by person go with any of their members
+        counts = _count(rows, spec, owner, arrays)
         detail = None
         if counts:
             writes.append(catalog.delete_matching(name, subjects, match_condition(spec, arrays)))
@@ -139,14 +142,9 @@ def forget(
     return ErasureResult(pending, tuple(entries), tuple(messages), tuple(writes))
 
 
-def _count(catalog: Catalog, name: str, owner, arrays: Sequence[str]) -> Counter:
-    """Rows of each request's subjects in table ``name`` (a row matching two requests counts for both)."""
-    spec = catalog.spec(name)
+def _count(table: DataFrame, spec: TableSpec, owner, arrays: Sequence[str]) -> Counter:
+    """Rows of each request's subjects in ``table`` (a row matching two requests counts for both)."""
     rows = (
-        catalog.read(name)
-        .select(F.explode(matched_requests(spec, owner, arrays)).alias(REQUEST))
-        .groupBy(REQUEST)
-        .count()
-        .collect()
+        table.select(F.explode(matched_requests(spec, owner, arrays)).alias(REQUEST)).groupBy(REQUEST).count().collect()
     )
     return Counter({r[REQUEST]: int(r["count"]) for r in rows})
