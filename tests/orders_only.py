@@ -12,7 +12,15 @@ from tests.conftest import REPO, WITHOUT_SOCIAL_FAMILY
 from userscore.config import deep_merge
 
 CDNOW_FILES = ("scoring.yaml", "analysis.yaml")  # what conf/cdnow/ drops besides the sources
-ABSENT = ["events", "level_changes", "social_edges", "identity_links", "consents"]
+ABSENT = [
+    "events",
+    "level_changes",
+    "social_edges",
+    "identity_links",
+    "consents",
+    "campaign_sends",
+    "campaign_responses",
+]
 
 
 def orders_only() -> dict[str, Any]:

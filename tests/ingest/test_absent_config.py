@@ -47,6 +47,8 @@ def test_the_overlay_that_drops_those_targets_loads():
         "silver.social_edges": "social_edges",
         "silver.identity_links": "identity_links",
         "silver.consents": "consents",
+        "silver.campaign_sends": "campaign_sends",
+        "silver.campaign_responses": "campaign_responses",
     }
 
 

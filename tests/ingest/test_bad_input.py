@@ -17,6 +17,7 @@ from tests.ingest.raw import (
     EVENT_COLUMNS,
     LINK_COLUMNS,
     NOW,
+    OWN_BATCHES,
     USER_COLUMNS,
     json_line,
     order,
@@ -124,8 +125,10 @@ def ingested(spark, tmp_path_factory):
     write_parquet_rows(raw_dir, "social_edges", BATCH, EDGE_COLUMNS, [S1, S_1899])
     write_parquet_rows(raw_dir, "identity_links", BATCH, LINK_COLUMNS, [I1, I_YEAR_1])
     catalog = Catalog(spark, config)
-    # Consents have their own hand-worked batch (tests/privacy/test_consent_ingest.py).
-    plan = plan_ingest(catalog, config.ingest, raw_dir, sources=[s for s in config.ingest.sources if s != "consents"])
+    # Consents and campaign feedback have their own hand-worked batches (raw.OWN_BATCHES).
+    plan = plan_ingest(
+        catalog, config.ingest, raw_dir, sources=[s for s in config.ingest.sources if s not in OWN_BATCHES]
+    )
     results = ingest(catalog, config.ingest, raw_dir, plan, now=reference_time(NOW), run_id="run-1")
     quarantine = catalog.read("silver.quarantine").collect()
     return SimpleNamespace(catalog=catalog, results=results, quarantine=quarantine)

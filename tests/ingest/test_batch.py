@@ -18,6 +18,7 @@ from tests.ingest.raw import (
     LEVEL_COLUMNS,
     LINK_COLUMNS,
     NOW,
+    OWN_BATCHES,
     USER_COLUMNS,
     hmac_hex,
     json_line,
@@ -130,8 +131,8 @@ def ingested(spark, tmp_path_factory):
     edges.write.format("delta").save(str(landing.batch_path(raw_dir, "social_edges", BATCH)))
     write_parquet_rows(raw_dir, "identity_links", BATCH, LINK_COLUMNS, [I1, I2, I3, I_NO_VALUE])
     catalog = Catalog(spark, config)
-    # Consents have their own hand-worked batch (tests/privacy/test_consent_ingest.py).
-    sources = [s for s in config.ingest.sources if s != "consents"]
+    # Consents and campaign feedback have their own hand-worked batches (raw.OWN_BATCHES).
+    sources = [s for s in config.ingest.sources if s not in OWN_BATCHES]
     plan = plan_ingest(catalog, config.ingest, raw_dir, sources=sources)
     results = ingest(catalog, config.ingest, raw_dir, plan, now=reference_time(NOW), run_id="run-1")
     quarantine = catalog.read("silver.quarantine").collect()

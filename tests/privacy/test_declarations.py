@@ -39,6 +39,8 @@ def test_the_erased_tables_are_the_per_user_ones():
         "silver.social_edges": (("src_user_id", "dst_user_id"), ()),
         "silver.identity_links": (("user_id",), ()),
         "silver.consents": (("user_id",), ()),
+        "silver.campaign_sends": (("user_id",), ()),
+        "silver.campaign_responses": (("user_id",), ()),
         "silver.quarantine": ((), ("raw_record",)),
         "identity.person_map": (("user_id",), ()),
         "identity.dropped_links": (("user_id",), ()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from typing import Literal
@@ -17,6 +18,8 @@ BATCH_COLUMN = "ingest_batch_id"
 # Nanosecond timestamps (pandas, pyarrow, delta-rs) start at 1677-09-21: an earliest date before it would let
 # through times those readers of the silver tables cannot represent.
 NANOSECOND_FLOOR = dt.date(1678, 1, 1)
+# A quarantine reason a rule declares: it is stored in silver.quarantine.reason and counted per reason.
+_REASON = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @frozen
@@ -57,6 +60,44 @@ class UniqueRule:
 
 
 @frozen
+class ReferenceRule:
+    """A column whose values must be keys of another source's records (``references.<column>``).
+
+    source: the referenced source, declared before this one in ``ingest.sources`` (the load order); its
+    table's key is one column. Its records are those it accepted in this batch and the rows of its silver
+    table (when it is ingested in the same run, those of other batches: this batch's are the accepted ones).
+    reason: the quarantine reason of a set value that is no such key (e.g. ``unknown_send``).
+    agree: this record's column -> the referenced record's column that must hold the same value; a set
+    value that differs is ``mismatch_reason`` (e.g. ``send_mismatch``), one problem per column.
+    not_before: this record's timestamp column -> the referenced record's one it must not precede; an
+    earlier time is ``time_reason`` (e.g. ``inconsistent_time``).
+    A reason that is one of the built-in reasons takes its precedence; any other ranks after
+    ``unknown_user`` (userscore.ingest.rules).
+    """
+
+    source: str
+    reason: str
+    agree: Mapping[str, str] = field(default_factory=dict)
+    mismatch_reason: str | None = None
+    not_before: Mapping[str, str] = field(default_factory=dict)
+    time_reason: str | None = None
+
+    def __post_init__(self):
+        for key in ("reason", "mismatch_reason", "time_reason"):
+            value = getattr(self, key)
+            if value is not None and not _REASON.match(value):
+                raise ValueError(f"{key}: a lower_snake_case reason name, got {value!r}")
+        for key, section, pairs, reason in (
+            ("mismatch_reason", "agree", self.agree, self.mismatch_reason),
+            ("time_reason", "not_before", self.not_before, self.time_reason),
+        ):
+            if pairs and reason is None:
+                raise ValueError(f"{key}: the reason of a record that breaks {section} (required with {section})")
+            if reason is not None and not pairs:
+                raise ValueError(f"{key}: only with {section} (no {section} columns are declared)")
+
+
+@frozen
 class SourceConfig:
     """One raw source: where its files are, how they are encoded and which silver table they feed.
 
@@ -78,6 +119,9 @@ class SourceConfig:
     is quarantined as ``inconsistent_time``.
     user_reference: the column, or list of columns, each checked against the known users (this batch's and
     silver.users): a value not among them is ``unknown_user``, naming the column.
+    references: column -> ``ReferenceRule``: the column's values must be keys of another source's records
+    (a response's send_id of a send), with a declared reason, columns that must agree with the referenced
+    record and times that must not precede its times.
     distinct_columns: columns that must differ within a record (e.g. an edge's two ends): a record where two
     of them are equal is quarantined as ``self_link``.
     unique_by: one record per relation (``UniqueRule``, ``write: batch`` only): a later accepted record with
@@ -101,6 +145,7 @@ class SourceConfig:
     user_reference: str | tuple[str, ...] | None = None
     distinct_columns: tuple[str, ...] = ()
     unique_by: UniqueRule | None = None
+    references: Mapping[str, ReferenceRule] = field(default_factory=dict)
     ranges: Mapping[str, RangeRule] = field(default_factory=dict)
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pii: Mapping[str, str] = field(default_factory=dict)
@@ -204,6 +249,62 @@ def reference_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> I
         for key, column in columns:
             if column is not None and column not in spec.column_names:
                 yield (*at, key), f"undefined column {column!r} of {source.table}", f"one of {list(spec.column_names)}"
+    yield from _reference_rule_errors(ingest, tables)
+
+
+def _reference_rule_errors(ingest: IngestConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
+    """What a ``references`` rule needs: a source loaded before this one and present when this one is, whose
+    table has a one-column key of the referencing column's type, and columns of matching types on both sides
+    (this side's columns are checked in Config.reference_errors)."""
+    order = list(ingest.sources)
+    for source_name, source in ingest.sources.items():
+        spec = tables.get(source.table)
+        for column, rule in source.references.items():
+            at: KeyPath = ("ingest", "sources", source_name, "references", column)
+            before = order[: order.index(source_name)]
+            if rule.source not in before:
+                if rule.source == source_name:
+                    found = f"source {rule.source!r} itself"
+                elif rule.source in ingest.sources:
+                    found = f"source {rule.source!r}, loaded after {source_name}"
+                else:
+                    found = f"unknown source {rule.source!r}"
+                yield (*at, "source"), found, f"a source declared before {source_name} in ingest.sources: {before}"
+                continue
+            if rule.source in ingest.absent_sources and source_name not in ingest.absent_sources:
+                yield (
+                    (*at, "source"),
+                    f"{rule.source}, declared in ingest.absent_sources (every {column} would be {rule.reason})",
+                    f"a present source, or {source_name} declared absent too",
+                )
+            target = ingest.sources[rule.source]
+            other = tables.get(target.table)
+            if spec is None or other is None:
+                continue  # reported by Config.reference_errors
+            if len(other.key) != 1:
+                yield (*at, "source"), f"{target.table} keyed by {list(other.key)}", "a table keyed by one column"
+                continue
+            pairs = [(column, other.key[0], "source")]
+            pairs += [(mine, theirs, f"agree.{mine}") for mine, theirs in rule.agree.items()]
+            pairs += [(mine, theirs, f"not_before.{mine}") for mine, theirs in rule.not_before.items()]
+            for mine, theirs, key in pairs:
+                if theirs not in other.column_names:
+                    yield (
+                        (*at, *key.split(".")),
+                        f"undefined column {theirs!r} of {target.table}",
+                        f"one of {list(other.column_names)}",
+                    )
+                    continue
+                if mine not in spec.column_names:
+                    continue  # reported by Config.reference_errors
+                mine_type, their_type = spec.column(mine).type, other.column(theirs).type
+                times = key.startswith("not_before.")
+                if not (mine_type == their_type == "timestamp" if times else mine_type == their_type):
+                    yield (
+                        (*at, *key.split(".")),
+                        f"{source.table}.{mine} ({mine_type}) against {target.table}.{theirs} ({their_type})",
+                        "two timestamp columns" if times else "columns of the same type",
+                    )
 
 
 def absent_source_errors(

@@ -5,9 +5,13 @@ For each batch (oldest first):
    batch has a folder for each, the PII key is set. Sources declared absent (ingest.absent_sources) need
    no raw folder: their silver tables are created empty (kept as they are when they exist), so every
    reader of silver finds its tables. Source batches already recorded complete in
-   ops.ingest_audit are skipped ("batch X already ingested at ...; use --force to re-ingest").
+   ops.ingest_audit are skipped ("batch X already ingested at ...; use --force to re-ingest"). A source
+   whose user ids or ``references`` are checked against a source of the same batch that landed is refused
+   unless that source is ingested first or in the same run.
 2. Validate each source in config order (users first, because the others check their user ids against
-   the users accepted in this batch plus silver.users). The raw files are read once: the parsed batch is
+   the users accepted in this batch plus silver.users; a source with ``references`` rules after the sources
+   it references, whose records it checks against their accepted records of this batch plus their silver
+   tables: a response against the sends). The raw files are read once: the parsed batch is
    persisted, counted, checked and deduplicated, and the tagged records are persisted and materialised
    by the counting. Comparisons with silver ignore rows of this same batch, so even a recomputation after
    this batch's own writes (a lost cache block) gives the same outcome.
@@ -46,7 +50,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from userscore import landing
-from userscore.catalog import Catalog, WriteResult
+from userscore.catalog import Catalog, WriteResult, declared_schema
 from userscore.config.ingest import BATCH_COLUMN, IngestConfig, SourceConfig, present_sources
 from userscore.config.tables import TableSpec
 from userscore.errors import InputError
@@ -57,7 +61,7 @@ from userscore.ingest.parse import json_records, raw_names, source_fields, table
 from userscore.ingest.pii import hash_identifier, pii_key
 from userscore.ingest.quarantine import QUARANTINE_TABLE, quarantine_rows
 from userscore.ingest.relations import mark_duplicate_relations
-from userscore.ingest.rules import check_distinct, check_known_users, with_problems
+from userscore.ingest.rules import check_distinct, check_known_users, check_reference, with_problems
 from userscore.keys import USER_ID
 
 USERS_TABLE = "silver.users"
@@ -97,6 +101,14 @@ class Validated:
     spec: TableSpec
     tagged: DataFrame
     counts: SourceCounts
+
+
+@dataclass(frozen=True)
+class Referenced:
+    """The records a ``references`` rule checks against: one per value of ``key`` (the referenced table's)."""
+
+    records: DataFrame
+    key: str
 
 
 @dataclass(frozen=True)
@@ -236,6 +248,10 @@ def ingest_batch(
                         earliest=earliest,
                         latest=latest,
                         known_users=_known_users(catalog, validated) if source.user_columns else None,
+                        referenced={
+                            column: _referenced(catalog, ingest_config, validated, rule.source, batch.batch_id)
+                            for column, rule in source.references.items()
+                        },
                         existing=_existing(catalog, source.table),
                         logger=logger,
                     )
@@ -288,6 +304,7 @@ def validate_source(
     known_users: DataFrame | None,
     existing: DataFrame | None,
     logger: logging.Logger,
+    referenced: Mapping[str, Referenced] | None = None,
 ) -> Validated:
     """Read one source's batch once and tag every record accepted / quarantined / duplicate, with counts.
 
@@ -295,6 +312,8 @@ def validate_source(
         path: the batch's raw folder, or several (one batch of the records of all).
         known_users: ``user_id`` of the users known to this batch (needed when the source has a
             user_reference); existing: the silver table before this batch's writes (None if absent).
+        referenced: per column of ``source.references``, the referenced source's known records, one per
+            key (needed when the source has references).
     """
     fields = source_fields(spec, source)
     names = raw_names(fields)
@@ -340,6 +359,12 @@ def validate_source(
                 default_time=source.versioned_by or source.event_time,
                 event_time=source.event_time,
             )
+        for column, rule in source.references.items():
+            # After the fills: the compared values are those silver would hold.
+            target = (referenced or {}).get(column)
+            if target is None:
+                raise ValueError(f"source {name}: no referenced records given for references.{column}")
+            checked = checked.transform(check_reference, column, rule, target.records, target.key)
         tagged = checked.transform(
             mark_outcomes,
             key=spec.key,
@@ -411,6 +436,16 @@ def _check_batch_inputs(
             f"sources {needs_users} of batch {batch_id} check user ids, but source {users!r} of that batch is not "
             f"ingested yet: ingest it first or in the same run (--source {users} ...)"
         )
+    # The same for the sources a references rule names (a response's sends).
+    for name in todo:
+        for column, rule in ingest.sources[name].references.items():
+            target = rule.source
+            landed = landing.batch_path(raw_dir, ingest.sources[target].path, batch_id).is_dir()
+            if landed and target not in todo and (batch_id, target) not in done:
+                raise InputError(
+                    f"source {name} of batch {batch_id} checks {column} against source {target!r}, whose records "
+                    f"of that batch are not ingested yet: ingest it first or in the same run (--source {target} ...)"
+                )
 
 
 def _existing(catalog: Catalog, table: str) -> DataFrame | None:
@@ -446,6 +481,29 @@ def _known_users(catalog: Catalog, validated: Sequence[Validated]) -> DataFrame:
     for part in parts[1:]:
         known = known.unionByName(part)
     return known
+
+
+def _referenced(
+    catalog: Catalog, ingest: IngestConfig, validated: Sequence[Validated], source_name: str, batch_id: str
+) -> Referenced:
+    """The records of ``source_name`` a reference may name, one per key; never collected.
+
+    Validated in this run: those it accepted in this batch and its silver rows of other batches, less the keys
+    accepted here (a merge source updates them). Otherwise its whole silver table: this run does not write it,
+    and its rows of this batch are that batch's accepted records (a re-ingest of the responses alone)."""
+    source = ingest.sources[source_name]
+    spec = catalog.spec(source.table)
+    (key,) = spec.key  # one column (config reference_errors)
+    columns = list(spec.column_names)
+    here = [v.tagged.where(F.col(STATUS) == ACCEPTED).select(*columns) for v in validated if v.name == source_name]
+    if not catalog.exists(source.table):
+        records = here[0] if here else catalog.spark.createDataFrame([], declared_schema(spec))
+        return Referenced(records, key)
+    silver = catalog.read(source.table).select(*columns)
+    if not here:
+        return Referenced(silver, key)
+    earlier = silver.where(F.col(BATCH_COLUMN) != batch_id).join(here[0].select(key), on=key, how="left_anti")
+    return Referenced(here[0].unionByName(earlier), key)
 
 
 def _write_quarantine(

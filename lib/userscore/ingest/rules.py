@@ -5,7 +5,8 @@ problems first, then field-level ones, then problems that need other records):
 
     invalid_encoding, malformed_record, missing_required, bad_type, bad_timestamp, future_timestamp,
     out_of_range, invalid_value, oversize_string, inconsistent_time, self_link, unknown_user,
-    duplicate_key_conflict, superseded_version, version_conflict, duplicate_relation
+    <reasons declared by references rules>, duplicate_key_conflict, superseded_version, version_conflict,
+    duplicate_relation
 
 and ``detail`` lists every problem's text, in the same order, separated by ``; ``. A JSON line that is not
 an object, or that names a field twice (``{"amount": 1, "amount": 999}``), is a ``malformed_record``. A
@@ -15,6 +16,12 @@ null or absent value is only a problem for a NOT NULL column of the silver table
 which also covers blank text); range and allowed-value checks skip nulls. A ``self_link`` is a record whose
 ``distinct_columns`` (e.g. an edge's two ends) hold equal values; ``duplicate_relation`` (relations.py) is
 decided last, on records that passed everything else.
+
+A source's ``references`` rules (check_reference) declare their own reasons: conf/base declares
+``unknown_send`` (a response's send_id is no accepted send) and ``send_mismatch`` (its campaign_id or user_id
+differs from its send's), which rank where the list above shows, and uses ``inconsistent_time`` for a
+response before its send. A declared reason that is a built-in one ranks as the built-in; several declared
+reasons of one rank are ordered by name.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from userscore.config.ingest import RangeRule
+from userscore.config.ingest import RangeRule, ReferenceRule
 from userscore.ingest.parse import PARSED, RAW, RAW_HEX, REPEATED, VALID_UTF8, Field
 
 REASONS: tuple[str, ...] = (
@@ -49,12 +56,22 @@ REASONS: tuple[str, ...] = (
 )
 PROBLEMS = "_problems"  # array<struct<rank, reason, text>>, sorted by rank: the first is the reason
 _NUMERIC = ("int", "long", "double")
+_REF = "_ref"  # struct of the referenced record's columns, joined by check_reference
+_REF_KEY = "_ref_key"
+
+
+def rank(reason: str) -> int:
+    """A reason's precedence: the built-in reasons in REASONS order, a reason declared by a ``references``
+    rule right after ``unknown_user``."""
+    if reason in REASONS:
+        return 2 * REASONS.index(reason)
+    return 2 * REASONS.index("unknown_user") + 1
 
 
 def problem(reason: str, text: str | Column) -> Column:
     """One problem entry; ``text`` is a literal or a Column (e.g. with the raw bytes)."""
     return F.struct(
-        F.lit(REASONS.index(reason)).alias("rank"),
+        F.lit(rank(reason)).alias("rank"),
         F.lit(reason).alias("reason"),
         (F.lit(text) if isinstance(text, str) else text).alias("text"),
     )
@@ -198,6 +215,39 @@ def check_known_users(records: DataFrame, columns: Sequence[str], known_users: D
             add_problem, unknown, "unknown_user", f"unknown_user: {column} not among accepted users"
         ).drop("_known_user")
     return records
+
+
+def check_reference(records: DataFrame, column: str, rule: ReferenceRule, referenced: DataFrame, key: str) -> DataFrame:
+    """The problems of ``column``'s reference rule: a set value that is not the ``key`` of a ``referenced``
+    record is ``rule.reason``; with a referenced record, each ``agree`` column whose set value differs from the
+    record's is ``rule.mismatch_reason`` and each ``not_before`` time earlier than the record's is
+    ``rule.time_reason``. Texts name the columns, never values (the detail is not erased by user id).
+
+    Args:
+        referenced: the referenced source's records, one per ``key`` value (a left join must not multiply
+            records); only the key and the compared columns are used.
+    """
+    theirs = dict.fromkeys([*rule.agree.values(), *rule.not_before.values()])
+    compared = [F.struct(*[F.col(f"`{c}`") for c in theirs]).alias(_REF)] if theirs else []
+    ref = referenced.select(F.col(f"`{key}`").alias(_REF_KEY), *compared)
+    value = F.col(f"`{column}`")
+    records = records.join(ref, value == F.col(_REF_KEY), "left")
+    found = F.col(_REF_KEY).isNotNull()
+    records = records.transform(
+        add_problem,
+        value.isNotNull() & ~found,
+        rule.reason,
+        f"{rule.reason}: {column} not among accepted {rule.source}",
+    )
+    for mine, other in rule.agree.items():
+        differs = found & F.col(f"`{mine}`").isNotNull() & ~F.col(f"`{mine}`").eqNullSafe(F.col(f"{_REF}.`{other}`"))
+        text = f"{rule.mismatch_reason}: {mine} differs from its {rule.source} record's {other}"
+        records = records.transform(add_problem, differs, rule.mismatch_reason, text)
+    for mine, other in rule.not_before.items():
+        earlier = found & F.coalesce(F.col(f"`{mine}`") < F.col(f"{_REF}.`{other}`"), F.lit(False))
+        text = f"{rule.time_reason}: {mine} before its {rule.source} record's {other}"
+        records = records.transform(add_problem, earlier, rule.time_reason, text)
+    return records.drop(_REF_KEY, _REF)
 
 
 def reason(problems: Column) -> Column:
