@@ -27,6 +27,7 @@ JOBS = {
     "tags": "userscore.jobs.tags",
     "monitor": "userscore.jobs.monitor",
     "analyze": "userscore.jobs.analyze",
+    "campaigns": "userscore.jobs.campaigns",
     "forget": "userscore.jobs.forget",
     "demo": "userscore.jobs.demo",
 }

@@ -46,6 +46,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("snapshot", ("--as-of", "{as_of}")),
     Stage("monitor", ("--as-of", "{as_of}")),
     Stage("analyze", ("--as-of", "{as_of}")),
+    Stage("campaigns", ("--as-of", "{as_of}")),
 )
 JOBS: tuple[str, ...] = tuple(s.job for s in STAGES)
 ALL_TARGETS: tuple[str, ...] = ("--all",)

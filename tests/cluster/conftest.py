@@ -192,6 +192,7 @@ class PipelineRun:
             "models.training_partitions": TRAINING_PARTITIONS,
             "monitor.report.dir": self.root / "reports",
             "analysis.report_dir": self.root / "reports",
+            "campaigns.report_dir": self.root / "reports",
         }
         return [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
 

@@ -12,6 +12,8 @@ from userscore.config.analysis import reference_errors as analysis_reference_err
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
+from userscore.config.campaigns import CampaignsConfig
+from userscore.config.campaigns import reference_errors as campaigns_reference_errors
 from userscore.config.consent import ConsentConfig
 from userscore.config.consent import reference_errors as consent_reference_errors
 from userscore.config.features import FeaturesConfig
@@ -71,6 +73,7 @@ class Config:
     stream: StreamConfig
     identity: IdentityConfig
     social: SocialConfig
+    campaigns: CampaignsConfig
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the project root (absolute paths pass through)."""
@@ -115,6 +118,7 @@ class Config:
         yield from features_reference_errors(self.features, self.tables)
         yield from models_reference_errors(self.models, self.tables, known_feature_columns(self.features))
         yield from btyd_reference_errors(self.btyd, self.tables)
+        yield from campaigns_reference_errors(self.campaigns, self.tables)
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))

@@ -1,0 +1,1 @@
+"""Campaign feedback: lift of treated over control users per campaign and cell (docs/campaigns.md)."""

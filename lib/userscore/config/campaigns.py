@@ -1,0 +1,156 @@
+"""Config section ``campaigns``: campaign feedback, lift against control (jobs/campaigns.py,
+``userscore campaigns --as-of D``).
+
+A campaign is the sends of one ``campaign_id``; its type (the first of ``types`` with a matching pattern)
+says what counts as a conversion and for how long after the send. The unit of analysis is one user of one
+campaign, in the arm of its sends (a user with sends in both arms is a treated user and a contaminated
+control). Lift compares the treated with the control users of the same cell.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+from dataclasses import field
+from typing import Annotated
+
+from userscore.config.tables import TableSpec
+from userscore.config.typed import Count, Days, KeyPath, Range, Share, frozen
+
+# The silver columns the measurement reads (the contract with ingest), checked in reference_errors.
+SEND_COLUMNS = (
+    "send_id", "campaign_id", "user_id", "family", "segment", "arm", "channel", "offer_value", "contact_cost",
+    "sent_at",
+)  # fmt: skip
+RESPONSE_COLUMNS = ("send_id", "campaign_id", "user_id", "response_type", "responded_at")
+ORDER_COLUMNS = ("user_id", "order_ts", "amount", "is_refunded", "refunded_at")
+EVENT_COLUMNS = ("user_id", "event_ts", "event_type")
+# Dimensions a breakdown can name besides the score columns: columns of the unit (its first send).
+SEND_DIMENSIONS = ("family", "segment", "channel")
+DECILE_SUFFIX = "_decile"
+NUMERIC_TYPES = ("double", "int", "long")
+_Confidence = Annotated[float, Range(0.5, 1.0, high_open=True)]
+
+
+@frozen
+class CampaignType:
+    """What a campaign of this type is judged on.
+
+    campaigns: campaign-id patterns (``fnmatch``: ``winback-*``) of the campaigns of this type.
+    window_days: the attribution window: an order (or conversion event) in (sent_at, sent_at + window].
+    conversion_events: behaviour event types that count as a conversion too (orders always count).
+    margin_rate: the gross margin share of revenue (incremental margin = incremental revenue x margin_rate).
+    """
+
+    campaigns: tuple[str, ...]
+    window_days: Days
+    margin_rate: Share
+    conversion_events: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.campaigns:
+            raise ValueError("campaigns: at least one campaign-id pattern")
+
+    def matches(self, campaign_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(campaign_id, p) for p in self.campaigns)
+
+
+@frozen
+class BootstrapConfig:
+    """Percentile bootstrap of revenue per user: users are hashed into ``buckets`` random groups per cell
+    and arm, each replicate weights every group with a Poisson(1) count (numpy, ``seed``), so only
+    buckets x cells sums reach the driver whatever the number of sends."""
+
+    replicates: Annotated[int, Range(100, 100_000)]
+    buckets: Annotated[int, Range(20, 100_000)]
+    seed: int
+
+
+@frozen
+class CampaignsConfig:
+    """Campaign measurement.
+
+    lookback_days: a run at D measures the campaigns whose first send is in [D - lookback_days, D).
+    Outcomes are counted up to D: a window still open at D is measured so far (``window_complete`` false).
+    min_group_size: a cell with fewer treated or control users is flagged ``min_sample`` (too small to
+    read); a campaign whose control group has fewer users is unreadable.
+    max_contamination_share: the largest share of control users who were contacted (a ``contact_responses``
+    response, or a treatment send too) a campaign may have and still be read.
+    response_types: the responses that make a treated user a responder (response rate).
+    score_columns: columns of ``scores_table`` at the campaign's first send (its latest scored date at or
+    before the send) that breakdowns can name; ``<column>_decile`` (1 = the highest tenth) for a numeric one.
+    breakdowns: name -> dimensions (``family``, ``segment``, ``channel``, a score column, or
+    ``<score column>_decile``); ``all`` (the whole campaign) is always measured.
+    """
+
+    sends_table: str
+    responses_table: str
+    orders_table: str
+    events_table: str
+    scores_table: str
+    lift_table: str
+    report_dir: str
+    lookback_days: Days
+    confidence: _Confidence
+    min_group_size: Count
+    max_contamination_share: Share
+    response_types: tuple[str, ...]
+    contact_responses: tuple[str, ...]
+    bootstrap: BootstrapConfig
+    types: Mapping[str, CampaignType]
+    score_columns: tuple[str, ...] = ()
+    breakdowns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if "all" in self.breakdowns:
+            raise ValueError("breakdowns.all: the whole campaign, always measured as 'all'; name yours otherwise")
+        known = self.dimensions
+        for name, dims in self.breakdowns.items():
+            unknown = [d for d in dims if d not in known]
+            if not dims or unknown or len(set(dims)) != len(dims):
+                raise ValueError(f"breakdowns.{name}: distinct dimensions among {list(known)}, got {list(dims)}")
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Every dimension a breakdown may name."""
+        return (*SEND_DIMENSIONS, *self.score_columns, *(c + DECILE_SUFFIX for c in self.score_columns))
+
+    def type_of(self, campaign_id: str) -> str | None:
+        """The first campaign type whose patterns match ``campaign_id`` (None: no type)."""
+        return next((name for name, t in self.types.items() if t.matches(campaign_id)), None)
+
+
+def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> Iterator[tuple[KeyPath, str, str]]:
+    """Tables and the columns the measurement reads and writes must be declared."""
+    known = sorted(tables)
+    read = (
+        ("sends_table", SEND_COLUMNS),
+        ("responses_table", RESPONSE_COLUMNS),
+        ("orders_table", ORDER_COLUMNS),
+        ("events_table", EVENT_COLUMNS),
+        ("scores_table", ("user_id", "as_of_date", *cfg.score_columns)),
+        ("lift_table", ()),
+    )
+    for key, columns in read:
+        name = getattr(cfg, key)
+        if name not in tables:
+            yield ("campaigns", key), f"undefined table {name!r}", f"one of {known}"
+            continue
+        missing = [c for c in columns if c not in tables[name].column_names]
+        if missing:
+            at = "score_columns" if key == "scores_table" else key
+            yield ("campaigns", at), f"columns {missing} not in {name}", f"columns of {name}"
+    scores = tables.get(cfg.scores_table)
+    for breakdown, dims in cfg.breakdowns.items():
+        for dim in dims:
+            column = dim.removesuffix(DECILE_SUFFIX)
+            if dim == column or scores is None or column not in scores.column_names:
+                continue
+            kind = scores.column(column).type
+            if kind not in NUMERIC_TYPES:
+                yield (
+                    ("campaigns", "breakdowns", breakdown),
+                    f"{dim}: deciles of {column}, a {kind} column",
+                    f"deciles of a numeric score column ({', '.join(NUMERIC_TYPES)})",
+                )
