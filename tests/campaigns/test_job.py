@@ -238,3 +238,23 @@ def test_rerun_gives_the_same_rows_and_a_report(measured):
     assert code_again == 0 and again == rows
     report = (tmp / "reports" / f"campaigns-{D}.html").read_text()
     assert "winback-a" in report and "unreadable: empty control group" in report
+
+
+def test_ranking_by_a_score_equals_sklift_over_the_campaigns_users(measured, spark):
+    from sklift.metrics import qini_auc_score, uplift_auc_score
+
+    _, _, _, _, tmp = measured
+    rankings = Catalog(spark, make_config(tmp)).read("campaigns.ranking").where(f"as_of_date = '{D}'").collect()
+    # Only the readable campaign, ranked by its one numeric score column.
+    assert [(r.campaign_id, r.score, r.scored_users) for r in rankings] == [("winback-a", "repurchase_probability", 11)]
+    users = [u for u, _, _ in SENDS_A]
+    treated = {"t1", "t2", "t3", "t4", "t5", "t6", "c5"}
+    converted = {"t1", "t2", "c5", "c1"}
+    y = [int(u in converted) for u in users]
+    t = [int(u in treated) for u in users]
+    score = [SCORE[u] for u in users]
+    r = rankings[0]
+    assert r.qini_coefficient == pytest.approx(qini_auc_score(y, score, t))
+    assert r.uplift_auc == pytest.approx(uplift_auc_score(y, score, t))
+    # The top int(11 * 0.3) = 3 by score are c5, c4, c3: treated c5 converted, controls c3, c4 did not.
+    assert r.uplift_at_k == pytest.approx(1.0 - 0.0)

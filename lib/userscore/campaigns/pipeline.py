@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.campaigns.measure import ALL, Campaign, arm_totals, bucket_sums, exploded_cells, lift_rows
+from userscore.campaigns.ranking import ranking_rows
 from userscore.campaigns.units import campaign_sends, units, with_outcomes, with_scores
 from userscore.catalog import Catalog, declared_schema
 from userscore.config.campaigns import CampaignsConfig
@@ -28,6 +29,7 @@ class CampaignReading:
 
     as_of: dt.date
     rows: Sequence[dict[str, Any]]
+    rankings: Sequence[dict[str, Any]]
     report_path: Path
     notes: Sequence[str]
 
@@ -58,7 +60,7 @@ def measure_campaigns(
     elif cfg.score_columns:
         notes.append(f"{cfg.scores_table} does not exist: the score breakdowns are 'unknown'")
     events = catalog.read(cfg.events_table) if catalog.exists(cfg.events_table) else None
-    catalog.prepare(cfg.lift_table)
+    catalog.prepare(cfg.lift_table, cfg.ranking_table)
 
     sends = campaign_sends(catalog.read(cfg.sends_table), as_of, cfg.lookback_days)
     with stage("campaigns"):
@@ -72,24 +74,36 @@ def measure_campaigns(
     }
     base = units(sends, catalog.read(cfg.responses_table), cfg, windows, as_of)
     measured = with_outcomes(base, catalog.read(cfg.orders_table), events, conversion_events, as_of)
-    cells = exploded_cells(with_scores(measured, scores, cfg.score_columns), cfg)
-    cells = cells.persist(StorageLevel.MEMORY_AND_DISK)
+    scored = with_scores(measured, scores, cfg.score_columns).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        with stage("aggregate cells"):
-            totals = arm_totals(cells)
-            buckets = bucket_sums(cells, cfg.bootstrap.buckets)
+        cells = exploded_cells(scored, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            with stage("aggregate cells"):
+                totals = arm_totals(cells)
+                buckets = bucket_sums(cells, cfg.bootstrap.buckets)
+        finally:
+            cells.unpersist()
+        rows = list(lift_rows(campaigns, totals, buckets, cfg, as_of))
+        readable = [campaigns[r["campaign_id"]] for r in rows if r["breakdown"] == ALL and r["readable"]]
+        rankable = [c for c in cfg.score_columns if scores is not None and _numeric(scores, c)]
+        with stage("rank uplift"):
+            rankings = ranking_rows(scored, readable, rankable, cfg.uplift_at_k, as_of)
     finally:
-        cells.unpersist()
-    rows = list(lift_rows(campaigns, totals, buckets, cfg, as_of))
-    with stage("write lift"):
-        frame = catalog.spark.createDataFrame(rows, declared_schema(catalog.spec(cfg.lift_table)))
-        catalog.overwrite_where(cfg.lift_table, frame, {"as_of_date": as_of})
+        scored.unpersist()
+    with stage("write"):
+        for table, content in ((cfg.lift_table, rows), (cfg.ranking_table, rankings)):
+            frame = catalog.spark.createDataFrame(content, declared_schema(catalog.spec(table)))
+            catalog.overwrite_where(table, frame, {"as_of_date": as_of})
     with stage("report"):
         from userscore.campaigns.report import write_report  # matplotlib loads only when a report is drawn
 
         path = report_path or config.path(cfg.report_dir) / f"campaigns-{as_of.isoformat()}.html"
-        write_report(rows, cfg, as_of, path)
-    return CampaignReading(as_of, rows, path, notes)
+        write_report(rows, rankings, cfg, as_of, path)
+    return CampaignReading(as_of, rows, rankings, path, notes)
+
+
+def _numeric(scores: DataFrame, column: str) -> bool:
+    return dict(scores.dtypes)[column] in ("double", "float", "int", "bigint")
 
 
 def _campaigns(sends: DataFrame, cfg: CampaignsConfig, as_of: dt.date) -> dict[str, Campaign]:

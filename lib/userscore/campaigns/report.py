@@ -36,15 +36,17 @@ def qini_points(decile_rows: Sequence[Row]) -> list[tuple[float, float]]:
     return points
 
 
-def write_report(rows: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date, path: Path) -> Path:
+def write_report(
+    rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date, path: Path
+) -> Path:
     """Write the report to ``path`` (folders created) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(rows, cfg, as_of), encoding="utf-8")
+    path.write_text(render(rows, rankings, cfg, as_of), encoding="utf-8")
     return path
 
 
-def render(rows: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date) -> str:
+def render(rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date) -> str:
     overall = sorted((r for r in rows if r["breakdown"] == ALL), key=lambda r: (r["campaign_date"], r["campaign_id"]))
     sections = [
         f"<h1>Campaigns measured at {as_of}</h1>",
@@ -54,6 +56,27 @@ def render(rows: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date) -> str:
         "<h2>Campaigns</h2>",
         _campaign_table(overall),
     ]
+    if rankings:
+        sections += [
+            "<h2>Does a score rank the uplift?</h2>",
+            '<p class="note">Qini coefficient and uplift AUC (1: the perfect ranking, 0: random, below 0: worse '
+            f"than random) and the lift among the top {cfg.uplift_at_k:.0%} by score, with scikit-uplift's "
+            "definitions. A propensity score ranks likely buyers, who often buy anyway.</p>",
+            table(
+                ["campaign", "score", "users", "Qini coefficient", "uplift AUC", f"lift at top {cfg.uplift_at_k:.0%}"],
+                [
+                    [
+                        r["campaign_id"],
+                        r["score"],
+                        str(r["scored_users"]),
+                        _ratio(r["qini_coefficient"]),
+                        _ratio(r["uplift_auc"]),
+                        _pts(r["uplift_at_k"]),
+                    ]
+                    for r in rankings
+                ],  # fmt: skip
+            ),
+        ]
     readable = [r for r in overall if r["readable"]]
     if readable:
         sections += ["<h2>Cumulative incremental revenue</h2>", img(_cumulative_chart(readable), "cumulative")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from userscore.campaigns.pipeline import CampaignReading
 
 
-def summary_lines(reading: CampaignReading, lift_table: str) -> list[str]:
+def summary_lines(reading: CampaignReading, lift_table: str, ranking_table: str) -> list[str]:
     lines = [f"campaigns measured at {reading.as_of}: {len(reading.overall)}", *reading.notes]
     for r in reading.overall:
         head = f"{r['campaign_id']} ({r['campaign_type'] or 'no type'}, {r['campaign_date']}): " + (
@@ -21,8 +21,21 @@ def summary_lines(reading: CampaignReading, lift_table: str) -> list[str]:
             f"incremental revenue {r['incremental_revenue']:,.0f}, margin {r['incremental_margin']:,.0f}, "
             f"cost {r['cost']:,.0f}, ROI {_roi(r['roi'])}{window}"
         )
-    lines += [f"lift: {lift_table} ({len(reading.rows)} rows at {reading.as_of})", f"report: {reading.report_path}"]
+    for r in reading.rankings:
+        lines.append(
+            f"{r['campaign_id']} ranked by {r['score']}: Qini coefficient {_number(r['qini_coefficient'])}, "
+            f"uplift AUC {_number(r['uplift_auc'])} ({r['scored_users']:,} users)"
+        )
+    lines += [
+        f"lift: {lift_table} ({len(reading.rows)} rows at {reading.as_of})",
+        f"ranking: {ranking_table} ({len(reading.rankings)} rows)",
+        f"report: {reading.report_path}",
+    ]
     return lines
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
 
 
 def _roi(value: float | None) -> str:

@@ -80,6 +80,8 @@ class CampaignsConfig:
     response_types: the responses that make a treated user a responder (response rate).
     score_columns: columns of ``scores_table`` at the campaign's first send (its latest scored date at or
     before the send) that breakdowns can name; ``<column>_decile`` (1 = the highest tenth) for a numeric one.
+    Each numeric one is also judged as a ranking of the campaign's uplift (``ranking_table``: Qini
+    coefficient, uplift AUC, uplift at ``uplift_at_k``).
     breakdowns: name -> dimensions (``family``, ``segment``, ``channel``, a score column, or
     ``<score column>_decile``); ``all`` (the whole campaign) is always measured.
     """
@@ -90,6 +92,7 @@ class CampaignsConfig:
     events_table: str
     scores_table: str
     lift_table: str
+    ranking_table: str
     report_dir: str
     lookback_days: Days
     confidence: _Confidence
@@ -98,6 +101,7 @@ class CampaignsConfig:
     response_types: tuple[str, ...]
     contact_responses: tuple[str, ...]
     bootstrap: BootstrapConfig
+    uplift_at_k: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)]
     types: Mapping[str, CampaignType]
     score_columns: tuple[str, ...] = ()
     breakdowns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -131,6 +135,7 @@ def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> I
         ("events_table", EVENT_COLUMNS),
         ("scores_table", ("user_id", "as_of_date", *cfg.score_columns)),
         ("lift_table", ()),
+        ("ranking_table", ()),
     )
     for key, columns in read:
         name = getattr(cfg, key)

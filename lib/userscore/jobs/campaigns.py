@@ -11,8 +11,10 @@ scores.user_scores (the score breakdowns, at each campaign's latest scored date 
 Writes campaigns.lift, replacing exactly its rows as_of_date = D: per campaign, breakdown and cell, treated
 and control users, response and conversion rates, revenue per user, absolute and relative lift with
 confidence intervals (two-proportion, Welch, bootstrap), incremental conversions, revenue and margin,
-cost and ROI. A campaign with an empty, too small or contaminated control group is unreadable (the reason
-is written; no lift is). Exit code 2, before anything is written, when sends, responses or orders are missing.
+cost and ROI; and campaigns.ranking: how well each numeric score at the send ranks each readable
+campaign's uplift (Qini coefficient, uplift AUC, uplift at k). A campaign with an empty, too small or
+contaminated control group is unreadable (the reason is written; no lift is). Exit code 2, before anything
+is written, when sends, responses or orders are missing.
 """
 
 from __future__ import annotations
@@ -40,4 +42,5 @@ def run(ctx: JobContext) -> Sequence[str]:
     reading = measure_campaigns(
         ctx.catalog, ctx.config, args.as_of, Path(args.report) if args.report else None, ctx.stage
     )
-    return summary_lines(reading, ctx.config.campaigns.lift_table)
+    cfg = ctx.config.campaigns
+    return summary_lines(reading, cfg.lift_table, cfg.ranking_table)

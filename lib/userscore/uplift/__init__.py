@@ -1,0 +1,1 @@
+"""Uplift: who a contact changes (docs/campaigns.md, "Uplift metrics")."""
