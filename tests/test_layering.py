@@ -33,10 +33,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("catalog",),  # every Delta read and write
     ("persons",),  # keying by person (identity.resolve): user ids -> the person ids of an identity run
     ("ingest", "generate", "privacy", "tags", "models", "identity", "social"),  # stages over silver / features
-    ("btyd",),  # BTYD models (reuse models' tracking)
+    ("btyd", "uplift"),  # BTYD models (reuse models' tracking); uplift: who a contact changes
     ("features",),  # feature snapshots (the customer-base family fits BG/NBD at each snapshot)
     ("scoring",),  # all champions, tags and audiences in one pass
-    ("monitoring", "analysis", "serving"),  # watch scores, features and models; analyse; serve look-ups
+    ("monitoring", "analysis", "serving", "campaigns"),  # watch, analyse, serve look-ups, measure campaigns
     ("stream",),  # near-real-time: ingest, rescore and republish the look-up snapshot as files land
     ("runner", "notebook"),  # run a job / a notebook: session, config, catalog
     ("cli",),
