@@ -25,10 +25,10 @@ def test_campaign_types_match_ids_by_pattern_in_order():
 @pytest.mark.parametrize(
     ("breakdowns", "found"),
     [
-        ({"all": ["segment"]}, "the whole campaign, always measured as 'all'"),
-        ({"bad": ["region"]}, "got ['region']"),
-        ({"twice": ["segment", "segment"]}, "got ['segment', 'segment']"),
-        ({"none": []}, "got []"),
+        ({"all": {"dimensions": ["segment"]}}, "the whole campaign, always measured as 'all'"),
+        ({"bad": {"dimensions": ["region"]}}, "got ['region']"),
+        ({"twice": {"dimensions": ["segment", "segment"]}}, "got ['segment', 'segment']"),
+        ({"none": {"dimensions": []}}, "got []"),
     ],
 )
 def test_bad_breakdowns_fail_naming_the_key(breakdowns, found):
@@ -44,9 +44,15 @@ def test_bad_breakdowns_fail_naming_the_key(breakdowns, found):
 
 def test_deciles_of_a_string_score_column_are_refused():
     with pytest.raises(ConfigError) as caught:
-        _load({"breakdowns": {"tiers": ["churn_tier_decile"]}})
-    assert "campaigns.breakdowns.tiers" in str(caught.value)
+        _load({"breakdowns": {"tiers": {"dimensions": ["churn_tier_decile"]}}})
+    assert "campaigns.breakdowns.tiers.dimensions" in str(caught.value)
     assert "churn_tier_decile: deciles of churn_tier, a string column" in str(caught.value)
+
+
+def test_an_overlay_drops_a_breakdown_with_null():
+    cfg = _load({"breakdowns": {"channel": None}}).campaigns
+    assert list(cfg.breakdowns) == ["segment", "churn_tier", "repurchase_decile"]
+    assert cfg.breakdowns["segment"].dimensions == ("family", "segment")
 
 
 def test_a_score_column_the_scores_table_lacks_is_refused():

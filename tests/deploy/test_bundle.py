@@ -92,7 +92,7 @@ def test_the_artifact_builds_the_wheel_every_task_installs():
         assert _tasks(job)[key]["libraries"] == [{"whl": "./dist/*.whl"}], (job, key)
 
 
-def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapshot_monitor_and_analyze_on_the_schedule_date():
+def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapshot_monitor_analyze_and_campaigns():
     job = JOBS_["userscore_daily"]
     assert job["schedule"] == {
         "quartz_cron_expression": "0 30 2 * * ?",
@@ -102,7 +102,9 @@ def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapsho
     assert job["parameters"] == [{"name": "as_of", "default": "{{job.trigger.time.iso_date}}"}]
     assert job["max_concurrent_runs"] == 1
     tasks = _tasks("userscore_daily")
-    assert list(tasks) == ["ingest", "identity", "social", "features", "score", "snapshot", "monitor", "analyze"]
+    assert list(tasks) == [
+        "ingest", "identity", "social", "features", "score", "snapshot", "monitor", "analyze", "campaigns"
+    ]  # fmt: skip
     upstream = {key: [d["task_key"] for d in task.get("depends_on", [])] for key, task in tasks.items()}
     # The analyses wait for the scores only: an alert (monitor exit 3) does not hold them back.
     # Features read the social run of their date (the social family) and, with identity.resolve, the person map.
@@ -115,6 +117,7 @@ def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapsho
         "snapshot": ["score"],
         "monitor": ["score"],
         "analyze": ["score"],
+        "campaigns": ["score"],
     }
     retries = {key: (t["max_retries"], t.get("min_retry_interval_millis")) for key, t in tasks.items()}
     assert retries == {
@@ -126,6 +129,7 @@ def test_daily_job_chains_ingest_identity_social_and_features_score_then_snapsho
         "snapshot": (2, 600000),
         "monitor": (0, None),
         "analyze": (1, 600000),
+        "campaigns": (1, 600000),
     }
 
 
@@ -217,6 +221,7 @@ EXPECTED_ARGS = {
     ("userscore_daily", "snapshot"): {"as_of": RUN_DATE},  # parsed by the job ('latest' or a date)
     ("userscore_daily", "monitor"): {"as_of": dt.date(2026, 11, 1), "fail_on_alert": True, "no_mlflow": False},
     ("userscore_daily", "analyze"): {"as_of": dt.date(2026, 11, 1), "report": None},
+    ("userscore_daily", "campaigns"): {"as_of": dt.date(2026, 11, 1), "report": None},
     ("userscore_monthly", "social_backfill"): {
         "as_of": None,
         "start": dt.date(2025, 11, 1),
@@ -289,6 +294,7 @@ def test_schemas_and_volumes_hold_every_table_and_path_the_overlay_uses(target):
         "models.tracking.dfs_tmpdir": config.models.tracking.dfs_tmpdir,
         "monitor.report.dir": config.monitor.report.dir,
         "analysis.report_dir": config.analysis.report_dir,
+        "campaigns.report_dir": config.campaigns.report_dir,
         "serving.snapshot.root": config.serving.snapshot.root,
         "stream.checkpoint": config.stream.checkpoint,
     }

@@ -49,7 +49,7 @@ class ArmTotals:
 
 def exploded_cells(units: DataFrame, cfg: CampaignsConfig) -> DataFrame:
     """Each unit once per breakdown (``all`` first), with its ``breakdown`` and ``cell``."""
-    breakdowns = {ALL: (), **cfg.breakdowns}
+    breakdowns = {ALL: (), **{name: b.dimensions for name, b in cfg.breakdowns.items()}}
     cells = F.array(
         *[F.struct(F.lit(n).alias("breakdown"), cell_column(d).alias("cell")) for n, d in breakdowns.items()]
     )

@@ -80,12 +80,12 @@ def render(rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, a
     readable = [r for r in overall if r["readable"]]
     if readable:
         sections += ["<h2>Cumulative incremental revenue</h2>", img(_cumulative_chart(readable), "cumulative")]
-    for name in cfg.breakdowns:
+    for name, breakdown in cfg.breakdowns.items():
         cells = [r for r in rows if r["breakdown"] == name and r["readable"]]
         if not cells:
             continue
         sections += [f"<h2>Lift by {html.escape(name)}</h2>", img(_lift_chart(cells), f"lift by {name}")]
-        if all(d.endswith(DECILE_SUFFIX) for d in cfg.breakdowns[name]) and len(cfg.breakdowns[name]) == 1:
+        if len(breakdown.dimensions) == 1 and breakdown.dimensions[0].endswith(DECILE_SUFFIX):
             sections += [
                 f"<h3>Qini curve over {html.escape(name)}</h3>",
                 '<p class="note">Incremental conversions when contacting the highest deciles first; the '

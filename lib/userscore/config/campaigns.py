@@ -57,6 +57,14 @@ class CampaignType:
 
 
 @frozen
+class Breakdown:
+    """The cells of one breakdown: a cell per combination of its dimensions' values."""
+
+    dimensions: tuple[str, ...]
+    description: str = ""
+
+
+@frozen
 class BootstrapConfig:
     """Percentile bootstrap of revenue per user: users are hashed into ``buckets`` random groups per cell
     and arm, each replicate weights every group with a Poisson(1) count (numpy, ``seed``), so only
@@ -82,8 +90,9 @@ class CampaignsConfig:
     before the send) that breakdowns can name; ``<column>_decile`` (1 = the highest tenth) for a numeric one.
     Each numeric one is also judged as a ranking of the campaign's uplift (``ranking_table``: Qini
     coefficient, uplift AUC, uplift at ``uplift_at_k``).
-    breakdowns: name -> dimensions (``family``, ``segment``, ``channel``, a score column, or
-    ``<score column>_decile``); ``all`` (the whole campaign) is always measured.
+    breakdowns: name -> its dimensions (``family``, ``segment``, ``channel``, a score column, or
+    ``<score column>_decile``); ``all`` (the whole campaign) is always measured; an overlay drops one with
+    ``<name>: null``.
     """
 
     sends_table: str
@@ -104,16 +113,19 @@ class CampaignsConfig:
     uplift_at_k: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)]
     types: Mapping[str, CampaignType]
     score_columns: tuple[str, ...] = ()
-    breakdowns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
 
     def __post_init__(self):
         if "all" in self.breakdowns:
             raise ValueError("breakdowns.all: the whole campaign, always measured as 'all'; name yours otherwise")
         known = self.dimensions
-        for name, dims in self.breakdowns.items():
+        for name, breakdown in self.breakdowns.items():
+            dims = breakdown.dimensions
             unknown = [d for d in dims if d not in known]
             if not dims or unknown or len(set(dims)) != len(dims):
-                raise ValueError(f"breakdowns.{name}: distinct dimensions among {list(known)}, got {list(dims)}")
+                raise ValueError(
+                    f"breakdowns.{name}.dimensions: distinct dimensions among {list(known)}, got {list(dims)}"
+                )
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -147,15 +159,15 @@ def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> I
             at = "score_columns" if key == "scores_table" else key
             yield ("campaigns", at), f"columns {missing} not in {name}", f"columns of {name}"
     scores = tables.get(cfg.scores_table)
-    for breakdown, dims in cfg.breakdowns.items():
-        for dim in dims:
+    for name, breakdown in cfg.breakdowns.items():
+        for dim in breakdown.dimensions:
             column = dim.removesuffix(DECILE_SUFFIX)
             if dim == column or scores is None or column not in scores.column_names:
                 continue
             kind = scores.column(column).type
             if kind not in NUMERIC_TYPES:
                 yield (
-                    ("campaigns", "breakdowns", breakdown),
+                    ("campaigns", "breakdowns", name, "dimensions"),
                     f"{dim}: deciles of {column}, a {kind} column",
                     f"deciles of a numeric score column ({', '.join(NUMERIC_TYPES)})",
                 )
