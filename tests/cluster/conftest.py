@@ -4,7 +4,7 @@ Shared by the tests of this package (started once, always stopped):
 - ``cluster``: scripts/local_cluster.sh on free ports with its state in a temporary folder, and the
   library packaged by scripts/package.sh for ``--py-files``;
 - ``raw_dir``: a small user base generated in the test session;
-- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor -> analyze of that data, each
+- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor -> analyze -> campaigns of that data, each
   stage one ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
 
 Both the cluster and the local-mode runs of these tests use the partitioning settings in PARITY_*: GBT

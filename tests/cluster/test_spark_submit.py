@@ -2,7 +2,7 @@
 scores exactly like local mode.
 
 The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> btyd -> score
--> monitor -> analyze, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
+-> monitor -> analyze -> campaigns, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
 seeds, run in local mode in the test session; every table they write must match row for row.
 """
 
@@ -102,6 +102,11 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
         seen = render(browser, report, clean_run.root)
         assert (seen.errors, seen.undecoded()) == ([], [])
         assert [s["id"] for s in seen.sections] == ["funnels", "paths", "consumption", "interests"]
+
+    # The campaigns of the generated data measured at the scored date: the same rows in both modes.
+    assert clean_run.table(spark, "campaigns.lift").where(F.col("breakdown") == "all").count() > 0
+    for name in ("campaigns.lift", "campaigns.ranking"):
+        assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
 
     # No user's id in any stage's log or any MLflow artifact of the run (docs/privacy.md).
     users = {r[0] for r in clean_run.table(spark, "features.user_features").select("user_id").distinct().collect()}

@@ -29,7 +29,7 @@ def summary_lines(reading: CampaignReading, lift_table: str, ranking_table: str)
     lines += [
         f"lift: {lift_table} ({len(reading.rows)} rows at {reading.as_of})",
         f"ranking: {ranking_table} ({len(reading.rankings)} rows)",
-        f"report: {reading.report_path}",
+        f"campaign report: {reading.report_path}",
     ]
     return lines
 

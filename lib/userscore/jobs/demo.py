@@ -84,7 +84,7 @@ def demo_config(config: Config, stage: str) -> Config:
     return config
 
 
-POINTERS = ("MLflow tracking:", "MLflow UI:", "report:", "analysis report:", "published:")
+POINTERS = ("MLflow tracking:", "MLflow UI:", "report:", "analysis report:", "campaign report:", "published:")
 
 
 def findings(lines: Sequence[str]) -> list[str]:
@@ -124,6 +124,32 @@ def identity_against_truth(ctx: JobContext, as_of: dt.date) -> str:
     return f"against the generator's true persons: {stitching_quality(persons, truth).describe()}"
 
 
+def campaigns_against_truth(ctx: JobContext) -> list[str]:
+    """Per generated campaign, what the contacts really did (truth.campaign_effects, never read by the
+    product): orders they added, users they made leave, the treated users' mean true uplift."""
+    from pyspark.sql import functions as F
+
+    from userscore.jobs.generate import EFFECTS_TABLE
+
+    effects = ctx.catalog.read(EFFECTS_TABLE, F.col("batch_id") == ctx.config.generate.batch_id)
+    rows = (
+        effects.where(F.col("arm") == "treatment")
+        .groupBy("campaign_id")
+        .agg(
+            F.sum("incremental_orders").alias("added"),
+            F.count_if("left").alias("left"),
+            F.avg("true_uplift").alias("uplift"),
+        )
+        .orderBy("campaign_id")
+        .collect()
+    )
+    return [
+        f"against the generator's truth: {r.campaign_id}: the contacts added {r.added:,} orders and made "
+        f"{r.left:,} users leave; mean true uplift of the treated {r.uplift:+.3f}"
+        for r in rows
+    ]
+
+
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
@@ -137,6 +163,8 @@ def run(ctx: JobContext) -> Sequence[str]:
             lines = args.handler.run(stage_context(ctx, name, args, config))
             if name == "identity":
                 lines = [*lines, identity_against_truth(ctx, args.as_of)]
+            if name == "campaigns":
+                lines = [*lines, *campaigns_against_truth(ctx)]
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
         pointers += [line for line in lines if line.startswith(POINTERS)]
         if name == "analyze":
