@@ -47,6 +47,8 @@ REQUIRED = {
     "users": ("user_id", "registered_at"),
 }  # fmt: skip
 TIME_FIELD = {"orders": "order_ts", "events": "event_ts", "users": "registered_at"}
+# The base's campaigns, with a contaminated control group in one of them (tests/generate/test_campaigns.py).
+CAMPAIGN_OVERRIDES = {"winback-2": {"contamination_share": 0.2}}
 
 
 def run_generate(spark, config: Config, **args: Any) -> list[str]:
@@ -174,6 +176,9 @@ class Landed:
     identity_links: list[dict]
     consents: list[dict]
     traits: dict[str, dict]  # user_id -> truth.user_traits row
+    campaign_sends: list[dict]  # raw, bad records included
+    campaign_responses: list[dict]  # raw, bad records included
+    campaign_effects: list[dict]  # truth.campaign_effects rows
 
     @property
     def users(self) -> list[dict]:
@@ -205,7 +210,8 @@ def _utc(row: dict) -> dict:
 @pytest.fixture(scope="session")
 def landed(spark, tmp_path_factory) -> Landed:
     tmp = tmp_path_factory.mktemp("generated")
-    config = make_config(tmp, {"generate": {"users": USERS, "bad_record_share": SHARE, "batch_id": "b-test"}})
+    config = make_config(tmp, {"generate": {"users": USERS, "bad_record_share": SHARE, "batch_id": "b-test",
+                                            "campaigns": CAMPAIGN_OVERRIDES}})  # fmt: skip
     summary = run_generate(spark, config)
     raw = Path(config.generate.raw_dir)
     batch = config.generate.batch_id
@@ -214,6 +220,7 @@ def landed(spark, tmp_path_factory) -> Landed:
     order_lines = read_lines(raw / "orders" / batch)
     late_batch = f"{batch}-late"
     traits = Catalog(spark, config).read("truth.user_traits").collect()
+    effects = Catalog(spark, config).read("truth.campaign_effects").collect()
     return Landed(
         config=config,
         raw_dir=raw,
@@ -232,4 +239,7 @@ def landed(spark, tmp_path_factory) -> Landed:
         identity_links=read_parquet(raw / "identity_links" / batch),
         consents=read_parquet(raw / "consents" / batch),
         traits={row["user_id"]: _utc(row.asDict()) for row in traits},
+        campaign_sends=read_parquet(raw / "campaign_sends" / batch),
+        campaign_responses=read_parquet(raw / "campaign_responses" / batch),
+        campaign_effects=[row.asDict() for row in effects],
     )

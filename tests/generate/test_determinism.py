@@ -35,5 +35,8 @@ def test_regenerating_with_other_partitioning_gives_exactly_the_landed_rows(spar
         # The late refunds too.
         late = landing.batch_path(landed.raw_dir, "orders", f"{cfg.batch_id}-late")
         assertDataFrameEqual(regenerated.late["orders"].drop("bad_kind"), landing.read_text_lines(spark, late))
-        truth = Catalog(spark, landed.config).read("truth.user_traits")
+        catalog = Catalog(spark, landed.config)
+        truth = catalog.read("truth.user_traits")
         assertDataFrameEqual(regenerated.traits, truth.select(*regenerated.traits.columns))
+        effects = catalog.read("truth.campaign_effects")
+        assertDataFrameEqual(regenerated.campaign_effects, effects.select(*regenerated.campaign_effects.columns))

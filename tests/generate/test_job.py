@@ -63,6 +63,13 @@ def test_rerunning_a_batch_replaces_its_files_and_truth_rows(spark, tmp_path, la
         u["user_id"] for u in sorted(users.clean, key=lambda u: u["user_id"])
     ]
     assert {(r["batch_id"], r["seed"]) for r in truth} == {(batch, 43)}
+    # The campaign truth too: one row per send of the new run (bad copies name the same campaign and user).
+    effects = Catalog(spark, config).read("truth.campaign_effects").collect()
+    sends = read_parquet(raw / "campaign_sends" / batch)
+    assert {(r["campaign_id"], r["user_id"]) for r in effects} == {
+        (s["campaign_id"], s["user_id"]) for s in sends if s["campaign_id"] is not None
+    }
+    assert effects and {r["batch_id"] for r in effects} == {batch}
     # Another seed, other users: registration times differ from the seed-42 base for every user.
     seed_42 = {u["user_id"]: u["registered_at"] for u in landed.users}
     assert all(parse_ts(u["registered_at"]) != parse_ts(seed_42[u["user_id"]]) for u in users.clean)

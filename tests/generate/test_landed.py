@@ -365,6 +365,7 @@ def test_late_refunds_land_as_later_versions_of_first_landed_orders(landed):
     assert all(parse_ts(o["order_ts"]) < parse_ts(o["refunded_at"]) == parse_ts(o["updated_at"]) for o in known)
     assert 0.35 <= len(late) / (len(late) + len(known)) <= 0.65
     # Every other source has a batch folder without records, as ingest expects.
-    for source in ("users", "events", "level_changes", "social_edges", "identity_links"):
+    for source in ("users", "events", "level_changes", "social_edges", "identity_links", "campaign_sends",
+                   "campaign_responses"):  # fmt: skip
         assert read_parquet(landed.raw_dir / source / late_id) == []
         assert landed.late_manifest["sources"][source]["records"] == 0

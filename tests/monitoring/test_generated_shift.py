@@ -56,7 +56,14 @@ def _snapshots(spark, generate):
 def monitor_config(tmp_path_factory):
     rule = {"metric": "feature_psi", "baseline": "previous", "above": 0.2, "severity": "warning"}
     overrides = {
-        "generate": {"users": 400, "history_days": 120, "end_date": "2026-11-01", "bad_record_share": 0.0},
+        # No past campaigns: the base's are sent up to 240 days before end_date, before this 120-day history.
+        "generate": {
+            "users": 400,
+            "history_days": 120,
+            "end_date": "2026-11-01",
+            "bad_record_share": 0.0,
+            "campaigns": None,
+        },
         "monitor": {"alerts": {"feature_drift_previous": rule}},
     }
     return make_config(tmp_path_factory.mktemp("shift"), overrides)

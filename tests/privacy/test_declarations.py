@@ -56,6 +56,7 @@ def test_the_erased_tables_are_the_per_user_ones():
         "audiences.excluded_members": (("user_id",), ()),
         "analysis.funnel_dropped": (("user_id",), ()),
         "truth.user_traits": (("user_id",), ()),
+        "truth.campaign_effects": (("user_id",), ()),
     }
     # Monitoring keeps aggregates only: no table under monitor. holds a user id.
     assert not any(n.startswith("monitor.") for n in held)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
+from dataclasses import field
 from typing import Annotated
 
-from userscore.config.typed import MAX_DAYS, Count, NonNegative, Positive, Range, frozen
+from userscore.config.typed import MAX_DAYS, Count, Days, NonNegative, Positive, Range, Share, frozen
 
 # Shares of users or orders: strictly below 1 so some users / orders remain on the other side.
 _Share = Annotated[float, Range(0.0, 1.0, high_open=True)]
+# Campaign ids appear in send and response ids and in the text uniform_hash hashes ('salt|campaign|user').
+_CAMPAIGN_ID = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @frozen
@@ -27,6 +32,98 @@ class IdentityNoiseConfig:
     shared_devices: Count
     shared_device_share: _Share
     recycled_phone_share: _Share
+
+
+@frozen
+class CampaignEffectConfig:
+    """The hidden effect of one campaign type's contact on a user (truth.campaign_effects.true_uplift).
+
+    For a user in the audience, from their latent traits (truth.user_traits)::
+
+        lift   = (base_lift + promo_lift * promo_sensitivity) / (1 + 365 * order_rate / heavy_orders_per_year)
+        harm   = harm * max(0, ln(churn_hazard / harm_hazard))
+        effect = clip(lift - harm, -1, 1)
+        true_uplift = delivered * effect    if churn_at > sent_at (the user has not gone yet), else 0
+
+    where ``delivered`` is the campaign's delivered share (the contact reaches a user only when delivered).
+    Price-sensitive users gain most, heavy buyers (who buy anyway) little, and users whose churn hazard is
+    above ``harm_hazard`` (per day) are pushed away: the sleeping dogs. A positive true_uplift is the
+    probability of one extra (incremental) order in the attribution window; a negative one, of the user
+    leaving within ``leave_within_days`` of the send (no order or event after that).
+    """
+
+    base_lift: float
+    promo_lift: NonNegative
+    heavy_orders_per_year: Positive
+    harm: NonNegative
+    harm_hazard: Positive
+    leave_within_days: Days
+
+
+@frozen
+class CampaignAudienceConfig:
+    """Who a campaign targets, from the history observable before the send day: buyers whose last order
+    (any order, refunded or not) before the send day is between ``min_days_since_order`` and
+    ``max_days_since_order`` days old (whole days, both included); a share ``share`` of them is picked by
+    uniform_hash(campaign_salt, 'audience', campaign id, user id) < share."""
+
+    min_days_since_order: Annotated[int, Range(0, MAX_DAYS)]
+    max_days_since_order: Days
+    share: Annotated[float, Range(0.0, 1.0, low_open=True)]
+
+    def __post_init__(self):
+        if self.min_days_since_order > self.max_days_since_order:
+            raise ValueError(
+                f"max_days_since_order: at least min_days_since_order ({self.min_days_since_order}), "
+                f"got {self.max_days_since_order}"
+            )
+
+
+@frozen
+class CampaignResponseConfig:
+    """Response probabilities of a treated user: delivered; opened given delivered; clicked given opened;
+    unsubscribed given that the contact made the user leave. Redemptions are the coupon orders in the window."""
+
+    delivered: Share
+    opened: Share
+    clicked: Share
+    unsubscribed: Share
+
+
+@frozen
+class CampaignConfig:
+    """One past campaign: sent ``days_before_end`` days before generate.end_date (at 10:00 UTC, over two
+    hours), so the campaigns move with the history; ``type`` names its effect in generate.campaign_types.
+
+    ``control_share`` of the audience is the control arm (uniform_hash(campaign_salt, campaign id, user id) <
+    control_share): listed in campaign_sends with arm control, never contacted nor affected, except that a
+    share ``contamination_share`` of them wrongly gets a delivered response. ``contact_cost`` is the cost of
+    one contact (control rows carry it too); ``offer_value`` the coupon's value (the discount of the incremental
+    order); conversions count in (sent_at, sent_at + window_days].
+    """
+
+    type: str
+    days_before_end: Days
+    family: str
+    segment: str
+    audience: CampaignAudienceConfig
+    control_share: _Share
+    contamination_share: Share
+    channel: str
+    offer_value: NonNegative
+    contact_cost: NonNegative
+    window_days: Days
+    responses: CampaignResponseConfig
+
+    def __post_init__(self):
+        for name in ("family", "segment"):
+            if not _NAME.match(getattr(self, name)):
+                raise ValueError(f"{name}: a lower_snake_case name, got {getattr(self, name)!r}")
+        if self.days_before_end <= self.window_days:
+            raise ValueError(
+                f"days_before_end: more than window_days ({self.window_days}), so that the attribution window of "
+                f"a send (10:00-12:00 UTC on its day) ends inside the history, got {self.days_before_end}"
+            )
 
 
 @frozen
@@ -82,6 +179,13 @@ class GenerateConfig:
     consent_grant_share: Mapping[str, _Share]
     consent_withdraw_share: Mapping[str, _Share]
     identity: IdentityNoiseConfig
+    # Past campaigns (raw campaign_sends and campaign_responses; truth.campaign_effects): arms are drawn with
+    # campaign_salt, channels come from campaign_channels, effects from campaign_types (by campaign type).
+    campaign_salt: str
+    campaign_channels: tuple[str, ...]
+    campaign_types: Mapping[str, CampaignEffectConfig]
+    # None of them: `generate.campaigns: null` in an overlay (a history too short for the base's campaigns).
+    campaigns: Mapping[str, CampaignConfig] = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = sorted(set(self.consent_withdraw_share) - set(self.consent_grant_share))
@@ -95,6 +199,7 @@ class GenerateConfig:
             "regions",
             "age_bands",
             "genders",
+            "campaign_channels",
         ):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):
@@ -116,3 +221,44 @@ class GenerateConfig:
             raise ValueError(f"category_price_factors: factors for configured categories, got {unknown}")
         if sum(self.event_type_weights.values()) <= 0:
             raise ValueError("event_type_weights: non-negative weights with a positive sum")
+        self._check_campaigns()
+
+    def _check_campaigns(self) -> None:
+        if not self.campaign_salt:
+            raise ValueError("campaign_salt: a non-empty string")
+        bad = [t for t in self.campaign_types if not _NAME.match(t)]
+        if bad:
+            raise ValueError(f"campaign_types: lower_snake_case type names, got {bad}")
+        bad = [c for c in self.campaigns if not _CAMPAIGN_ID.match(c)]
+        if bad:
+            raise ValueError(
+                f"campaigns: ids of lower-case letters, digits, '_' and '-' starting with a letter (at most 64), "
+                f"got {bad}"
+            )
+        for cid, campaign in self.campaigns.items():
+            if campaign.type not in self.campaign_types:
+                raise ValueError(
+                    f"campaigns: campaign {cid!r} has type {campaign.type!r}, not one of campaign_types "
+                    f"{sorted(self.campaign_types)}"
+                )
+            if campaign.channel not in self.campaign_channels:
+                raise ValueError(
+                    f"campaigns: campaign {cid!r} has channel {campaign.channel!r}, not one of campaign_channels "
+                    f"{list(self.campaign_channels)}"
+                )
+            if campaign.days_before_end > self.history_days:
+                raise ValueError(
+                    f"campaigns: campaign {cid!r} is sent {campaign.days_before_end} days before end_date, before "
+                    f"the history starts (history_days {self.history_days})"
+                )
+            leave_days = self.campaign_types[campaign.type].leave_within_days
+            if leave_days > campaign.window_days:
+                raise ValueError(
+                    f"campaigns: campaign {cid!r}: its type's leave_within_days ({leave_days}) exceeds its "
+                    f"window_days ({campaign.window_days}); a contact's leavers must leave inside the window"
+                )
+
+    def campaign_schedule(self) -> list[tuple[str, CampaignConfig, dt.date]]:
+        """(id, campaign, send date) in send order (ties by id): the order campaigns are applied in."""
+        dated = [(self.end_date - dt.timedelta(days=c.days_before_end), cid, c) for cid, c in self.campaigns.items()]
+        return [(cid, c, day) for day, cid, c in sorted(dated, key=lambda t: (t[0], t[1]))]

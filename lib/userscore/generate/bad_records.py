@@ -6,6 +6,10 @@ another hash. The clean record stays as it is: the clean data stays consistent (
 bad copy is the only thing ingest must reject. Copies that are not duplicates get a fresh key (the
 clean key + ``-x``). Each output row carries ``bad_kind`` (null when clean) for tallies; it is not landed.
 
+Campaign responses reference their send: the bad copy of a response keeps a valid send_id unless it is
+``unknown_send`` (a send id that no send has), and a bad copy of a send has a fresh send id, so no response
+refers to it.
+
 Kinds are named after ingest's quarantine reasons, plus ``duplicate_exact`` (an identical copy, which
 ingest drops and counts) and ``duplicate_key_conflict`` (same key, different content: quarantined).
 """
@@ -16,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.generate.random import hash64, pick, uniform
+from userscore.generate.timeline import DAY, iso_utc
 
 DUPLICATE_EXACT = "duplicate_exact"
 DUPLICATE_CONFLICT = "duplicate_key_conflict"
@@ -28,12 +33,17 @@ KINDS: dict[str, tuple[str, ...]] = {
     "events": (*_FIELD_KINDS, DUPLICATE_EXACT, DUPLICATE_CONFLICT),
     "users": ("missing_required", "bad_timestamp", "future_timestamp", "oversize_string", DUPLICATE_EXACT,
               DUPLICATE_CONFLICT),
+    "campaign_sends": ("missing_required", "invalid_value", "out_of_range", "bad_timestamp", DUPLICATE_EXACT,
+                       DUPLICATE_CONFLICT),
+    "campaign_responses": ("unknown_send", "send_mismatch", "inconsistent_time", "missing_required",
+                           DUPLICATE_EXACT),
 }  # fmt: skip
 OVERSIZE_LENGTH = 5000
 FUTURE_YEAR = "2096"  # a leap year, so that Feb 29 stays a valid (future) date
 BAD_TIMESTAMPS = ("2025-13-45T25:61:00Z", "not-a-timestamp")
 BAD_CHANNELS = ("fax", "carrier_pigeon")
 BAD_EVENT_TYPE = "teleport"
+BAD_ARM = "holdout"
 # Bytes that are not valid UTF-8 (0xC3 opens a 2-byte sequence, "(" cannot continue it).
 INVALID_UTF8_HEX = "C328"
 _PLACEHOLDER = "@@bad-bytes@@"  # survives to_json unescaped
@@ -172,3 +182,50 @@ def _next_value(column: Column, values: tuple[str, ...]) -> Column:
     for value, following in zip(values, (*values[1:], values[0]), strict=True):
         expr = expr.when(column == value, F.lit(following))
     return expr.otherwise(F.lit(values[0]))
+
+
+def sends_with_bad_records(sends: DataFrame, seed: int, share: float) -> DataFrame:
+    """Raw campaign sends (contract columns) plus bad copies; adds ``bad_kind``."""
+    bad = {
+        "send_id": _fresh_key("send_id"),
+        "campaign_id": F.when(_kind("missing_required") & F.col("bad_variant"), F.lit(None).cast("string")).otherwise(
+            F.col("campaign_id")
+        ),
+        "arm": F.when(_kind("invalid_value") & F.col("bad_variant"), F.lit(BAD_ARM)).otherwise(F.col("arm")),
+        "channel": F.when(_kind("invalid_value") & ~F.col("bad_variant"), F.lit(BAD_CHANNELS[0])).otherwise(
+            F.col("channel")
+        ),
+        "offer_value": F.when(_kind("out_of_range") & F.col("bad_variant"), F.lit(-5.0)).otherwise(
+            F.col("offer_value")
+        ),
+        "contact_cost": F.when(_kind("out_of_range") & ~F.col("bad_variant"), F.lit(-0.01))
+        .when(_kind(DUPLICATE_CONFLICT), F.round(F.col("contact_cost") + 0.01, 4))
+        .otherwise(F.col("contact_cost")),
+        "sent_at": _timestamp("sent_at"),
+    }
+    return _with_bad_copies(sends, "campaign_sends", F.col("send_id"), seed, share, bad).drop("bad_variant")
+
+
+def responses_with_bad_records(responses: DataFrame, seed: int, share: float) -> DataFrame:
+    """Raw campaign responses (contract columns plus ``_sent_ts``, the send's time in epoch seconds, dropped here)
+    plus bad copies; adds ``bad_kind``. ``inconsistent_time``: a day before its send; ``send_mismatch``: another
+    campaign id than its send's; ``unknown_send``: a send id no send has."""
+    key = F.col("response_id")
+    one_day_earlier = iso_utc(F.col("_sent_ts") - DAY)
+    bad = {
+        "response_id": _fresh_key("response_id"),
+        "send_id": F.when(
+            _kind("unknown_send"), F.concat(F.lit("s-ghost-"), F.lower(F.hex(hash64(seed, "ghost-send", key))))
+        ).otherwise(F.col("send_id")),
+        "campaign_id": F.when(_kind("send_mismatch"), F.concat(F.col("campaign_id"), F.lit("-other"))).otherwise(
+            F.col("campaign_id")
+        ),
+        "response_type": F.when(_kind("missing_required") & F.col("bad_variant"), F.lit(None).cast("string")).otherwise(
+            F.col("response_type")
+        ),
+        "responded_at": F.when(_kind("inconsistent_time"), one_day_earlier)
+        .when(_kind("missing_required") & ~F.col("bad_variant"), F.lit(None).cast("string"))
+        .otherwise(F.col("responded_at")),
+    }
+    rows = _with_bad_copies(responses, "campaign_responses", key, seed, share, bad)
+    return rows.drop("bad_variant", "_sent_ts")

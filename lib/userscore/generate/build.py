@@ -12,8 +12,15 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from userscore.config.generate import GenerateConfig
-from userscore.generate.bad_records import events_with_bad_records, orders_with_bad_lines, users_with_bad_records
+from userscore.generate.bad_records import (
+    events_with_bad_records,
+    orders_with_bad_lines,
+    responses_with_bad_records,
+    sends_with_bad_records,
+    users_with_bad_records,
+)
 from userscore.generate.calibration import calibrate
+from userscore.generate.campaigns import apply_campaigns, before_leaving, campaign_effects, raw_responses, raw_sends
 from userscore.generate.consent import consents
 from userscore.generate.events import generate_events, raw_events
 from userscore.generate.identity import identity_links, person_id
@@ -33,6 +40,8 @@ SOURCE_FORMATS: dict[str, str] = {
     "social_edges": "parquet",
     "identity_links": "parquet",
     "consents": "parquet",
+    "campaign_sends": "parquet",
+    "campaign_responses": "parquet",
 }
 
 
@@ -43,27 +52,35 @@ class SyntheticUserBase:
     ``raw``: per source, the landing contract's columns (orders: one JSON line ``value``) plus
     ``bad_kind`` (null for clean records), which is for tallies and not landed. ``late``: the same for the
     later batch ``<batch_id>-late`` (only orders have records there: the late refunds). ``traits``: the rows of
-    truth.user_traits. ``scales``: the calibrated rate multipliers. ``shared``: intermediate results that
-    several outputs derive from (the users' traits, the orders), see ``cached``.
+    truth.user_traits. ``campaign_effects``: the rows of truth.campaign_effects. ``scales``: the calibrated rate
+    multipliers. ``shared``: intermediate results that several outputs derive from (the users' traits, the
+    orders after the campaigns); ``intermediate``: what the orders after the campaigns derive from (the orders
+    before them, the per-user state that carries every campaign's outcome). See ``cached``.
     """
 
     raw: Mapping[str, DataFrame]
     late: Mapping[str, DataFrame]
     traits: DataFrame
+    campaign_effects: DataFrame
     scales: Scales
     timeline: Timeline
     shared: tuple[DataFrame, ...] = ()
+    intermediate: tuple[DataFrame, ...] = ()
 
     @contextmanager
     def cached(self) -> Iterator[SyntheticUserBase]:
-        """Keep the shared intermediate results (memory, spilling to disk) while writing every output,
-        so that orders are generated once rather than once per source that derives from them."""
-        for df in self.shared:
+        """Keep the shared and intermediate results (memory, spilling to disk) while writing every output,
+        so that orders are generated once and each campaign applied once rather than once per output that
+        derives from them."""
+        # In the order they derive from each other: the users, the orders before the campaigns, the campaigns'
+        # state, the orders after them (each one's cached plan then reads the previous ones from the cache).
+        kept = (*self.shared[:1], *self.intermediate, *self.shared[1:])
+        for df in kept:
             df.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             yield self
         finally:
-            for df in self.shared:
+            for df in kept:
                 df.unpersist()
 
 
@@ -77,11 +94,15 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
     scales = calibrate(spark, cfg, timeline)
     ids = spark.range(0, cfg.users, 1, _partitions(spark, cfg.users, cfg.users_per_partition))
     users = user_frame(ids, cfg, timeline, scales)
-    orders = generate_orders(users, cfg, timeline)
-    events = generate_events(users, orders, cfg, timeline)
+    generated = generate_orders(users, cfg, timeline)
+    # Past campaigns add orders and make some users leave: everything below derives from the orders they leave,
+    # and nothing a leaver does after leaving remains.
+    campaigns = apply_campaigns(users, generated, cfg, timeline)
+    orders, leaves = campaigns.orders, campaigns.leaves
+    events = before_leaving(generate_events(users, orders, cfg, timeline), leaves)
     changes = level_changes(orders, cfg.member_levels, cfg.level_thresholds)
-    edges = social_edges(users, cfg, timeline)
-    links = identity_links(users, cfg, timeline)
+    edges = before_leaving(social_edges(users, cfg, timeline), leaves, idx="src_idx")
+    links = before_leaving(identity_links(users, cfg, timeline), leaves)
     share, seed = cfg.bad_record_share, cfg.seed
     raw = {
         "users": users_with_bad_records(raw_users(users, current_levels(changes), cfg), seed, share, cfg.regions),
@@ -95,13 +116,32 @@ def generate_user_base(spark: SparkSession, cfg: GenerateConfig) -> SyntheticUse
         ),
         "identity_links": _clean(links.select("link_id", "user_id", "id_type", "id_value", _iso("ts", "linked_at"))),
         "consents": _clean(consents(users, cfg, timeline)),
+        "campaign_sends": sends_with_bad_records(raw_sends(campaigns.sends, cfg), seed, share),
+        "campaign_responses": responses_with_bad_records(
+            raw_responses(campaigns.sends, orders, cfg, timeline), seed, share
+        ),
     }
     late = {source: df.limit(0) for source, df in raw.items()}
     late["orders"] = _clean(late_refund_updates(orders).select(F.to_json(F.struct("*")).alias("value")))
-    traits = _traits(users, cfg, timeline)
+    traits = _traits(_churn_at_leave(users, leaves), cfg, timeline)
     return SyntheticUserBase(
-        raw=raw, late=late, traits=traits, scales=scales, timeline=timeline, shared=(users, orders)
+        raw=raw,
+        late=late,
+        traits=traits,
+        campaign_effects=campaign_effects(campaigns.sends, orders, cfg.batch_id),
+        scales=scales,
+        timeline=timeline,
+        shared=(users, orders),
+        intermediate=(generated, *campaigns.persisted),
     )
+
+
+def _churn_at_leave(users: DataFrame, leaves: DataFrame) -> DataFrame:
+    """``users`` with ``churn`` moved to the leave time of the users a campaign made leave."""
+    gone = leaves.select(F.col("idx").alias("_leaver"), F.col("leave_ts").alias("_leave_ts"))
+    joined = users.join(F.broadcast(gone), F.col("idx") == F.col("_leaver"), "left")
+    churn = F.least(F.col("churn"), F.coalesce(F.col("_leave_ts"), F.col("churn")))
+    return joined.withColumn("churn", churn).drop("_leaver", "_leave_ts")
 
 
 def late_batch_id(batch_id: str) -> str:

@@ -46,21 +46,11 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
     channel = F.when(u("order-channel") < PREFERRED_CHANNEL_SHARE, F.col("pref_channel")).otherwise(any_channel)
     any_payment = pick(cfg.payment_methods, u("order-payment-any"))
     payment = F.when(u("order-payment") < cfg.preferred_payment_share, F.col("pref_payment")).otherwise(any_payment)
-    items = F.least(
-        F.lit(1) + F.floor(F.log(F.lit(1.0) - u("order-items")) / F.log(F.lit(MORE_ITEMS))), F.lit(MAX_ITEMS)
-    ).cast("int")
+    items = basket_items(u("order-items"))
     month = F.month(F.date_from_unix_date(F.floor(F.col("ts") / DAY).cast("int")))
     coupon_p = F.least(F.col("promo") * F.when(month.isin(*PEAK_MONTHS), PEAK_COUPON_BOOST).otherwise(1.0), F.lit(0.95))
     coupon = u("order-coupon") < coupon_p
-    noise = F.exp(normal(s, "order-value", idx, k) * ORDER_VALUE_SIGMA - ORDER_VALUE_SIGMA**2 / 2)
-    gross = F.round(
-        F.greatest(
-            F.col("spend_level") * lookup(F.col("category"), cfg.category_price_factors, default=1.0) * noise
-            * F.pow(F.col("item_count").cast("double"), BASKET_ELASTICITY),
-            F.lit(1.0),
-        ),
-        2,
-    )  # fmt: skip
+    gross = gross_value(cfg, normal(s, "order-value", idx, k))
     rate = 0.05 + 0.25 * u("order-discount-rate")
     discount = (
         F.when(~F.col("coupon_used"), F.lit(0.0))
@@ -83,6 +73,25 @@ def generate_orders(users: DataFrame, cfg: GenerateConfig, timeline: Timeline) -
         .withColumn("late_refund", F.col("is_refunded") & (u("order-refund-late") < cfg.late_refund_share))
         .select(*ORDER_COLUMNS)
     )
+
+
+def basket_items(u: Column) -> Column:
+    """Items in a basket (geometric, at most MAX_ITEMS) from the uniform ``u``."""
+    return F.least(F.lit(1) + F.floor(F.log(F.lit(1.0) - u) / F.log(F.lit(MORE_ITEMS))), F.lit(MAX_ITEMS)).cast("int")
+
+
+def gross_value(cfg: GenerateConfig, z: Column) -> Column:
+    """An order's value before discount, from the columns spend_level, category and item_count and the
+    standard normal ``z`` (the order's deviation from the user's spend level)."""
+    noise = F.exp(z * ORDER_VALUE_SIGMA - ORDER_VALUE_SIGMA**2 / 2)
+    return F.round(
+        F.greatest(
+            F.col("spend_level") * lookup(F.col("category"), cfg.category_price_factors, default=1.0) * noise
+            * F.pow(F.col("item_count").cast("double"), BASKET_ELASTICITY),
+            F.lit(1.0),
+        ),
+        2,
+    )  # fmt: skip
 
 
 def refund_time(u: Column, timeline: Timeline) -> Column:

@@ -1,4 +1,4 @@
-"""Generate a synthetic user base: raw files for every source and the truth table of latent traits.
+"""Generate a synthetic user base: raw files for every source and the truth tables (latent traits, campaign effects).
 
 Parameters (each overrides the ``generate`` section of the config):
   --users N         number of users (generate.users)
@@ -8,10 +8,13 @@ Parameters (each overrides the ``generate`` section of the config):
   --bad-share X     share of deliberately bad raw records, e.g. 0.005 (generate.bad_record_share)
 
 Writes ``<generate.raw_dir>/<source>/<batch_id>/`` for users, orders (JSON lines), events, level_changes,
-social_edges and identity_links (the rest Parquet), replacing an existing batch folder; the late refunds
-(later versions of some orders) as the batch ``<batch_id>-late`` (records for orders only); the batch
-manifest ``<generate.raw_dir>/_manifest/<batch_id>.json`` (records and injected bad records per kind);
-and the rows of this batch in ``truth.user_traits``.
+social_edges, identity_links, consents, campaign_sends and campaign_responses (the rest Parquet), replacing an
+existing batch folder; the late refunds (later versions of some orders) as the batch ``<batch_id>-late`` (records
+for orders only); the batch manifest ``<generate.raw_dir>/_manifest/<batch_id>.json`` (records and injected bad
+records per kind); and the rows of this batch in ``truth.user_traits`` (the hidden traits) and
+``truth.campaign_effects`` (per send of the past campaigns of generate.campaigns: the hidden true uplift, the
+incremental orders the contact added and whether it made the user leave). The summary has a line per campaign:
+sends per arm, incremental orders, leavers.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 from userscore.errors import InputError
-from userscore.generate import generate_user_base, land_raw
+from userscore.generate import campaign_summary, generate_user_base, land_raw
 from userscore.runner import JobContext
 
-HELP = "generate a synthetic user base (raw files + truth.user_traits)"
+HELP = "generate a synthetic user base (raw files + truth.user_traits, truth.campaign_effects)"
 TRUTH_TABLE = "truth.user_traits"
+CAMPAIGN_TRUTH_TABLE = "truth.campaign_effects"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +57,7 @@ def run(ctx: JobContext) -> Sequence[str]:
     if not cfg.batch_id or "/" in cfg.batch_id or cfg.batch_id.startswith(("_", ".")):
         raise InputError(f"generate.batch_id: a plain folder name not starting with '_' or '.', got {cfg.batch_id!r}")
     ctx.catalog.spec(TRUTH_TABLE)
+    ctx.catalog.spec(CAMPAIGN_TRUTH_TABLE)
     raw_dir = ctx.config.path(cfg.raw_dir)
     with ctx.stage("calibrate"):
         base = generate_user_base(ctx.spark, cfg)
@@ -61,6 +66,8 @@ def run(ctx: JobContext) -> Sequence[str]:
             manifest = land_raw(base, cfg, raw_dir)
         with ctx.stage("write truth"):
             ctx.catalog.overwrite_where(TRUTH_TABLE, base.traits, {"batch_id": cfg.batch_id})
+            ctx.catalog.overwrite_where(CAMPAIGN_TRUTH_TABLE, base.campaign_effects, {"batch_id": cfg.batch_id})
+            campaigns = campaign_summary(base.campaign_effects)
     lines = [f"{cfg.users:,} users, seed {cfg.seed}, history until {cfg.end_date} ({cfg.history_days} days)"]
     for source, summary in manifest["sources"].items():
         bad = {kind: n for kind, n in summary["bad"].items() if n}
@@ -69,6 +76,12 @@ def run(ctx: JobContext) -> Sequence[str]:
             + (f": {bad}" if bad else "")
         )
         ctx.logger.info("landed %s: %s", source, summary)
+    for cid, _, day in cfg.campaign_schedule():
+        c = campaigns.get(cid, {})
+        lines.append(
+            f"campaign {cid} ({day}): {c.get('treatment', 0):,} treatment + {c.get('control', 0):,} control sends, "
+            f"{c.get('incremental_orders', 0):,} incremental orders, {c.get('leavers', 0):,} leavers"
+        )
     late = manifest["late_batch"]
     lines.append(f"late refunds    {late['orders']:>12,} later order versions in batch {late['batch_id']}")
     lines.append(f"raw files: {raw_dir}/<source>/{cfg.batch_id}/, manifest {raw_dir}/_manifest/{cfg.batch_id}.json")
