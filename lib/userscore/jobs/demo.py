@@ -129,9 +129,9 @@ def campaigns_against_truth(ctx: JobContext) -> list[str]:
     product): orders they added, users they made leave, the treated users' mean true uplift."""
     from pyspark.sql import functions as F
 
-    from userscore.jobs.generate import EFFECTS_TABLE
+    from userscore.jobs.generate import CAMPAIGN_TRUTH_TABLE
 
-    effects = ctx.catalog.read(EFFECTS_TABLE, F.col("batch_id") == ctx.config.generate.batch_id)
+    effects = ctx.catalog.read(CAMPAIGN_TRUTH_TABLE, F.col("batch_id") == ctx.config.generate.batch_id)
     rows = (
         effects.where(F.col("arm") == "treatment")
         .groupBy("campaign_id")
