@@ -20,7 +20,8 @@ def ranking_rows(
     units: DataFrame, campaigns: Sequence[Campaign], scores: Sequence[str], k: float, as_of: dt.date
 ) -> list[dict[str, Any]]:
     """The uplift metrics of each score over each campaign's units that have it (both arms; the outcome is
-    ``converted``; ties at the top k broken by user id)."""
+    ``converted``; ties at the top k broken by user id); none for a campaign none of whose users has it (no
+    scored date at or before its send)."""
     rows = []
     for campaign in campaigns:
         mine = units.where(F.col("campaign_id") == campaign.campaign_id).select(
@@ -30,6 +31,8 @@ def ranking_rows(
         for score in scores:
             have = mine.where(F.col(score).isNotNull())
             metrics = uplift_metrics(have, score, "_t", "_y", order_by="user_id", k=k)
+            if metrics.rows == 0:
+                continue
             rows.append(
                 {
                     "campaign_date": campaign.campaign_date,
