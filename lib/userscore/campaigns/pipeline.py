@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from userscore.campaigns.measure import ALL, Campaign, arm_totals, bucket_sums, exploded_cells, lift_rows
 from userscore.campaigns.ranking import ranking_rows
-from userscore.campaigns.units import campaign_sends, units, with_outcomes, with_scores
+from userscore.campaigns.units import campaign_sends, numeric_columns, units, with_outcomes, with_scores
 from userscore.catalog import Catalog, declared_schema
 from userscore.config.campaigns import CampaignsConfig
 from userscore.config.root import Config
@@ -73,7 +73,8 @@ def measure_campaigns(
         c.campaign_id: cfg.types[c.campaign_type].conversion_events for c in campaigns.values() if c.campaign_type
     }
     base = units(sends, catalog.read(cfg.responses_table), cfg, windows, as_of)
-    measured = with_outcomes(base, catalog.read(cfg.orders_table), events, conversion_events, as_of)
+    since = min((c.campaign_date for c in campaigns.values()), default=None)
+    measured = with_outcomes(base, catalog.read(cfg.orders_table), events, conversion_events, as_of, since)
     scored = with_scores(measured, scores, cfg.score_columns).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         cells = exploded_cells(scored, cfg).persist(StorageLevel.MEMORY_AND_DISK)
@@ -85,7 +86,7 @@ def measure_campaigns(
             cells.unpersist()
         rows = list(lift_rows(campaigns, totals, buckets, cfg, as_of))
         readable = [campaigns[r["campaign_id"]] for r in rows if r["breakdown"] == ALL and r["readable"]]
-        rankable = [c for c in cfg.score_columns if scores is not None and _numeric(scores, c)]
+        rankable = numeric_columns(scores, cfg.score_columns) if scores is not None else []
         with stage("rank uplift"):
             rankings = ranking_rows(scored, readable, rankable, cfg.uplift_at_k, as_of)
     finally:
@@ -100,10 +101,6 @@ def measure_campaigns(
         path = report_path or config.path(cfg.report_dir) / f"campaigns-{as_of.isoformat()}.html"
         write_report(rows, rankings, cfg, as_of, path)
     return CampaignReading(as_of, rows, rankings, path, notes)
-
-
-def _numeric(scores: DataFrame, column: str) -> bool:
-    return dict(scores.dtypes)[column] in ("double", "float", "int", "bigint")
 
 
 def _campaigns(sends: DataFrame, cfg: CampaignsConfig, as_of: dt.date) -> dict[str, Campaign]:

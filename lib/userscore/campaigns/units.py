@@ -83,17 +83,18 @@ def with_outcomes(
     events: DataFrame | None,
     conversion_events: Mapping[str, tuple[str, ...]],
     as_of: dt.date,
+    since: dt.date | None,
 ) -> DataFrame:
     """``converted`` and ``revenue_cents`` of each unit: non-refunded orders (a refund counts when
-    refunded_at < D) and conversion events of its campaign's type in (sent_at, sent_at + window], before D."""
+    refunded_at < D) and conversion events of its campaign's type in (sent_at, sent_at + window], before D.
+    ``since``: the earliest campaign date (orders before it are not read)."""
     end = F.lit(as_of).cast("timestamp")
     window_end = F.least(F.expr("timestampadd(DAY, window_days, sent_at)"), end)
-    earliest = units_df.agg(F.min("sent_at")).first()[0]
     keys = units_df.select("campaign_id", "user_id", "sent_at", "window_days")
     refunded = F.col("is_refunded") & (F.coalesce(F.col("refunded_at"), F.col("order_ts")) < end)
     valid = orders.where(~refunded & (F.col("order_ts") < end))
-    if earliest is not None:
-        valid = valid.where(F.col("order_ts") > F.lit(earliest))
+    if since is not None:
+        valid = valid.where(F.col("order_ts") >= F.lit(since).cast("timestamp"))
     in_window = (F.col("order_ts") > F.col("sent_at")) & (F.col("order_ts") <= window_end)
     bought = (
         keys.join(valid.select("user_id", "order_ts", "amount"), "user_id")
@@ -146,10 +147,15 @@ def with_scores(units_df: DataFrame, scores: DataFrame | None, columns: tuple[st
     scored = scores.select("user_id", "as_of_date", *columns)
     out = units_df.join(F.broadcast(pick), "campaign_id", "left").join(scored, ["user_id", "as_of_date"], "left")
     out = out.drop("as_of_date")
-    numeric = [c for c in columns if dict(scores.dtypes)[c] in ("double", "float", "int", "bigint")]
-    for column in numeric:
+    for column in numeric_columns(scores, columns):
         out = _with_decile(out, column)
     return out
+
+
+def numeric_columns(df: DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """The numeric ones of ``columns`` (those with deciles and rankings)."""
+    types = dict(df.dtypes)
+    return [c for c in columns if types[c] in ("double", "float", "int", "bigint")]
 
 
 def _with_decile(df: DataFrame, column: str) -> DataFrame:
