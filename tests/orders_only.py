@@ -11,7 +11,7 @@ import yaml
 from tests.conftest import REPO, WITHOUT_SOCIAL_FAMILY
 from userscore.config import deep_merge
 
-CDNOW_FILES = ("scoring.yaml", "analysis.yaml")  # what conf/cdnow/ drops besides the sources
+CDNOW_FILES = ("scoring.yaml", "analysis.yaml", "campaigns.yaml")  # what conf/cdnow/ drops besides the sources
 ABSENT = [
     "events",
     "level_changes",
@@ -24,9 +24,11 @@ ABSENT = [
 
 
 def orders_only() -> dict[str, Any]:
-    scoring, analysis = (yaml.safe_load((REPO / "conf" / "cdnow" / f).read_text(encoding="utf-8")) for f in CDNOW_FILES)
+    dropped: dict[str, Any] = {}
+    for name in CDNOW_FILES:
+        dropped = deep_merge(dropped, yaml.safe_load((REPO / "conf" / "cdnow" / name).read_text(encoding="utf-8")))
     return deep_merge(
-        deep_merge(deep_merge(scoring, analysis), WITHOUT_SOCIAL_FAMILY),
+        deep_merge(dropped, WITHOUT_SOCIAL_FAMILY),
         {
             "ingest": {"absent_sources": ABSENT},
             "models": {"targets": {"churn_60d": None, "vip_promotion_90d": None}},
