@@ -55,6 +55,7 @@ def test_the_erased_tables_are_the_per_user_ones():
         "audiences.segment_members": (("user_id",), ()),
         "audiences.excluded_members": (("user_id",), ()),
         "analysis.funnel_dropped": (("user_id",), ()),
+        "campaigns.uplift_validation": (("user_id",), ()),
         "truth.user_traits": (("user_id",), ()),
         "truth.campaign_effects": (("user_id",), ()),
     }

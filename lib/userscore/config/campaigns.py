@@ -12,10 +12,12 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Mapping
 from dataclasses import field
-from typing import Annotated
+from typing import Annotated, Literal
 
+from userscore.config.models import FeatureSelection
+from userscore.config.params import GBTParams
 from userscore.config.tables import TableSpec
-from userscore.config.typed import Count, Days, KeyPath, Range, Share, frozen
+from userscore.config.typed import Count, Days, KeyPath, NonNegative, Range, Share, frozen
 
 # The silver columns the measurement reads (the contract with ingest), checked in reference_errors.
 SEND_COLUMNS = (
@@ -30,6 +32,32 @@ SEND_DIMENSIONS = ("family", "segment", "channel")
 DECILE_SUFFIX = "_decile"
 NUMERIC_TYPES = ("double", "int", "long")
 _Confidence = Annotated[float, Range(0.5, 1.0, high_open=True)]
+_Uplift = Annotated[float, Range(-1.0, 1.0)]
+UPLIFT_TIERS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+
+
+@frozen
+class UpliftTiers:
+    """Cuts of a user's predicted uplift (P(convert | contacted) - P(convert | not contacted)):
+    persuadable when uplift > persuadable_above, sleeping_dog when uplift < sleeping_dog_below; otherwise
+    sure_thing when P(convert | not contacted) >= sure_thing_min (buys anyway), else lost_cause."""
+
+    persuadable_above: _Uplift
+    sleeping_dog_below: _Uplift
+    sure_thing_min: Share
+
+    def __post_init__(self):
+        if self.sleeping_dog_below > self.persuadable_above:
+            raise ValueError(
+                f"sleeping_dog_below: at most persuadable_above ({self.persuadable_above}), got {self.sleeping_dog_below}"
+            )
+
+
+@frozen
+class TypeUplift:
+    """The uplift model of a campaign type (``userscore uplift``): its tiers in the scores."""
+
+    tiers: UpliftTiers
 
 
 @frozen
@@ -40,13 +68,18 @@ class CampaignType:
     window_days: the attribution window: an order (or conversion event) in (sent_at, sent_at + window].
     conversion_events: behaviour event types that count as a conversion too (orders always count).
     margin_rate: the gross margin share of revenue (incremental margin = incremental revenue x margin_rate).
+    contact_cost: what contacting one user costs when planning the next campaign (net margin, audiences,
+    recommendations; the measurement reads each send's own cost).
+    uplift: the type's uplift model (None: the type is measured, not modelled).
     """
 
     campaigns: tuple[str, ...]
     window_days: Days
     margin_rate: Share
+    contact_cost: NonNegative
     conversion_events: tuple[str, ...] = ()
     description: str = ""
+    uplift: TypeUplift | None = None
 
     def __post_init__(self):
         if not self.campaigns:
@@ -72,6 +105,43 @@ class BootstrapConfig:
 
     replicates: Annotated[int, Range(100, 100_000)]
     buckets: Annotated[int, Range(20, 100_000)]
+    seed: int
+
+
+@frozen
+class UpliftGate:
+    """The champion gate of an uplift model, on the latest campaign of its type (out of time): its Qini
+    coefficient must exceed the random ranking's on the same units by ``min_qini_gain`` (and be positive)."""
+
+    min_qini_gain: _Uplift
+
+
+@frozen
+class Propensity:
+    """A model target's champion probability at the send as a ranking (``higher``: highest first)."""
+
+    direction: Literal["higher", "lower"]
+
+
+@frozen
+class UpliftTraining:
+    """How ``userscore uplift`` trains each type's model (campaigns.types.<t>.uplift).
+
+    Units are the users of the type's campaigns whose windows ended by the cut-off, with the feature
+    snapshot at the send (the latest at or before the campaign date); the latest campaign validates, the
+    earlier ones (at least ``min_train_campaigns``) train. T-learner: one GBT per arm; baseline: class
+    transformation (one GBT of z = [converted] == [treated], arms weighted equally; uplift = 2 P(z) - 1).
+    propensity: model targets whose champion's probability at the send is ranked too (``higher``: the
+    highest first), the ranking by propensity the model must beat.
+    """
+
+    features: FeatureSelection
+    gbt: GBTParams
+    min_train_campaigns: Count
+    propensity: Mapping[str, Propensity]
+    gate: UpliftGate
+    validation_table: str
+    deciles: Annotated[int, Range(2, 100)]
     seed: int
 
 
@@ -112,6 +182,7 @@ class CampaignsConfig:
     bootstrap: BootstrapConfig
     uplift_at_k: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)]
     types: Mapping[str, CampaignType]
+    uplift: UpliftTraining
     score_columns: tuple[str, ...] = ()
     breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
 
@@ -132,6 +203,11 @@ class CampaignsConfig:
         """Every dimension a breakdown may name."""
         return (*SEND_DIMENSIONS, *self.score_columns, *(c + DECILE_SUFFIX for c in self.score_columns))
 
+    @property
+    def uplift_types(self) -> tuple[str, ...]:
+        """The campaign types with an uplift model."""
+        return tuple(name for name, t in self.types.items() if t.uplift is not None)
+
     def type_of(self, campaign_id: str) -> str | None:
         """The first campaign type whose patterns match ``campaign_id`` (None: no type)."""
         return next((name for name, t in self.types.items() if t.matches(campaign_id)), None)
@@ -148,11 +224,13 @@ def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> I
         ("scores_table", ("user_id", "as_of_date", *cfg.score_columns)),
         ("lift_table", ()),
         ("ranking_table", ()),
+        ("validation_table", ()),
     )
     for key, columns in read:
-        name = getattr(cfg, key)
+        name = cfg.uplift.validation_table if key == "validation_table" else getattr(cfg, key)
         if name not in tables:
-            yield ("campaigns", key), f"undefined table {name!r}", f"one of {known}"
+            at = ("campaigns", "uplift", key) if key == "validation_table" else ("campaigns", key)
+            yield at, f"undefined table {name!r}", f"one of {known}"
             continue
         missing = [c for c in columns if c not in tables[name].column_names]
         if missing:

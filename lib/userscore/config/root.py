@@ -119,6 +119,13 @@ class Config:
         yield from models_reference_errors(self.models, self.tables, known_feature_columns(self.features))
         yield from btyd_reference_errors(self.btyd, self.tables)
         yield from campaigns_reference_errors(self.campaigns, self.tables)
+        for target in self.campaigns.uplift.propensity:
+            if target not in self.models.targets:
+                yield (
+                    ("campaigns", "uplift", "propensity", target),
+                    f"undefined target {target!r}",
+                    f"one of {sorted(self.models.targets)}",
+                )
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
@@ -141,9 +148,17 @@ class Config:
 
     def with_scored_tiers(self) -> Config:
         """This config with each scored target carrying its risk tiers (``TargetOutput.tiers``, copied from
-        its one tier definition, ``models.targets.<t>.tiers``); every scored target must be a model target."""
+        its one tier definition, ``models.targets.<t>.tiers``; every scored target must be a model target)
+        and each scored uplift type its tiers and contact cost (from ``campaigns.types.<t>``)."""
         targets = {t: replace(o, tiers=self.models.targets[t].tiers) for t, o in self.scoring.targets.items()}
-        return replace(self, scoring=replace(self.scoring, targets=MappingProxyType(targets)))
+        types = self.campaigns.types
+        uplift = {
+            t: replace(o, tiers=types[t].uplift.tiers, contact_cost=types[t].contact_cost)
+            for t, o in self.scoring.uplift.items()
+            if t in types and types[t].uplift is not None  # otherwise a reference error names it
+        }
+        scoring = replace(self.scoring, targets=MappingProxyType(targets), uplift=MappingProxyType(uplift))
+        return replace(self, scoring=scoring)
 
     def btyd_score_columns(self) -> list[str]:
         """The customer-base columns the scoring stage writes (none when ``scoring.btyd.enabled`` is off)."""
@@ -155,7 +170,9 @@ class Config:
             return
         features = known_feature_columns(self.features)
         btyd = self.btyd_score_columns()
-        yield from scoring_reference_errors(self.scoring, self.tables, features, tuple(self.models.targets), btyd)
+        yield from scoring_reference_errors(
+            self.scoring, self.tables, features, tuple(self.models.targets), self.campaigns, btyd
+        )
         outputs = self.scoring.output_columns(btyd)
         yield from tags_reference_errors(self.tags, [*features, *outputs])
         # Segments are matched on the written score row: carried columns, scores and tags, not every feature.

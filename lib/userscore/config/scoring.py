@@ -15,6 +15,7 @@ from dataclasses import field
 from typing import Annotated, Literal
 
 from userscore.config.bands import VALUE_SCALE, Band, check_bands
+from userscore.config.campaigns import CampaignsConfig, UpliftTiers
 from userscore.config.columns import feature_columns
 from userscore.config.features import FeaturesConfig
 from userscore.config.typed import DERIVED, KeyPath, NonNegative, Range, Share, frozen
@@ -23,6 +24,7 @@ from userscore.keys import KEY_COLUMNS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VALUE_COLUMNS = ("value_score", "grade", "value_reasons", "scored_at")
 TARGET_SUFFIXES = ("probability", "tier", "reasons", "model_version")
+UPLIFT_SUFFIXES = ("uplift", "uplift_tier", "uplift_reasons", "net_margin", "uplift_model_version")
 
 
 @frozen
@@ -45,6 +47,27 @@ class TargetOutput:
 
     def column(self, suffix: str) -> str:
         return f"{self.prefix}_{suffix}"
+
+
+@frozen
+class UpliftOutput:
+    """A scored campaign type T: the champion of ``<models.tracking.model_prefix>T_uplift`` (userscore uplift)
+    gives ``T_uplift`` (P(convert | contacted) - P(convert | not contacted)), ``T_uplift_tier``,
+    ``T_uplift_reasons`` (the features that most raise the treated arm's log-odds over the control arm's),
+    ``T_net_margin`` (uplift x the model's margin per conversion - the type's contact_cost: what contacting
+    the user is expected to earn) and ``T_uplift_model_version``.
+
+    optional: without a champion the columns are null instead of the job failing.
+    ``tiers`` / ``contact_cost``: not YAML keys; copied by the loader from ``campaigns.types.<T>``.
+    """
+
+    optional: bool = False
+    tiers: UpliftTiers | None = field(default=None, metadata={DERIVED: True})
+    contact_cost: float | None = field(default=None, metadata={DERIVED: True})
+
+    @staticmethod
+    def column(campaign_type: str, suffix: str) -> str:
+        return f"{campaign_type}_{suffix}"
 
 
 @frozen
@@ -116,6 +139,7 @@ class ScoringConfig:
     grades: tuple[Band, ...]
     reasons: ReasonsConfig
     btyd: CustomerBaseOutput
+    uplift: Mapping[str, UpliftOutput] = field(default_factory=dict)
 
     def __post_init__(self):
         prefixes = [t.prefix for t in self.targets.values()]
@@ -130,10 +154,13 @@ class ScoringConfig:
     def target_columns(self) -> list[str]:
         return [t.column(s) for t in self.targets.values() for s in TARGET_SUFFIXES]
 
+    def uplift_columns(self) -> list[str]:
+        return [UpliftOutput.column(t, s) for t in self.uplift for s in UPLIFT_SUFFIXES]
+
     def output_columns(self, btyd_columns: Sequence[str] = ()) -> list[str]:
         """The columns of a scores row after user_id and as_of_date (tags follow them); ``btyd_columns``:
         the customer-base columns when ``btyd.enabled`` (see ``Config.btyd_score_columns``)."""
-        return [*self.carry, *self.target_columns(), *btyd_columns, *VALUE_COLUMNS]
+        return [*self.carry, *self.target_columns(), *self.uplift_columns(), *btyd_columns, *VALUE_COLUMNS]
 
 
 def known_feature_columns(features: FeaturesConfig) -> list[str]:
@@ -146,6 +173,7 @@ def reference_errors(
     tables: Mapping[str, object],
     feature_columns: Sequence[str],
     model_targets: Sequence[str],
+    campaigns: CampaignsConfig,
     btyd_columns: Sequence[str] = (),
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """Undefined tables, columns and targets referenced by ``scoring``; declared output tables that expect
@@ -167,6 +195,14 @@ def reference_errors(
     for target in scoring.targets:
         if target not in model_targets:
             yield ("scoring", "targets", target), f"undefined target {target!r}", f"one of {sorted(model_targets)}"
+    modelled = campaigns.uplift_types
+    for kind in scoring.uplift:
+        if kind not in modelled:
+            yield (
+                ("scoring", "uplift", kind),
+                f"campaign type {kind!r} without an uplift model",
+                f"a campaigns.types entry with an uplift block: one of {list(modelled)}",
+            )
     produced = set(scoring.output_columns(btyd_columns))
     clashes = sorted((produced - set(scoring.carry)) & features)
     if clashes:

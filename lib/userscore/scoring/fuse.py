@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
 
-from userscore.config.scoring import ReasonsConfig, ScoringConfig
+from userscore.config.scoring import ReasonsConfig, ScoringConfig, UpliftOutput
 from userscore.errors import InputError
 from userscore.keys import KEY_COLUMNS
 from userscore.persons import member_columns
@@ -172,6 +172,12 @@ def finish_scores(
             model_columns[output.column("probability")] = F.lit(None).cast("double")
             model_columns[output.column("reasons")] = F.lit(None).cast("string")
         model_columns[output.column("model_version")] = F.lit(versions.get(target)).cast("string")
+    for campaign_type in scoring.uplift:  # no uplift champion is loaded yet: typed nulls
+        column = lambda suffix, t=campaign_type: UpliftOutput.column(t, suffix)  # noqa: E731
+        for suffix in ("uplift", "net_margin"):
+            model_columns[column(suffix)] = F.lit(None).cast("double")
+        for suffix in ("uplift_tier", "uplift_reasons", "uplift_model_version"):
+            model_columns[column(suffix)] = F.lit(None).cast("string")
     df = df.withColumns(model_columns).withColumns(
         {o.column("tier"): band(F.col(o.column("probability")), o.tiers) for o in scoring.targets.values()}
     )
