@@ -20,6 +20,7 @@ JOBS = {
     "train": "userscore.jobs.train",
     "models": "userscore.jobs.models",
     "btyd": "userscore.jobs.btyd",
+    "uplift": "userscore.jobs.uplift",
     "score": "userscore.jobs.score",
     "snapshot": "userscore.jobs.snapshot",
     "serve": "userscore.jobs.serve",

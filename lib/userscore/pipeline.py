@@ -42,6 +42,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("features", ("{snapshots}",)),
     Stage("train", ("{targets}",)),
     Stage("btyd", ("--as-of", "{as_of}")),
+    Stage("uplift", ("--all",)),
     Stage("score", ("--as-of", "{as_of}")),
     Stage("snapshot", ("--as-of", "{as_of}")),
     Stage("monitor", ("--as-of", "{as_of}")),

@@ -15,7 +15,13 @@ def _load(overrides: dict):
 
 
 def test_campaign_types_match_ids_by_pattern_in_order():
-    cfg = _load({"types": {"early": {"campaigns": ["winback-2026-0*"], "window_days": 7, "margin_rate": 0.2, "contact_cost": 0.1}}})
+    cfg = _load(
+        {
+            "types": {
+                "early": {"campaigns": ["winback-2026-0*"], "window_days": 7, "margin_rate": 0.2, "contact_cost": 0.1}
+            }
+        }
+    )
     # The overlay adds a type after the base ones: a base pattern that matches first wins.
     assert cfg.campaigns.type_of("winback-2026-03") == "coupon_winback"
     assert cfg.campaigns.type_of("vip-1") == "vip_preview"

@@ -158,7 +158,9 @@ def test_monthly_job_backfills_only_when_asked_then_trains_then_fits_btyd():
     assert tasks["train"]["depends_on"] == [{"task_key": "backfill_requested"}, {"task_key": "features_backfill"}]
     assert tasks["train"]["run_if"] == "NONE_FAILED"
     assert tasks["btyd"]["depends_on"] == [{"task_key": "train"}]
-    assert [tasks[k]["max_retries"] for k in ("social_backfill", "features_backfill", "train", "btyd")] == [1] * 4
+    assert tasks["uplift"]["depends_on"] == [{"task_key": "train"}]
+    retried = ("social_backfill", "features_backfill", "train", "btyd", "uplift")
+    assert [tasks[k]["max_retries"] for k in retried] == [1] * 5
 
 
 def test_forget_job_is_manual_and_takes_a_request_file():
@@ -236,6 +238,7 @@ EXPECTED_ARGS = {
     },
     ("userscore_monthly", "train"): {"all": True, "target": [], "cutoff": None},
     ("userscore_monthly", "btyd"): {"as_of": dt.date(2026, 11, 1), "no_register": False},
+    ("userscore_monthly", "uplift"): {"all": True, "type": [], "cutoff": None},
     ("userscore_forget", "forget"): {"request_file": "/Volumes/{catalog}/raw/landing/_erasure/requests.csv"},
     ("userscore_stream", "stream"): {"available_now": False, "now": None, "timeout": None},
 }

@@ -57,3 +57,36 @@ def test_hand_worked_qini(spark):
     # Top int(4 * 0.5) = 2 rows: treated rate 1/1, control rate 0/1.
     assert got.uplift_at_k == pytest.approx(1.0)
     assert got.qini_coefficient == pytest.approx(qini_auc_score(y, score, t))
+
+
+def _numpy_effect_qini(score, effect):
+    """The true-effect Qini in plain numpy: cumulative effect over groups of equal score (highest first),
+    trapezoids from (0, 0), against the straight line and the curve of the effect itself."""
+
+    def area(s):
+        order = np.argsort(-s, kind="stable")
+        s_sorted, e_sorted = s[order], effect[order]
+        ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True])  # last row of each tie group
+        n = np.r_[0, ends + 1].astype(float)
+        v = np.r_[0.0, np.cumsum(e_sorted)[ends]]
+        return float(np.sum((n[1:] - n[:-1]) * (v[1:] + v[:-1]) / 2))
+
+    baseline = len(effect) * effect.sum() / 2
+    return (area(score) - baseline) / (area(effect) - baseline)
+
+
+def test_true_effect_qini_equals_numpy_and_is_one_for_the_effect_itself(spark):
+    from userscore.uplift.metrics import effect_qini
+
+    rng = np.random.default_rng(4)
+    effect = np.round(rng.normal(0.03, 0.1, 2000), 3)  # rounded: ties in the perfect ranking too
+    score = np.round(effect + rng.normal(0, 0.1, 2000), 2)
+    rows = [(float(s), float(e)) for s, e in zip(score, effect, strict=True)]
+    df = spark.createDataFrame(rows, "score double, effect double")
+    assert effect_qini(df, "score", "effect") == pytest.approx(_numpy_effect_qini(score, effect), abs=1e-9)
+    assert effect_qini(df, "effect", "effect") == pytest.approx(1.0, abs=1e-12)
+    # Hand-worked: effects [0.3, 0, -0.1], scores rank them [2, 1, 3]: curve 0, 0 (after 0), 0.3, 0.2 ...
+    small = spark.createDataFrame([(2.0, 0.3), (3.0, 0.0), (1.0, -0.1)], "score double, effect double")
+    # by score: 0.0, 0.3, -0.1 -> points (1, 0), (2, 0.3), (3, 0.2): area 0 + 0.15 + 0.25 = 0.4
+    # perfect: 0.3, 0.0, -0.1 -> (1, 0.3), (2, 0.3), (3, 0.2): 0.15 + 0.3 + 0.25 = 0.7; line: 3 x 0.2 / 2 = 0.3
+    assert effect_qini(small, "score", "effect") == pytest.approx((0.4 - 0.3) / (0.7 - 0.3), abs=1e-12)

@@ -16,9 +16,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.campaigns.stats import NONE, absolute_lift, bootstrap_interval, mean_difference, relative_lift
-from userscore.campaigns.units import CONTROL, TREATMENT, cell_column
 from userscore.config.campaigns import CampaignsConfig
 from userscore.hashing import uniform_hash
+from userscore.uplift.units import CONTROL, TREATMENT, cell_column
 
 ALL = "all"
 _BUCKET_SALT = "userscore-campaign-bootstrap"

@@ -16,11 +16,11 @@ from pyspark.sql import functions as F
 
 from userscore.campaigns.measure import ALL, Campaign, arm_totals, bucket_sums, exploded_cells, lift_rows
 from userscore.campaigns.ranking import ranking_rows
-from userscore.campaigns.units import campaign_sends, numeric_columns, units, with_outcomes, with_scores
 from userscore.catalog import Catalog, declared_schema
 from userscore.config.campaigns import CampaignsConfig
 from userscore.config.root import Config
 from userscore.errors import InputError
+from userscore.uplift.units import campaign_sends, numeric_columns, units, with_outcomes, with_scores
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from userscore.campaigns.measure import Campaign
-from userscore.campaigns.units import TREATMENT
 from userscore.uplift.metrics import uplift_metrics
+from userscore.uplift.units import TREATMENT
 
 
 def ranking_rows(

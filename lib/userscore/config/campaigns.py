@@ -48,9 +48,8 @@ class UpliftTiers:
 
     def __post_init__(self):
         if self.sleeping_dog_below > self.persuadable_above:
-            raise ValueError(
-                f"sleeping_dog_below: at most persuadable_above ({self.persuadable_above}), got {self.sleeping_dog_below}"
-            )
+            below, above = self.sleeping_dog_below, self.persuadable_above
+            raise ValueError(f"sleeping_dog_below: at most persuadable_above ({above}), got {below}")
 
 
 @frozen

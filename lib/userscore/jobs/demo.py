@@ -150,6 +150,45 @@ def campaigns_against_truth(ctx: JobContext) -> list[str]:
     ]
 
 
+def uplift_against_truth(ctx: JobContext) -> list[str]:
+    """How each ranking of the uplift models' held-out campaign (campaigns.uplift_validation) recovers the
+    generator's true per-user effect (truth.campaign_effects, never read by the product): the Qini
+    coefficient with the true effect as the outcome, and the correlation of score and true uplift."""
+    from pyspark.sql import functions as F
+
+    from userscore.jobs.generate import CAMPAIGN_TRUTH_TABLE
+    from userscore.uplift.metrics import effect_qini
+
+    catalog, table = ctx.catalog, ctx.config.campaigns.uplift.validation_table
+    if not catalog.exists(table):
+        return []
+    truth = catalog.read(CAMPAIGN_TRUTH_TABLE, F.col("batch_id") == ctx.config.generate.batch_id)
+    joined = catalog.read(table).join(truth.select("campaign_id", "user_id", "true_uplift"), ["campaign_id", "user_id"])
+    joined = joined.persist()
+    try:
+        keys = joined.select("campaign_type", "campaign_id", "ranking").distinct().orderBy("ranking").collect()
+        lines = []
+        for kind, campaign in sorted({(k.campaign_type, k.campaign_id) for k in keys}):
+            parts = []
+            for ranking in [k.ranking for k in keys if (k.campaign_type, k.campaign_id) == (kind, campaign)]:
+                rows = joined.where((F.col("campaign_type") == kind) & (F.col("ranking") == ranking))
+                qini = effect_qini(rows, "score", "true_uplift")
+                corr = rows.agg(F.corr("score", "true_uplift")).first()[0]
+                parts.append((qini if qini is not None else float("-inf"), ranking, qini, corr))
+            lines.append(f"against the generator's true effect ({kind}, held-out {campaign}), by true Qini:")
+            lines += [
+                f"  {ranking:<28} true Qini {_signed(qini)}, correlation with the true uplift {_signed(corr)}"
+                for _, ranking, qini, corr in sorted(parts, reverse=True)
+            ]
+        return lines
+    finally:
+        joined.unpersist()
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
 def run(ctx: JobContext) -> Sequence[str]:
     from userscore.cli import build_parser
 
@@ -165,6 +204,8 @@ def run(ctx: JobContext) -> Sequence[str]:
                 lines = [*lines, identity_against_truth(ctx, args.as_of)]
             if name == "campaigns":
                 lines = [*lines, *campaigns_against_truth(ctx)]
+            if name == "uplift":
+                lines = [*lines, *uplift_against_truth(ctx)]
         print(f"\n== {name} ==\n" + "\n".join(f"  {line}" for line in lines), flush=True)
         pointers += [line for line in lines if line.startswith(POINTERS)]
         if name == "analyze":

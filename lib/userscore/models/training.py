@@ -32,7 +32,7 @@ from userscore.models.targets import LABEL
 
 FEATURES = "features"
 LR_PROBABILITY = "lr_probability"
-_ES_FLAG = "_early_stopping"
+EARLY_STOPPING_FLAG = "_early_stopping"
 _FOLD = "_calibration_fold"
 _PREFIXES = ("_imp_", "_ohe_")
 
@@ -94,7 +94,7 @@ def gbt_classifier(params: GBTParams, weighted: bool) -> GBTClassifier:
     if weighted:
         gbt.setWeightCol(WEIGHT)
     if params.early_stopping_fraction > 0:
-        gbt.setValidationIndicatorCol(_ES_FLAG)
+        gbt.setValidationIndicatorCol(EARLY_STOPPING_FLAG)
     return gbt
 
 
@@ -189,7 +189,7 @@ def fit_models(
     columns = [F.col(FEATURES), F.col(LABEL).cast("double").alias(LABEL), F.col(WEIGHT)]
     if target.gbt.early_stopping_fraction > 0:
         es = uniform_hash(f"early-stopping-{target.gbt.seed}", *KEY_COLUMNS) < target.gbt.early_stopping_fraction
-        columns.append(es.alias(_ES_FLAG))
+        columns.append(es.alias(EARLY_STOPPING_FLAG))
     assembled = with_partitions(prep.transform(train).select(*columns), partitions or task_slots(train.sparkSession))
     assembled = assembled.persist(StorageLevel.MEMORY_AND_DISK)
     assembled.count()

@@ -14,6 +14,10 @@ Curves run over the distinct scores, highest first (ties move together), from (0
   users among the first int(k n) rows by score (ties broken by ``order_by``; sklift breaks them by the
   reverse of the input order).
 
+With the true per-user effect known (generated data), the "true Qini" of a score (:func:`effect_qini`):
+the curve at the first n rows is the sum of their true effects (the conversions the contacts really
+add); (A - B) / (P - B) with P the curve of the effect itself and B the straight line to the total.
+
 The curves are computed over the (score, counts) groups sorted in ONE partition: evaluation sets (one
 campaign's users) are millions of rows at most, and the groups are at most that many.
 """
@@ -114,6 +118,35 @@ def uplift_metrics(df: DataFrame, score: str, arm: str, outcome: str, order_by: 
         return UpliftMetrics(n, qini, auc, _uplift_at_k(rows, n, k), k)
     finally:
         rows.unpersist()
+
+
+def _effect_area(df: DataFrame, score: str, effect: str) -> float:
+    """The trapezoid area under the cumulative-effect curve of ``score`` (ties move together)."""
+    groups = df.groupBy(F.col(score).alias("_s")).agg(F.count(F.lit(1)).alias("_rows"), F.sum(effect).alias("_e"))
+    ordered = Window.orderBy(F.col("_s").desc()).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    previous = Window.orderBy(F.col("_s").desc())
+    points = groups.select("_s", F.sum("_rows").over(ordered).alias("n"), F.sum("_e").over(ordered).alias("v"))
+    points = points.select(
+        "n",
+        "v",
+        F.coalesce(F.lag("n").over(previous), F.lit(0)).alias("_prev_n"),
+        F.coalesce(F.lag("v").over(previous), F.lit(0.0)).alias("_prev_v"),
+    )
+    trapezoids = (F.col("n") - F.col("_prev_n")) * (F.col("v") + F.col("_prev_v")) / 2
+    return points.agg(F.sum(trapezoids).alias("area")).first()["area"] or 0.0
+
+
+def effect_qini(df: DataFrame, score: str, effect: str) -> float | None:
+    """The Qini coefficient of ``score`` against each row's true ``effect`` (None when every effect ranks
+    alike: the perfect curve is the straight line)."""
+    rows = df.select(F.col(score).cast("double").alias("_score"), F.col(effect).cast("double").alias("_effect"))
+    totals = rows.agg(F.count(F.lit(1)).alias("n"), F.sum("_effect").alias("total")).first()
+    if not totals["n"]:
+        return None
+    baseline = totals["n"] * (totals["total"] or 0.0) / 2
+    actual = _effect_area(rows, "_score", "_effect")
+    perfect = _effect_area(rows, "_effect", "_effect")
+    return _ratio(actual, perfect, baseline)
 
 
 def _ratio(actual: float, perfect: float, baseline: float) -> float | None:
