@@ -1,5 +1,6 @@
 """Measure the campaigns at D: read sends, responses, orders (events, scores), build the units, aggregate
-the cells, compute lift, write campaigns.lift (replaceWhere as_of_date = D) and the HTML report."""
+the cells, compute lift, write campaigns.lift (replaceWhere as_of_date = D) and the HTML report; and from
+the latest scores, recommend how many users to contact next (campaigns.recommendations)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 
 from userscore.campaigns.measure import ALL, Campaign, arm_totals, bucket_sums, exploded_cells, lift_rows
 from userscore.campaigns.ranking import ranking_rows
+from userscore.campaigns.recommend import recommend
 from userscore.catalog import Catalog, declared_schema
 from userscore.config.campaigns import CampaignsConfig
 from userscore.config.root import Config
@@ -25,11 +27,12 @@ from userscore.uplift.units import campaign_sends, numeric_columns, units, with_
 
 @dataclass(frozen=True)
 class CampaignReading:
-    """What a run at D found: the rows it wrote (bounded: campaigns x cells), the report, notes."""
+    """What a run at D found: the rows it wrote (bounded: campaigns x cells, types x shares), the report, notes."""
 
     as_of: dt.date
     rows: Sequence[dict[str, Any]]
     rankings: Sequence[dict[str, Any]]
+    recommendations: Sequence[dict[str, Any]]
     report_path: Path
     notes: Sequence[str]
 
@@ -60,7 +63,7 @@ def measure_campaigns(
     elif cfg.score_columns:
         notes.append(f"{cfg.scores_table} does not exist: the score breakdowns are 'unknown'")
     events = catalog.read(cfg.events_table) if catalog.exists(cfg.events_table) else None
-    catalog.prepare(cfg.lift_table, cfg.ranking_table)
+    catalog.prepare(cfg.lift_table, cfg.ranking_table, cfg.recommendations.table)
 
     sends = campaign_sends(catalog.read(cfg.sends_table), as_of, cfg.lookback_days)
     with stage("campaigns"):
@@ -91,16 +94,20 @@ def measure_campaigns(
             rankings = ranking_rows(scored, readable, rankable, cfg.uplift_at_k, as_of)
     finally:
         scored.unpersist()
+    with stage("recommend"):
+        recommended = recommend(catalog, cfg, as_of)
+    notes += recommended.notes
+    writes = ((cfg.lift_table, rows), (cfg.ranking_table, rankings), (cfg.recommendations.table, recommended.rows))
     with stage("write"):
-        for table, content in ((cfg.lift_table, rows), (cfg.ranking_table, rankings)):
+        for table, content in writes:
             frame = catalog.spark.createDataFrame(content, declared_schema(catalog.spec(table)))
             catalog.overwrite_where(table, frame, {"as_of_date": as_of})
     with stage("report"):
         from userscore.campaigns.report import write_report  # matplotlib loads only when a report is drawn
 
         path = report_path or config.path(cfg.report_dir) / f"campaigns-{as_of.isoformat()}.html"
-        write_report(rows, rankings, cfg, as_of, path)
-    return CampaignReading(as_of, rows, rankings, path, notes)
+        write_report(rows, rankings, recommended.rows, cfg, as_of, path)
+    return CampaignReading(as_of, rows, rankings, recommended.rows, path, notes)
 
 
 def _campaigns(sends: DataFrame, cfg: CampaignsConfig, as_of: dt.date) -> dict[str, Campaign]:

@@ -1,7 +1,7 @@
 """The campaign report: ONE self-contained HTML file drawn from the campaigns.lift rows of a run (bounded
 aggregates): a table per campaign (unreadable ones with the reason), lift per cell with its interval,
-cumulative incremental revenue over the campaigns, and uplift by decile of each scored ranking with its
-Qini curve."""
+cumulative incremental revenue over the campaigns, uplift by decile of each scored ranking with its
+Qini curve, and from campaigns.recommendations the expected net margin against the audience share."""
 
 from __future__ import annotations
 
@@ -37,16 +37,23 @@ def qini_points(decile_rows: Sequence[Row]) -> list[tuple[float, float]]:
 
 
 def write_report(
-    rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date, path: Path
+    rows: Sequence[Row],
+    rankings: Sequence[Row],
+    recommendations: Sequence[Row],
+    cfg: CampaignsConfig,
+    as_of: dt.date,
+    path: Path,
 ) -> Path:
     """Write the report to ``path`` (folders created) and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(rows, rankings, cfg, as_of), encoding="utf-8")
+    path.write_text(render(rows, rankings, recommendations, cfg, as_of), encoding="utf-8")
     return path
 
 
-def render(rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date) -> str:
+def render(
+    rows: Sequence[Row], rankings: Sequence[Row], recommendations: Sequence[Row], cfg: CampaignsConfig, as_of: dt.date
+) -> str:
     overall = sorted((r for r in rows if r["breakdown"] == ALL), key=lambda r: (r["campaign_date"], r["campaign_id"]))
     sections = [
         f"<h1>Campaigns measured at {as_of}</h1>",
@@ -93,7 +100,56 @@ def render(rows: Sequence[Row], rankings: Sequence[Row], cfg: CampaignsConfig, a
                 "contact changes less than average (sure things, sleeping dogs).</p>",
                 img(_qini_chart(cells), f"qini {name}"),
             ]
+    if recommendations:
+        sections += _recommendation_sections(recommendations)
     return page(f"userscore campaigns {as_of}", sections)
+
+
+def _recommendation_sections(recommendations: Sequence[Row]) -> list[str]:
+    types = list(dict.fromkeys(r["campaign_type"] for r in recommendations))
+    header = [
+        "type", "scores of", "model version", "best share", "users", "uplift threshold", "incremental conversions",
+        "incremental margin", "contact cost", "net margin",
+    ]  # fmt: skip
+    best = [
+        [
+            r["campaign_type"], str(r["scores_date"]), r["model_version"], f"{r['share']:.0%}", str(r["users"]),
+            r["uplift_threshold"], _number(r["expected_incremental_conversions"], "{:+,.1f}"),
+            _money(r["expected_incremental_margin"]), _money(r["contact_cost"]), _money(r["expected_net_margin"]),
+        ]
+        for r in recommendations
+        if r["best"]
+    ]  # fmt: skip
+    return [
+        "<h2>Whom to contact next</h2>",
+        '<p class="note">From the latest scores: the users ranked by the type\'s predicted uplift, highest '
+        "first; contacting the top share of them is expected to add the sum of their uplifts in conversions, "
+        "worth their uplift x the margin per conversion, at the contact cost of each. The best share has the "
+        "highest expected net margin; share 0 (contact nobody) wins when every audience loses money. "
+        "Expected values from the model, not measured lift.</p>",
+        table(header, best),
+        img(_net_margin_chart(recommendations, types), "expected net margin against audience share"),
+    ]
+
+
+def _net_margin_chart(recommendations: Sequence[Row], types: Sequence[str]) -> str:
+    fig, axes = plt.subplots(1, len(types), figsize=(6 * len(types), 3.6), squeeze=False)
+    for ax, kind in zip(axes.flat, types, strict=True):
+        mine = sorted((r for r in recommendations if r["campaign_type"] == kind), key=lambda r: r["share"])
+        shares = [100 * r["share"] for r in mine]
+        ax.plot(shares, [r["expected_net_margin"] for r in mine], marker=".", color=COLORS[0], label="net margin")
+        ax.plot(shares, [r["expected_incremental_margin"] for r in mine], linestyle="--", color=COLORS[1],
+                label="incremental margin")  # fmt: skip
+        ax.plot(shares, [r["contact_cost"] for r in mine], linestyle=":", color=COLORS[2], label="contact cost")
+        best = next(r for r in mine if r["best"])
+        ax.axvline(100 * best["share"], color="black", linewidth=0.8, linestyle="--")
+        ax.annotate(f"best: {best['share']:.0%}", (100 * best["share"], best["expected_net_margin"]), fontsize=8)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_title(f"{kind}: expected value by audience share", fontsize=10)
+        ax.set_xlabel("share of scored users contacted, highest uplift first (%)")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return png(fig)
 
 
 def _campaign_table(overall: Sequence[Row]) -> str:
@@ -176,6 +232,10 @@ def _pct(v: float | None) -> str | None:
 
 def _pts(v: float | None) -> str | None:
     return None if v is None else f"{100 * v:+.1f}"
+
+
+def _number(v: float | None, fmt: str) -> str | None:
+    return None if v is None else fmt.format(v)
 
 
 def _money(v: float | None) -> str | None:

@@ -145,6 +145,26 @@ class UpliftTraining:
 
 
 @frozen
+class Recommendations:
+    """How many users to contact next, per campaign type with an uplift model (``table``): the users of the
+    latest scores at or before D with ``<type>_uplift``, ranked by it (highest first), cut at every multiple
+    of ``share_step`` of them, and "contact nobody" (share 0)."""
+
+    table: str
+    share_step: Annotated[float, Range(0.001, 1.0)]
+
+    def __post_init__(self):
+        if abs(round(1 / self.share_step) * self.share_step - 1) > 1e-9:
+            raise ValueError(f"share_step: 1 / share_step a whole number (0.05, 0.1, 0.25), got {self.share_step}")
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        """0 (contact nobody), share_step, 2 share_step, ..., 1."""
+        steps = round(1 / self.share_step)
+        return tuple(k / steps for k in range(steps + 1))
+
+
+@frozen
 class CampaignsConfig:
     """Campaign measurement.
 
@@ -162,6 +182,7 @@ class CampaignsConfig:
     breakdowns: name -> its dimensions (``family``, ``segment``, ``channel``, a score column, or
     ``<score column>_decile``); ``all`` (the whole campaign) is always measured; an overlay drops one with
     ``<name>: null``.
+    recommendations: the audience size that maximises the expected net margin, per type with an uplift model.
     """
 
     sends_table: str
@@ -182,6 +203,7 @@ class CampaignsConfig:
     uplift_at_k: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)]
     types: Mapping[str, CampaignType]
     uplift: UpliftTraining
+    recommendations: Recommendations
     score_columns: tuple[str, ...] = ()
     breakdowns: Mapping[str, Breakdown] = field(default_factory=dict)
 
@@ -224,11 +246,15 @@ def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> I
         ("lift_table", ()),
         ("ranking_table", ()),
         ("validation_table", ()),
+        ("recommendations", ()),
     )
+    nested = {
+        "validation_table": (cfg.uplift.validation_table, ("campaigns", "uplift", "validation_table")),
+        "recommendations": (cfg.recommendations.table, ("campaigns", "recommendations", "table")),
+    }
     for key, columns in read:
-        name = cfg.uplift.validation_table if key == "validation_table" else getattr(cfg, key)
+        name, at = nested[key] if key in nested else (getattr(cfg, key), ("campaigns", key))
         if name not in tables:
-            at = ("campaigns", "uplift", key) if key == "validation_table" else ("campaigns", key)
             yield at, f"undefined table {name!r}", f"one of {known}"
             continue
         missing = [c for c in columns if c not in tables[name].column_names]

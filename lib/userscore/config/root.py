@@ -12,7 +12,7 @@ from userscore.config.analysis import reference_errors as analysis_reference_err
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
-from userscore.config.campaigns import CampaignsConfig
+from userscore.config.campaigns import NUMERIC_TYPES, CampaignsConfig
 from userscore.config.campaigns import reference_errors as campaigns_reference_errors
 from userscore.config.consent import ConsentConfig
 from userscore.config.consent import reference_errors as consent_reference_errors
@@ -175,5 +175,9 @@ class Config:
         )
         outputs = self.scoring.output_columns(btyd)
         yield from tags_reference_errors(self.tags, [*features, *outputs])
-        # Segments are matched on the written score row: carried columns, scores and tags, not every feature.
-        yield from segments_reference_errors(self.segments, self.tables, [*outputs, *self.tags.dictionary])
+        # Segments are matched on the written score row: carried columns, scores and tags, not every feature;
+        # they rank by the row's columns the scores table declares numeric.
+        scores = self.tables.get(self.scoring.scores_table)
+        declared = {c.name: c.type for c in scores.columns} if scores is not None else {}
+        numeric = [c for c in outputs if declared.get(c) in NUMERIC_TYPES]
+        yield from segments_reference_errors(self.segments, self.tables, [*outputs, *self.tags.dictionary], numeric)

@@ -4,6 +4,9 @@ Segments are grouped in families (e.g. retention, activation). Within a family a
 most one segment: the matching segment with the lowest ``priority`` number. Each segment maps to a
 strategy and a channel. A deterministic share of each segment's members (by a hash of user, family and
 ``control_salt``) is held out as the control group, so campaign lift can be measured.
+
+A segment may also rank: ``rank_by`` (a numeric score column) and ``top_share`` keep only the highest-ranked
+share of the users whose rule holds (e.g. the top 30% of persuadables by predicted uplift).
 """
 
 from __future__ import annotations
@@ -19,11 +22,18 @@ from userscore.config.typed import Count, KeyPath, Range, frozen
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 # At most half of a segment is held out: the rest is the treated audience.
 ControlShare = Annotated[float, Range(0.0, 0.5)]
+TopShare = Annotated[float, Range(0.0, 1.0, low_open=True)]
 
 
 @frozen
 class SegmentSpec:
-    """One audience: users matching ``rule`` (a boolean rule over feature, score and tag columns)."""
+    """One audience: users matching ``rule`` (a boolean rule over feature, score and tag columns).
+
+    rank_by / top_share (both or neither): of the users whose rule holds, keep those whose ``rank_by`` is
+    at least the value of the ceil(top_share x n)-th highest (an approximate quantile; every user tied at
+    that value is kept, users without a value are not). The share is of the rule's users, whatever the
+    segments of higher priority take: one aggregation gives every ranked segment its cut.
+    """
 
     rule: str
     strategy: str
@@ -31,6 +41,18 @@ class SegmentSpec:
     priority: Count
     description: str = ""
     control_share: ControlShare | None = None
+    rank_by: str | None = None
+    top_share: TopShare | None = None
+
+    def __post_init__(self):
+        if (self.rank_by is None) != (self.top_share is None):
+            raise ValueError(
+                f"rank_by and top_share: both or neither, got rank_by={self.rank_by!r}, top_share={self.top_share!r}"
+            )
+
+    @property
+    def ranked(self) -> bool:
+        return self.rank_by is not None
 
 
 @frozen
@@ -73,10 +95,11 @@ class SegmentsConfig:
 
 
 def reference_errors(
-    segments: SegmentsConfig, tables: Mapping[str, object], columns: Collection[str]
+    segments: SegmentsConfig, tables: Mapping[str, object], columns: Collection[str], numeric: Collection[str]
 ) -> Iterator[tuple[KeyPath, str, str]]:
     """The audience table must be declared; every rule must pass the safe-rule check over ``columns``
-    (features, scores and tags); the key path names the family and the segment."""
+    (features, scores and tags) and every ``rank_by`` name one of ``numeric`` (the numeric columns of the
+    score row); the key path names the family and the segment."""
     if not segments.families:
         return
     for key in ("table", "excluded_table"):
@@ -91,4 +114,11 @@ def reference_errors(
                     ("segments", "families", family_id, "segments", segment_id, "rule"),
                     f"invalid rule for segment {family_id}.{segment_id}: {exc}",
                     "a rule over feature, score and tag columns using whitelisted functions",
+                )
+            if segment.ranked and segment.rank_by not in numeric:
+                kind = "a non-numeric column" if segment.rank_by in columns else "an unknown column"
+                yield (
+                    ("segments", "families", family_id, "segments", segment_id, "rank_by"),
+                    f"segment {family_id}.{segment_id} ranks by {segment.rank_by!r}, {kind}",
+                    f"a numeric score column: one of {sorted(numeric)}",
                 )

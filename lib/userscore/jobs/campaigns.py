@@ -13,8 +13,11 @@ and control users, response and conversion rates, revenue per user, absolute and
 confidence intervals (two-proportion, Welch, bootstrap), incremental conversions, revenue and margin,
 cost and ROI; and campaigns.ranking: how well each numeric score at the send ranks each readable
 campaign's uplift (Qini coefficient, uplift AUC, uplift at k). A campaign with an empty, too small or
-contaminated control group is unreadable (the reason is written; no lift is). Exit code 2, before anything
-is written, when sends, responses or orders are missing.
+contaminated control group is unreadable (the reason is written; no lift is). And campaigns.recommendations
+(replaceWhere as_of_date = D): per campaign type with an uplift model scored in the latest scores at or
+before D, for every audience share of its users ranked by <type>_uplift, the expected incremental
+conversions, margin, contact cost and net margin, the best share flagged. Exit code 2, before anything is
+written, when sends, responses or orders are missing.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from pathlib import Path
 from userscore.jobs.arguments import iso_date
 from userscore.runner import JobContext
 
-HELP = "measure campaigns at D: lift vs control with intervals, ROI -> campaigns.lift and an HTML report"
+HELP = (
+    "measure campaigns at D: lift vs control with intervals, ROI -> campaigns.lift and an HTML report; "
+    "how many users to contact next -> campaigns.recommendations"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,4 +49,4 @@ def run(ctx: JobContext) -> Sequence[str]:
         ctx.catalog, ctx.config, args.as_of, Path(args.report) if args.report else None, ctx.stage
     )
     cfg = ctx.config.campaigns
-    return summary_lines(reading, cfg.lift_table, cfg.ranking_table)
+    return summary_lines(reading, cfg.lift_table, cfg.ranking_table, cfg.recommendations.table)

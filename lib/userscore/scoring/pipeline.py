@@ -69,7 +69,7 @@ def required_feature_columns(config: Config) -> set[str]:
         referenced |= validate_rule(d.rule, known) if d.rule is not None else {d.column}
     for family in config.segments.families.values():
         for segment in family.segments.values():
-            referenced |= validate_rule(segment.rule, known)
+            referenced |= validate_rule(segment.rule, known) | ({segment.rank_by} if segment.ranked else set())
     return referenced & features
 
 
