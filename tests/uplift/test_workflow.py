@@ -213,6 +213,6 @@ def test_a_type_with_nothing_to_learn_fails_when_named_and_is_skipped_with_all(t
     early = ["--cutoff", "2026-02-15", *trained[-1]]
     assert main(["uplift", "--type", "coupon_winback", *early]) == 2
     why = "coupon_winback: 0 campaigns before the validation campaign winback-1 (2026-01-10) with both arms"
-    assert why in capsys.readouterr().err
+    assert f"userscore uplift: error: {why}" in capsys.readouterr().out
     assert main(["uplift", "--all", *early]) == 0
     assert f"coupon_winback: not trained: {why}" in capsys.readouterr().out
