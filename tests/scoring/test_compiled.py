@@ -202,6 +202,10 @@ def test_uplift_and_reasons_equal_the_spark_pipeline(spark, pipelines):
     expected = _expected_reasons(treated - control, compiled.names)
     assert out["u_reasons"].tolist() == expected
     assert sum(t is None for t in expected) < len(expected)
+    # What docs/scoring.md says they add up to: the arms' log-odds difference less the roots' difference.
+    roots = gbt_ensemble(model.stages[-2]).bias - gbt_ensemble(model.stages[-1]).bias
+    logit_gap = np.log(p_treated / (1 - p_treated)) - np.log(p_control / (1 - p_control))
+    np.testing.assert_allclose((treated - control).sum(axis=1), logit_gap - roots, rtol=0, atol=1e-9)
 
 
 def test_uplift_pipelines_with_other_stages_are_not_compiled(pipelines):
