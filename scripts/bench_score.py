@@ -273,7 +273,7 @@ def main() -> int:
     champions = load_champions(config.scoring.targets, config.models.tracking, config.models.promotion.alias, ROOT)
     load_seconds = time.perf_counter() - started
     dictionary = load_dictionary(config.tags)
-    at = logical_scored_at(AS_OF, champions.loaded)
+    at = logical_scored_at(AS_OF, champions)
     scoring = config.scoring
     # The features here are synthetic (no silver orders, no BTYD champion): the BTYD columns are null.
     base = load_customer_base(catalog, config, AS_OF)

@@ -2,12 +2,14 @@
 (scripts/bench_score.py imports it, run as a script; tests import ``scripts.score_baselines``). Same
 outputs as :func:`userscore.scoring.fuse.fused_scores`, computed the slow ways:
 
-- :func:`naive_scores`: each champion in its own pass over a fresh read of the features, its outputs
-  (user_id, probability, reasons) joined back by user_id: one scan and one join per model; each model
-  through its Spark pipeline (the served artifact as MLlib runs it) unless ``compiled``;
-- :func:`pyfunc_scores`: each champion through ``mlflow.pyfunc.spark_udf`` (rows serialised to Python
-  workers, which run the Spark pipeline through MLflow's pyfunc wrapper); pyfunc returns only the
-  probability, so its reasons columns are null.
+- :func:`naive_scores`: each champion (targets' and uplift types') in its own pass over a fresh read of
+  the features, its outputs (user_id, probability or uplift, reasons) joined back by user_id: one scan
+  and one join per model; each model through its Spark pipeline (the served artifact as MLlib runs it)
+  unless ``compiled``;
+- :func:`pyfunc_scores`: each target's champion through ``mlflow.pyfunc.spark_udf`` (rows serialised to
+  Python workers, which run the Spark pipeline through MLflow's pyfunc wrapper); pyfunc returns only the
+  probability, so its reasons columns are null. An uplift pipeline has no single prediction for pyfunc
+  to return: uplift champions run through their Spark pipelines.
 """
 
 from __future__ import annotations
@@ -38,11 +40,9 @@ def naive_scores(
 ) -> DataFrame:
     """One pass and one join per model over ``read_features()`` (called once per model, plus once)."""
     df = read_features()
-    for champion in champions.loaded:
-        outputs = [champion.output.column("probability"), champion.output.column("reasons")]
+    for champion in champions.all:
         scored = apply_champions(read_features(), [champion], scoring.reasons, explain, compiled)
-        scored = scored.select("user_id", *outputs)
-        df = df.join(scored, "user_id")
+        df = df.join(scored.select("user_id", *champion.score_columns), "user_id")
     return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
@@ -72,4 +72,5 @@ def pyfunc_scores(
                 champion.output.column("reasons"): F.lit(None).cast("string"),
             }
         )
+    df = apply_champions(df, champions.uplift, scoring.reasons, compiled=False)
     return finish_scores(df, champions, scoring, dictionary, scored_at, customer_base=customer_base)

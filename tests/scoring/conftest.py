@@ -1,4 +1,5 @@
-"""Hand-made feature snapshots and tiny real champions (GBT + calibration) in a private MLflow store."""
+"""Hand-made feature snapshots and tiny real champions (GBT + calibration; an uplift model: two arm GBTs)
+in a private MLflow store."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ MODEL_NUMERIC = {
     "vip_promotion_90d": ("monetary_365d", "frequency_90d"),
 }
 TREES = 4
+# The uplift champion (userscore.uplift.model's served form): the trainer's preparation of these inputs.
+UPLIFT_TYPE = "coupon_winback"
+UPLIFT_NUMERIC = ("promotion_sensitivity", "recency_days", "frequency_90d")
+UPLIFT_CATEGORICAL = ("member_level",)
+MARGIN = 12.5  # the uplift champion's margin per conversion, logged on its run as training does
 
 
 def feature_schema(config: Config) -> T.StructType:
@@ -132,8 +138,45 @@ def train_champion(spark: SparkSession, target: str, rows: list[dict], config: C
     return PipelineModel(stages=[*prep.stages, gbt, calibrator])
 
 
-def register(model, name: str, store_dir: Path) -> str:
-    """Log ``model`` with mlflow.spark, register it as ``name`` and point alias champion at it."""
+def _converted(row: dict, treated: bool, noise: float) -> float:
+    """Contacted: price-sensitive recent users convert too (persuadables); users long gone are put off
+    (sleeping dogs). Either arm: frequent buyers convert anyway (sure things)."""
+    anyway = row["frequency_90d"] + 2 * noise > 8
+    if treated:
+        return float((anyway and row["recency_days"] < 300) or row["promotion_sensitivity"] + 0.3 * noise > 0.6)
+    return float(anyway or (row["recency_days"] >= 300 and row["promotion_sensitivity"] > 0.5))
+
+
+def train_uplift_champion(spark: SparkSession, rows: list[dict]):
+    """A real served uplift pipeline: the trainer's preparation (impute, index + one-hot, assemble) and a
+    4-tree GBT per arm (every second user contacted), as ``served_pipeline`` puts them together."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import GBTClassifier
+
+    from userscore.models.dataset import FeatureColumns
+    from userscore.models.training import feature_stages
+    from userscore.uplift.model import served_pipeline
+
+    rng = np.random.default_rng(11)
+    inputs = (*UPLIFT_NUMERIC, *UPLIFT_CATEGORICAL)
+    data = []
+    for i, r in enumerate(rows):
+        treated = i % 2 == 0
+        data.append((*(r[c] for c in inputs), int(treated), _converted(r, treated, rng.normal())))
+    schema = ", ".join([*(f"{c} double" for c in UPLIFT_NUMERIC), "member_level string", "treated int", "label double"])
+    train = spark.createDataFrame(data, schema)
+    prep = Pipeline(stages=feature_stages(FeatureColumns(UPLIFT_NUMERIC, UPLIFT_CATEGORICAL))).fit(train)
+    assembled = prep.transform(train)
+    arms = [
+        GBTClassifier(maxIter=TREES, maxDepth=3, minInstancesPerNode=5, seed=7).fit(assembled.where(f"treated = {t}"))
+        for t in (1, 0)
+    ]
+    return served_pipeline(prep, *arms)
+
+
+def register(model, name: str, store_dir: Path, metrics: dict[str, float] | None = None) -> str:
+    """Log ``model`` with mlflow.spark (and ``metrics`` on its run), register it as ``name`` and point
+    alias champion at it."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -145,6 +188,8 @@ def register(model, name: str, store_dir: Path) -> str:
         client.create_experiment("scoring-tests", artifact_location=(store_dir / "mlruns").as_uri())
     mlflow.set_experiment("scoring-tests")
     with mlflow.start_run():
+        if metrics:
+            mlflow.log_metrics(metrics)
         info = mlflow.spark.log_model(
             model,
             artifact_path="model",
@@ -170,7 +215,8 @@ def tracking_overrides(store_dir: Path) -> dict:
 
 
 def make_champion_store(spark, store_dir: Path):
-    """A store with the three targets' champions; returns (store dir, rows of D1, {target: model})."""
+    """A store with the three targets' champions and the uplift champion of UPLIFT_TYPE (registered
+    last); returns (store dir, rows of D1, {target or UPLIFT_TYPE: model})."""
     config = make_config(store_dir, tracking_overrides(store_dir))
     rows = feature_rows(config, D1)
     models = {}
@@ -181,6 +227,10 @@ def make_champion_store(spark, store_dir: Path):
     ):
         models[target] = train_champion(spark, target, rows, config, calibration)
         register(models[target], f"userscore-{target}", store_dir)
+    models[UPLIFT_TYPE] = train_uplift_champion(spark, rows)
+    from userscore.uplift.model import MARGIN_PER_CONVERSION
+
+    register(models[UPLIFT_TYPE], f"userscore-{UPLIFT_TYPE}_uplift", store_dir, {MARGIN_PER_CONVERSION: MARGIN})
     return store_dir, rows, models
 
 

@@ -4,7 +4,8 @@ The reference is MLlib itself: the same fitted PipelineModel's ``transform`` for
 the vector-based Saabas route (saabas.saabas over the assembled vector MLlib builds) for the reasons.
 The data has what production sees: nulls and NaN in imputed and non-imputed numbers, an integer column
 imputed with a non-integer mean, unseen and null categories, and every calibration (centred isotonic, Platt,
-and none, which is the identity isotonic model).
+and none, which is the identity isotonic model). An uplift pipeline (two arm GBTs after the same
+preparation, userscore.uplift.model) is held to MLlib's p_treated - p_control the same way.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from userscore.models.calibration import fit_calibrator
 from userscore.scoring.compiled import (
     Calibration,
     CompiledModel,
+    CompiledUplift,
     NumericBlock,
     OneHotBlock,
     compile_pipeline,
+    compile_uplift,
     score_batch,
 )
 from userscore.scoring.ensemble import ensemble_from_nodes
 from userscore.scoring.gbt_trees import gbt_ensemble
 from userscore.scoring.saabas import saabas
+from userscore.uplift.model import CONTROL_PROBABILITY, TREATED_PROBABILITY, served_pipeline
 
 LEVELS = ("basic", "silver", "gold")
 CHANNELS = ("app", "web", "store", "mini")
@@ -62,13 +66,22 @@ def _label(row: tuple, noise: float) -> float:
     return float(score > 3.2)
 
 
+def _effect(row: tuple) -> float:
+    """What a contact adds to the label's score: app users are persuaded, gold members put off."""
+    _, _, _, _, _, level, channel = row
+    return 1.2 if channel == "app" else (-0.8 if level == "gold" else 0.0)
+
+
 @pytest.fixture(scope="module")
 def pipelines(spark):
-    """Three served pipelines on the same prep and GBT: isotonic, Platt and no calibration."""
-    rng = np.random.default_rng(5)
+    """Three served pipelines on the same prep and GBT: isotonic, Platt and no calibration; and an uplift
+    pipeline on the same prep: a GBT per arm (every second user contacted, the contact's effect added)."""
+    rng, arm_rng = np.random.default_rng(5), np.random.default_rng(6)
     train_rows = _rows(600, seed=1, unseen=False)
+    arm_labels = [(i % 2, _label(r, arm_rng.normal() + _effect(r) * (i % 2))) for i, r in enumerate(train_rows)]
     train = spark.createDataFrame(
-        [(*r, _label(r, rng.normal())) for r in train_rows], f"{SCHEMA}, label double"
+        [(*r, _label(r, rng.normal()), *arm) for r, arm in zip(train_rows, arm_labels, strict=True)],
+        f"{SCHEMA}, label double, treated int, arm_label double",
     ).repartition(2)
     prep = Pipeline(
         stages=[
@@ -90,6 +103,13 @@ def pipelines(spark):
     for method in ("isotonic", "platt", "none"):
         calibrator = fit_calibrator(scored, method, "label")
         served[method] = PipelineModel(stages=[*prep.stages, gbt, calibrator])
+    arms = [
+        GBTClassifier(maxIter=8, maxDepth=4, minInstancesPerNode=5, seed=3, labelCol="arm_label").fit(
+            assembled.where(f"treated = {t}")
+        )
+        for t in (1, 0)
+    ]
+    served["uplift"] = served_pipeline(prep, *arms)
     return served
 
 
@@ -128,13 +148,76 @@ def test_probabilities_and_reasons_equal_the_spark_pipeline(spark, pipelines, me
     np.testing.assert_array_equal(x, spark_x)
     # Reasons: the vector route's contributions per source column, ranked and written in plain Python.
     per_column = saabas(gbt_ensemble(model.stages[-2]), spark_x, groups, len(compiled.names))
-    expected = []
-    for row in per_column.tolist():
-        ranked = sorted(range(len(row)), key=lambda i: -abs(row[i]))[:3]  # stable: ties by column order
-        parts = [f"{compiled.names[i]} ({row[i]:+.2f})" for i in ranked if abs(row[i]) > 1e-12]
-        expected.append("; ".join(parts) or None)
+    expected = _expected_reasons(per_column, compiled.names)
     assert out["m_reasons"].tolist() == expected
     assert sum(t is None for t in expected) < len(expected)
+
+
+def _expected_reasons(per_column: np.ndarray, names: tuple[str, ...]) -> list[str | None]:
+    """The top 3 |contributions| per row written in plain Python (stable sort: ties by column order)."""
+    expected = []
+    for row in per_column.tolist():
+        ranked = sorted(range(len(row)), key=lambda i: -abs(row[i]))[:3]
+        parts = [f"{names[i]} ({row[i]:+.2f})" for i in ranked if abs(row[i]) > 1e-12]
+        expected.append("; ".join(parts) or None)
+    return expected
+
+
+def test_uplift_and_reasons_equal_the_spark_pipeline(spark, pipelines):
+    model = pipelines["uplift"]
+    compiled = compile_uplift(model)
+    assert isinstance(compiled, CompiledUplift)
+    assert compiled.names == ("spend", "level", "visits", "trend", "orders", "channel")
+
+    score = spark.createDataFrame(_rows(400, seed=2, unseen=True), SCHEMA)
+    spark_rows = (
+        model.transform(score)
+        .select(
+            "user_id",
+            vector_to_array(TREATED_PROBABILITY)[1].alias("p_treated"),
+            vector_to_array(CONTROL_PROBABILITY)[1].alias("p_control"),
+            vector_to_array("features").alias("x"),
+        )
+        .orderBy("user_id")
+        .toPandas()
+    )
+    frame = score.orderBy("user_id").toPandas()
+    numeric, strings = _batch(frame)
+    # Scored next to a target's model, as the fused pass does: each keeps its own outputs.
+    target = compile_pipeline(pipelines["platt"])
+    out = score_batch([("m", target), ("u", compiled)], numeric, strings, integral={"orders"}, reasons=REASONS)
+    assert set(out) == {"m_p", "m_reasons", "u_uplift", "u_p_control", "u_reasons"}
+
+    p_treated, p_control = spark_rows["p_treated"].to_numpy(), spark_rows["p_control"].to_numpy()
+    np.testing.assert_allclose(out["u_uplift"], p_treated - p_control, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["u_p_control"], p_control, rtol=0, atol=1e-12)
+    assert (p_treated - p_control).min() < 0 < (p_treated - p_control).max()  # both directions occur
+    x, groups = compiled.matrix(numeric, strings, {"orders"})
+    spark_x = np.vstack(spark_rows["x"].to_numpy())
+    np.testing.assert_array_equal(x, spark_x)
+    # Reasons: each arm's GBT explained on MLlib's vector on its own, the control arm's credits subtracted.
+    treated, control = (
+        saabas(gbt_ensemble(stage), spark_x, groups, len(compiled.names)) for stage in model.stages[-2:]
+    )
+    expected = _expected_reasons(treated - control, compiled.names)
+    assert out["u_reasons"].tolist() == expected
+    assert sum(t is None for t in expected) < len(expected)
+    # What docs/scoring.md says they add up to: the arms' log-odds difference less the roots' difference.
+    roots = gbt_ensemble(model.stages[-2]).bias - gbt_ensemble(model.stages[-1]).bias
+    logit_gap = np.log(p_treated / (1 - p_treated)) - np.log(p_control / (1 - p_control))
+    np.testing.assert_allclose((treated - control).sum(axis=1), logit_gap - roots, rtol=0, atol=1e-9)
+
+
+def test_uplift_pipelines_with_other_stages_are_not_compiled(pipelines):
+    from pyspark.ml.feature import StandardScaler
+
+    uplift, target = pipelines["uplift"], pipelines["isotonic"]
+    assert compile_uplift(target) is None and compile_pipeline(uplift) is None  # not each other's form
+    scaler = StandardScaler(inputCol="features", outputCol="scaled")
+    assert compile_uplift(PipelineModel(stages=[*uplift.stages[:-2], scaler, *uplift.stages[-2:]])) is None
+    assert compile_uplift(PipelineModel(stages=uplift.stages[:-1])) is None  # no control arm
+    strict = uplift.stages[2].copy().setHandleInvalid("error")
+    assert compile_uplift(PipelineModel(stages=[*uplift.stages[:2], strict, *uplift.stages[3:]])) is None
 
 
 def test_probabilities_only_and_an_empty_batch(spark, pipelines):

@@ -15,12 +15,25 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from tests.conftest import REPO, make_config
-from tests.scoring.conftest import D1, D2, MODEL_NUMERIC, feature_rows, features_frame, tracking_overrides
+from tests.scoring.conftest import (
+    D1,
+    D2,
+    MARGIN,
+    MODEL_NUMERIC,
+    UPLIFT_CATEGORICAL,
+    UPLIFT_NUMERIC,
+    UPLIFT_TYPE,
+    feature_rows,
+    features_frame,
+    tracking_overrides,
+)
 from userscore.catalog import Catalog, declared_schema
 from userscore.cli import main
+from userscore.config import deep_merge
 from userscore.scoring.customer_base import load_customer_base
 
 SCORES, WIDE, AUDIENCES = "scores.user_scores", "tags.user_tag_wide", "audiences.segment_members"
+_UPLIFT_TIERS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")  # the summary's order
 PREFIX = {"churn_60d": "churn", "repurchase_30d": "repurchase", "vip_promotion_90d": "vip"}
 EXCLUDED = "audiences.excluded_members"
 
@@ -85,11 +98,38 @@ def _probabilities(spark, world, day) -> dict[str, dict[str, float]]:
     """Each in-memory trained pipeline applied directly to the features (not through the job)."""
     frame = features_frame(spark, world["config"], world["rows"][day])
     out = {}
-    for target, model in world["models"].items():
+    for target in PREFIX:
+        model = world["models"][target]
         out[target] = {
             r["user_id"]: r["prediction"] for r in model.transform(frame).select("user_id", "prediction").collect()
         }
     return out
+
+
+def _arm_probabilities(spark, world, day) -> dict[str, tuple[float, float]]:
+    """user -> (P(convert | contacted), P(convert | not contacted)) from the in-memory uplift pipeline."""
+    from pyspark.ml.functions import vector_to_array
+
+    frame = features_frame(spark, world["config"], world["rows"][day])
+    arms = (
+        world["models"][UPLIFT_TYPE]
+        .transform(frame)
+        .select(
+            "user_id",
+            vector_to_array("_uplift_p_treated")[1].alias("treated"),
+            vector_to_array("_uplift_p_control")[1].alias("control"),
+        )
+    )
+    return {r["user_id"]: (r["treated"], r["control"]) for r in arms.collect()}
+
+
+def _uplift_tier(uplift: float, p_control: float) -> str:
+    """campaigns.types.coupon_winback.uplift.tiers in conf/base/campaigns.yaml."""
+    if uplift > 0.02:
+        return "persuadable"
+    if uplift < -0.02:
+        return "sleeping_dog"
+    return "sure_thing" if p_control >= 0.5 else "lost_cause"
 
 
 def _tier(p: float, high: float, mid: float) -> str:
@@ -158,6 +198,7 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
     catalog = world["catalog"]
     scores = {r["user_id"]: r.asDict() for r in catalog.read(SCORES, where=F.col("as_of_date") == D1).collect()}
     p = _probabilities(spark, world, D1)
+    arms = _arm_probabilities(spark, world, D1)
     rows = {r["user_id"]: r for r in world["rows"][D1]}
     assert set(scores) == set(rows)
 
@@ -165,9 +206,9 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     registered = [
         dt.datetime.fromtimestamp(
-            int(client.get_model_version_by_alias(f"userscore-{t}", "champion").creation_timestamp) / 1000, dt.UTC
+            int(client.get_model_version_by_alias(f"userscore-{name}", "champion").creation_timestamp) / 1000, dt.UTC
         )
-        for t in PREFIX
+        for name in (*PREFIX, f"{UPLIFT_TYPE}_uplift")  # the uplift champion counts too
     ]
     scored_at = max(dt.datetime(2026, 3, 1), max(r.replace(microsecond=0, tzinfo=None) for r in registered))
     for user, got in scores.items():
@@ -185,6 +226,20 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
         assert {k: got[k] for k in expected} == expected, user
         assert got["scored_at"] == scored_at
         assert got["r_score"] == rows[user]["r_score"] and got["rfm_segment"] == rows[user]["rfm_segment"]
+        # Uplift: the arms' difference, its tier, and net margin = uplift x margin per conversion - contact cost.
+        treated, control = arms[user]
+        uplift = got[f"{UPLIFT_TYPE}_uplift"]
+        assert uplift == pytest.approx(treated - control, abs=1e-12)
+        assert got[f"{UPLIFT_TYPE}_uplift_tier"] == _uplift_tier(treated - control, control), user
+        assert got[f"{UPLIFT_TYPE}_net_margin"] == pytest.approx((treated - control) * MARGIN - 0.5, abs=1e-12)
+        assert got[f"{UPLIFT_TYPE}_uplift_model_version"] == "1"
+        reasons = got[f"{UPLIFT_TYPE}_uplift_reasons"].split("; ")
+        names = [r.split(" (")[0] for r in reasons]
+        values = [abs(float(r.split(" (")[1].rstrip(")"))) for r in reasons]
+        assert 1 <= len(reasons) <= 3 and set(names) <= {*UPLIFT_NUMERIC, *UPLIFT_CATEGORICAL}
+        assert values == sorted(values, reverse=True)
+    tiers = [scores[u][f"{UPLIFT_TYPE}_uplift_tier"] for u in scores]
+    assert {"persuadable", "sleeping_dog"} <= set(tiers)  # the tiny model tells both apart
 
     # The wide table holds exactly the score rows (one per user) after the first run.
     assertDataFrameEqual(catalog.read(WIDE), catalog.read(SCORES, where=F.col("as_of_date") == D1))
@@ -216,6 +271,8 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
     # The summary prints the tier and grade distribution and the table locations.
     churn = [scores[u]["churn_tier"] for u in scores]
     assert f"churn_tier:       high {churn.count('high'):,} ({100 * churn.count('high') / len(churn):.1f}%)" in out
+    shares = [f"{t} {tiers.count(t):,} ({100 * tiers.count(t) / len(tiers):.1f}%)" for t in _UPLIFT_TIERS]
+    assert f"{UPLIFT_TYPE}_uplift_tier: " + "  ".join(shares) in out
     assert f"scores.user_scores         {catalog.location(SCORES)}" in out
 
 
@@ -228,7 +285,9 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
     from userscore.tags import load_dictionary
 
     config, catalog = world["config"], world["catalog"]
-    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
+    scoring = config.scoring
+    champions = load_champions(scoring.targets, config.models.tracking, "champion", config.path("."), scoring.uplift)
+    assert [(c.campaign_type, c.compiled is not None) for c in champions.uplift] == [(UPLIFT_TYPE, True)]
     dictionary = load_dictionary(config.tags)
     at = dt.datetime(2026, 3, 1)
     location = catalog.location("features.user_features")
@@ -265,13 +324,14 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
         customer_base=base,
     )
     assert scans(fused) == 1
-    assert scans(naive) == 4  # the counter sees one scan per model plus the base read
-    # The fused plan sends the rows to Python once for all three compiled champions; the naive plan runs
-    # each Spark pipeline and sends each model's vector for its reasons.
+    assert scans(naive) == 5  # the counter sees one scan per model (three targets, one uplift) plus the base read
+    # The fused plan sends the rows to Python once for all four compiled champions, the uplift one included;
+    # the naive plan runs each Spark pipeline and sends each model's vector for its reasons.
     assert python_round_trips(fused) == 1
-    assert python_round_trips(naive) == 3
-    # Same rows either way: the compiled models give the Spark pipelines' probabilities and reasons.
+    assert python_round_trips(naive) == 4
+    # Same rows either way: the compiled models give the Spark pipelines' probabilities, uplift and reasons.
     assertDataFrameEqual(fused, naive, rtol=0, atol=1e-12)
+    assert fused.where(f"{UPLIFT_TYPE}_uplift IS NULL OR {UPLIFT_TYPE}_uplift_reasons IS NULL").count() == 0
 
 
 def test_crash_in_a_write_leaves_every_table_readable_at_its_previous_version(spark, world, monkeypatch):
@@ -378,14 +438,27 @@ def test_no_tracking_store_exits_2_and_leaves_no_store_behind(tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no mlflow.db, mlruns/, artifacts/ or warehouse/
 
 
-def test_optional_target_without_champion_gets_null_columns(spark, world, champion_store, tmp_path):
+# A second campaign type with an uplift model (conf/base/campaigns.yaml's vip_preview has none), whose
+# champion the store lacks.
+VIP_UPLIFT = {
+    "campaigns": {
+        "types": {
+            "vip_preview": {
+                "uplift": {"tiers": {"persuadable_above": 0.05, "sleeping_dog_below": 0, "sure_thing_min": 0.6}}
+            }
+        }
+    }
+}
+
+
+def test_optional_target_and_uplift_type_without_champion_get_null_columns(spark, world, champion_store, tmp_path):
     from userscore.scoring.fuse import fused_scores
     from userscore.scoring.models import load_champions
     from userscore.scoring.pipeline import read_features
     from userscore.tags import load_dictionary
 
     store_dir, _, _ = champion_store
-    overrides = tracking_overrides(store_dir)
+    overrides = deep_merge(tracking_overrides(store_dir), VIP_UPLIFT)
     overrides["models"]["targets"] = {
         "ltv_365d": {
             "horizon_days": 365,
@@ -394,11 +467,16 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
             "tiers": [{"name": "high", "min": 0.5}, {"name": "low"}],
         }
     }
-    overrides["scoring"] = {"targets": {"ltv_365d": {"prefix": "ltv", "optional": True}}}
+    overrides["scoring"] = {
+        "targets": {"ltv_365d": {"prefix": "ltv", "optional": True}},
+        "uplift": {"vip_preview": {"optional": True}},
+    }
     config = make_config(tmp_path, overrides)
-    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
-    assert champions.missing_optional == ("userscore-ltv_365d@champion",)
+    scoring = config.scoring
+    champions = load_champions(scoring.targets, config.models.tracking, "champion", config.path("."), scoring.uplift)
+    assert champions.missing_optional == ("userscore-ltv_365d@champion", "userscore-vip_preview_uplift@champion")
     assert sorted(c.target for c in champions.loaded) == sorted(PREFIX)
+    assert [c.campaign_type for c in champions.uplift] == [UPLIFT_TYPE]
 
     catalog = world["catalog"]  # the features of the module's warehouse
     frame = fused_scores(
@@ -409,32 +487,79 @@ def test_optional_target_without_champion_gets_null_columns(spark, world, champi
         dt.datetime(2026, 3, 1),
         customer_base=load_customer_base(catalog, config, D1),
     )
-    got = frame.select("user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", "value_score")
-    # The ltv columns are typed nulls; the value score (without an ltv component) is the job's.
-    written = catalog.read(SCORES, where=F.col("as_of_date") == D1).select("user_id", "value_score")
+    vip = [
+        f"vip_preview_{s}" for s in ("uplift", "uplift_tier", "uplift_reasons", "net_margin", "uplift_model_version")
+    ]
+    kept = [f"{UPLIFT_TYPE}_{s}" for s in ("uplift", "uplift_tier", "net_margin")]
+    got = frame.select(
+        "user_id", "ltv_probability", "ltv_tier", "ltv_reasons", "ltv_model_version", *vip, "value_score", *kept
+    )
+    # The ltv and vip_preview uplift columns are typed nulls; the value score (without an ltv component) and
+    # the scored uplift type's columns are the job's.
+    written = catalog.read(SCORES, where=F.col("as_of_date") == D1)
     expected = written.select(
         "user_id",
         F.lit(None).cast("double").alias("ltv_probability"),
         F.lit(None).cast("string").alias("ltv_tier"),
         F.lit(None).cast("string").alias("ltv_reasons"),
         F.lit(None).cast("string").alias("ltv_model_version"),
+        *(
+            F.lit(None).cast(t).alias(c)
+            for c, t in zip(vip, ("double", "string", "string", "double", "string"), strict=True)
+        ),
         "value_score",
+        *kept,
     )
     assertDataFrameEqual(got, expected)
 
 
-def test_features_without_a_model_input_fail_naming_the_model_and_the_column(spark, world):
-    from userscore.errors import InputError
-    from userscore.scoring.fuse import fused_scores
-    from userscore.scoring.models import load_champions
-    from userscore.scoring.pipeline import read_features
-    from userscore.tags import load_dictionary
+def test_missing_uplift_champion_fails_before_anything_is_written(tmp_path, champion_store, capsys):
+    store_dir, _, _ = champion_store
+    extra = [
+        "--set", "campaigns.types.vip_preview.uplift={tiers: {persuadable_above: 0.05, sleeping_dog_below: 0, "
+        "sure_thing_min: 0.6}}",
+        "--set", "scoring.uplift.vip_preview={optional: false}",
+    ]  # fmt: skip
+    sets = [
+        "--set",
+        f"catalog.root={tmp_path}/warehouse",
+        "--set",
+        f"models.tracking.uri=sqlite:///{store_dir}/mlflow.db",
+    ]
+    capsys.readouterr()
+    assert main(["score", "--as-of", D1.isoformat(), *sets, *extra]) == 2
+    assert capsys.readouterr().out == (
+        "userscore score: error: no champion for userscore-vip_preview_uplift@champion in the MLflow registry at "
+        f"sqlite:///{store_dir}/mlflow.db: train and promote it (`userscore uplift`) or mark the campaign type "
+        "optional in scoring.uplift\n"
+    )
+    assert not (tmp_path / "warehouse").exists()
 
-    config, catalog = world["config"], world["catalog"]
-    champions = load_champions(config.scoring.targets, config.models.tracking, "champion", config.path("."))
-    features = read_features(catalog, config, D1).drop("logins_30d")  # read by the churn model only
-    with pytest.raises(InputError, match=r"userscore-churn_60d v1 cannot score these features: no column logins_30d"):
-        fused_scores(
-            features, champions, config.scoring, load_dictionary(config.tags), dt.datetime(2026, 3, 1),
-            customer_base=None,
-        )  # fmt: skip
+
+def test_uplift_champion_without_margin_or_arms_fails_naming_it(tmp_path, champion_store):
+    """A private store whose coupon_winback uplift champion is a target's pipeline: first on a run without
+    margin_per_conversion (fails before any model is loaded), then on a run with it (no arms to score)."""
+    from mlflow.tracking import MlflowClient
+
+    from tests.scoring.conftest import register
+    from userscore.errors import InputError
+    from userscore.scoring.models import load_champions
+
+    name = f"userscore-{UPLIFT_TYPE}_uplift"
+    register(champion_store[2]["churn_60d"], name, tmp_path)
+    config = make_config(tmp_path, tracking_overrides(tmp_path))
+
+    def load():
+        return load_champions({}, config.models.tracking, "champion", tmp_path, config.scoring.uplift)
+
+    with pytest.raises(InputError, match=rf"{name} v1: its training run logged no finite margin_per_conversion"):
+        load()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    first = client.get_model_version(name, "1")
+    run = client.create_run(client.get_experiment_by_name("scoring-tests").experiment_id)
+    client.log_metric(run.info.run_id, "margin_per_conversion", MARGIN)
+    second = client.create_model_version(name, first.source, run.info.run_id)
+    client.set_registered_model_alias(name, "champion", second.version)
+    with pytest.raises(InputError, match=rf"{name} v2 is not a served uplift pipeline"):
+        load()

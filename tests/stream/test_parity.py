@@ -47,7 +47,7 @@ def test_rescoring_every_user_gives_the_batch_rows_column_for_column(spark, worl
     )
     assert differing == []
     # The rows carry real, varied scores (the comparison is not of empty columns).
-    for column in ("rfm_score", "churn_probability", "repurchase_probability", "value_score"):
+    for column in ("rfm_score", "churn_probability", "repurchase_probability", "coupon_winback_uplift", "value_score"):
         assert len({row[column] for row in batch.values()}) >= 5, column
     # And the wide table's MERGE found nothing to change: its change feed has no row after the batch's.
     changes = catalog.read_changes(

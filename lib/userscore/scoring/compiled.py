@@ -12,20 +12,25 @@ and calibration in the JVM plus a second trip of the assembled vector to Python 
 Every step below mirrors the fitted Spark stage's documented transform; tests/scoring/test_compiled.py
 proves the probabilities and reasons equal MLlib's, nulls, NaN, unseen categories and both calibrations
 included. A pipeline with any other stage or setting is not compiled: it is scored through MLlib.
+
+An uplift champion (userscore.uplift.model: the same preparation, then a treated and a control arm GBT
+over one vector, no calibration) is compiled the same way into :class:`CompiledUplift`: one matrix, one
+walk of both arms' trees (gbt_trees.uplift_ensemble), uplift = p_treated - p_control, and reasons ranked
+by |treated credit - control credit|.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from userscore.config.scoring import ReasonsConfig
 from userscore.scoring.ensemble import TreeEnsemble
-from userscore.scoring.gbt_trees import gbt_ensemble
+from userscore.scoring.gbt_trees import arm_stages, gbt_ensemble, uplift_ensemble
 from userscore.scoring.reasons import reason_texts
 from userscore.scoring.saabas import contributions, descend, margin
 
@@ -131,12 +136,10 @@ def _binary_search(a: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CompiledModel:
-    """A served pipeline as arrays: the vector's blocks in assembler order, the trees, the calibration."""
+class Assembly:
+    """The assembled feature vector of a served pipeline: its blocks in assembler order."""
 
     blocks: tuple[NumericBlock | OneHotBlock, ...]
-    ensemble: TreeEnsemble
-    calibration: Calibration
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,11 +152,16 @@ class CompiledModel:
     def string_columns(self) -> set[str]:
         return {b.column for b in self.blocks if isinstance(b, OneHotBlock)}
 
+    @property
+    def width(self) -> int:
+        """Slots of the vector."""
+        return sum(b.width if isinstance(b, OneHotBlock) else 1 for b in self.blocks)
+
     def matrix(self, numeric: Mapping[str, np.ndarray], strings: Mapping[str, pd.Series], integral: set[str]):
         """The assembled feature matrix (rows x slots) and each slot's source column (index in ``names``)."""
         rows = len(next(iter({**numeric, **strings}.values())))
-        x = np.zeros((rows, self.ensemble.num_features))
-        groups = np.zeros(self.ensemble.num_features, dtype=np.int64)
+        x = np.zeros((rows, self.width))
+        groups = np.zeros(self.width, dtype=np.int64)
         names = self.names
         at = 0
         for block in self.blocks:
@@ -169,75 +177,164 @@ class CompiledModel:
             at += width
         return x, groups
 
+
+@dataclass(frozen=True)
+class CompiledModel(Assembly):
+    """A served pipeline as arrays: the vector's blocks in assembler order, the trees, the calibration."""
+
+    ensemble: TreeEnsemble
+    calibration: Calibration
+
     def score(self, x: np.ndarray, groups: np.ndarray, explain: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Calibrated probabilities and, when ``explain``, contributions per source column (log-odds)."""
         leaves = descend(self.ensemble, x)
-        raw = 1.0 / (1.0 + np.exp(-margin(self.ensemble, leaves)))
+        raw = _sigmoid(margin(self.ensemble, leaves))
         per_column = contributions(self.ensemble, leaves, groups, len(self.names)) if explain else None
         return self.calibration.apply(raw), per_column
+
+
+@dataclass(frozen=True)
+class CompiledUplift(Assembly):
+    """A served uplift pipeline as arrays: the vector's blocks and both arms' trees in one table
+    (gbt_trees.uplift_ensemble: the first ``treated_trees`` trees are the treated arm's, the others the
+    control arm's negated). No calibration: each arm's probability is its GBT's own."""
+
+    ensemble: TreeEnsemble
+    treated_trees: int
+
+    def score(
+        self, x: np.ndarray, groups: np.ndarray, explain: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Uplift (p_treated - p_control), p_control and, when ``explain``, per source column the treated
+        arm's contribution minus the control arm's (log-odds)."""
+        leaves = descend(self.ensemble, x)
+        split = self.treated_trees
+        p_treated = _sigmoid(margin(self.ensemble, leaves[:, :split]))
+        p_control = _sigmoid(-margin(self.ensemble, leaves[:, split:]))  # negation is exact: the arm's sum
+        per_column = contributions(self.ensemble, leaves, groups, len(self.names)) if explain else None
+        return p_treated - p_control, p_control, per_column
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """P(class 1) of Spark's binary GBT from its margin scaled to log-odds."""
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def compile_pipeline(model, ensemble: TreeEnsemble | None = None) -> CompiledModel | None:
     """The compiled form of a served pipeline (Imputer / StringIndexer / OneHotEncoder / VectorAssembler,
     a binary GBT, an isotonic or Platt calibration), or None when it holds anything else. ``ensemble``:
     the GBT's trees when already read (gbt_trees.gbt_ensemble)."""
-    from pyspark.ml.classification import GBTClassificationModel
+    read = _prepared(model)
+    if read is None:
+        return None
+    prep, heads = read
+    if len(heads) != 2 or not _binary_gbt(heads[0]):
+        return None
+    gbt, calibration = heads[0], _calibration(heads[1], heads[0])
+    blocks = prep.blocks(gbt.getFeaturesCol())
+    if calibration is None or blocks is None:
+        return None
+    compiled = CompiledModel(blocks, ensemble or gbt_ensemble(gbt), calibration)
+    return compiled if compiled.width == compiled.ensemble.num_features else None
+
+
+def compile_uplift(model, ensemble: TreeEnsemble | None = None) -> CompiledUplift | None:
+    """The compiled form of a served uplift pipeline (the preparation stages of :func:`compile_pipeline`,
+    then exactly the treated and the control arm's binary GBTs over the same vector; see
+    userscore.uplift.model), or None when it holds anything else. ``ensemble``: both arms' trees when
+    already read (gbt_trees.uplift_ensemble)."""
+    read = _prepared(model)
+    arms = arm_stages(model)
+    if read is None or arms is None:
+        return None
+    prep, heads = read
+    treated, control = arms
+    if len(heads) != 2 or treated.getFeaturesCol() != control.getFeaturesCol():
+        return None
+    blocks = prep.blocks(treated.getFeaturesCol())
+    if blocks is None:
+        return None
+    compiled = CompiledUplift(blocks, ensemble or uplift_ensemble(treated, control), len(treated.treeWeights))
+    return compiled if compiled.width == compiled.ensemble.num_features else None
+
+
+@dataclass
+class _Preparation:
+    """What the preparation stages make, by output column."""
+
+    numeric: dict[str, NumericBlock] = field(default_factory=dict)  # imputer output -> block
+    indexed: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # indexer output -> (source, labels)
+    encoded: dict[str, OneHotBlock] = field(default_factory=dict)  # encoder output -> block
+    assembled: dict[str, list[str]] = field(default_factory=dict)  # assembler output -> inputs
+
+    def blocks(self, features_col: str) -> tuple[NumericBlock | OneHotBlock, ...] | None:
+        """The blocks of the vector ``features_col``; None when no assembler makes it or it holds an index."""
+        if features_col not in self.assembled:
+            return None
+        blocks: list[NumericBlock | OneHotBlock] = []
+        for column in self.assembled[features_col]:
+            if column in self.indexed:  # an index used directly as a number: not what the trainer builds
+                return None
+            blocks.append(self.encoded.get(column) or self.numeric.get(column) or NumericBlock(column))
+        return tuple(blocks)
+
+
+def _prepared(model) -> tuple[_Preparation, list] | None:
+    """The preparation stages read into blocks, and the other stages in order (the model's head); None when
+    a preparation stage has a setting the blocks do not mirror."""
     from pyspark.ml.feature import ImputerModel, OneHotEncoderModel, StringIndexerModel, VectorAssembler
-    from pyspark.ml.regression import IsotonicRegressionModel
 
-    from userscore.models.calibration import PlattModel
-
-    numeric: dict[str, NumericBlock] = {}  # imputer output -> block
-    indexed: dict[str, tuple[str, tuple[str, ...]]] = {}  # indexer output -> (source, labels)
-    encoded: dict[str, OneHotBlock] = {}  # encoder output -> block
-    assembled: dict[str, list[str]] = {}  # assembler output -> inputs
-    gbt = calibration = None
+    prep, heads = _Preparation(), []
     for stage in getattr(model, "stages", [model]):
         if isinstance(stage, ImputerModel):
             surrogates = stage.surrogateDF.first().asDict()
             missing = float(stage.getMissingValue())
             for source, out in zip(_inputs(stage), _outputs(stage), strict=True):
-                numeric[out] = NumericBlock(source, float(surrogates[source]), missing)
+                prep.numeric[out] = NumericBlock(source, float(surrogates[source]), missing)
         elif isinstance(stage, StringIndexerModel):
             if stage.getHandleInvalid() != "keep":
                 return None
             for source, out, labels in zip(_inputs(stage), _outputs(stage), stage.labelsArray, strict=True):
-                indexed[out] = (source, tuple(labels))
+                prep.indexed[out] = (source, tuple(labels))
         elif isinstance(stage, OneHotEncoderModel):
             if stage.getHandleInvalid() != "keep":
                 return None
             for source, out, size in zip(_inputs(stage), _outputs(stage), stage.categorySizes, strict=True):
-                if source not in indexed:
+                if source not in prep.indexed:
                     return None
-                column, labels = indexed[source]
+                column, labels = prep.indexed[source]
                 # Spark's configured sizes: "keep" adds an invalid category, dropLast removes the last one.
                 width = size + (0 if stage.getDropLast() else 1)
-                encoded[out] = OneHotBlock(column, labels, int(size), int(width))
+                prep.encoded[out] = OneHotBlock(column, labels, int(size), int(width))
         elif isinstance(stage, VectorAssembler):
             if stage.getHandleInvalid() != "keep":
                 return None
-            assembled[stage.getOutputCol()] = list(stage.getInputCols())
-        elif isinstance(stage, GBTClassificationModel) and gbt is None and stage.numClasses == 2:
-            gbt = stage
-        elif isinstance(stage, IsotonicRegressionModel) and gbt is not None and calibration is None:
-            if stage.getFeaturesCol() != gbt.getProbabilityCol() or stage.getFeatureIndex() != 1:
-                return None
-            calibration = Calibration("isotonic", tuple(stage.boundaries.toArray()), tuple(stage.predictions.toArray()))
-        elif isinstance(stage, PlattModel) and gbt is not None and calibration is None:
-            slope, intercept = stage.getOrDefault(stage.slope), stage.getOrDefault(stage.intercept)
-            calibration = Calibration("platt", slope=float(slope), intercept=float(intercept))
+            prep.assembled[stage.getOutputCol()] = list(stage.getInputCols())
         else:
+            heads.append(stage)
+    return prep, heads
+
+
+def _binary_gbt(stage) -> bool:
+    from pyspark.ml.classification import GBTClassificationModel
+
+    return isinstance(stage, GBTClassificationModel) and stage.numClasses == 2
+
+
+def _calibration(stage, gbt) -> Calibration | None:
+    """The calibration stage reading ``gbt``'s probability, as arrays; None for any other stage."""
+    from pyspark.ml.regression import IsotonicRegressionModel
+
+    from userscore.models.calibration import PlattModel
+
+    if isinstance(stage, IsotonicRegressionModel):
+        if stage.getFeaturesCol() != gbt.getProbabilityCol() or stage.getFeatureIndex() != 1:
             return None
-    if gbt is None or calibration is None or gbt.getFeaturesCol() not in assembled:
-        return None
-    blocks: list[NumericBlock | OneHotBlock] = []
-    for column in assembled[gbt.getFeaturesCol()]:
-        if column in indexed:  # an index used directly as a number: not what the trainer builds
-            return None
-        blocks.append(encoded.get(column) or numeric.get(column) or NumericBlock(column))
-    ensemble = ensemble or gbt_ensemble(gbt)
-    slots = sum(b.width if isinstance(b, OneHotBlock) else 1 for b in blocks)
-    return CompiledModel(tuple(blocks), ensemble, calibration) if slots == ensemble.num_features else None
+        return Calibration("isotonic", tuple(stage.boundaries.toArray()), tuple(stage.predictions.toArray()))
+    if isinstance(stage, PlattModel):
+        slope, intercept = stage.getOrDefault(stage.slope), stage.getOrDefault(stage.intercept)
+        return Calibration("platt", slope=float(slope), intercept=float(intercept))
+    return None
 
 
 def _inputs(stage) -> list[str]:
@@ -249,19 +346,22 @@ def _outputs(stage) -> list[str]:
 
 
 def score_batch(
-    models: Sequence[tuple[str, CompiledModel]],
+    models: Sequence[tuple[str, CompiledModel | CompiledUplift]],
     numeric: Mapping[str, np.ndarray],
     strings: Mapping[str, pd.Series],
     integral: set[str],
     reasons: ReasonsConfig | None,
 ) -> dict[str, object]:
-    """Every model on one batch: ``<key>_p`` (calibrated probability) and, when ``reasons`` is given,
-    ``<key>_reasons`` (the text of its top reasons, see reasons.reason_texts)."""
+    """Every model on one batch: ``<key>_p`` (calibrated probability) of a CompiledModel, ``<key>_uplift``
+    and ``<key>_p_control`` of a CompiledUplift and, when ``reasons`` is given, ``<key>_reasons`` (the text
+    of its top reasons, see reasons.reason_texts)."""
     out: dict[str, object] = {}
     for key, model in models:
         x, groups = model.matrix(numeric, strings, integral)
-        probability, per_column = model.score(x, groups, explain=reasons is not None)
-        out[f"{key}_p"] = probability
+        if isinstance(model, CompiledUplift):
+            out[f"{key}_uplift"], out[f"{key}_p_control"], per_column = model.score(x, groups, reasons is not None)
+        else:
+            out[f"{key}_p"], per_column = model.score(x, groups, explain=reasons is not None)
         if reasons is not None:
             out[f"{key}_reasons"] = reason_texts(per_column, model.names, reasons.top_k, reasons.decimals)
     return out

@@ -2,24 +2,26 @@
 and tags as columns of ONE DataFrame.
 
 Every champion whose pipeline compiles (scoring.compiled: the trainer's imputer, indexer, one-hot
-encoder, assembler, GBT and calibration) is scored in ONE pandas UDF: each batch of users goes to Python
-once with the raw feature columns the models read, and every model's probability and reasons come back
-together. A champion that does not compile is applied through its Spark pipeline, keeping only its
-calibrated ``prediction`` (renamed ``<prefix>_probability``) and its assembled vector (for the reasons),
-so the next pipeline's intermediate columns never collide. Nothing is cached inside: the features table
-is scanned once by construction, and a test counts the scans (and the Python round trips) in the
-physical plan.
+encoder, assembler, GBT and calibration; for an uplift type, the two arm GBTs) is scored in ONE pandas
+UDF: each batch of users goes to Python once with the raw feature columns the models read, and every
+model's probability (or uplift and control-arm probability) and reasons come back together. A champion
+that does not compile is applied through its Spark pipeline, keeping only its calibrated ``prediction``
+(renamed ``<prefix>_probability``; an uplift pipeline: p_treated - p_control and p_control) and its
+assembled vector (for the reasons), so the next pipeline's intermediate columns never collide. Nothing
+is cached inside: the features table is scanned once by construction, and a test counts the scans (and
+the Python round trips) in the physical plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
@@ -30,16 +32,20 @@ from userscore.keys import KEY_COLUMNS
 from userscore.persons import member_columns
 from userscore.scoring.compiled import score_batch
 from userscore.scoring.customer_base import CustomerBase, with_customer_base
-from userscore.scoring.models import PREDICTION, Champion, Champions, explainer_for
+from userscore.scoring.models import PREDICTION, Champion, Champions, UpliftChampion, explainer_for
 from userscore.scoring.reasons import reasons_text
 from userscore.scoring.tags import with_tags
 from userscore.scoring.tiers import band
+from userscore.scoring.uplift_columns import net_margin, uplift_tier
 from userscore.scoring.value import value_components, value_reasons, value_score
 from userscore.tags.dictionary import TagDictionary
+from userscore.uplift.model import CONTROL_PROBABILITY, positive, predicted_uplift
+
+AnyChampion = Champion | UpliftChampion
 
 
-def _vector(champion: Champion) -> str:
-    return f"_{champion.output.prefix}_vector"
+def _vector(champion: AnyChampion) -> str:
+    return f"_{champion.reasons_column}_vector"
 
 
 _COMPILED = "_compiled_scores"
@@ -47,13 +53,14 @@ _COMPILED = "_compiled_scores"
 
 def apply_champions(
     features: DataFrame,
-    champions: Sequence[Champion],
+    champions: Sequence[AnyChampion],
     reasons: ReasonsConfig,
     explain: bool = True,
     compiled: bool = True,
 ) -> DataFrame:
-    """``features`` plus ``<prefix>_probability`` and ``<prefix>_reasons`` for every champion (reasons
-    null when ``explain`` is false: the benchmark's probabilities-only variant).
+    """``features`` plus every champion's ``score_columns``: ``<prefix>_probability`` and ``<prefix>_reasons``
+    of a target's, ``<type>_uplift``, ``<type>_uplift_reasons`` and the control arm's probability of an
+    uplift type's (reasons null when ``explain`` is false: the benchmark's probabilities-only variant).
 
     Champions with a compiled form (``compiled``) are scored together in one pandas UDF; the others
     through their Spark pipelines.
@@ -64,10 +71,10 @@ def apply_champions(
 
 
 def with_compiled_models(
-    df: DataFrame, champions: Sequence[Champion], reasons: ReasonsConfig, explain: bool
+    df: DataFrame, champions: Sequence[AnyChampion], reasons: ReasonsConfig, explain: bool
 ) -> DataFrame:
-    """Every champion's probability and reasons from ONE pandas UDF over the raw feature columns they
-    read (see scoring.compiled): the rows go to Python once, whatever the number of models."""
+    """Every champion's scores and reasons from ONE pandas UDF over the raw feature columns they read
+    (see scoring.compiled): the rows go to Python once, whatever the number of models."""
     if not champions:
         return df
     for champion in champions:
@@ -76,14 +83,16 @@ def with_compiled_models(
             raise InputError(
                 f"{champion.model_name} v{champion.version} cannot score these features: no column {', '.join(absent)}"
             )
-    models = [(c.output.prefix, c.compiled) for c in champions]
+    # Keys by position: a target's prefix may equal a campaign type, their struct fields may not.
+    models = [(f"m{i}", c.compiled) for i, c in enumerate(champions)]
     numeric = sorted(set().union(*(m.numeric_columns() for _, m in models)))
     strings = sorted(set().union(*(m.string_columns() for _, m in models)))
     integral = {c for c in numeric if isinstance(df.schema[c].dataType, T.IntegralType)}
     explained = reasons if explain else None
     fields: list[T.StructField] = []
-    for key, _ in models:
-        fields.append(T.StructField(f"{key}_p", T.DoubleType()))
+    for (key, _), champion in zip(models, champions, strict=True):
+        outputs = ("uplift", "p_control") if isinstance(champion, UpliftChampion) else ("p",)
+        fields += [T.StructField(f"{key}_{name}", T.DoubleType()) for name in outputs]
         if explained is not None:
             fields.append(T.StructField(f"{key}_reasons", T.StringType()))
     schema = T.StructType(fields)
@@ -97,16 +106,31 @@ def with_compiled_models(
     inputs = [F.col(f"`{c}`").cast("double") for c in numeric] + [F.col(f"`{c}`").cast("string") for c in strings]
     df = df.withColumn(_COMPILED, _score(*inputs))
     outputs = {}
-    for champion in champions:
-        key = champion.output.prefix
-        outputs[champion.output.column("probability")] = F.col(_COMPILED)[f"{key}_p"]
-        reasons_column = F.col(_COMPILED)[f"{key}_reasons"] if explained is not None else F.lit(None)
-        outputs[champion.output.column("reasons")] = reasons_column.cast("string")
+    for (key, _), champion in zip(models, champions, strict=True):
+        scores = F.col(_COMPILED)
+        if isinstance(champion, UpliftChampion):
+            outputs[champion.column("uplift")] = scores[f"{key}_uplift"]
+            outputs[champion.p_control_column] = scores[f"{key}_p_control"]
+        else:
+            outputs[champion.output.column("probability")] = scores[f"{key}_p"]
+        reasons_column = scores[f"{key}_reasons"] if explained is not None else F.lit(None)
+        outputs[champion.reasons_column] = reasons_column.cast("string")
     return df.withColumns(outputs).drop(_COMPILED)
 
 
-def with_pipelines(features: DataFrame, champions: Sequence[Champion], reasons: ReasonsConfig, explain: bool):
-    """Each champion's Spark pipeline applied to the same frame in turn, its reasons from its vector."""
+def _spark_outputs(champion: AnyChampion) -> dict[str, Column]:
+    """The scores kept from a champion's Spark pipeline output (its other columns are dropped)."""
+    if isinstance(champion, UpliftChampion):
+        return {
+            champion.column("uplift"): predicted_uplift(),
+            champion.p_control_column: positive(CONTROL_PROBABILITY),
+        }
+    return {champion.output.column("probability"): F.col(PREDICTION).cast("double")}
+
+
+def with_pipelines(features: DataFrame, champions: Sequence[AnyChampion], reasons: ReasonsConfig, explain: bool):
+    """Each champion's Spark pipeline applied to the same frame in turn, its reasons from its vector (for
+    an uplift pipeline, from both arms' trees: see gbt_trees.uplift_ensemble)."""
     df = features
     explained = []
     for champion in champions:
@@ -117,18 +141,16 @@ def with_pipelines(features: DataFrame, champions: Sequence[Champion], reasons: 
                 f"{champion.model_name} v{champion.version} cannot score these features: {str(exc).splitlines()[0]}"
             ) from None
         columns = [F.col(f"`{c}`") for c in df.columns]
-        columns.append(F.col(PREDICTION).cast("double").alias(champion.output.column("probability")))
+        columns += [column.alias(name) for name, column in _spark_outputs(champion).items()]
         explainer = explainer_for(champion, out.schema) if explain else None
         if explainer is not None:
             columns.append(F.col(champion.features_col).alias(_vector(champion)))
             explained.append((champion, explainer))
         df = out.select(*columns)
     texts = {
-        c.output.column("reasons"): reasons_text(e, F.col(_vector(c)), reasons.top_k, reasons.decimals)
-        for c, e in explained
+        c.reasons_column: reasons_text(e, F.col(_vector(c)), reasons.top_k, reasons.decimals) for c, e in explained
     }
-    done = {c.target for c, _ in explained}
-    unexplained = {c.output.column("reasons"): F.lit(None).cast("string") for c in champions if c.target not in done}
+    unexplained = {c.reasons_column: F.lit(None).cast("string") for c in champions if c.reasons_column not in texts}
     return df.withColumns({**texts, **unexplained}).drop(*[_vector(c) for c, _ in explained])
 
 
@@ -148,7 +170,7 @@ def fused_scores(
     Columns: user_id, as_of_date, ``scoring.output_columns(<customer_base columns>)``, then one column per tag.
     ``customer_base``: see ``customer_base.load_customer_base`` (None: the BTYD columns are switched off).
     """
-    scored = apply_champions(features, champions.loaded, scoring.reasons, explain, compiled)
+    scored = apply_champions(features, champions.all, scoring.reasons, explain, compiled)
     return finish_scores(scored, champions, scoring, dictionary, scored_at, customer_base=customer_base)
 
 
@@ -161,8 +183,9 @@ def finish_scores(
     *,
     customer_base: CustomerBase | None,
 ) -> DataFrame:
-    """From features + model outputs: BTYD columns, model versions, tiers, value score and reasons, grade,
-    tags; the output columns in order. Optional targets without a champion get typed nulls."""
+    """From features + model outputs (``apply_champions``): BTYD columns, model versions, tiers, uplift
+    tiers and net margins, value score and reasons, grade, tags; the output columns in order. Optional
+    targets and uplift types without a champion get typed nulls."""
     if customer_base is not None:
         df = with_customer_base(df, customer_base)
     versions = {c.target: c.version for c in champions.loaded}
@@ -172,12 +195,7 @@ def finish_scores(
             model_columns[output.column("probability")] = F.lit(None).cast("double")
             model_columns[output.column("reasons")] = F.lit(None).cast("string")
         model_columns[output.column("model_version")] = F.lit(versions.get(target)).cast("string")
-    for campaign_type in scoring.uplift:  # no uplift champion is loaded yet: typed nulls
-        column = lambda suffix, t=campaign_type: UpliftOutput.column(t, suffix)  # noqa: E731
-        for suffix in ("uplift", "net_margin"):
-            model_columns[column(suffix)] = F.lit(None).cast("double")
-        for suffix in ("uplift_tier", "uplift_reasons", "uplift_model_version"):
-            model_columns[column(suffix)] = F.lit(None).cast("string")
+    model_columns |= uplift_columns(champions.uplift, scoring.uplift)
     df = df.withColumns(model_columns).withColumns(
         {o.column("tier"): band(F.col(o.column("probability")), o.tiers) for o in scoring.targets.values()}
     )
@@ -193,3 +211,23 @@ def finish_scores(
     df = with_tags(df, dictionary)
     btyd_columns = customer_base.columns if customer_base is not None else ()
     return df.select(*KEY_COLUMNS, *member_columns(df), *scoring.output_columns(btyd_columns), *dictionary.ids)
+
+
+def uplift_columns(champions: Sequence[UpliftChampion], uplift: Mapping[str, UpliftOutput]) -> dict[str, Column]:
+    """Per scored uplift type: tier, net margin and model version from its champion's outputs (``<type>_uplift``
+    and the control arm's probability), or typed nulls for every column without a champion."""
+    loaded = {c.campaign_type: c for c in champions}
+    out: dict[str, Column] = {}
+    for campaign_type, output in uplift.items():
+        column = partial(UpliftOutput.column, campaign_type)
+        champion = loaded.get(campaign_type)
+        if champion is None:
+            out |= {column(s): F.lit(None).cast("double") for s in ("uplift", "net_margin")}
+            out |= {column(s): F.lit(None).cast("string") for s in ("uplift_tier", "uplift_reasons")}
+        else:
+            uplift_value = F.col(column("uplift"))
+            out[column("uplift_tier")] = uplift_tier(uplift_value, F.col(champion.p_control_column), output.tiers)
+            out[column("net_margin")] = net_margin(uplift_value, champion.margin_per_conversion, output.contact_cost)
+        version = None if champion is None else champion.version
+        out[column("uplift_model_version")] = F.lit(version).cast("string")
+    return out

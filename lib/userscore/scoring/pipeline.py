@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
 from userscore.config.btyd import P_ALIVE
-from userscore.config.scoring import ScoringConfig
+from userscore.config.scoring import ScoringConfig, UpliftOutput
 from userscore.errors import InputError
 from userscore.keys import KEY_COLUMNS
 from userscore.privacy.consent import read_consents
 from userscore.scoring.customer_base import CustomerBase, load_customer_base
 from userscore.scoring.fuse import fused_scores
 from userscore.scoring.models import Champions, load_champions, logical_scored_at
+from userscore.scoring.uplift_columns import UPLIFT_TIERS
 from userscore.scoring.writer import AS_OF, AudienceConsent, write_outputs
 from userscore.tags import TagDictionary, load_dictionary, validate_rule
 
@@ -107,14 +109,14 @@ def score_snapshot(
     scoring = config.scoring
     dictionary = load_dictionary(config.tags)
     champions = load_champions(
-        scoring.targets, config.models.tracking, config.models.promotion.alias, Path(config.root)
+        scoring.targets, config.models.tracking, config.models.promotion.alias, Path(config.root), scoring.uplift
     )
-    for target in champions.missing_optional:
-        logger.warning("optional target %s has no champion: its columns are null", target)
+    for name in champions.missing_optional:
+        logger.warning("optional model %s has no champion: its columns are null", name)
     customer_base = load_customer_base(catalog, config, as_of, logger)
     consent = audience_consent(catalog, config) if config.segments.families else None
     features = read_features(catalog, config, as_of)
-    at = scored_at or logical_scored_at(as_of, champions.loaded)
+    at = scored_at or logical_scored_at(as_of, champions)
     scores = fused_scores(features, champions, scoring, dictionary, at, customer_base=customer_base)
     scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -126,7 +128,7 @@ def score_snapshot(
         logger.info("scored %d users of snapshot %s", rows, as_of)
         writes = write_outputs(catalog, scores, scoring, config.segments, as_of, consent)
         outcome = ScoreOutcome(as_of, at, rows, champions, customer_base, writes)
-        outcome.distribution = distribution(scores, scoring)
+        outcome.distribution = distribution(scores, scoring, [c.campaign_type for c in champions.uplift])
         if show_examples:
             outcome.examples = examples(scores, scoring, dictionary)
     finally:
@@ -135,9 +137,13 @@ def score_snapshot(
     return outcome
 
 
-def distribution(scores: DataFrame, scoring: ScoringConfig) -> dict[str, list[tuple[str, int]]]:
-    """Users per tier of each target and per grade, from one aggregation (bounded by band count)."""
+def distribution(
+    scores: DataFrame, scoring: ScoringConfig, uplift_types: Sequence[str] = ()
+) -> dict[str, list[tuple[str, int]]]:
+    """Users per tier of each target, per uplift tier of each of ``uplift_types`` (those with a champion)
+    and per grade, from one aggregation (bounded by band count)."""
     bands = {o.column("tier"): [b.name for b in o.tiers] for o in scoring.targets.values()}
+    bands |= {UpliftOutput.column(t, "uplift_tier"): list(UPLIFT_TIERS) for t in uplift_types}
     bands["grade"] = [b.name for b in scoring.grades]
     aggregates = [
         F.count(F.when(F.col(column) == F.lit(name), 1)).alias(f"{column}|{name}")
@@ -167,7 +173,7 @@ def examples(scores: DataFrame, scoring: ScoringConfig, dictionary: TagDictionar
 def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: TagDictionary) -> list[str]:
     """Distribution of tiers and grades, example users with tags and reasons, and where the tables are."""
     lines = [f"snapshot {outcome.as_of}: {outcome.rows:,} users, scored_at {outcome.scored_at:%Y-%m-%d %H:%M:%S} UTC"]
-    lines.append("champions: " + ", ".join(f"{c.model_name} v{c.version}" for c in outcome.champions.loaded))
+    lines.append("champions: " + ", ".join(f"{c.model_name} v{c.version}" for c in outcome.champions.all))
     base = outcome.customer_base
     if base is not None:
         model = f"{base.model_name} v{base.version}" if base.model is not None else "no champion (columns null)"
@@ -176,7 +182,7 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
         lines.append("optional, no champion (columns null): " + ", ".join(outcome.champions.missing_optional))
     for column, counts in outcome.distribution.items():
         total = max(1, sum(n for _, n in counts))
-        lines.append(f"{column + ':':<18}" + "  ".join(f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts))
+        lines.append(f"{column + ':':<17} " + "  ".join(f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts))
     lines.append("examples:" if outcome.examples else "examples: not shown (per-user rows; --show-examples)")
     for row in outcome.examples:
         lines.append(
@@ -186,6 +192,13 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
             p, tier, why = (row[output.column(s)] for s in ("probability", "tier", "reasons"))
             if p is not None:
                 lines.append(f"    {output.prefix}: p={p:.3f} {tier} <- {why or '-'}")
+        for champion in outcome.champions.uplift:
+            uplift, tier, margin, why = (
+                row[champion.column(s)] for s in ("uplift", "uplift_tier", "net_margin", "uplift_reasons")
+            )
+            lines.append(
+                f"    {champion.campaign_type}: uplift {uplift:+.3f} {tier}, net margin {margin:+.2f} <- {why or '-'}"
+            )
         if base is not None and base.model is not None and row[P_ALIVE] is not None:
             clv = base.settings.columns[-1]
             lines.append(f"    customer base: p_alive={row[P_ALIVE]:.3f}, {clv}={row[clv]:.2f}")

@@ -42,8 +42,8 @@ from userscore.tags import TagDictionary, load_dictionary
 
 @dataclass(frozen=True)
 class Scorer:
-    """The loaded champions and tag dictionary; ``versions`` (target -> registry version) tells when the
-    registry has promoted another champion since they were loaded."""
+    """The loaded champions and tag dictionary; ``versions`` (registered model name -> registry version)
+    tells when the registry has promoted another champion since they were loaded."""
 
     champions: Champions
     dictionary: TagDictionary
@@ -51,16 +51,17 @@ class Scorer:
 
 
 def load_scorer(config: Config, previous: Scorer | None = None, logger: logging.Logger | None = None) -> Scorer:
-    """The champions of every scored target (InputError naming a missing required one), reusing
-    ``previous`` when the registry still points at the same versions."""
+    """The champions of every scored target and uplift type (InputError naming a missing required one),
+    reusing ``previous`` when the registry still points at the same versions."""
     targets, tracking, alias = config.scoring.targets, config.models.tracking, config.models.promotion.alias
-    records = champion_records(targets, tracking, alias, Path(config.root))
-    if previous is not None and previous.versions == {t: r.version for t, r in records.items()}:
+    uplift = config.scoring.uplift
+    records = champion_records(targets, tracking, alias, Path(config.root), uplift)
+    if previous is not None and previous.versions == {name: r.version for name, r in records.items()}:
         return previous
-    champions = load_champions(targets, tracking, alias, Path(config.root))
+    champions = load_champions(targets, tracking, alias, Path(config.root), uplift)
     if previous is not None and logger is not None:
-        logger.info("champions changed: %s", ", ".join(f"{c.model_name} v{c.version}" for c in champions.loaded))
-    loaded = {c.target: c.version for c in champions.loaded}
+        logger.info("champions changed: %s", ", ".join(f"{c.model_name} v{c.version}" for c in champions.all))
+    loaded = {c.model_name: c.version for c in champions.all}
     return Scorer(champions, load_dictionary(config.tags), loaded)
 
 
