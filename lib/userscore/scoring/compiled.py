@@ -240,14 +240,18 @@ def compile_pipeline(model, ensemble: TreeEnsemble | None = None) -> CompiledMod
 
 def compile_uplift(model, ensemble: TreeEnsemble | None = None) -> CompiledUplift | None:
     """The compiled form of a served uplift pipeline (the preparation stages of :func:`compile_pipeline`,
-    then exactly the treated and the control arm's binary GBTs over the same vector; see
-    userscore.uplift.model), or None when it holds anything else. ``ensemble``: both arms' trees when
+    then exactly the treated and the control arm's binary GBTs over the same vector, and the difference
+    stage; see userscore.uplift.model), or None when it holds anything else. ``ensemble``: both arms' trees when
     already read (gbt_trees.uplift_ensemble)."""
+    from userscore.uplift.model import UpliftDifference
+
     read = _prepared(model)
     arms = arm_stages(model)
     if read is None or arms is None:
         return None
     prep, heads = read
+    if heads and isinstance(heads[-1], UpliftDifference):  # p_treated - p_control as `prediction`: computed here
+        heads = heads[:-1]
     treated, control = arms
     if len(heads) != 2 or treated.getFeaturesCol() != control.getFeaturesCol():
         return None
