@@ -197,13 +197,13 @@ def test_uplift_and_reasons_equal_the_spark_pipeline(spark, pipelines):
     np.testing.assert_array_equal(x, spark_x)
     # Reasons: each arm's GBT explained on MLlib's vector on its own, the control arm's credits subtracted.
     treated, control = (
-        saabas(gbt_ensemble(stage), spark_x, groups, len(compiled.names)) for stage in model.stages[-2:]
+        saabas(gbt_ensemble(stage), spark_x, groups, len(compiled.names)) for stage in model.stages[-3:-1]
     )
     expected = _expected_reasons(treated - control, compiled.names)
     assert out["u_reasons"].tolist() == expected
     assert sum(t is None for t in expected) < len(expected)
     # What docs/scoring.md says they add up to: the arms' log-odds difference less the roots' difference.
-    roots = gbt_ensemble(model.stages[-2]).bias - gbt_ensemble(model.stages[-1]).bias
+    roots = gbt_ensemble(model.stages[-3]).bias - gbt_ensemble(model.stages[-2]).bias
     logit_gap = np.log(p_treated / (1 - p_treated)) - np.log(p_control / (1 - p_control))
     np.testing.assert_allclose((treated - control).sum(axis=1), logit_gap - roots, rtol=0, atol=1e-9)
 
@@ -214,8 +214,10 @@ def test_uplift_pipelines_with_other_stages_are_not_compiled(pipelines):
     uplift, target = pipelines["uplift"], pipelines["isotonic"]
     assert compile_uplift(target) is None and compile_pipeline(uplift) is None  # not each other's form
     scaler = StandardScaler(inputCol="features", outputCol="scaled")
-    assert compile_uplift(PipelineModel(stages=[*uplift.stages[:-2], scaler, *uplift.stages[-2:]])) is None
-    assert compile_uplift(PipelineModel(stages=uplift.stages[:-1])) is None  # no control arm
+    assert compile_uplift(PipelineModel(stages=[*uplift.stages[:-3], scaler, *uplift.stages[-3:]])) is None
+    arms = uplift.stages[-3:-1]  # then the difference stage
+    assert compile_uplift(PipelineModel(stages=[*uplift.stages[:-3], arms[0]])) is None  # no control arm
+    assert compile_uplift(PipelineModel(stages=uplift.stages[:-1])) is not None  # the difference is optional
     strict = uplift.stages[2].copy().setHandleInvalid("error")
     assert compile_uplift(PipelineModel(stages=[*uplift.stages[:2], strict, *uplift.stages[3:]])) is None
 
