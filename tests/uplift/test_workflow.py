@@ -97,7 +97,8 @@ def trained(spark, tmp_path_factory):
         f"models.tracking.artifact_root={tmp}/mlruns",
     ]
     sets += ["--set", "campaigns.uplift.features.include=[promotion_sensitivity, recency_days, frequency_90d]"]
-    sets += ["--set", "campaigns.uplift.gbt.max_iter=15", "--set", "campaigns.uplift.gbt.min_instances_per_node=20"]
+    small = "{max_iter: 15, step_size: 0.3, max_depth: 2, min_instances_per_node: 20}"
+    sets += ["--set", f"campaigns.uplift.gbt={small}"]
     sets += ["--set", "campaigns.min_group_size=100"]
     argv = ["uplift", "--all", "--cutoff", CUTOFF.isoformat(), *sets]
     code = main(argv)
