@@ -69,6 +69,15 @@ def aggregate_example(rows: DataFrame, features: FeatureColumns) -> DataFrame:
     )
 
 
+def pandas_example(example: DataFrame, features: FeatureColumns):
+    """``example`` (from :func:`aggregate_example`) as the pandas frame MLflow's signature is inferred from:
+    numbers as float64, since an integer column with a missing value arrives as float."""
+    frame = example.toPandas()
+    numeric = list(features.numeric)
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Sampled, labelled feature rows (column ``split``) and how they were chosen."""

@@ -32,6 +32,7 @@ from userscore.models.dataset import (
     TrainingSet,
     aggregate_example,
     latest_event_time,
+    pandas_example,
     snapshot_dates,
     split_snapshots,
     training_set,
@@ -340,10 +341,7 @@ def _log_run(
         }
         (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
         example = aggregate_example(data.part(VALIDATION), data.features)
-        # Numbers as float64 in the signature: an integer column with a missing value arrives as float.
-        example_pd = example.toPandas()
-        numeric = list(data.features.numeric)
-        example_pd[numeric] = example_pd[numeric].astype("float64")
+        example_pd = pandas_example(example, data.features)
         predictions = trained.fitted.served.transform(example).select(PREDICTION).toPandas()[PREDICTION]
         run_name = f"{record.target} {data.snapshots.validation}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:

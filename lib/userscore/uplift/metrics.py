@@ -61,15 +61,20 @@ def _area(df: DataFrame, score: str, arm: str, outcome: str, kind: str) -> float
         rate_t = F.when(F.col("nt") > 0, F.col("yt") / F.col("nt")).otherwise(0.0)
         rate_c = F.when(F.col("nc") > 0, F.col("yc") / F.col("nc")).otherwise(0.0)
         value = (rate_t - rate_c) * F.col("n")
+    return _trapezoids(cumulative.select("_s", "n", value.alias("v")))
+
+
+def _trapezoids(points: DataFrame) -> float:
+    """The area under a curve through (0, 0) and ``points`` (``n``, ``v``), taken in descending ``_s``."""
     previous = Window.orderBy(F.col("_s").desc())
-    points = cumulative.select("_s", "n", value.alias("v")).select(
+    segments = points.select(
         "n",
         "v",
         F.coalesce(F.lag("n").over(previous), F.lit(0)).alias("_prev_n"),
         F.coalesce(F.lag("v").over(previous), F.lit(0.0)).alias("_prev_v"),
     )
     trapezoids = (F.col("n") - F.col("_prev_n")) * (F.col("v") + F.col("_prev_v")) / 2
-    return points.agg(F.sum(trapezoids).alias("area")).first()["area"] or 0.0
+    return segments.agg(F.sum(trapezoids).alias("area")).first()["area"] or 0.0
 
 
 def _endpoint(df: DataFrame, arm: str, outcome: str) -> tuple[int, float, float]:
@@ -124,16 +129,9 @@ def _effect_area(df: DataFrame, score: str, effect: str) -> float:
     """The trapezoid area under the cumulative-effect curve of ``score`` (ties move together)."""
     groups = df.groupBy(F.col(score).alias("_s")).agg(F.count(F.lit(1)).alias("_rows"), F.sum(effect).alias("_e"))
     ordered = Window.orderBy(F.col("_s").desc()).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    previous = Window.orderBy(F.col("_s").desc())
-    points = groups.select("_s", F.sum("_rows").over(ordered).alias("n"), F.sum("_e").over(ordered).alias("v"))
-    points = points.select(
-        "n",
-        "v",
-        F.coalesce(F.lag("n").over(previous), F.lit(0)).alias("_prev_n"),
-        F.coalesce(F.lag("v").over(previous), F.lit(0.0)).alias("_prev_v"),
+    return _trapezoids(
+        groups.select("_s", F.sum("_rows").over(ordered).alias("n"), F.sum("_e").over(ordered).alias("v"))
     )
-    trapezoids = (F.col("n") - F.col("_prev_n")) * (F.col("v") + F.col("_prev_v")) / 2
-    return points.agg(F.sum(trapezoids).alias("area")).first()["area"] or 0.0
 
 
 def effect_qini(df: DataFrame, score: str, effect: str) -> float | None:

@@ -25,7 +25,7 @@ from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.errors import InputError
 from userscore.models import registry
-from userscore.models.dataset import aggregate_example, latest_event_time
+from userscore.models.dataset import aggregate_example, latest_event_time, pandas_example
 from userscore.models.lifecycle import promote
 from userscore.models.promotion import Decision
 from userscore.models.registry import RunRecord
@@ -336,9 +336,7 @@ def _log_run(
         (folder / "evaluation.json").write_text(json.dumps(report, indent=2, default=str))
         deciles_chart(results, folder / "uplift_by_decile.png")
         example = aggregate_example(validation, data.columns)
-        example_pd = example.toPandas()
-        numeric = list(data.columns.numeric)
-        example_pd[numeric] = example_pd[numeric].astype("float64")
+        example_pd = pandas_example(example, data.columns)
         predictions = fitted.served.transform(example).select(PREDICTION).toPandas()[PREDICTION]
         run_name = f"{record.target} {data.validation_campaign.campaign_id}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
