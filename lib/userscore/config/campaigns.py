@@ -33,6 +33,7 @@ DECILE_SUFFIX = "_decile"
 NUMERIC_TYPES = ("double", "int", "long")
 _Confidence = Annotated[float, Range(0.5, 1.0, high_open=True)]
 _Uplift = Annotated[float, Range(-1.0, 1.0)]
+# In the order a summary lists them: the ones worth contacting first.
 UPLIFT_TIERS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 
 

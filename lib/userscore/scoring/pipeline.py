@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog, WriteResult
 from userscore.config import Config
 from userscore.config.btyd import P_ALIVE
+from userscore.config.campaigns import UPLIFT_TIERS
 from userscore.config.scoring import ScoringConfig, UpliftOutput
 from userscore.errors import InputError
 from userscore.keys import KEY_COLUMNS
@@ -28,7 +29,6 @@ from userscore.privacy.consent import read_consents
 from userscore.scoring.customer_base import CustomerBase, load_customer_base
 from userscore.scoring.fuse import fused_scores
 from userscore.scoring.models import Champions, load_champions, logical_scored_at
-from userscore.scoring.uplift_columns import UPLIFT_TIERS
 from userscore.scoring.writer import AS_OF, AudienceConsent, write_outputs
 from userscore.tags import TagDictionary, load_dictionary, validate_rule
 

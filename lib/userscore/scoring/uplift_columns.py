@@ -6,10 +6,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from userscore.config.campaigns import UpliftTiers
-
-# In the order a summary lists them: the ones worth contacting first.
-UPLIFT_TIERS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+from userscore.config.campaigns import UPLIFT_TIERS, UpliftTiers
 
 
 def uplift_tier(uplift: Column, p_control: Column, tiers: UpliftTiers) -> Column:
