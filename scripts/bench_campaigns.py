@@ -64,6 +64,7 @@ from pyspark.ml import Pipeline
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bench_report import with_entry
 from userscore.campaigns.pipeline import measure_campaigns
 from userscore.catalog import Catalog, declared_schema
 from userscore.config import Config, load_config
@@ -663,18 +664,6 @@ def _load_average() -> str:
     return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def append_report(path: Path, block: str) -> None:
-    """Add ``block`` at the end of the Campaigns and uplift section (created if absent); other sections untouched."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION not in text.splitlines():
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\nRuns of `scripts/bench_campaigns.py` (newest last).\n"
-    lines = text.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.rstrip("\n") == SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    before, after = "".join(lines[:end]).rstrip("\n"), "".join(lines[end:])
-    path.write_text(before + "\n\n" + block + ("\n" + after if after else ""), encoding="utf-8")
-
-
 # -- main -------------------------------------------------------------------------------------------------------
 def _sizes(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s.strip()]
@@ -719,7 +708,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     block = report_block(measured, trained, base, command.strip(), load_at_start, args.notes)
     print("\n" + block)
     if args.report:
-        append_report(Path(args.report), block)
+        report = Path(args.report)
+        report.write_text(
+            with_entry(report.read_text(encoding="utf-8"), SECTION, "bench_campaigns.py", block), encoding="utf-8"
+        )
         print(f"appended to {args.report}")
     return 0
 
