@@ -65,3 +65,22 @@ def test_a_score_column_the_scores_table_lacks_is_refused():
     with pytest.raises(ConfigError) as caught:
         _load({"score_columns": ["churn_tier", "repurchase_probability", "no_such_score"]})
     assert "campaigns.score_columns" in str(caught.value) and "['no_such_score']" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "found"),
+    [
+        ("no_such_feature > 0", "unknown column 'no_such_feature'"),
+        ("recency_days > 30; DROP TABLE x", "unexpected '; DROP TABLE x' at character 18"),
+    ],
+)
+def test_an_eligibility_rule_outside_the_safe_subset_or_the_features_is_refused(rule, found):
+    with pytest.raises(ConfigError) as caught:
+        _load({"types": {"coupon_winback": {"uplift": {"eligible": rule}}}})
+    assert "campaigns.types.coupon_winback.uplift.eligible" in str(caught.value)
+    assert "invalid eligibility rule for 'coupon_winback'" in str(caught.value) and found in str(caught.value)
+
+
+def test_the_scored_type_carries_its_eligibility_rule():
+    cfg = _load({"types": {"coupon_winback": {"uplift": {"eligible": "recency_days >= 60"}}}})
+    assert cfg.scoring.uplift["coupon_winback"].eligible == "recency_days >= 60"

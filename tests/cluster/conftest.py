@@ -4,8 +4,9 @@ Shared by the tests of this package (started once, always stopped):
 - ``cluster``: scripts/local_cluster.sh on free ports with its state in a temporary folder, and the
   library packaged by scripts/package.sh for ``--py-files``;
 - ``raw_dir``: a small user base generated in the test session;
-- ``clean_run``: ingest -> features -> train -> btyd -> score -> monitor -> analyze -> campaigns of that data, each
-  stage one ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
+- ``clean_run``: every stage of userscore.pipeline (ingest -> identity -> social -> features -> train -> btyd ->
+  uplift -> score -> snapshot -> monitor -> analyze -> campaigns) on that data, each stage one
+  ``scripts/submit.sh <job>`` (spark-submit) on the cluster.
 
 Both the cluster and the local-mode runs of these tests use the partitioning settings in PARITY_*: GBT
 subsamples and bins rows per partition, so equal models need equally partitioned training data.
@@ -58,6 +59,14 @@ CHURN_OPTIONAL = ["--set", "scoring.targets.churn_60d.optional=true"]
 # reads the scores and builds the champion's training reference; the analyses read the scored snapshot.
 RUN_OPTIONS = {
     "ingest": ["--now", NOW],
+    # The uplift stage trains on winback-2 (moved after the first snapshot, raw_dir) and holds out winback-3:
+    # about 60 users per arm each, so smaller arms than production's and five shallow trees per arm.
+    "uplift": [
+        "--set",
+        "campaigns.min_group_size=20",
+        "--set",
+        "campaigns.uplift.gbt={max_iter: 5, max_depth: 2, min_instances_per_node: 10}",
+    ],
     # Five label-propagation rounds (default 20, which synchronous propagation never settles before): the
     # social runs at both snapshot dates, in both modes, are about the rounds' count.
     "social": ["--set", "social.community_max_iter=5"],
@@ -257,13 +266,15 @@ def _port_taken(port: int) -> bool:
 
 @pytest.fixture(scope="package")
 def raw_dir(spark, tmp_path_factory) -> Path:
-    """USERS generated users with SEED, landed as raw files (generated once, in the test session)."""
+    """USERS generated users with SEED, landed as raw files (generated once, in the test session). The second
+    win-back campaign is sent 160 days before the data's end (2026-05-25) instead of 180, after the first
+    snapshot: with a feature snapshot at its send, it is one the uplift stage can train on."""
     root = tmp_path_factory.mktemp("generated")
     run_in_session(
         spark,
         "generate",
         ["--users", str(USERS), "--seed", str(SEED), "--set", f"generate.raw_dir={root}/raw",
-         "--set", f"catalog.root={root}/warehouse"],
+         "--set", f"catalog.root={root}/warehouse", "--set", "generate.campaigns.winback-2.days_before_end=160"],
     )  # fmt: skip
     return root / "raw"
 

@@ -1,9 +1,9 @@
 """``spark-submit --py-files dist/userscore-<v>.zip jobs/<job>.py --env cluster`` on a standalone cluster
 scores exactly like local mode.
 
-The cluster run (tests/cluster/conftest.py ``clean_run``) is ingest -> features -> train -> btyd -> score
--> monitor -> analyze -> campaigns, each stage one spark-submit. Here the same stages, with the same arguments, raw data and
-seeds, run in local mode in the test session; every table they write must match row for row.
+The cluster run (tests/cluster/conftest.py ``clean_run``) is every stage of the deployed pipeline, ingest to
+campaigns, each stage one spark-submit. Here the same stages, with the same arguments, raw data and seeds, run
+in local mode in the test session; every table they write must match row for row.
 """
 
 from __future__ import annotations
@@ -108,6 +108,22 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     for name in ("campaigns.lift", "campaigns.ranking"):
         assertDataFrameEqual(clean_run.table(spark, name), local.table(spark, name), rtol=RTOL, atol=ATOL)
 
+    # The uplift stage trained on winback-2 and judged the model on winback-3 in both modes: the same held-out
+    # users with the same score per ranking (the model, the baseline, random and the repurchase champion;
+    # churn has none here), and the same version 1 with the same gate verdict. Whether ~60 users per arm
+    # earn a promotion is the data's business; both modes must decide alike.
+    validation = clean_run.table(spark, "campaigns.uplift_validation")
+    rankings = validation.groupBy("campaign_id", "ranking").count().collect()
+    assert {(r["campaign_id"], r["ranking"]) for r in rankings} == {
+        ("winback-3", r) for r in ("t_learner", "class_transformation", "random", "propensity_repurchase_30d")
+    }
+    assert len({r["count"] for r in rankings}) == 1 and rankings[0]["count"] >= 100
+    assertDataFrameEqual(validation, local.table(spark, "campaigns.uplift_validation"), rtol=RTOL, atol=ATOL)
+    verdicts = [_uplift_version(run) for run in (clean_run, local)]
+    assert verdicts[0][0] == "1" and verdicts[0][1] in ("passed", "failed")
+    assert verdicts[0][:2] == verdicts[1][:2]
+    assert verdicts[0][2] == pytest.approx(verdicts[1][2], rel=RTOL, abs=ATOL)
+
     # No user's id in any stage's log or any MLflow artifact of the run (docs/privacy.md).
     users = {r[0] for r in clean_run.table(spark, "features.user_features").select("user_id").distinct().collect()}
     files = [*(clean_run.root / f"{job}.log" for job, _ in PIPELINE), *(clean_run.root / "mlruns").rglob("*")]
@@ -115,3 +131,14 @@ def test_spark_submit_on_the_cluster_gives_the_scores_of_local_mode(spark, clean
     assert {"train.log", "score.log"} <= set(texts) and any(n.endswith("/MLmodel") for n in texts)
     assert len(users) > 400
     assert {name: ids for name, text in texts.items() if (ids := set(re.findall(r"u-\d{6}", text)) & users)} == {}
+
+
+def _uplift_version(run: PipelineRun) -> tuple[str, str, float]:
+    """(version, gate verdict, held-out Qini) of the run's newest coupon_winback uplift model."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{run.root}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    (version,) = client.search_model_versions("name = 'userscore-coupon_winback_uplift'")
+    qini = client.get_run(version.run_id).data.metrics["qini_coefficient"]
+    return version.version, version.tags["gate_verdict"], qini

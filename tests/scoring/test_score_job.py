@@ -132,6 +132,11 @@ def _uplift_tier(uplift: float, p_control: float) -> str:
     return "sure_thing" if p_control >= 0.5 else "lost_cause"
 
 
+def _eligible(row: dict) -> bool:
+    """campaigns.types.coupon_winback.uplift.eligible in conf/base/campaigns.yaml: lapsing buyers."""
+    return row["frequency_365d"] > 0 and 30 <= row["recency_days"] <= 365
+
+
 def _tier(p: float, high: float, mid: float) -> str:
     return "high" if p > high else ("mid" if p >= mid else "low")
 
@@ -226,13 +231,18 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
         assert {k: got[k] for k in expected} == expected, user
         assert got["scored_at"] == scored_at
         assert got["r_score"] == rows[user]["r_score"] and got["rfm_segment"] == rows[user]["rfm_segment"]
-        # Uplift: the arms' difference, its tier, and net margin = uplift x margin per conversion - contact cost.
+        # Uplift: the arms' difference, its tier, and net margin = uplift x margin per conversion - contact cost,
+        # for the users the type's campaigns are for; null for the others.
+        assert got[f"{UPLIFT_TYPE}_uplift_model_version"] == "1"
+        if not _eligible(rows[user]):
+            uplift_columns = ("uplift", "uplift_tier", "net_margin", "uplift_reasons")
+            assert [got[f"{UPLIFT_TYPE}_{c}"] for c in uplift_columns] == [None] * 4, user
+            continue
         treated, control = arms[user]
         uplift = got[f"{UPLIFT_TYPE}_uplift"]
         assert uplift == pytest.approx(treated - control, abs=1e-12)
         assert got[f"{UPLIFT_TYPE}_uplift_tier"] == _uplift_tier(treated - control, control), user
         assert got[f"{UPLIFT_TYPE}_net_margin"] == pytest.approx((treated - control) * MARGIN - 0.5, abs=1e-12)
-        assert got[f"{UPLIFT_TYPE}_uplift_model_version"] == "1"
         reasons = got[f"{UPLIFT_TYPE}_uplift_reasons"].split("; ")
         names = [r.split(" (")[0] for r in reasons]
         values = [abs(float(r.split(" (")[1].rstrip(")"))) for r in reasons]
@@ -271,7 +281,9 @@ def test_score_writes_every_output_as_worked_out_independently(spark, world, cap
     # The summary prints the tier and grade distribution and the table locations.
     churn = [scores[u]["churn_tier"] for u in scores]
     assert f"churn_tier:       high {churn.count('high'):,} ({100 * churn.count('high') / len(churn):.1f}%)" in out
+    assert 0 < tiers.count(None) == sum(not _eligible(r) for r in rows.values())
     shares = [f"{t} {tiers.count(t):,} ({100 * tiers.count(t) / len(tiers):.1f}%)" for t in _UPLIFT_TIERS]
+    shares.append(f"not_eligible {tiers.count(None):,} ({100 * tiers.count(None) / len(tiers):.1f}%)")
     assert f"{UPLIFT_TYPE}_uplift_tier: " + "  ".join(shares) in out
     assert f"scores.user_scores         {catalog.location(SCORES)}" in out
 
@@ -331,7 +343,9 @@ def test_features_are_scanned_once_in_the_fused_plan(spark, world):
     assert python_round_trips(naive) == 4
     # Same rows either way: the compiled models give the Spark pipelines' probabilities, uplift and reasons.
     assertDataFrameEqual(fused, naive, rtol=0, atol=1e-12)
-    assert fused.where(f"{UPLIFT_TYPE}_uplift IS NULL OR {UPLIFT_TYPE}_uplift_reasons IS NULL").count() == 0
+    eligible = "frequency_365d > 0 AND recency_days BETWEEN 30 AND 365"  # conf/base/campaigns.yaml
+    missing = f"{UPLIFT_TYPE}_uplift IS NULL OR {UPLIFT_TYPE}_uplift_reasons IS NULL"
+    assert fused.where(f"({eligible}) AND ({missing})").count() == 0
 
 
 def test_crash_in_a_write_leaves_every_table_readable_at_its_previous_version(spark, world, monkeypatch):

@@ -75,3 +75,38 @@ def test_the_summary_lists_uplift_tiers_and_each_examples_uplift(tmp_path):
         "sleeping_dog 1 (25.0%)"
     ) in lines
     assert "    coupon_winback: uplift +0.041 persuadable, net margin +0.25 <- promotion_sensitivity (+0.91)" in lines
+
+
+def test_users_outside_the_eligibility_rule_get_null_uplift_columns(spark, tmp_path):
+    import datetime as dt
+
+    from userscore.scoring.fuse import uplift_columns
+    from userscore.scoring.models import UpliftChampion
+
+    # conf/base: eligible = frequency_365d > 0 AND recency_days BETWEEN 30 AND 365.
+    output = make_config(tmp_path).scoring.uplift["coupon_winback"]
+    champion = UpliftChampion("coupon_winback", output, "m", "4", dt.datetime(2026, 3, 1), None, None, "f", 12.5)
+    # (user, frequency_365d, recency_days, uplift, p_control) -> uplift, tier, net margin kept or nulled.
+    rows = [
+        ("a", 2.0, 30.0, 0.05, 0.1, True),  # both bounds are inside
+        ("b", 1.0, 365.0, -0.03, 0.9, True),
+        ("c", 3.0, 29.0, 0.05, 0.1, False),  # bought too recently to be lapsing
+        ("d", 1.0, 366.0, 0.05, 0.1, False),  # lapsed too long ago
+        ("e", 0.0, 120.0, 0.05, 0.1, False),  # never bought in the year (recency is then tenure + 1)
+        ("f", None, 120.0, 0.05, 0.1, False),  # a null in the rule is not eligible
+    ]
+    frame = spark.createDataFrame(
+        [(u, f, r, up, pc, "because (+0.1)") for u, f, r, up, pc, _ in rows],
+        "user_id string, frequency_365d double, recency_days double, coupon_winback_uplift double, "
+        "_coupon_winback_p_control double, coupon_winback_uplift_reasons string",
+    )
+    got = frame.withColumns(uplift_columns([champion], {"coupon_winback": output})).select(
+        "user_id", "coupon_winback_uplift", "coupon_winback_uplift_tier", "coupon_winback_net_margin",
+        "coupon_winback_uplift_reasons", "coupon_winback_uplift_model_version",
+    )  # fmt: skip
+    expected = [
+        ("a", 0.05, "persuadable", 0.05 * 12.5 - 0.5, "because (+0.1)", "4"),
+        ("b", -0.03, "sleeping_dog", -0.03 * 12.5 - 0.5, "because (+0.1)", "4"),
+        *((u, None, None, None, None, "4") for u, *_, eligible in rows if not eligible),
+    ]
+    assertDataFrameEqual(got, spark.createDataFrame(expected, got.schema), rtol=0, atol=1e-12)

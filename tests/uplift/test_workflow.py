@@ -82,7 +82,7 @@ def trained(spark, tmp_path_factory):
     features_schema = feature_schema(config)
     rows = [
         {"user_id": u, "as_of_date": d, "promotion_sensitivity": float(sensitivity[d][i]),
-         "recency_days": float(recency[d][i]), "frequency_90d": float(i % 7)}
+         "recency_days": float(recency[d][i]), "frequency_90d": float(i % 7), "frequency_365d": float(i % 5)}
         for d in SNAPSHOTS
         for i, u in enumerate(users)
     ]  # fmt: skip
@@ -160,6 +160,22 @@ def test_logged_metrics_are_scikit_uplifts_over_the_written_rows_and_the_gate_pa
     # margin_rate 0.35 x the mean amount of the converted contacted users of winback-1 and -2.
     amounts = [a for c, _, t, conv, a, _ in units if c in ("winback-1", "winback-2") and t and conv]
     assert metrics["margin_per_conversion"] == pytest.approx(0.35 * np.mean(amounts), abs=1e-9)
+
+
+def test_the_run_reports_the_share_of_units_inside_the_eligibility_rule(trained):
+    _, _, _, _, (_, _, units), tmp, _ = trained
+    _, _, recency, _ = _world()
+    metrics = _client(tmp).get_run(_client(tmp).get_model_version("userscore-coupon_winback_uplift", "1").run_id)
+
+    # conf/base: frequency_365d > 0 AND recency_days BETWEEN 30 AND 365, at each campaign's snapshot.
+    def eligible(campaign: str, i: int) -> bool:
+        snapshot = max(d for d in SNAPSHOTS if d <= CAMPAIGNS[campaign].date())
+        return i % 5 != 0 and 30 <= recency[snapshot][i] <= 365
+
+    train = [eligible(c, i) for c, i, *_ in units if c in ("winback-1", "winback-2")]
+    held_out = [eligible(c, i) for c, i, *_ in units if c == "winback-3"]
+    assert metrics.data.metrics["eligible_share_train"] == pytest.approx(np.mean(train), abs=1e-12)
+    assert metrics.data.metrics["eligible_share_validation"] == pytest.approx(np.mean(held_out), abs=1e-12)
 
 
 def test_a_model_the_gate_refuses_is_registered_but_not_champion(trained):

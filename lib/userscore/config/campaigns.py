@@ -10,12 +10,13 @@ control). Lift compares the treated with the control users of the same cell.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import field
 from typing import Annotated, Literal
 
 from userscore.config.models import FeatureSelection
 from userscore.config.params import GBTParams
+from userscore.config.rules import RuleError, validate_rule
 from userscore.config.tables import TableSpec
 from userscore.config.typed import Count, Days, KeyPath, NonNegative, Range, Share, frozen
 
@@ -55,9 +56,16 @@ class UpliftTiers:
 
 @frozen
 class TypeUplift:
-    """The uplift model of a campaign type (``userscore uplift``): its tiers in the scores."""
+    """The uplift model of a campaign type (``userscore uplift``): its tiers in the scores, and who it is for.
+
+    eligible: a rule over feature columns (conf rules' safe SQL subset) describing the users the type's
+    campaigns are sent to, i.e. the population the model learned from (e.g. lapsing buyers for a win-back).
+    Scored users outside it get null uplift columns, so they are neither tiered nor in an uplift audience or
+    recommendation: the model says nothing about users unlike any it was trained on. None: every user.
+    """
 
     tiers: UpliftTiers
+    eligible: str | None = None
 
 
 @frozen
@@ -275,3 +283,18 @@ def reference_errors(cfg: CampaignsConfig, tables: Mapping[str, TableSpec]) -> I
                     f"{dim}: deciles of {column}, a {kind} column",
                     f"deciles of a numeric score column ({', '.join(NUMERIC_TYPES)})",
                 )
+
+
+def eligibility_errors(cfg: CampaignsConfig, feature_columns: Collection[str]) -> Iterator[tuple[KeyPath, str, str]]:
+    """Each uplift type's ``eligible`` rule must be in the rules' safe subset, over feature columns."""
+    for name, spec in cfg.types.items():
+        if spec.uplift is None or spec.uplift.eligible is None:
+            continue
+        try:
+            validate_rule(spec.uplift.eligible, feature_columns)
+        except RuleError as exc:
+            yield (
+                ("campaigns", "types", name, "uplift", "eligible"),
+                f"invalid eligibility rule for {name!r}: {exc}",
+                "a rule over feature columns using literals, operators and whitelisted functions",
+            )

@@ -12,7 +12,7 @@ from userscore.config.analysis import reference_errors as analysis_reference_err
 from userscore.config.btyd import MODEL_VERSION as BTYD_MODEL_VERSION
 from userscore.config.btyd import BTYDConfig
 from userscore.config.btyd import reference_errors as btyd_reference_errors
-from userscore.config.campaigns import NUMERIC_TYPES, CampaignsConfig
+from userscore.config.campaigns import NUMERIC_TYPES, CampaignsConfig, eligibility_errors
 from userscore.config.campaigns import reference_errors as campaigns_reference_errors
 from userscore.config.consent import ConsentConfig
 from userscore.config.consent import reference_errors as consent_reference_errors
@@ -126,6 +126,7 @@ class Config:
                     f"undefined target {target!r}",
                     f"one of {sorted(self.models.targets)}",
                 )
+        yield from eligibility_errors(self.campaigns, known_feature_columns(self.features))
         yield from monitor_reference_errors(self.monitor, self.tables)
         yield from consent_reference_errors(self.consent, self.tables)
         yield from analysis_reference_errors(self.analysis, self.tables, tuple(self.segments.families))
@@ -153,7 +154,9 @@ class Config:
         targets = {t: replace(o, tiers=self.models.targets[t].tiers) for t, o in self.scoring.targets.items()}
         types = self.campaigns.types
         uplift = {
-            t: replace(o, tiers=types[t].uplift.tiers, contact_cost=types[t].contact_cost)
+            t: replace(
+                o, tiers=types[t].uplift.tiers, contact_cost=types[t].contact_cost, eligible=types[t].uplift.eligible
+            )
             for t, o in self.scoring.uplift.items()
             if t in types and types[t].uplift is not None  # otherwise a reference error names it
         }

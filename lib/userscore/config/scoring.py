@@ -58,12 +58,14 @@ class UpliftOutput:
     the user is expected to earn) and ``T_uplift_model_version``.
 
     optional: without a champion the columns are null instead of the job failing.
-    ``tiers`` / ``contact_cost``: not YAML keys; copied by the loader from ``campaigns.types.<T>``.
+    ``tiers`` / ``contact_cost`` / ``eligible``: not YAML keys; copied by the loader from
+    ``campaigns.types.<T>`` (users outside ``eligible`` get null columns).
     """
 
     optional: bool = False
     tiers: UpliftTiers | None = field(default=None, metadata={DERIVED: True})
     contact_cost: float | None = field(default=None, metadata={DERIVED: True})
+    eligible: str | None = field(default=None, metadata={DERIVED: True})
 
     @staticmethod
     def column(campaign_type: str, suffix: str) -> str:

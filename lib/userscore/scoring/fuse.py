@@ -215,7 +215,8 @@ def finish_scores(
 
 def uplift_columns(champions: Sequence[UpliftChampion], uplift: Mapping[str, UpliftOutput]) -> dict[str, Column]:
     """Per scored uplift type: tier, net margin and model version from its champion's outputs (``<type>_uplift``
-    and the control arm's probability), or typed nulls for every column without a champion."""
+    and the control arm's probability), or typed nulls for every column without a champion. A user outside
+    the type's ``eligible`` rule (or where it is null) gets null uplift, reasons, tier and net margin."""
     loaded = {c.campaign_type: c for c in champions}
     out: dict[str, Column] = {}
     for campaign_type, output in uplift.items():
@@ -225,7 +226,10 @@ def uplift_columns(champions: Sequence[UpliftChampion], uplift: Mapping[str, Upl
             out |= {column(s): F.lit(None).cast("double") for s in ("uplift", "net_margin")}
             out |= {column(s): F.lit(None).cast("string") for s in ("uplift_tier", "uplift_reasons")}
         else:
-            uplift_value = F.col(column("uplift"))
+            eligible = F.lit(True) if output.eligible is None else F.coalesce(F.expr(output.eligible), F.lit(False))
+            uplift_value = F.when(eligible, F.col(column("uplift")))
+            out[column("uplift")] = uplift_value
+            out[column("uplift_reasons")] = F.when(eligible, F.col(column("uplift_reasons")))
             out[column("uplift_tier")] = uplift_tier(uplift_value, F.col(champion.p_control_column), output.tiers)
             out[column("net_margin")] = net_margin(uplift_value, champion.margin_per_conversion, output.contact_cost)
         version = None if champion is None else champion.version

@@ -33,6 +33,8 @@ from userscore.scoring.writer import AS_OF, AudienceConsent, write_outputs
 from userscore.tags import TagDictionary, load_dictionary, validate_rule
 
 _EXAMPLES = 3
+# The summary's count of users without an uplift tier: outside the type's eligibility rule.
+NOT_ELIGIBLE = "not_eligible"
 
 
 @dataclass
@@ -59,7 +61,8 @@ def latest_snapshot(catalog: Catalog, table: str) -> dt.date:
 
 
 def required_feature_columns(config: Config) -> set[str]:
-    """Feature columns the scores, tags and segments read (model inputs are checked by the models)."""
+    """Feature columns the scores, tags, segments and uplift eligibility read (model inputs are checked by
+    the models)."""
     from userscore.config.scoring import known_feature_columns
 
     features = set(known_feature_columns(config.features))
@@ -72,6 +75,9 @@ def required_feature_columns(config: Config) -> set[str]:
     for family in config.segments.families.values():
         for segment in family.segments.values():
             referenced |= validate_rule(segment.rule, known) | ({segment.rank_by} if segment.ranked else set())
+    for output in scoring.uplift.values():
+        if output.eligible is not None:
+            referenced |= validate_rule(output.eligible, known)
     return referenced & features
 
 
@@ -81,7 +87,7 @@ def read_features(catalog: Catalog, config: Config, as_of: dt.date) -> DataFrame
     features = catalog.read(table, where=F.col(AS_OF) == F.lit(as_of))
     missing = sorted(required_feature_columns(config) - set(features.columns))
     if missing:
-        raise InputError(f"{table} lacks columns {missing} that scores, tags or segments use")
+        raise InputError(f"{table} lacks columns {missing} that scores, tags, segments or uplift eligibility use")
     return features
 
 
@@ -140,13 +146,16 @@ def score_snapshot(
 def distribution(
     scores: DataFrame, scoring: ScoringConfig, uplift_types: Sequence[str] = ()
 ) -> dict[str, list[tuple[str, int]]]:
-    """Users per tier of each target, per uplift tier of each of ``uplift_types`` (those with a champion)
-    and per grade, from one aggregation (bounded by band count)."""
+    """Users per tier of each target, per uplift tier of each of ``uplift_types`` (those with a champion;
+    ``not_eligible``: users outside its eligibility rule, no tier) and per grade, from one aggregation
+    (bounded by band count)."""
     bands = {o.column("tier"): [b.name for b in o.tiers] for o in scoring.targets.values()}
-    bands |= {UpliftOutput.column(t, "uplift_tier"): list(UPLIFT_TIERS) for t in uplift_types}
+    bands |= {UpliftOutput.column(t, "uplift_tier"): [*UPLIFT_TIERS, NOT_ELIGIBLE] for t in uplift_types}
     bands["grade"] = [b.name for b in scoring.grades]
     aggregates = [
-        F.count(F.when(F.col(column) == F.lit(name), 1)).alias(f"{column}|{name}")
+        F.count(F.when(F.col(column).isNull() if name == NOT_ELIGIBLE else F.col(column) == F.lit(name), 1)).alias(
+            f"{column}|{name}"
+        )
         for column, names in bands.items()
         for name in names
     ]
@@ -196,6 +205,9 @@ def summary_lines(outcome: ScoreOutcome, scoring: ScoringConfig, dictionary: Tag
             uplift, tier, margin, why = (
                 row[champion.column(s)] for s in ("uplift", "uplift_tier", "net_margin", "uplift_reasons")
             )
+            if uplift is None:
+                lines.append(f"    {champion.campaign_type}: not eligible")
+                continue
             lines.append(
                 f"    {champion.campaign_type}: uplift {uplift:+.3f} {tier}, net margin {margin:+.2f} <- {why or '-'}"
             )

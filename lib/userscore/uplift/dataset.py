@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from userscore.catalog import Catalog
 from userscore.config import Config
+from userscore.config.rules import RuleError, validate_rule
 from userscore.errors import InputError
 from userscore.keys import USER_ID
 from userscore.models.dataset import FeatureColumns, feature_columns, snapshot_dates
@@ -142,6 +143,13 @@ def uplift_data(catalog: Catalog, config: Config, campaign_type: str, as_of: dt.
             raise InputError(f"{name} does not exist at {catalog.location(name)}: run the stages before uplift first")
     features = catalog.read(config.models.inputs.features)
     columns = feature_columns(features.schema, cfg.uplift.features)
+    # The eligibility rule's columns too: training reports how many units it admits.
+    eligible = cfg.types[campaign_type].uplift.eligible
+    try:
+        ruled = sorted(validate_rule(eligible, features.columns) - set(columns.all)) if eligible else []
+    except RuleError as exc:
+        where = f"campaigns.types.{campaign_type}.uplift.eligible on {config.models.inputs.features}"
+        raise InputError(f"{where}: {exc}") from exc
     sends = catalog.read(cfg.sends_table)
     roles = campaign_roles(sends, config, campaign_type, as_of, snapshot_dates(features))
     train, validation, skipped = split_campaigns(
@@ -176,7 +184,7 @@ def uplift_data(catalog: Catalog, config: Config, campaign_type: str, as_of: dt.
         F.col("converted").cast("int").alias(CONVERTED),
         REVENUE_CENTS,
     )
-    wanted = [USER_ID, SNAPSHOT, *columns.all]
+    wanted = [USER_ID, SNAPSHOT, *columns.all, *ruled]
     rows = labelled.join(features.select(*wanted), [USER_ID, SNAPSHOT])
     is_validation = F.col("campaign_id") == F.lit(validation.campaign_id)
     return UpliftData(

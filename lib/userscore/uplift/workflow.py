@@ -82,6 +82,7 @@ class UpliftReport:
     margin_per_conversion: float
     champion_qini: float | None
     skipped: tuple[str, ...]
+    eligible_shares: dict[str, float]  # split -> share of its units the type's eligibility rule admits
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -161,6 +162,7 @@ def train_type(
     try:
         started = time.perf_counter()
         rows = _rows(train, validation)
+        eligible = _eligible_shares(train, validation, cfg.types[kind].uplift.eligible)
         margin = _margin_per_conversion(train, cfg.types[kind].margin_rate)
         seconds["dataset"] = time.perf_counter() - started
         fitted = fit_uplift(train, data.columns, cfg.uplift.gbt, checkpoint_dir(config), models.training_partitions)
@@ -187,7 +189,7 @@ def train_type(
             model_name=name,
             version="",
             run_id="",
-            metrics=_metrics(results, rows, margin, seconds),
+            metrics=_metrics(results, rows, margin, seconds) | {f"eligible_share_{s}": v for s, v in eligible.items()},
             validation_date=data.validation_campaign.campaign_date,
             train_snapshots=tuple(c.snapshot for c in data.train_campaigns),
             numeric_features=data.columns.numeric,
@@ -216,7 +218,7 @@ def train_type(
     logger.info("uplift %s: %s v%s: %s", kind, name, version, decision)
     return UpliftReport(
         kind, name, version, run_id, decision, data.train_campaigns, data.validation_campaign, rows, results, margin,
-        champion_qini, data.skipped, notes, seconds,
+        champion_qini, data.skipped, eligible, notes, seconds,
     )  # fmt: skip
 
 
@@ -226,6 +228,16 @@ def _rows(train: DataFrame, validation: DataFrame) -> dict[str, dict[int, int]]:
     for split, df in (("train", train), ("validation", validation)):
         out[split] = {int(r[TREATED]): int(r["count"]) for r in df.groupBy(TREATED).count().collect()}
     return out
+
+
+def _eligible_shares(train: DataFrame, validation: DataFrame, rule: str | None) -> dict[str, float]:
+    """split -> the share of its units inside the eligibility rule at their snapshot (none without a rule).
+    The scores leave users outside it unscored, so a rule that misses the campaigns' audience shows here."""
+    if rule is None:
+        return {}
+    holds = F.coalesce(F.expr(rule).cast("boolean"), F.lit(False)).cast("double")
+    splits = (("train", train), ("validation", validation))
+    return {split: float(df.agg(F.avg(holds)).first()[0] or 0.0) for split, df in splits}
 
 
 def _margin_per_conversion(train: DataFrame, margin_rate: float) -> float:
@@ -387,6 +399,12 @@ def summary_lines(outcome: UpliftOutcome) -> list[str]:
             + ", ".join(f"{d['decile']}: {_pts(d['uplift'])}" for d in deciles)
         )
         lines.append(f"  margin per conversion {r.margin_per_conversion:.2f}")
+        if r.eligible_shares:
+            shares = r.eligible_shares
+            lines.append(
+                f"  eligible (campaigns.types.{r.campaign_type}.uplift.eligible): {shares['train']:.1%} of the "
+                f"training units, {shares['validation']:.1%} of the held-out ones (the rest get no uplift score)"
+            )
         lines += [f"  skipped {s}" for s in r.skipped] + [f"  note: {n}" for n in r.notes]
         lines.append(f"  {r.model_name} v{r.version}: {r.decision}")
     lines += [f"{kind}: not trained: {why}" for kind, why in outcome.untrained.items()]
