@@ -19,7 +19,8 @@ test: setup
 	$(BIN)/python -m pytest
 
 # Model quality on the demo's generated data (GBT beats the baseline, calibrated ECE <= 0.02, tiers
-# consistent): slow and data-dependent, so not part of `make test`. Run `make demo` first.
+# consistent; the uplift champion ranks the true effect better than its baseline and the propensity
+# scores): slow and data-dependent, so not part of `make test`. Run `make demo` first.
 quality: setup
 	USERSCORE_QUALITY_WAREHOUSE=$(CURDIR)/warehouse $(BIN)/python -m pytest -m slow -s tests/models/test_quality.py
 
