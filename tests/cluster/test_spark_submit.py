@@ -141,4 +141,4 @@ def _uplift_version(run: PipelineRun) -> tuple[str, str, float]:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     (version,) = client.search_model_versions("name = 'userscore-coupon_winback_uplift'")
     qini = client.get_run(version.run_id).data.metrics["qini_coefficient"]
-    return version.version, version.tags["gate_verdict"], qini
+    return str(version.version), version.tags["gate_verdict"], qini  # search results carry an int version
