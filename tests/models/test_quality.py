@@ -77,8 +77,8 @@ def test_the_uplift_champion_ranks_the_true_effect_better_than_the_baseline_and_
     rows = catalog.read(config.campaigns.uplift.validation_table).join(truth, ["campaign_id", "user_id"]).toPandas()
     qini = {r: _true_qini(g.score.to_numpy(), g.true_uplift.to_numpy()) for r, g in rows.groupby("ranking")}
     corr = {r: float(np.corrcoef(g.score, g.true_uplift)[0, 1]) for r, g in rows.groupby("ranking")}
-    print(f"true Qini {({r: round(v, 4) for r, v in qini.items()})}")
-    print(f"correlation with the true uplift {({r: round(v, 4) for r, v in corr.items()})}")
+    print(f"true Qini { ({r: round(v, 4) for r, v in qini.items()}) }")
+    print(f"correlation with the true uplift { ({r: round(v, 4) for r, v in corr.items()}) }")
     others = [r for r in qini if r == "class_transformation" or r.startswith("propensity_")]
     assert "class_transformation" in others and any(r.startswith("propensity_") for r in others)
     assert qini["t_learner"] > 0 and corr["t_learner"] > 0
