@@ -1,5 +1,5 @@
-"""Row filters declared in YAML (``where: {column: [allowed values]}``) as Spark conditions, and YAML
-mappings applied to a column.
+"""Row filters declared in YAML (``where: {column: [allowed values]}``, and rules: tags, segments, uplift
+eligibility) as Spark conditions, and YAML mappings applied to a column.
 
 Feature measures and target rules filter their source rows the same way, so the meaning of ``where`` is
 defined once.
@@ -20,6 +20,12 @@ def where_condition(where: Mapping[str, tuple[FilterValue, ...]]) -> Column:
     """Rows whose columns take one of the allowed values (true when ``where`` is empty)."""
     conditions = [F.col(c).isin(list(values)) for c, values in where.items()]
     return reduce(lambda a, b: a & b, conditions, F.lit(True))
+
+
+def rule_holds(rule: str) -> Column:
+    """A rule (validated at config load by config.rules: the safe subset over known columns, so F.expr sees
+    only vetted text) as a condition; a rule that evaluates to null (null inputs) is false."""
+    return F.coalesce(F.expr(rule).cast("boolean"), F.lit(False))
 
 
 def mapped(column: Column, mapping: Mapping) -> Column:

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from userscore.config.segments import SegmentsConfig, SegmentSpec
+from userscore.filters import rule_holds
 from userscore.hashing import uniform_hash
 from userscore.persons import member_columns
 
@@ -63,11 +64,6 @@ def top_share_cuts(value: Column, shares: Sequence[float]) -> Column:
     return F.transform(lowest, lambda cut: -cut)
 
 
-def rule_holds(spec: SegmentSpec) -> Column:
-    """The segment's rule (a null is false)."""
-    return F.coalesce(F.expr(spec.rule).cast("boolean"), F.lit(False))
-
-
 def rank_cuts(scores: DataFrame, segments: SegmentsConfig) -> Cuts:
     """(family, segment) -> the cut of each ranked segment (None: no user has both the rule and a value),
     from one aggregation over ``scores``; empty without ranked segments (no Spark job)."""
@@ -76,7 +72,7 @@ def rank_cuts(scores: DataFrame, segments: SegmentsConfig) -> Cuts:
         return {}
     row = scores.agg(
         *[
-            top_share_cuts(F.when(rule_holds(spec), F.col(spec.rank_by)), [spec.top_share]).alias(str(i))
+            top_share_cuts(F.when(rule_holds(spec.rule), F.col(spec.rank_by)), [spec.top_share]).alias(str(i))
             for i, (_, _, spec) in enumerate(ranked)
         ]
     ).first()
@@ -86,10 +82,10 @@ def rank_cuts(scores: DataFrame, segments: SegmentsConfig) -> Cuts:
 def segment_holds(spec: SegmentSpec, cut: float | None) -> Column:
     """The rule, and for a ranked segment ``rank_by >= cut`` (nobody when no cut)."""
     if not spec.ranked:
-        return rule_holds(spec)
+        return rule_holds(spec.rule)
     if cut is None:
         return F.lit(False)
-    return rule_holds(spec) & F.coalesce(F.col(spec.rank_by) >= F.lit(cut), F.lit(False))
+    return rule_holds(spec.rule) & F.coalesce(F.col(spec.rank_by) >= F.lit(cut), F.lit(False))
 
 
 def family_segment(segments: SegmentsConfig, family_id: str, cuts: Cuts) -> Column:

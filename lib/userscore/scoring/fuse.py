@@ -28,6 +28,7 @@ from pyspark.sql.functions import pandas_udf
 
 from userscore.config.scoring import ReasonsConfig, ScoringConfig, UpliftOutput
 from userscore.errors import InputError
+from userscore.filters import rule_holds
 from userscore.keys import KEY_COLUMNS
 from userscore.persons import member_columns
 from userscore.scoring.compiled import score_batch
@@ -226,7 +227,7 @@ def uplift_columns(champions: Sequence[UpliftChampion], uplift: Mapping[str, Upl
             out |= {column(s): F.lit(None).cast("double") for s in ("uplift", "net_margin")}
             out |= {column(s): F.lit(None).cast("string") for s in ("uplift_tier", "uplift_reasons")}
         else:
-            eligible = F.lit(True) if output.eligible is None else F.coalesce(F.expr(output.eligible), F.lit(False))
+            eligible = F.lit(True) if output.eligible is None else rule_holds(output.eligible)
             uplift_value = F.when(eligible, F.col(column("uplift")))
             out[column("uplift")] = uplift_value
             out[column("uplift_reasons")] = F.when(eligible, F.col(column("uplift_reasons")))

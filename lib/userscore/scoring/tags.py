@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from userscore.config.tags import TagBins
+from userscore.filters import rule_holds
 from userscore.tags.dictionary import Tag, TagDictionary
 
 
@@ -22,7 +23,7 @@ def tag_column(tag: Tag) -> Column:
     sees only vetted text; a rule that evaluates to null (null inputs) counts as false."""
     d = tag.definition
     if d.rule is not None:
-        return F.coalesce(F.expr(d.rule).cast("boolean"), F.lit(False))
+        return rule_holds(d.rule)
     if d.bins is not None:
         return bins(F.col(d.column).cast("double"), d.bins)
     return F.col(d.column).cast("string")

@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from userscore.catalog import Catalog
 from userscore.config import Config
 from userscore.errors import InputError
+from userscore.filters import rule_holds
 from userscore.models import registry
 from userscore.models.dataset import aggregate_example, latest_event_time, pandas_example
 from userscore.models.lifecycle import promote
@@ -235,7 +236,7 @@ def _eligible_shares(train: DataFrame, validation: DataFrame, rule: str | None) 
     The scores leave users outside it unscored, so a rule that misses the campaigns' audience shows here."""
     if rule is None:
         return {}
-    holds = F.coalesce(F.expr(rule).cast("boolean"), F.lit(False)).cast("double")
+    holds = rule_holds(rule).cast("double")
     splits = (("train", train), ("validation", validation))
     return {split: float(df.agg(F.avg(holds)).first()[0] or 0.0) for split, df in splits}
 
