@@ -93,6 +93,12 @@ PARITY_LAUNCH = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.ui.enabled": "false",
 }
+# Options for JVMs that live a minute or two, as every stage's driver and executors do here: the client
+# compiler only (C2 spends more CPU on a cold JVM than it saves before exit; on the 2-core CI machine the
+# social stage took 144 s with it, 111 s without) and no bytecode verification of the trusted JARs' classes
+# and of the classes Spark generates per query (98 s). Neither changes a result. Not for the long-lived
+# test session: C1 alone made tests/features 331 s -> 469 s there.
+SHORT_LIVED_JVM = "-XX:TieredStopAtLevel=1 -XX:+UnlockDiagnosticVMOptions -XX:-BytecodeVerificationRemote"
 # Two partitions of training vectors in both modes (default: one per task slot, which differs).
 TRAINING_PARTITIONS = 2
 JOB_TIMEOUT = 900
@@ -247,6 +253,8 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         USERSCORE_WORKER_WEBUI_PORT=str(_free_port()),
         # The key the test session hashes PII with, so both modes produce the same silver rows.
         USERSCORE_PII_KEY=TEST_PII_KEY,
+        # Every JVM of the cluster (daemons, drivers, executors) lives a minute or two.
+        JDK_JAVA_OPTIONS=SHORT_LIVED_JVM,
     )
     # Worker web UIs use consecutive ports from USERSCORE_WORKER_WEBUI_PORT: make sure the second is free.
     while _port_taken(int(env["USERSCORE_WORKER_WEBUI_PORT"]) + 1):
