@@ -15,8 +15,10 @@ setup:
 demo: setup
 	$(BIN)/userscore demo --users $(USERS)
 
+# One pytest-xdist worker per core, each with its own local SparkSession (tests/parallel.py says how the
+# files are shared out); `pytest` alone runs serially.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Model quality on the demo's generated data (GBT beats the baseline, calibrated ECE <= 0.02, tiers
 # consistent; the uplift champion ranks the true effect better than its baseline and the propensity

@@ -83,3 +83,24 @@ def champion_store(spark, tmp_path_factory):
     from tests.scoring.conftest import make_champion_store
 
     return make_champion_store(spark, tmp_path_factory.mktemp("mlflow"))
+
+
+def pytest_collection_modifyitems(items):
+    # The longest units first (tests/parallel.py): with workers, the run does not end waiting on one of them.
+    from tests.parallel import first_rank
+
+    items.sort(key=lambda item: first_rank(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    from tests.parallel import workers
+
+    return workers()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from tests.parallel import make_scheduler
+
+    return make_scheduler(config, log)
