@@ -33,7 +33,7 @@ def unit_of(nodeid: str) -> str:
 
 
 def first_rank(nodeid: str) -> int:
-    """0 for the units started first (in FIRST's order), then 1 for the rest (kept in collection order)."""
+    """Its prefix's index in FIRST for the units started first, len(FIRST) for the rest (kept in collection order)."""
     return next((i for i, prefix in enumerate(FIRST) if nodeid.startswith(prefix)), len(FIRST))
 
 
