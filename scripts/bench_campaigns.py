@@ -64,7 +64,7 @@ from pyspark.ml import Pipeline
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench_report import with_entry
+from bench_report import append_entry
 from userscore.campaigns.pipeline import measure_campaigns
 from userscore.catalog import Catalog, declared_schema
 from userscore.config import Config, load_config
@@ -708,10 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     block = report_block(measured, trained, base, command.strip(), load_at_start, args.notes)
     print("\n" + block)
     if args.report:
-        report = Path(args.report)
-        report.write_text(
-            with_entry(report.read_text(encoding="utf-8"), SECTION, "bench_campaigns.py", block), encoding="utf-8"
-        )
+        append_entry(Path(args.report), SECTION, "bench_campaigns.py", block)
         print(f"appended to {args.report}")
     return 0
 

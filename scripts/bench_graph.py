@@ -35,7 +35,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from bench_report import with_entry
+from bench_report import append_entry
 from userscore.catalog import Catalog
 from userscore.config import load_config
 from userscore.graph import connected_components, local_checkpoint
@@ -274,10 +274,7 @@ def main() -> None:
     entry = report(identity, social, args)
     print(entry)
     if args.report:
-        path = Path(args.report)
-        path.write_text(
-            with_entry(path.read_text(encoding="utf-8"), SECTION, "bench_graph.py", entry), encoding="utf-8"
-        )
+        append_entry(Path(args.report), SECTION, "bench_graph.py", entry)
 
 
 if __name__ == "__main__":

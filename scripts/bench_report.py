@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def with_entry(text: str, section: str, script: str, entry: str) -> str:
     """``text`` with ``entry`` at the end of ``section`` (a ``## `` heading, added at the end of the file with a
@@ -12,3 +14,8 @@ def with_entry(text: str, section: str, script: str, entry: str) -> str:
     end = text.find("\n## ", start)
     end = len(text) if end < 0 else end + 1
     return text[:end].rstrip("\n") + "\n\n" + entry.rstrip("\n") + "\n" + ("\n" + text[end:] if end < len(text) else "")
+
+
+def append_entry(report: Path, section: str, script: str, entry: str) -> None:
+    """Write ``entry`` at the end of ``section`` of the file ``report`` (see ``with_entry``)."""
+    report.write_text(with_entry(report.read_text(encoding="utf-8"), section, script, entry), encoding="utf-8")

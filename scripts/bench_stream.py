@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from bench_report import with_entry
+from bench_report import append_entry
 from userscore.catalog import Catalog
 from userscore.config import load_config
 from userscore.config.ingest import absent_tables
@@ -205,8 +205,7 @@ def main() -> None:
             *lines,
             "",
         ]
-        report = Path(args.report)
-        report.write_text(with_entry(report.read_text(), SECTION, "bench_stream.py", "\n".join(entry)))
+        append_entry(Path(args.report), SECTION, "bench_stream.py", "\n".join(entry))
 
 
 if __name__ == "__main__":
