@@ -116,8 +116,7 @@ def main() -> None:
     if args.root.exists():
         shutil.rmtree(args.root)
     args.root.mkdir(parents=True)
-    config = load_config(env="local", overrides={"catalog": {"root": str(args.root / "warehouse")}})
-    spark = get_spark(config.spark, REPO)
+    spark = get_spark(load_config(env="local", conf_dir=REPO / "conf").spark, REPO)
     started = time.perf_counter()
     tables = {p: operations(spark, str(args.root / f"partitions-{p}"), args.rows) for p in args.partitions}
     results: dict[int, dict[str, list[float]]] = {p: {op: [] for op in OPERATIONS} for p in args.partitions}
